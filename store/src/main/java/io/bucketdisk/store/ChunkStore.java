@@ -1,0 +1,74 @@
+package io.bucketdisk.store;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * One open volume, as fixed-size chunks: the gateway cache's only view of the store.
+ *
+ * <p><b>Contract.</b> Thread safe; calls for different chunks run in parallel, and the caller never issues two
+ * concurrent writes or deletes for the same chunk. Chunk {@code i} covers bytes {@code [i * chunkSize(),
+ * (i + 1) * chunkSize())} of the volume; bytes past {@link #size()} read as zeros. Buffers belong to the caller.
+ *
+ * <p><b>Durability.</b> {@link #write} and {@link #delete} return only after the store acknowledged them (for
+ * S3: the PUT or DeleteObjects response). A returned write is visible to every later {@link #read}, also from a
+ * new process that opens the volume afterwards.
+ *
+ * <p><b>Fencing.</b> A writable handle holds the volume's lease; if the lease is lost (expired, taken over),
+ * {@link #write}, {@link #delete} and {@link #snapshot} throw {@link StoreException} and never succeed again.
+ *
+ * <p><b>Errors.</b> {@link StoreException} for store failures after retries; transient errors are retried
+ * inside with backoff and jitter before anything is thrown.
+ */
+public interface ChunkStore extends AutoCloseable {
+
+  /** The volume id (also the NBD export name). */
+  String volumeId();
+
+  /** Current size in bytes; grows after a resize once {@link #refresh()} saw it. */
+  long size();
+
+  /** Chunk size in bytes, a power of two, fixed for the life of the volume. */
+  int chunkSize();
+
+  /** True when writes are refused (a snapshot, or a handle opened read-only). */
+  boolean readOnly();
+
+  /**
+   * Reads chunk {@code index} into {@code dst} ({@code chunkSize()} bytes remaining). Returns false, leaving
+   * {@code dst} untouched, when the chunk is not stored at all (it reads as zeros) — without a store request when
+   * the chunk index already says so.
+   */
+  boolean read(long index, ByteBuffer dst) throws IOException;
+
+  /**
+   * Reads {@code dst.remaining()} bytes starting {@code offsetInChunk} bytes into chunk {@code index}; false when
+   * the chunk is not stored (the range reads as zeros).
+   */
+  boolean readRange(long index, int offsetInChunk, ByteBuffer dst) throws IOException;
+
+  /** Stores the whole chunk {@code index} ({@code chunkSize()} bytes remaining in {@code data}). */
+  void write(long index, ByteBuffer data) throws IOException;
+
+  /** Makes the given chunks read as zeros, deleting their objects in batches. */
+  void delete(long[] indexes, int count) throws IOException;
+
+  /** True when chunk {@code index} has stored data visible to this volume (own or inherited from a parent). */
+  boolean isStored(long index);
+
+  /** How many layers down chunk {@code index} is found: 0 absent, 1 this volume, 2 its parent, and so on. */
+  int depth(long index);
+
+  /**
+   * Records snapshot {@code snapshotId} of the current contents and moves later writes to a new epoch. The caller
+   * must have stored every dirty chunk first. O(1): no chunk is copied.
+   */
+  void snapshot(String snapshotId) throws IOException;
+
+  /** Re-reads the manifest (size changes made by the controller). */
+  void refresh() throws IOException;
+
+  /** Releases the lease (after the caller flushed); the handle is unusable afterwards. */
+  @Override
+  void close() throws IOException;
+}
