@@ -1,0 +1,88 @@
+package io.bucketdisk.store.layout;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import java.time.Instant;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A volume's manifest, stored as JSON at {@code <prefix>volumes/<id>/manifest} and only ever replaced with a
+ * conditional write ({@code If-Match} on the ETag it was read with), so that two writers never both win.
+ *
+ * <ul>
+ *   <li>{@code sizeBytes}, {@code chunkSize}: geometry; the size only grows (resize), the chunk size never changes.
+ *   <li>{@code epoch}: where writes go now; bumped by every snapshot.
+ *   <li>{@code parent}: for a clone, where never-written chunks are read from.
+ *   <li>{@code lease}: the current single writer, if any.
+ *   <li>{@code snapshots}: every snapshot whose epoch must stay readable (id to pin).
+ *   <li>{@code publications}: CSI ControllerPublish state (node id to publication).
+ *   <li>{@code state}: {@link State#READY}, or {@link State#DELETED} when the user deleted the volume but snapshots
+ *       or clones still need its chunks (hidden from get and list), or {@link State#DELETING} while its objects are
+ *       being removed.
+ * </ul>
+ */
+public record VolumeManifest(
+    int format,
+    String id,
+    long sizeBytes,
+    int chunkSize,
+    long epoch,
+    @Nullable ParentRef parent,
+    @Nullable Lease lease,
+    State state,
+    Map<String, String> parameters,
+    Map<String, SnapshotPin> snapshots,
+    Map<String, Publication> publications,
+    long createdAtMillis) {
+
+  public static final int FORMAT = 1;
+
+  /** Lifecycle of a manifest. */
+  public enum State {
+    READY,
+    DELETED,
+    DELETING
+  }
+
+  public VolumeManifest {
+    parameters = Map.copyOf(parameters);
+    snapshots = Map.copyOf(snapshots);
+    publications = Map.copyOf(publications);
+  }
+
+  @JsonIgnore
+  public Instant createdAt() {
+    return Instant.ofEpochMilli(createdAtMillis);
+  }
+
+  /** Number of chunks covering {@code sizeBytes}. */
+  @JsonIgnore
+  public long chunkCount() {
+    return (sizeBytes + chunkSize - 1) / chunkSize;
+  }
+
+  public VolumeManifest withLease(@Nullable Lease newLease) {
+    return new VolumeManifest(format, id, sizeBytes, chunkSize, epoch, parent, newLease, state, parameters,
+        snapshots, publications, createdAtMillis);
+  }
+
+  public VolumeManifest withSize(long newSize) {
+    return new VolumeManifest(format, id, newSize, chunkSize, epoch, parent, lease, state, parameters, snapshots,
+        publications, createdAtMillis);
+  }
+
+  public VolumeManifest withState(State newState) {
+    return new VolumeManifest(format, id, sizeBytes, chunkSize, epoch, parent, lease, newState, parameters,
+        snapshots, publications, createdAtMillis);
+  }
+
+  public VolumeManifest withSnapshots(long newEpoch, Map<String, SnapshotPin> newSnapshots) {
+    return new VolumeManifest(format, id, sizeBytes, chunkSize, newEpoch, parent, lease, state, parameters,
+        newSnapshots, publications, createdAtMillis);
+  }
+
+  public VolumeManifest withPublications(Map<String, Publication> newPublications) {
+    return new VolumeManifest(format, id, sizeBytes, chunkSize, epoch, parent, lease, state, parameters, snapshots,
+        newPublications, createdAtMillis);
+  }
+}
