@@ -1,0 +1,74 @@
+package io.bucketdisk.app;
+
+import io.bucketdisk.nbd.export.ExportProvider;
+import io.bucketdisk.nbd.server.NbdListener;
+import io.bucketdisk.nbd.server.ServerOptions;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code bucketdisk dev}: everything on one machine for trying bucketdisk out. Serves the volume {@code demo}
+ * (1 GiB) on 127.0.0.1 and a Unix socket in the data directory, prints the NBD URIs, and stops cleanly on
+ * Ctrl-C or SIGTERM.
+ */
+@Command(
+    name = "dev",
+    mixinStandardHelpOptions = true,
+    description = "Serve the volume 'demo' (1 GiB) over NBD on 127.0.0.1 and a Unix socket, for local use.")
+public final class DevCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--data", paramLabel = "DIR", defaultValue = "./data",
+      description = "Data directory; the Unix socket is DIR/nbd.sock (default: ${DEFAULT-VALUE}).")
+  Path data;
+
+  @Option(names = "--port", paramLabel = "N", defaultValue = "10809",
+      description = "TCP port on 127.0.0.1 (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Override
+  public Integer call() throws Exception {
+    if (port < 0 || port > 65535) {
+      throw new UserError("--port " + port + ": use a port from 1 to 65535 (0 picks a free one)");
+    }
+    Path socket = data.toAbsolutePath().normalize().resolve("nbd.sock");
+    var out = spec.commandLine().getOut();
+    serve(provider(data), List.of(new InetSocketAddress("127.0.0.1", port), UnixDomainSocketAddress.of(socket)), out);
+    return 0;
+  }
+
+  private static void serve(ExportProvider provider, List<SocketAddress> addresses, java.io.PrintWriter out)
+      throws InterruptedException {
+    GatewayCommand.serve(
+        provider,
+        addresses,
+        ServerOptions.defaults(),
+        out,
+        bound -> {
+          for (SocketAddress a : bound) {
+            if (a instanceof InetSocketAddress inet) {
+              out.println("nbd://127.0.0.1:" + inet.getPort() + "/demo");
+            } else if (a instanceof UnixDomainSocketAddress unix) {
+              out.println("nbd+unix:///demo?socket=" + unix.getPath());
+            }
+          }
+          out.println("serving 'demo' (" + GatewayCommand.DEMO_SIZE + " bytes) on "
+              + String.join(", ", bound.stream().map(NbdListener::describe).toList()) + "; Ctrl-C stops");
+          out.flush();
+        });
+  }
+
+  /** The exports dev serves; the one place the store-backed provider gets plugged in. */
+  static ExportProvider provider(Path data) {
+    return GatewayCommand.provider("memory://");
+  }
+}

@@ -1,0 +1,191 @@
+package io.bucketdisk.app;
+
+import io.bucketdisk.nbd.export.ExportProvider;
+import io.bucketdisk.nbd.export.MemoryExportProvider;
+import io.bucketdisk.nbd.server.NbdListener;
+import io.bucketdisk.nbd.server.ServerOptions;
+import io.bucketdisk.nbd.tls.TlsConfig;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.BindException;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code bucketdisk gateway}: the per-node NBD gateway daemon. Serves the volumes of a store as NBD exports on
+ * TCP and Unix sockets until SIGTERM/SIGINT, then stops as a lame duck (ERR_SHUTDOWN / ESHUTDOWN to new work,
+ * in-flight requests finish) and closes the provider, which flushes everything acknowledged.
+ */
+@Command(
+    name = "gateway",
+    mixinStandardHelpOptions = true,
+    description = "Run the NBD gateway: serve the store's volumes over NBD (TCP and Unix sockets).")
+public final class GatewayCommand implements Callable<Integer> {
+  static final long DEMO_SIZE = 1L << 30;
+
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = "--store",
+      required = true,
+      paramLabel = "URL",
+      description = "Where volumes live: memory:// (a 1 GiB in-memory 'demo'), file:///abs/dir or s3://bucket/prefix?...")
+  String store;
+
+  @Option(
+      names = "--listen",
+      paramLabel = "ADDR",
+      split = ",",
+      defaultValue = "127.0.0.1:10809,unix:///run/bucketdisk/nbd.sock",
+      description = "NBD listen addresses: HOST:PORT, [IPV6]:PORT or unix:///path (repeatable; default: ${DEFAULT-VALUE}).")
+  List<String> listen;
+
+  @Option(names = "--tls-cert", paramLabel = "PEM", description = "X.509 certificate chain (PEM) offered with NBD STARTTLS.")
+  @Nullable Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "PKCS#8 private key (PEM) for --tls-cert.")
+  @Nullable Path tlsKey;
+
+  @Option(names = "--tls-keystore", paramLabel = "P12", description = "PKCS#12 keystore instead of --tls-cert/--tls-key; password from env BUCKETDISK_TLS_PASSWORD.")
+  @Nullable Path tlsKeystore;
+
+  @Option(names = "--tls-required", description = "Refuse clients that do not start TLS (needs a certificate).")
+  boolean tlsRequired;
+
+  @Option(
+      names = "--control",
+      paramLabel = "ADDR",
+      defaultValue = "unix:///run/bucketdisk/control.sock",
+      description = "Control gRPC API address (default: ${DEFAULT-VALUE}).")
+  String control;
+
+  @Override
+  public Integer call() throws Exception {
+    var addresses = new ArrayList<SocketAddress>();
+    for (String a : listen) {
+      try {
+        addresses.add(NbdListener.parse(a));
+      } catch (IllegalArgumentException e) {
+        throw new UserError("--listen " + e.getMessage());
+      }
+    }
+    var options = ServerOptions.defaults();
+    SSLContext tls = tls(tlsCert, tlsKey, tlsKeystore);
+    if (tls != null) {
+      options = options.withTls(tls, tlsRequired);
+    } else if (tlsRequired) {
+      throw new UserError("--tls-required needs a certificate: add --tls-cert and --tls-key (or --tls-keystore)");
+    }
+    ExportProvider provider = provider(store);
+    serve(provider, addresses, options, spec.commandLine().getOut(), null);
+    return 0;
+  }
+
+  /** The export provider for a store URL; the one place where the store-backed provider gets plugged in. */
+  static ExportProvider provider(String storeUrl) {
+    if (storeUrl.equals("memory://") || storeUrl.equals("memory:")) {
+      return MemoryExportProvider.of("demo", "bucketdisk demo volume (in memory, 1 GiB)", DEMO_SIZE);
+    }
+    if (storeUrl.startsWith("file://") || storeUrl.startsWith("s3://")) {
+      throw new UserError(
+          "--store " + storeUrl + ": the store-backed gateway is not wired in this build yet; use --store memory://");
+    }
+    throw new UserError("--store " + storeUrl + ": use memory://, file:///abs/dir or s3://bucket/prefix");
+  }
+
+  /** Builds the STARTTLS context from the flags, or null when no TLS flag is given. */
+  static @Nullable SSLContext tls(@Nullable Path cert, @Nullable Path key, @Nullable Path keystore) {
+    try {
+      if (keystore != null) {
+        if (cert != null || key != null) {
+          throw new UserError("use either --tls-keystore or --tls-cert/--tls-key, not both");
+        }
+        String pw = System.getenv("BUCKETDISK_TLS_PASSWORD");
+        return TlsConfig.fromKeystore(keystore, pw == null ? new char[0] : pw.toCharArray());
+      }
+      if (cert == null && key == null) {
+        return null;
+      }
+      if (cert == null || key == null) {
+        throw new UserError("--tls-cert and --tls-key go together: give both");
+      }
+      return TlsConfig.fromPem(cert, key);
+    } catch (IOException e) {
+      throw new UserError("TLS: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Serves {@code provider} on {@code addresses} until the JVM is asked to stop, then stops as a lame duck and
+   * closes the provider. {@code started}, if given, runs once every address is bound (used by dev to print URIs).
+   */
+  static void serve(
+      ExportProvider provider,
+      List<SocketAddress> addresses,
+      ServerOptions options,
+      PrintWriter out,
+      @Nullable Consumer<List<SocketAddress>> started)
+      throws InterruptedException {
+    var listener = new NbdListener(provider, options);
+    var stopped = new CountDownLatch(1);
+    var bound = new ArrayList<SocketAddress>();
+    try {
+      for (SocketAddress a : addresses) {
+        bound.add(bind(listener, a));
+      }
+    } catch (UserError e) {
+      listener.stop();
+      closeQuietly(provider);
+      throw e;
+    }
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  listener.stop();
+                  closeQuietly(provider);
+                  stopped.countDown();
+                },
+                "bucketdisk-shutdown"));
+    if (started != null) {
+      started.accept(bound);
+    } else {
+      bound.forEach(a -> out.println("serving NBD on " + NbdListener.describe(a)));
+    }
+    out.flush();
+    stopped.await();
+  }
+
+  private static SocketAddress bind(NbdListener listener, SocketAddress a) {
+    if (a instanceof UnixDomainSocketAddress unix && unix.getPath().toString().length() >= 100) {
+      throw new UserError("Unix socket path " + unix.getPath() + " is too long: keep it under 100 characters");
+    }
+    try {
+      return listener.listen(a);
+    } catch (BindException e) {
+      throw new UserError("cannot listen on " + a + " (" + e.getMessage() + "): pick another address or port");
+    } catch (IOException e) {
+      throw new UserError("cannot listen on " + a + ": " + e.getMessage());
+    }
+  }
+
+  private static void closeQuietly(ExportProvider provider) {
+    try {
+      provider.close();
+    } catch (IOException e) {
+      System.err.println("bucketdisk: closing the exports failed: " + e.getMessage());
+    }
+  }
+}

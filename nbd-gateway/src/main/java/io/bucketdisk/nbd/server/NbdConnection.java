@@ -1,0 +1,396 @@
+package io.bucketdisk.nbd.server;
+
+import static io.bucketdisk.nbd.wire.NbdConstants.*;
+
+import io.bucketdisk.nbd.export.CheckedExport;
+import io.bucketdisk.nbd.export.Export;
+import io.bucketdisk.nbd.export.ExportProvider;
+import io.bucketdisk.nbd.export.NbdError;
+import io.bucketdisk.nbd.handshake.Handshake;
+import io.bucketdisk.nbd.handshake.Session;
+import io.bucketdisk.nbd.tls.ChannelTransport;
+import io.bucketdisk.nbd.tls.Transport;
+import io.bucketdisk.nbd.wire.ProtocolException;
+import io.bucketdisk.nbd.wire.RequestDecoder;
+import io.bucketdisk.nbd.wire.RequestHeader;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client connection: the handshake, then the transmission reader loop (NBD spec "Transmission phase").
+ *
+ * <p><b>Flow.</b> The reader (this connection's own virtual thread) reads a header, validates it with
+ * {@link RequestValidator}, reads any WRITE payload into a pooled direct buffer and hands the request to a new
+ * virtual thread, which calls the export and answers through {@link ReplyWriter}. Replies therefore go out in
+ * completion order, matched by cookie. A rejected request's payload is still consumed so framing holds; a payload
+ * too large to be anything but hostile, or a bad magic, ends the connection (hard disconnect).
+ *
+ * <p><b>Bounds.</b> At most {@code maxInFlight} requests and {@code maxInFlightBytes} payload bytes are in flight;
+ * the reader waits for permits before reading further, so a client cannot make the server buffer without limit.
+ * Nothing is allocated from an announced length before it has been validated.
+ *
+ * <p><b>FLUSH.</b> A FLUSH is executed when it is read; every write already answered has completed in the export,
+ * so the export's flush covers it (the server never reorders a flush before a write it acknowledged).
+ *
+ * <p><b>Shutdown (lame duck).</b> Once the server stops, new requests get ESHUTDOWN, in-flight ones finish, and
+ * {@link #close} (after the server's grace period) waits for them before closing the socket. DISC waits for
+ * in-flight requests, then closes. Locks: only the reply lock in {@link ReplyWriter}.
+ */
+final class NbdConnection implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(NbdConnection.class);
+  private static final AtomicLong IDS = new AtomicLong();
+  /** WRITE payloads up to this are drained when rejected; larger ones end the connection. */
+  static final long MAX_DRAIN = 2L * MAX_PAYLOAD;
+
+  private final SocketChannel channel;
+  private final ExportProvider provider;
+  private final ServerOptions options;
+  private final BufferPool pool;
+  private final NbdListener listener;
+  private final long id = IDS.incrementAndGet();
+  private final Semaphore slots;
+  private final Semaphore bytes;
+  private volatile @Nullable Transport transport;
+  private volatile String exportName = "";
+  private volatile boolean closing;
+
+  NbdConnection(
+      SocketChannel channel, ExportProvider provider, ServerOptions options, BufferPool pool, NbdListener listener) {
+    this.channel = channel;
+    this.provider = provider;
+    this.options = options;
+    this.pool = pool;
+    this.listener = listener;
+    this.slots = new Semaphore(options.maxInFlight());
+    this.bytes = new Semaphore(options.maxInFlightBytes());
+  }
+
+  @Override
+  public void run() {
+    String peer = peer();
+    Export export = null;
+    try {
+      var plain = new ChannelTransport(channel);
+      transport = plain;
+      Optional<Session> session =
+          new Handshake(plain, provider, options.tls(), options.tlsRequired(), listener::stopping).run();
+      if (session.isEmpty()) {
+        log.debug("connection {} from {} ended in the handshake", id, peer);
+        return;
+      }
+      Session s = session.get();
+      transport = s.transport();
+      export = s.export();
+      exportName = s.info().name();
+      log.info(
+          "connection {} from {}: export {} ({} bytes, flags 0x{}, {}{}{}{})",
+          id,
+          peer,
+          exportName,
+          s.info().size(),
+          Integer.toHexString(s.info().transmissionFlags()),
+          s.extended() ? "extended headers" : s.structured() ? "structured replies" : "simple replies",
+          s.transport().isTls() ? ", TLS" : "",
+          s.metaContexts().isEmpty() ? "" : ", contexts ",
+          s.metaContexts().isEmpty() ? "" : String.join(",", s.metaContexts()));
+      if (closing) {
+        return;
+      }
+      transmission(s);
+    } catch (EOFException | ClosedChannelException e) {
+      log.debug("connection {} from {} closed by peer", id, peer);
+    } catch (ProtocolException e) {
+      log.warn("connection {} from {} dropped: {}", id, peer, e.getMessage());
+    } catch (IOException e) {
+      if (closing) {
+        log.debug("connection {} closed during shutdown", id);
+      } else {
+        log.info("connection {} from {} ended: {}", id, peer, e.toString());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      log.error("connection {} from {}: bug in the server", id, peer, e);
+    } finally {
+      awaitIdle(options.shutdownGrace().toMillis() * 2);
+      closeTransport();
+      if (export != null) {
+        try {
+          export.close();
+        } catch (IOException e) {
+          log.warn("closing export {} for connection {}: {}", exportName, id, e.toString());
+        }
+      }
+      listener.ended(this);
+      log.debug("connection {} closed", id);
+    }
+  }
+
+  private void transmission(Session s) throws IOException, InterruptedException {
+    Transport t = s.transport();
+    Export export = new CheckedExport(s.export());
+    var writer = new ReplyWriter(t, s.structured(), s.extended());
+    var validator = new RequestValidator(s.info(), s.structured(), s.extended(), !s.metaContexts().isEmpty());
+    var dispatcher = new Dispatcher(export, writer, s.metaContexts());
+    int headerSize = RequestDecoder.headerSize(s.extended());
+    var header = ByteBuffer.allocate(headerSize);
+    ByteBuffer scratch = null;
+    while (true) {
+      header.clear();
+      t.readFully(header);
+      RequestHeader h = RequestDecoder.decode(header.flip(), s.extended());
+      if (h.type() == CMD_DISC) {
+        log.debug("connection {}: DISC", id);
+        awaitIdle(Long.MAX_VALUE);
+        return;
+      }
+      RequestValidator.Rejection rejection =
+          listener.stopping()
+              ? new RequestValidator.Rejection(NbdError.ESHUTDOWN, "server is shutting down")
+              : validator.validate(h, export.size());
+      if (rejection != null) {
+        if (h.hasPayload()) {
+          if (h.length() < 0 || h.length() > MAX_DRAIN) {
+            throw new ProtocolException("payload of " + Long.toUnsignedString(h.length()) + " bytes refused");
+          }
+          if (scratch == null) {
+            scratch = ByteBuffer.allocate(64 * 1024);
+          }
+          t.skip(h.length(), scratch);
+        }
+        log.debug("connection {}: {} refused: {}", id, commandName(h.type()), rejection.reason());
+        writer.error(h, rejection.error(), rejection.reason());
+        continue;
+      }
+      int payloadBytes = h.type() == CMD_READ || h.type() == CMD_WRITE ? (int) h.length() : 0;
+      slots.acquire();
+      bytes.acquire(payloadBytes);
+      ByteBuffer payload = null;
+      try {
+        if (h.type() == CMD_WRITE) {
+          payload = pool.acquire(payloadBytes);
+          t.readFully(payload);
+          payload.flip();
+        }
+      } catch (IOException | RuntimeException e) {
+        if (payload != null) {
+          pool.release(payload);
+        }
+        bytes.release(payloadBytes);
+        slots.release();
+        throw e;
+      }
+      ByteBuffer leased = payload;
+      Thread.startVirtualThread(
+          () -> {
+            try {
+              dispatcher.execute(h, leased);
+            } catch (IOException e) {
+              // The reply could not be written: the socket is gone; end the reader too.
+              if (!closing) {
+                log.debug("connection {}: reply to {} failed: {}", id, commandName(h.type()), e.toString());
+              }
+              closeTransport();
+            } finally {
+              if (leased != null) {
+                pool.release(leased);
+              }
+              bytes.release(payloadBytes);
+              slots.release();
+            }
+          });
+    }
+  }
+
+  /** Executes one validated request against the export and writes its reply. */
+  private final class Dispatcher {
+    private final Export export;
+    private final ReplyWriter writer;
+    private final List<String> contexts;
+
+    Dispatcher(Export export, ReplyWriter writer, List<String> contexts) {
+      this.export = export;
+      this.writer = writer;
+      this.contexts = contexts;
+    }
+
+    void execute(RequestHeader h, @Nullable ByteBuffer payload) throws IOException {
+      int fua = h.has(CMD_FLAG_FUA) ? Export.FUA : 0;
+      ByteBuffer data = null;
+      BlockStatus status = null;
+      try {
+        try {
+          switch (h.type()) {
+            case CMD_READ -> {
+              data = pool.acquire((int) h.length());
+              export.read(h.offset(), data, fua);
+              data.flip();
+            }
+            case CMD_WRITE -> export.write(h.offset(), java.util.Objects.requireNonNull(payload), fua);
+            case CMD_FLUSH -> export.flush(0);
+            case CMD_TRIM -> export.trim(h.offset(), h.length(), fua);
+            case CMD_WRITE_ZEROES -> {
+              int flags = fua;
+              if (!h.has(CMD_FLAG_NO_HOLE)) {
+                flags |= Export.MAY_TRIM;
+              }
+              if (h.has(CMD_FLAG_FAST_ZERO)) {
+                flags |= Export.FAST_ZERO;
+              }
+              export.zero(h.offset(), h.length(), flags);
+            }
+            case CMD_CACHE -> export.cache(h.offset(), h.length(), 0);
+            case CMD_BLOCK_STATUS -> status = blockStatus(h);
+            default -> throw new IllegalStateException("unvalidated command " + h.type());
+          }
+        } catch (IOException | RuntimeException | AssertionError e) {
+          NbdError error = NbdErrors.map(e, h, exportName);
+          writer.error(h, error, e.getMessage() == null ? error.name() : e.getMessage());
+          return;
+        }
+        if (data != null) {
+          writer.read(h, data);
+        } else if (status != null) {
+          for (int i = 0; i < status.counts.length; i++) {
+            writer.blockStatus(
+                h, i + 1, status.lengths[i], status.flags[i], status.counts[i], i == status.counts.length - 1);
+          }
+        } else {
+          writer.ok(h);
+        }
+      } finally {
+        if (data != null) {
+          pool.release(data);
+        }
+      }
+    }
+
+    /** Asks every context before replying, so an export error becomes one error reply, not a half-sent one. */
+    private BlockStatus blockStatus(RequestHeader h) throws IOException {
+      boolean one = h.has(CMD_FLAG_REQ_ONE);
+      var extents = new ExtentCollector(h.length(), one);
+      var status = new BlockStatus(contexts.size());
+      for (int i = 0; i < contexts.size(); i++) {
+        extents.reset();
+        export.blockStatus(contexts.get(i), h.offset(), h.length(), one ? Export.REQ_ONE : 0, extents);
+        if (extents.count == 0) {
+          throw new IOException("export described no extent in " + contexts.get(i));
+        }
+        status.lengths[i] = java.util.Arrays.copyOf(extents.lengths, extents.count);
+        status.flags[i] = java.util.Arrays.copyOf(extents.flags, extents.count);
+        status.counts[i] = extents.count;
+      }
+      return status;
+    }
+  }
+
+  /** The extents of one BLOCK_STATUS request, per selected context. */
+  private static final class BlockStatus {
+    final long[][] lengths;
+    final int[][] flags;
+    final int[] counts;
+
+    BlockStatus(int contexts) {
+      lengths = new long[contexts][];
+      flags = new int[contexts][];
+      counts = new int[contexts];
+    }
+  }
+
+  /**
+   * Gathers extents for one context: clipped to the request, equal neighbours merged, at most one with
+   * REQ_ONE, at most 2^20 descriptors (NBD spec "BLOCK_STATUS": SHOULD NOT send more per chunk).
+   */
+  static final class ExtentCollector implements Export.ExtentSink {
+    private static final int MAX_EXTENTS = 1 << 20;
+    private final long length;
+    private final boolean one;
+    long[] lengths = new long[16];
+    int[] flags = new int[16];
+    int count;
+    private long sum;
+
+    ExtentCollector(long length, boolean one) {
+      this.length = length;
+      this.one = one;
+    }
+
+    void reset() {
+      count = 0;
+      sum = 0;
+    }
+
+    @Override
+    public boolean extent(long extentLength, int extentFlags) {
+      if (extentLength <= 0 || sum >= length) {
+        return false;
+      }
+      long l = Math.min(extentLength, length - sum);
+      if (count > 0 && flags[count - 1] == extentFlags) {
+        lengths[count - 1] += l;
+      } else {
+        if (count == lengths.length) {
+          lengths = java.util.Arrays.copyOf(lengths, count * 2);
+          flags = java.util.Arrays.copyOf(flags, count * 2);
+        }
+        lengths[count] = l;
+        flags[count] = extentFlags;
+        count++;
+      }
+      sum += l;
+      return !one && sum < length && count < MAX_EXTENTS;
+    }
+  }
+
+  private void awaitIdle(long millis) {
+    try {
+      if (slots.tryAcquire(options.maxInFlight(), millis, TimeUnit.MILLISECONDS)) {
+        slots.release(options.maxInFlight());
+      } else {
+        log.warn("connection {}: requests still in flight after {} ms", id, millis);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Lame-duck close: lets in-flight requests finish (bounded), then closes the socket. */
+  void close() {
+    closing = true;
+    awaitIdle(options.shutdownGrace().toMillis());
+    closeTransport();
+  }
+
+  private void closeTransport() {
+    Transport t = transport;
+    try {
+      if (t != null) {
+        t.close();
+      } else {
+        channel.close();
+      }
+    } catch (IOException e) {
+      log.debug("connection {}: close: {}", id, e.toString());
+    }
+  }
+
+  private String peer() {
+    try {
+      var a = channel.getRemoteAddress();
+      return a == null || a.toString().isEmpty() ? "unix socket" : a.toString();
+    } catch (IOException e) {
+      return "unknown peer";
+    }
+  }
+}

@@ -1,0 +1,41 @@
+package io.bucketdisk.nbd.server;
+
+import java.time.Duration;
+import javax.net.ssl.SSLContext;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * How the server runs.
+ *
+ * @param tls TLS context offered through NBD_OPT_STARTTLS, or null for no TLS
+ * @param tlsRequired refuse everything but STARTTLS and ABORT before TLS (FORCEDTLS)
+ * @param maxInFlight requests in flight per connection before the reader stops reading (at least 128)
+ * @param maxInFlightBytes payload bytes in flight per connection (at least one maximum payload)
+ * @param shutdownGrace how long a stopping server waits for clients to disconnect on their own
+ */
+public record ServerOptions(
+    @Nullable SSLContext tls,
+    boolean tlsRequired,
+    int maxInFlight,
+    int maxInFlightBytes,
+    Duration shutdownGrace) {
+
+  public ServerOptions {
+    if (tlsRequired && tls == null) {
+      throw new IllegalArgumentException("TLS required but no certificate configured");
+    }
+    if (maxInFlight < 1 || maxInFlightBytes < BufferPool.maxLease()) {
+      throw new IllegalArgumentException("in-flight bounds too small");
+    }
+  }
+
+  /** No TLS, 256 requests and 128 MiB in flight per connection, 5 s shutdown grace. */
+  public static ServerOptions defaults() {
+    return new ServerOptions(null, false, 256, 128 << 20, Duration.ofSeconds(5));
+  }
+
+  /** These options with TLS. */
+  public ServerOptions withTls(SSLContext context, boolean required) {
+    return new ServerOptions(context, required, maxInFlight, maxInFlightBytes, shutdownGrace);
+  }
+}
