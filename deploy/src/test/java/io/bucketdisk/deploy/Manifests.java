@@ -20,9 +20,9 @@ import org.yaml.snakeyaml.LoaderOptions;
  * ({@code V1Deployment}, {@code V1CSIDriver}, ...). Kinds the client has no model for (the VolumeSnapshot CRDs)
  * stay as plain maps. The base uses no kustomize transformers, so the files are what gets applied.
  *
- * <p>Loading is strict where the client is lenient: the client's loader ignores fields it does not know, so a
- * misspelt key would vanish silently. Every document is dumped back from its typed object and each key path of
- * the file must still be there; {@link #unknownFields()} lists the ones that were dropped.
+ * <p>The client's loader rejects unknown fields (a misspelt key fails {@link #load} naming the document). On
+ * top of that every document is dumped back from its typed object and each key path of the file must still be
+ * there, so nothing is dropped silently; {@link #unknownFields()} lists any that were.
  */
 final class Manifests {
 
@@ -67,9 +67,17 @@ final class Manifests {
         KubernetesObject typed = null;
         // Kinds without a generated model (CRDs) map to DynamicKubernetesObject: keep those as raw maps.
         if (type != null && type.getPackageName().equals("io.kubernetes.client.openapi.models")) {
-          typed = (KubernetesObject) Yaml.loadAs(rawYaml().dump(raw), type);
-          var back = rawYaml().<Map<String, Object>>load(Yaml.dump(typed));
           var where = file + " " + raw.get("kind") + "/" + ((Map<?, ?>) raw.get("metadata")).get("name");
+          try {
+            typed = (KubernetesObject) Yaml.loadAs(rawYaml().dump(raw), type);
+          } catch (RuntimeException e) {
+            Throwable root = e;
+            while (root.getCause() != null) {
+              root = root.getCause();
+            }
+            throw new IllegalArgumentException(where + " does not match the " + type.getSimpleName() + " model: " + root.getMessage(), e);
+          }
+          var back = rawYaml().<Map<String, Object>>load(Yaml.dump(typed));
           missingPaths(raw, back, "", where, unknown);
         }
         docs.add(new Doc(file, raw, typed));
