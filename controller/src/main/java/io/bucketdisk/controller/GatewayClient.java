@@ -1,0 +1,65 @@
+package io.bucketdisk.controller;
+
+import io.bucketdisk.proto.gateway.GatewayControlGrpc;
+import io.bucketdisk.proto.gateway.RefreshVolumeRequest;
+import io.bucketdisk.proto.gateway.SnapshotVolumeRequest;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Calls a gateway's control API (gateway_control.proto) at the address its lease names: {@code
+ * unix:///run/bucketdisk/control.sock} or {@code host:port}. Used when a volume is open on a gateway, so the snapshot
+ * includes every write that gateway acknowledged before the call. One channel per address, kept for reuse. Thread
+ * safe. Failures surface as {@link VolumeError.Reason#UNAVAILABLE} naming the gateway.
+ */
+public class GatewayClient implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(GatewayClient.class);
+  private final ConcurrentHashMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Duration snapshotDeadline;
+
+  public GatewayClient(Duration snapshotDeadline) {
+    this.snapshotDeadline = snapshotDeadline;
+  }
+
+  /** Asks the gateway at {@code address} to flush the volume and record snapshot {@code snapshotId}. */
+  public void snapshot(String address, String volumeId, String snapshotId) {
+    try {
+      GatewayControlGrpc.newBlockingStub(channel(address))
+          .withDeadlineAfter(snapshotDeadline.toMillis(), TimeUnit.MILLISECONDS)
+          .snapshotVolume(SnapshotVolumeRequest.newBuilder().setVolumeId(volumeId).setSnapshotId(snapshotId).build());
+    } catch (StatusRuntimeException e) {
+      throw new VolumeError(VolumeError.Reason.UNAVAILABLE, "gateway " + address + " could not snapshot volume "
+          + volumeId + ": " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
+    }
+  }
+
+  /** Tells the gateway the volume's size changed; best effort (the gateway also re-reads on reopen). */
+  public void refresh(String address, String volumeId) {
+    try {
+      GatewayControlGrpc.newBlockingStub(channel(address)).withDeadlineAfter(10, TimeUnit.SECONDS)
+          .refreshVolume(RefreshVolumeRequest.newBuilder().setVolumeId(volumeId).build());
+    } catch (StatusRuntimeException e) {
+      log.warn("volume {}: gateway {} did not take the new size now ({}); it sees it on its next refresh", volumeId,
+          address, e.getStatus().getCode());
+    }
+  }
+
+  private ManagedChannel channel(String address) {
+    return channels.computeIfAbsent(address,
+        a -> Grpc.newChannelBuilder(a, InsecureChannelCredentials.create()).build());
+  }
+
+  @Override
+  public void close() {
+    channels.values().forEach(ManagedChannel::shutdownNow);
+    channels.clear();
+  }
+}
