@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "bucketdisk 0.1.0",
     description = "Kubernetes block volumes whose bytes live in S3, served over NBD.",
-    subcommands = {CommandLine.HelpCommand.class, DevCommand.class, GatewayCommand.class})
+    subcommands = {CommandLine.HelpCommand.class, DevCommand.class, GatewayCommand.class, ControllerCommand.class,
+        VolumeCommand.class})
 public final class Main {
 
   private Main() {}

@@ -1,0 +1,318 @@
+package io.bucketdisk.app;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.bucketdisk.controller.GatewayClient;
+import io.bucketdisk.controller.SnapshotManager;
+import io.bucketdisk.controller.VolumeError;
+import io.bucketdisk.controller.VolumeManager;
+import io.bucketdisk.controller.VolumeParameters;
+import io.bucketdisk.store.StoreException;
+import io.bucketdisk.store.VolumeCatalog;
+import io.bucketdisk.store.layout.SnapshotRecord;
+import io.bucketdisk.store.layout.VolumeManifest;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code bucketdisk volume …}: the controller's volume lifecycle from a shell, with the same rules and idempotency as
+ * the CSI calls (it uses the same {@link VolumeManager}). Tables for humans, {@code --json} for scripts.
+ */
+@Command(
+    name = "volume",
+    mixinStandardHelpOptions = true,
+    description = "Create, list, inspect, snapshot, expand and remove volumes in a store.",
+    subcommands = {VolumeCommand.Create.class, VolumeCommand.Ls.class, VolumeCommand.Inspect.class,
+        VolumeCommand.Rm.class, VolumeCommand.Snapshot.class, VolumeCommand.Expand.class})
+public final class VolumeCommand {
+
+  /** Options every volume subcommand takes. */
+  static final class StoreOptions {
+    @Option(names = "--store", required = true, paramLabel = "URL",
+        description = "Where volumes live: file:///abs/dir or s3://bucket/prefix?endpoint=...")
+    String store = "";
+
+    @Option(names = "--json", description = "Print JSON instead of a table.")
+    boolean json;
+  }
+
+  /** Opens the catalog of a store URL, turning bad URLs and unreachable stores into one-line user errors. */
+  static VolumeCatalog openCatalog(String url) {
+    try {
+      return VolumeCatalog.open(ControllerCommand.uri(url), ControllerCommand.options());
+    } catch (IllegalArgumentException e) {
+      throw new UserError("--store: " + e.getMessage());
+    } catch (StoreException e) {
+      throw new UserError("--store " + url + ": " + e.getMessage());
+    }
+  }
+
+  /** Runs a body against the managers, mapping domain and store failures to user errors. */
+  abstract static class Sub implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin StoreOptions opts = new StoreOptions();
+
+    abstract Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException;
+
+    @Override
+    public final Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      try (VolumeCatalog catalog = openCatalog(opts.store);
+          GatewayClient gateways = new GatewayClient(Duration.ofSeconds(60))) {
+        var volumes = new VolumeManager(catalog, gateways);
+        var snapshots = new SnapshotManager(volumes, gateways);
+        Object result = run(volumes, snapshots, out);
+        if (opts.json && result != null) {
+          out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
+        }
+        out.flush();
+        return 0;
+      } catch (VolumeError e) {
+        throw new UserError(e.getMessage());
+      } catch (StoreException e) {
+        throw new UserError("store: " + e.getMessage());
+      }
+    }
+  }
+
+  @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a volume (idempotent on NAME).")
+  static final class Create extends Sub {
+    @Parameters(index = "0", paramLabel = "NAME") String name = "";
+    @Option(names = "--size", defaultValue = "1Gi", description = "Size, bytes or with Ki/Mi/Gi/Ti (default 1Gi).")
+    String size = "1Gi";
+    @Option(names = "--chunk-size", description = "Chunk size, a power of two from 64Ki to 64Mi (default 4Mi).")
+    @Nullable String chunkSize;
+    @Option(names = "--read-ahead", description = "Chunks to read ahead on sequential reads (default 0).")
+    @Nullable Integer readAhead;
+    @Option(names = "--fs-type", description = "Make it a mount volume with ext4 or xfs (default: block).")
+    @Nullable String fsType;
+    @Option(names = "--from-snapshot", paramLabel = "ID", description = "Restore from this snapshot (no copy).")
+    @Nullable String fromSnapshot;
+    @Option(names = "--from-volume", paramLabel = "ID", description = "Clone this volume (no copy).")
+    @Nullable String fromVolume;
+
+    @Override
+    Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException {
+      if (fromSnapshot != null && fromVolume != null) {
+        throw new UserError("use either --from-snapshot or --from-volume, not both");
+      }
+      long bytes = parseSize(size);
+      var params = new LinkedHashMap<String, String>();
+      if (chunkSize != null) {
+        params.put(VolumeParameters.CHUNK_SIZE, chunkSize);
+      }
+      if (readAhead != null) {
+        params.put(VolumeParameters.READ_AHEAD, readAhead.toString());
+      }
+      VolumeManager.Source source = fromSnapshot != null
+          ? new VolumeManager.Source(VolumeManager.Source.Kind.SNAPSHOT, fromSnapshot)
+          : fromVolume != null ? new VolumeManager.Source(VolumeManager.Source.Kind.VOLUME, fromVolume) : null;
+      var m = volumes.create(new VolumeManager.CreateRequest(name, bytes, 0, params, fsType,
+          fsType == null ? "block" : "mount", source));
+      if (!opts.json) {
+        volumeTable(out, List.of(m));
+      }
+      return view(m);
+    }
+  }
+
+  @Command(name = "ls", mixinStandardHelpOptions = true, description = "List volumes (or snapshots).")
+  static final class Ls extends Sub {
+    @Option(names = "--snapshots", description = "List snapshots instead of volumes.") boolean snaps;
+    @Option(names = "--volume", paramLabel = "ID", description = "With --snapshots: only this volume's.")
+    @Nullable String volume;
+
+    @Override
+    Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException {
+      if (snaps) {
+        var list = snapshots.list(null, volume, 0, "").items();
+        if (!opts.json) {
+          snapshotTable(out, list);
+        }
+        return list.stream().map(VolumeCommand::view).toList();
+      }
+      var list = volumes.list(0, "").items();
+      if (!opts.json) {
+        volumeTable(out, list);
+      }
+      return list.stream().map(VolumeCommand::view).toList();
+    }
+  }
+
+  @Command(name = "inspect", mixinStandardHelpOptions = true, description = "Show a volume's manifest.")
+  static final class Inspect extends Sub {
+    @Parameters(index = "0", paramLabel = "ID") String id = "";
+
+    @Override
+    Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException {
+      var m = volumes.get(id);
+      if (m.isEmpty()) {
+        var s = snapshots.get(id).orElseThrow(() -> new UserError("no volume or snapshot " + id
+            + " in this store (see 'bucketdisk volume ls')"));
+        if (!opts.json) {
+          snapshotTable(out, List.of(s));
+        }
+        return view(s);
+      }
+      var v = m.get();
+      if (!opts.json) {
+        out.printf("id:           %s%n", v.id());
+        out.printf("name:         %s%n", v.parameters().getOrDefault(VolumeManager.NAME_KEY, "-"));
+        out.printf("size:         %s (%d bytes)%n", human(v.sizeBytes()), v.sizeBytes());
+        out.printf("chunk size:   %s%n", human(v.chunkSize()));
+        out.printf("epoch:        %d%n", v.epoch());
+        out.printf("created:      %s%n", v.createdAt());
+        out.printf("source:       %s%n", v.parameters().getOrDefault(VolumeManager.SOURCE_KEY, "-"));
+        out.printf("parent:       %s%n", v.parent() == null ? "-" : v.parent().volumeId() + " @ snapshot "
+            + v.parent().snapshotId());
+        out.printf("lease:        %s%n", v.lease() == null ? "-" : v.lease().ownerId() + " (" + v.lease().ownerAddress()
+            + ") until " + v.lease().expiresAt());
+        out.printf("published to: %s%n", v.publications().isEmpty() ? "-" : String.join(", ",
+            v.publications().entrySet().stream().map(e -> e.getKey() + (e.getValue().readOnly() ? " (ro)" : ""))
+                .toList()));
+        out.printf("snapshots:    %s%n", v.snapshots().isEmpty() ? "-" : String.join(", ", v.snapshots().keySet()));
+        out.printf("context:      %s%n", VolumeManager.volumeContext(v));
+      }
+      return v;
+    }
+  }
+
+  @Command(name = "rm", mixinStandardHelpOptions = true, description = "Delete volumes (or snapshots); idempotent.")
+  static final class Rm extends Sub {
+    @Parameters(arity = "1..*", paramLabel = "ID") List<String> ids = new ArrayList<>();
+    @Option(names = "--snapshot", description = "The ids are snapshots.") boolean snapshot;
+
+    @Override
+    Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException {
+      for (String id : ids) {
+        if (snapshot) {
+          snapshots.delete(id);
+        } else {
+          volumes.delete(id);
+        }
+        if (!opts.json) {
+          out.println("deleted " + id);
+        }
+      }
+      return Map.of("deleted", ids);
+    }
+  }
+
+  @Command(name = "snapshot", mixinStandardHelpOptions = true,
+      description = "Snapshot a volume (O(1), no data copied; idempotent on NAME).")
+  static final class Snapshot extends Sub {
+    @Parameters(index = "0", paramLabel = "VOLUME") String volume = "";
+    @Parameters(index = "1", paramLabel = "NAME") String name = "";
+
+    @Override
+    Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException {
+      var s = snapshots.create(name, volume);
+      if (!opts.json) {
+        snapshotTable(out, List.of(s));
+      }
+      return view(s);
+    }
+  }
+
+  @Command(name = "expand", mixinStandardHelpOptions = true, description = "Grow a volume (online).")
+  static final class Expand extends Sub {
+    @Parameters(index = "0", paramLabel = "ID") String id = "";
+    @Option(names = "--size", required = true, description = "New size, bytes or with Ki/Mi/Gi/Ti.") String size = "";
+
+    @Override
+    Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException {
+      var m = volumes.expand(id, parseSize(size), 0);
+      if (!opts.json) {
+        volumeTable(out, List.of(m));
+      }
+      return view(m);
+    }
+  }
+
+  static long parseSize(String s) {
+    String v = s.trim();
+    long unit = 1;
+    for (var e : Map.of("Ki", 1L << 10, "Mi", 1L << 20, "Gi", 1L << 30, "Ti", 1L << 40).entrySet()) {
+      if (v.endsWith(e.getKey())) {
+        unit = e.getValue();
+        v = v.substring(0, v.length() - 2);
+      }
+    }
+    try {
+      long n = Long.parseLong(v);
+      if (n <= 0) {
+        throw new NumberFormatException();
+      }
+      return Math.multiplyExact(n, unit);
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw new UserError("--size " + s + " is not a size; use bytes or a number with Ki, Mi, Gi or Ti (e.g. 10Gi)");
+    }
+  }
+
+  static String human(long bytes) {
+    String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = bytes;
+    int u = 0;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return v == Math.rint(v) ? String.format(Locale.ROOT, "%d %s", (long) v, units[u])
+        : String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+  }
+
+  static Map<String, Object> view(VolumeManifest m) {
+    var v = new LinkedHashMap<String, Object>();
+    v.put("id", m.id());
+    v.put("name", m.parameters().getOrDefault(VolumeManager.NAME_KEY, ""));
+    v.put("sizeBytes", m.sizeBytes());
+    v.put("chunkSize", m.chunkSize());
+    v.put("source", m.parameters().getOrDefault(VolumeManager.SOURCE_KEY, ""));
+    v.put("publishedTo", m.publications().keySet());
+    v.put("snapshots", m.snapshots().keySet());
+    v.put("created", m.createdAt().toString());
+    return v;
+  }
+
+  static Map<String, Object> view(SnapshotRecord s) {
+    var v = new LinkedHashMap<String, Object>();
+    v.put("id", s.id());
+    v.put("volumeId", s.volumeId());
+    v.put("sizeBytes", s.sizeBytes());
+    v.put("epoch", s.epoch());
+    v.put("created", Instant.ofEpochMilli(s.createdAtMillis()).toString());
+    return v;
+  }
+
+  private static void volumeTable(PrintWriter out, List<VolumeManifest> list) {
+    out.printf("%-44s %-10s %-8s %-22s %s%n", "ID", "SIZE", "CHUNK", "PUBLISHED", "SOURCE");
+    for (var m : list) {
+      out.printf("%-44s %-10s %-8s %-22s %s%n", m.id(), human(m.sizeBytes()), human(m.chunkSize()),
+          m.publications().isEmpty() ? "-" : String.join(",", m.publications().keySet()),
+          m.parameters().getOrDefault(VolumeManager.SOURCE_KEY, "-"));
+    }
+  }
+
+  private static void snapshotTable(PrintWriter out, List<SnapshotRecord> list) {
+    out.printf("%-44s %-44s %-10s %s%n", "SNAPSHOT", "VOLUME", "SIZE", "CREATED");
+    for (var s : list) {
+      out.printf("%-44s %-44s %-10s %s%n", s.id(), s.volumeId(), human(s.sizeBytes()),
+          Instant.ofEpochMilli(s.createdAtMillis()));
+    }
+  }
+}
