@@ -42,7 +42,16 @@ public final class MemoryExport implements Export {
     this(name, description, size, false);
   }
 
+  /** A writable or read-only export with a minimum block size of 1. */
   public MemoryExport(String name, String description, long size, boolean readOnly) {
+    this(name, description, size, readOnly, 1);
+  }
+
+  /**
+   * An export with a given minimum block size (a power of two up to 64 KiB, advertised in NBD_INFO_BLOCK_SIZE
+   * and enforced by the server).
+   */
+  public MemoryExport(String name, String description, long size, boolean readOnly, int minimumBlockSize) {
     if (size < 0 || (size + PAGE - 1) >> PAGE_SHIFT > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException("size " + size + " out of range");
     }
@@ -56,7 +65,7 @@ public final class MemoryExport implements Export {
         new Capabilities(
             readOnly, true, true, true, true, true, true, true,
             List.of(Capabilities.BASE_ALLOCATION, DIRTY_CONTEXT, ALLOCATION_DEPTH_CONTEXT),
-            1, 4096, 32 << 20);
+            minimumBlockSize, Math.max(4096, minimumBlockSize), 32 << 20);
   }
 
   @Override

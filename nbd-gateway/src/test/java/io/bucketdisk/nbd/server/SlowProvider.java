@@ -1,0 +1,62 @@
+package io.bucketdisk.nbd.server;
+
+import io.bucketdisk.nbd.export.Export;
+import io.bucketdisk.nbd.export.ExportProvider;
+import io.bucketdisk.nbd.export.ForwardingExport;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Wraps a provider so reads at one offset take 300 ms, and records how many reads ran at once. */
+final class SlowProvider implements ExportProvider {
+  private final ExportProvider delegate;
+  private final long slowOffset;
+  private final AtomicInteger running = new AtomicInteger();
+  private final AtomicInteger max = new AtomicInteger();
+
+  SlowProvider(ExportProvider delegate, long slowOffset) {
+    this.delegate = delegate;
+    this.slowOffset = slowOffset;
+  }
+
+  int maxConcurrent() {
+    return max.get();
+  }
+
+  @Override
+  public List<Listing> list() throws IOException {
+    return delegate.list();
+  }
+
+  @Override
+  public Optional<Export> open(String name) throws IOException {
+    return delegate.open(name).map(e -> new ForwardingExport(e) {
+      @Override
+      public void read(long offset, ByteBuffer dst, int flags) throws IOException {
+        max.accumulateAndGet(running.incrementAndGet(), Math::max);
+        try {
+          if (offset == slowOffset) {
+            Thread.sleep(300);
+          }
+          super.read(offset, dst, flags);
+        } catch (InterruptedException ex) {
+          throw new IOException(ex);
+        } finally {
+          running.decrementAndGet();
+        }
+      }
+    });
+  }
+
+  @Override
+  public Optional<String> defaultExport() {
+    return delegate.defaultExport();
+  }
+
+  @Override
+  public void close() throws IOException {
+    delegate.close();
+  }
+}

@@ -1,0 +1,261 @@
+package io.bucketdisk.nbd.server;
+
+import static io.bucketdisk.nbd.wire.NbdConstants.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.bucketdisk.nbd.RawClient;
+import io.bucketdisk.nbd.TestServer;
+import io.bucketdisk.nbd.export.Capabilities;
+import io.bucketdisk.nbd.export.MemoryExport;
+import io.bucketdisk.nbd.export.NbdError;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Raw-wire probe of every command and flag in simple, structured and extended modes, and of every row of the
+ * NBD spec's "Malformed or invalid requests" table (reference §3.11).
+ */
+@Timeout(60)
+class TransmissionConformanceIT {
+  static TestServer server;
+  static final int EINVAL = NbdError.EINVAL.value();
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = new TestServer();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    server.close();
+  }
+
+  @AfterEach
+  void noBufferLeaks() throws Exception {
+    for (int i = 0; i < 100 && server.listener.leasedBuffers() != 0; i++) {
+      Thread.sleep(10);
+    }
+    assertThat(server.listener.leasedBuffers()).as("pooled buffers leaked").isZero();
+  }
+
+  static ByteBuffer pattern(int length, int seed) {
+    var b = ByteBuffer.allocate(length);
+    for (int i = 0; i < length; i++) {
+      b.put((byte) (i * 31 + seed));
+    }
+    return b.flip();
+  }
+
+  @Test
+  void simpleWriteReadFlushTrimZeroCache() throws Exception {
+    try (var c = server.client().open("demo", false)) {
+      var data = pattern(8192, 1);
+      c.request(CMD_FLAG_FUA, CMD_WRITE, 1, 4096, 8192, data.duplicate());
+      assertThat(c.simple()).isEqualTo(new RawClient.Simple(0, 1));
+      c.request(0, CMD_READ, 2, 4096, 8192);
+      assertThat(c.simple()).isEqualTo(new RawClient.Simple(0, 2));
+      assertThat(c.read(8192)).isEqualTo(data);
+      c.request(0, CMD_FLUSH, 3, 0, 0);
+      assertThat(c.simple().error()).isZero();
+      c.request(CMD_FLAG_FUA, CMD_TRIM, 4, 0, 1 << 20);
+      assertThat(c.simple().error()).isZero();
+      c.request(0, CMD_CACHE, 5, 0, 1 << 20);
+      assertThat(c.simple().error()).isZero();
+      c.request(0, CMD_WRITE, 6, 100, 4, ByteBuffer.wrap(new byte[] {1, 2, 3, 4}));
+      assertThat(c.simple().error()).isZero();
+      c.request(CMD_FLAG_NO_HOLE | CMD_FLAG_FUA, CMD_WRITE_ZEROES, 7, 101, 2);
+      assertThat(c.simple().error()).isZero();
+      c.request(CMD_FLAG_FAST_ZERO, CMD_WRITE_ZEROES, 8, 1 << 20, 1 << 20);
+      assertThat(c.simple().error()).isZero();
+      c.request(0, CMD_READ, 9, 100, 4);
+      c.simple();
+      assertThat(c.read(4).array()).containsExactly(1, 0, 0, 4);
+      c.request(0, CMD_DISC, 10, 0, 0);
+      assertThat(c.closedWithin(2000)).isTrue();
+    }
+  }
+
+  @Test
+  void structuredReadIsOneOffsetDataChunk() throws Exception {
+    try (var c = server.client().open("demo", true)) {
+      var data = pattern(4096, 2);
+      c.request(0, CMD_WRITE, 1, 8192, 4096, data.duplicate());
+      assertThat(c.simple().error()).as("non-READ success may stay simple").isZero();
+      c.request(CMD_FLAG_DF, CMD_READ, 2, 8192, 4096);
+      var chunk = c.chunk();
+      assertThat(chunk.type()).isEqualTo(REPLY_TYPE_OFFSET_DATA);
+      assertThat(chunk.done()).isTrue();
+      assertThat(chunk.cookie()).isEqualTo(2);
+      assertThat(chunk.payload().getLong()).isEqualTo(8192);
+      assertThat(chunk.payload()).isEqualTo(data);
+    }
+  }
+
+  @Test
+  void structuredErrorsAreErrorChunks() throws Exception {
+    try (var c = server.client().open("demo", true)) {
+      c.request(0, CMD_READ, 3, 64L << 20, 512);
+      var chunk = c.chunk();
+      assertThat(chunk.type()).isEqualTo(REPLY_TYPE_ERROR);
+      assertThat(chunk.done()).isTrue();
+      assertThat(chunk.error()).isEqualTo(EINVAL);
+      int msgLen = chunk.payload().getShort(4);
+      assertThat(chunk.payload().remaining()).isEqualTo(6 + msgLen);
+    }
+  }
+
+  @Test
+  void blockStatusInEveryContextAndReqOne() throws Exception {
+    try (var c =
+        server.client()
+            .open("demo", true, Capabilities.BASE_ALLOCATION, MemoryExport.DIRTY_CONTEXT,
+                MemoryExport.ALLOCATION_DEPTH_CONTEXT)) {
+      c.request(0, CMD_WRITE, 1, 48L << 20, 65536, pattern(65536, 3));
+      assertThat(c.simple().error()).isZero();
+      long base = 48L << 20;
+      c.request(0, CMD_BLOCK_STATUS, 2, base - 65536, 3 * 65536);
+      for (int ctx = 1; ctx <= 3; ctx++) {
+        var chunk = c.chunk();
+        assertThat(chunk.type()).isEqualTo(REPLY_TYPE_BLOCK_STATUS);
+        assertThat(chunk.done()).isEqualTo(ctx == 3);
+        var p = chunk.payload();
+        int id = p.getInt();
+        int[] extents = new int[(p.remaining()) / 4];
+        for (int i = 0; i < extents.length; i++) {
+          extents[i] = p.getInt();
+        }
+        switch (id) {
+          case 1 -> assertThat(extents).containsExactly(65536, 3, 65536, 0, 65536, 3);
+          case 2 -> assertThat(extents).containsExactly(65536, 0, 65536, 1, 65536, 0);
+          case 3 -> assertThat(extents).containsExactly(65536, 0, 65536, 1, 65536, 0);
+          default -> throw new AssertionError("context id " + id);
+        }
+      }
+      c.request(CMD_FLAG_REQ_ONE, CMD_BLOCK_STATUS, 3, base + 4096, 1 << 20);
+      for (int ctx = 1; ctx <= 3; ctx++) {
+        var p = c.chunk().payload();
+        p.getInt();
+        assertThat(p.remaining()).as("REQ_ONE gives one extent").isEqualTo(8);
+        assertThat(p.getInt()).isLessThanOrEqualTo(1 << 20).isEqualTo(65536 - 4096);
+      }
+      c.request(0, CMD_FLUSH, 4, 0, 0);
+      c.simple();
+      c.request(0, CMD_BLOCK_STATUS, 5, base, 65536);
+      for (int ctx = 1; ctx <= 3; ctx++) {
+        var p = c.chunk().payload();
+        if (p.getInt() == 2) {
+          assertThat(p.getInt(8)).as("dirty cleared by FLUSH").isZero();
+        }
+      }
+    }
+  }
+
+  @Test
+  void extendedHeadersCarryOffsetsAnd64BitLengths() throws Exception {
+    try (var c = server.client().openExtended("demo", Capabilities.BASE_ALLOCATION)) {
+      var data = pattern(4096, 4);
+      c.request(CMD_FLAG_PAYLOAD_LEN, CMD_WRITE, 1, 12288, 4096, data.duplicate());
+      var ok = c.chunk();
+      assertThat(ok.magic()).isEqualTo(EXTENDED_REPLY_MAGIC);
+      assertThat(ok.type()).isEqualTo(REPLY_TYPE_NONE);
+      assertThat(ok.offset()).isEqualTo(12288);
+      c.request(0, CMD_READ, 2, 12288, 4096);
+      var read = c.chunk();
+      assertThat(read.type()).isEqualTo(REPLY_TYPE_OFFSET_DATA);
+      assertThat(read.offset()).isEqualTo(12288);
+      assertThat(read.payload().getLong()).isEqualTo(12288);
+      assertThat(read.payload()).isEqualTo(data);
+      // 64-bit effect length on a payload-less command: the whole 64 MiB export.
+      c.request(0, CMD_BLOCK_STATUS, 3, 0, 64L << 20);
+      var bs = c.chunk();
+      assertThat(bs.type()).isEqualTo(REPLY_TYPE_BLOCK_STATUS_EXT);
+      var p = bs.payload();
+      assertThat(p.getInt()).isEqualTo(1);
+      int count = p.getInt();
+      assertThat(p.remaining()).isEqualTo(16 * count);
+      long total = 0;
+      for (int i = 0; i < count; i++) {
+        total += p.getLong();
+        p.getLong();
+      }
+      assertThat(total).isEqualTo(64L << 20);
+      c.request(0, CMD_WRITE, 4, 0, 4, ByteBuffer.allocate(4));
+      assertThat(c.chunk().error()).as("extended WRITE without PAYLOAD_LEN").isEqualTo(EINVAL);
+      c.request(CMD_FLAG_PAYLOAD_LEN, CMD_FLUSH, 5, 0, 8, ByteBuffer.allocate(8));
+      assertThat(c.chunk().error()).as("unexpected payload is consumed, then EINVAL").isEqualTo(EINVAL);
+      c.request(0, CMD_TRIM, 6, 0, 64L << 20);
+      assertThat(c.chunk().type()).isEqualTo(REPLY_TYPE_NONE);
+    }
+  }
+
+  @Test
+  void repliesComeOutOfOrderWith128InFlight() throws Exception {
+    var slow = new SlowProvider(TestServer.defaultProvider(64L << 20), 0);
+    try (var s = new TestServer(slow, ServerOptions.defaults());
+        var c = s.client().open("demo", false)) {
+      // Cookie 0 reads the slow offset; 127 fast reads follow it in the pipe.
+      for (int i = 0; i < 128; i++) {
+        c.request(0, CMD_READ, i, i * 4096L, 4096);
+      }
+      long[] order = new long[128];
+      for (int i = 0; i < 128; i++) {
+        var r = c.simple();
+        assertThat(r.error()).isZero();
+        c.read(4096);
+        order[i] = r.cookie();
+      }
+      assertThat(order[127]).as("the slow request finishes last").isEqualTo(0);
+      long[] sorted = order.clone();
+      Arrays.sort(sorted);
+      for (int i = 0; i < 128; i++) {
+        assertThat(sorted[i]).isEqualTo(i);
+      }
+      assertThat(slow.maxConcurrent()).as("requests ran in parallel").isGreaterThan(1);
+    }
+  }
+
+  @Test
+  void largestPayloadRoundTrips() throws Exception {
+    try (var c = server.client().open("demo", false)) {
+      var data = pattern(MAX_PAYLOAD, 5);
+      c.request(0, CMD_WRITE, 1, 0, MAX_PAYLOAD, data.duplicate());
+      assertThat(c.simple().error()).isZero();
+      c.request(0, CMD_READ, 2, 0, MAX_PAYLOAD);
+      assertThat(c.simple().error()).isZero();
+      assertThat(c.read(MAX_PAYLOAD)).isEqualTo(data);
+    }
+  }
+
+  @Test
+  void lameDuckShutdown() throws Exception {
+    var provider = TestServer.defaultProvider(1 << 20);
+    var options = new ServerOptions(null, false, 256, 128 << 20, java.time.Duration.ofSeconds(2));
+    var s = new TestServer(provider, options);
+    try (var c = s.client().open("demo", false);
+        var h = s.client().start()) {
+      c.request(0, CMD_WRITE, 1, 0, 4096, pattern(4096, 6));
+      assertThat(c.simple().error()).isZero();
+      Thread stopper = Thread.ofVirtual().start(s.listener::stop);
+      for (int i = 0; i < 200 && !s.listener.stopping(); i++) {
+        Thread.sleep(5);
+      }
+      h.option(OPT_LIST);
+      assertThat(h.optionReply().type()).isEqualTo(REP_ERR_SHUTDOWN);
+      c.request(0, CMD_READ, 2, 0, 4096);
+      assertThat(c.simple()).isEqualTo(new RawClient.Simple(NbdError.ESHUTDOWN.value(), 2));
+      c.request(0, CMD_DISC, 3, 0, 0);
+      assertThat(c.closedWithin(2000)).isTrue();
+      stopper.join(10_000);
+      assertThat(stopper.isAlive()).isFalse();
+      assertThat(s.listener.connectionCount()).isZero();
+      assertThat(provider.export("demo").orElseThrow().allocatedPages()).isEqualTo(1);
+    } finally {
+      s.close();
+    }
+  }
+}
