@@ -3,6 +3,7 @@ package io.bucketdisk.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertAll;
 
+import io.bucketdisk.controller.IdentityService;
 import io.kubernetes.client.common.KubernetesObject;
 import io.kubernetes.client.custom.Quantity;
 import io.kubernetes.client.openapi.models.V1ClusterRole;
@@ -49,7 +50,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 final class DeployManifestTest {
 
-  static final String DRIVER = "csi.bucketdisk.io";
+  static final String DRIVER = IdentityService.NAME;
   static final String NAMESPACE = "bucketdisk";
   static final String IMAGE_REPO = "ghcr.io/bucketdisk/bucketdisk";
   static final Path BASE = Path.of("kubernetes");
@@ -101,6 +102,11 @@ final class DeployManifestTest {
           new Need("snapshot.storage.k8s.io", "volumesnapshotcontents/status", "update", "patch")),
       "csi-node-driver-registrar", List.of(),
       "livenessprobe", List.of());
+  /** API access bucketdisk itself needs, by subcommand (the controller checks node ids against Nodes). */
+  static final Map<String, List<Need>> BUCKETDISK_RBAC = Map.of(
+      "controller", List.of(new Need("", "nodes", "get")),
+      "node", List.of(),
+      "gateway", List.of());
   static final Need LEASES = new Need("coordination.k8s.io", "leases", "get", "watch", "list", "delete", "update", "create");
   static final Set<String> CONTROLLER_SIDECARS = Set.of("csi-provisioner", "csi-attacher", "csi-resizer", "csi-snapshotter");
 
@@ -258,7 +264,7 @@ final class DeployManifestTest {
       assertThat(tag).as(where + " tag").isNotIn("latest", "canary", "main", "master").matches("v?\\d+\\.\\d+\\.\\d+.*");
       var repo = image.substring(0, colon);
       if (repo.equals(IMAGE_REPO)) {
-        assertThat(tag).as(where + " bucketdisk image tag = driver version").isEqualTo("0.1.0");
+        assertThat(tag).as(where + " bucketdisk image tag = driver version").isEqualTo(IdentityService.VERSION);
       } else {
         assertThat(repo).as(where + " sidecar registry").startsWith("registry.k8s.io/sig-storage/");
         var sidecar = repo.substring(repo.lastIndexOf('/') + 1);
@@ -485,10 +491,8 @@ final class DeployManifestTest {
       var needsApi = false;
       for (var c : allContainers(p).toList()) {
         var sidecar = sidecar(c);
-        if (sidecar.equals("bucketdisk")) {
-          continue;
-        }
-        for (var need : SIDECAR_RBAC.get(sidecar)) {
+        var needs = sidecar.equals("bucketdisk") ? BUCKETDISK_RBAC.get(c.getArgs().getFirst()) : SIDECAR_RBAC.get(sidecar);
+        for (var need : needs) {
           needsApi = true;
           assertThat(covers(clusterRules, need)).as(p.workload() + " SA " + sa + " lets " + sidecar + " " + String.join(",", need.verbs())
               + " " + need.resource() + " (cluster-wide)").isTrue();
