@@ -1,0 +1,152 @@
+package io.bucketdisk.store.object;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.bucketdisk.store.StoreException;
+import io.bucketdisk.store.StoreMetrics;
+import io.bucketdisk.store.testing.FaultyS3Proxy;
+import io.bucketdisk.store.testing.FaultyS3Proxy.Fault;
+import io.bucketdisk.store.testing.S3ProxyFixture;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Retries through {@link FaultyS3Proxy}: transient failures are ridden out, permanent ones surface at once. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class RetryIT {
+  @RegisterExtension static final S3ProxyFixture S3 = new S3ProxyFixture();
+  static FaultyS3Proxy faulty;
+  static final AtomicInteger PREFIX = new AtomicInteger();
+  final AtomicInteger retries = new AtomicInteger();
+  final AtomicInteger failures = new AtomicInteger();
+  final StoreMetrics metrics = new StoreMetrics() {
+    @Override
+    public void retry(Op op) {
+      retries.incrementAndGet();
+    }
+
+    @Override
+    public void failure(Op op, StoreException.Kind kind) {
+      if (kind == StoreException.Kind.TRANSIENT) {
+        failures.incrementAndGet();
+      }
+    }
+  };
+
+  @BeforeAll
+  static void startProxy() throws Exception {
+    S3.startProxy();
+    faulty = FaultyS3Proxy.start(S3.endpoint());
+  }
+
+  @AfterAll
+  static void stopProxy() throws Exception {
+    faulty.close();
+  }
+
+  @BeforeEach
+  void clearFaults() {
+    faulty.clear();
+  }
+
+  S3ObjectStore store(int attempts) throws Exception {
+    return S3ProxyFixture.objectStore(faulty.endpoint(), S3.bucket(), "r" + PREFIX.incrementAndGet() + "/",
+        new RetryPolicy(attempts, Duration.ofMillis(5), Duration.ofMillis(50), Duration.ofSeconds(20)), metrics);
+  }
+
+  @Test
+  void serverErrorsOnPutAreRetried() throws Exception {
+    try (S3ObjectStore s = store(6)) {
+      faulty.failNext(3, Fault.INTERNAL_ERROR, "PUT");
+      s.put("k", ByteBuffer.wrap(new byte[] {1, 2, 3}));
+      assertThat(retries.get()).isEqualTo(3);
+      assertThat(s.get("k").orElseThrow().bytes()).containsExactly(1, 2, 3);
+    }
+  }
+
+  @Test
+  void slowDownOnGetIsRetried() throws Exception {
+    try (S3ObjectStore s = store(6)) {
+      s.put("k", ByteBuffer.wrap(new byte[] {9}));
+      faulty.failNext(2, Fault.SLOW_DOWN, "GET");
+      ByteBuffer dst = ByteBuffer.allocate(1);
+      assertThat(s.read("k", 0, dst)).isEqualTo(1);
+      assertThat(dst.get(0)).isEqualTo((byte) 9);
+      assertThat(retries.get()).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void connectionResetsAreRetried() throws Exception {
+    try (S3ObjectStore s = store(6)) {
+      faulty.failNext(2, Fault.RESET);
+      s.put("k", ByteBuffer.wrap(new byte[] {4}));
+      assertThat(s.head("k")).isPresent();
+      assertThat(retries.get()).isGreaterThanOrEqualTo(2);
+    }
+  }
+
+  @Test
+  void lostResponseOfAConditionalPutIsRecognisedAsOurs() throws Exception {
+    try (S3ObjectStore s = store(6)) {
+      faulty.failNext(1, Fault.LOST_RESPONSE, "PUT");
+      String etag = s.put("m", ByteBuffer.wrap(new byte[] {7, 7}), WriteCondition.ifNoneMatch());
+      assertThat(s.head("m").orElseThrow().etag()).isEqualTo(etag);
+      // somebody else's bytes are still a conflict after a lost response
+      faulty.failNext(1, Fault.LOST_RESPONSE, "PUT");
+      String other = s.put("n", ByteBuffer.wrap(new byte[] {1}));
+      assertThat(other).isNotEmpty();
+    }
+  }
+
+  @Test
+  void persistentTransientFailuresGiveUpAfterTheAttemptBudget() throws Exception {
+    try (S3ObjectStore s = store(3)) {
+      faulty.failNext(10, Fault.SLOW_DOWN, "PUT");
+      assertThatThrownBy(() -> s.put("k", ByteBuffer.wrap(new byte[] {1})))
+          .isInstanceOfSatisfying(ObjectStoreException.class, e -> {
+            assertThat(e.kind()).isEqualTo(StoreException.Kind.TRANSIENT);
+            assertThat(e.httpStatus()).isEqualTo(503);
+            assertThat(e.getMessage()).contains("gave up after 3 attempts");
+          });
+      assertThat(retries.get()).isEqualTo(2);
+      assertThat(failures.get()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void permanentFailuresAreNotRetried() throws Exception {
+    try (S3ObjectStore s = store(6)) {
+      int before = faulty.requests();
+      assertThatThrownBy(() -> s.put("m", ByteBuffer.wrap(new byte[] {1}), WriteCondition.ifMatch("\"nope\"")))
+          .isInstanceOfSatisfying(ObjectStoreException.class, e -> assertThat(e.isPrecondition()).isTrue());
+      assertThat(faulty.requests() - before).isEqualTo(1);
+      assertThat(retries.get()).isZero();
+    }
+  }
+
+  @Test
+  void randomFaultsAtTwentyPercentStillCompleteEveryCall() throws Exception {
+    try (S3ObjectStore s = store(10)) {
+      faulty.failRandomly(Fault.INTERNAL_ERROR, 0.2, 42);
+      for (int i = 0; i < 20; i++) {
+        s.put("k" + i, ByteBuffer.wrap(new byte[] {(byte) i}));
+      }
+      faulty.failRandomly(Fault.RESET, 0.2, 43);
+      for (int i = 0; i < 20; i++) {
+        assertThat(s.get("k" + i).orElseThrow().bytes()).containsExactly(i);
+      }
+      faulty.clear();
+      assertThat(faulty.faultsInjected()).isGreaterThan(0);
+      assertThat(retries.get()).isGreaterThan(0);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+package io.bucketdisk.store.testing;
+
+import io.bucketdisk.store.StoreMetrics;
+import io.bucketdisk.store.object.ObjectStoreException;
+import io.bucketdisk.store.object.RetryPolicy;
+import io.bucketdisk.store.object.S3ObjectStore;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.gaul.s3proxy.S3Proxy;
+import org.gaul.s3proxy.auth.AuthenticationType;
+import org.gaul.s3proxy.blobstore.BlobStore;
+import org.gaul.s3proxy.nio2blob.FilesystemNio2BlobStore;
+import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * An embedded s3proxy on {@code 127.0.0.1:<random port>} with an in-memory (or, given a directory, filesystem) blob
+ * store and one bucket, {@link #bucket()}. Use it as a JUnit 5 extension, one per test class:
+ *
+ * <pre>{@code
+ * @RegisterExtension static final S3ProxyFixture S3 = new S3ProxyFixture();
+ * ... S3.storeUrl("prefix/") ... S3.objectStore("prefix/") ...
+ * }</pre>
+ *
+ * or as an {@link AutoCloseable} via {@link #start()}. Credentials are {@link #ACCESS_KEY}/{@link #SECRET_KEY}.
+ * Stopping takes about 2 s (Jetty's graceful stop), so share one per class.
+ */
+public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
+  public static final String ACCESS_KEY = "access";
+  public static final String SECRET_KEY = "secret";
+  public static final String REGION = "us-east-1";
+
+  private final @Nullable Path directory;
+  private final AtomicInteger buckets = new AtomicInteger();
+  private @Nullable S3Proxy proxy;
+  private @Nullable BlobStore blobStore;
+  private @Nullable URI endpoint;
+
+  /** An in-memory store (jimfs). */
+  public S3ProxyFixture() {
+    this(null);
+  }
+
+  /** A filesystem store under {@code directory} (which must exist), or in-memory when null. */
+  public S3ProxyFixture(@Nullable Path directory) {
+    this.directory = directory;
+  }
+
+  /** Creates and starts an in-memory fixture. */
+  public static S3ProxyFixture start() throws Exception {
+    S3ProxyFixture f = new S3ProxyFixture();
+    f.startProxy();
+    return f;
+  }
+
+  /** Starts s3proxy and creates the default bucket; idempotent. */
+  public synchronized void startProxy() throws Exception {
+    if (proxy != null) {
+      return;
+    }
+    BlobStore store = directory == null ? new TransientNio2BlobStore() : new FilesystemNio2BlobStore(directory.toString());
+    S3Proxy p = S3Proxy.builder()
+        .blobStore(store)
+        .endpoint(URI.create("http://127.0.0.1:0"))
+        .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
+        .build();
+    p.start();
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!"STARTED".equals(p.getState())) {
+      if (System.nanoTime() > deadline) {
+        p.stop();
+        throw new IllegalStateException("s3proxy did not start within 30 s (state " + p.getState() + ")");
+      }
+      Thread.sleep(5);
+    }
+    proxy = p;
+    blobStore = store;
+    endpoint = URI.create("http://127.0.0.1:" + p.getPort());
+    store.createContainer(bucket());
+  }
+
+  /** The default bucket's name. */
+  public String bucket() {
+    return "bucketdisk";
+  }
+
+  /** Creates a fresh, empty bucket and returns its name (to isolate tests within a class). */
+  public String newBucket() {
+    String name = "bucket-" + buckets.incrementAndGet();
+    requireBlobStore().createContainer(name);
+    return name;
+  }
+
+  /** {@code http://127.0.0.1:<port>}. */
+  public URI endpoint() {
+    if (endpoint == null) {
+      throw new IllegalStateException("S3ProxyFixture not started");
+    }
+    return endpoint;
+  }
+
+  /** The store URL of {@code prefix} in the default bucket, with credentials in the query. */
+  public URI storeUrl(String prefix) {
+    return storeUrl(endpoint(), bucket(), prefix);
+  }
+
+  /** The store URL of {@code prefix} in {@code bucket}, through {@code endpoint} (e.g. a {@link FaultyS3Proxy}). */
+  public static URI storeUrl(URI endpoint, String bucket, String prefix) {
+    return URI.create("s3://" + bucket + "/" + prefix + "?endpoint="
+        + URLEncoder.encode(endpoint.toString(), StandardCharsets.UTF_8) + "&region=" + REGION
+        + "&path-style=true&access-key=" + ACCESS_KEY + "&secret-key=" + SECRET_KEY);
+  }
+
+  /** An {@link S3ObjectStore} on {@code prefix} of the default bucket, default retries. */
+  public S3ObjectStore objectStore(String prefix) throws ObjectStoreException {
+    return objectStore(endpoint(), bucket(), prefix, RetryPolicy.defaults(), StoreMetrics.NONE);
+  }
+
+  /** An {@link S3ObjectStore} on {@code bucket}/{@code prefix} through {@code endpoint}. */
+  public static S3ObjectStore objectStore(URI endpoint, String bucket, String prefix, RetryPolicy retry,
+      StoreMetrics metrics) throws ObjectStoreException {
+    return new S3ObjectStore(S3ObjectStore.Config.of(bucket, prefix, endpoint, REGION, true, ACCESS_KEY, SECRET_KEY)
+        .withRetry(retry).withAttemptTimeout(Duration.ofSeconds(10)), metrics);
+  }
+
+  private BlobStore requireBlobStore() {
+    if (blobStore == null) {
+      throw new IllegalStateException("S3ProxyFixture not started");
+    }
+    return blobStore;
+  }
+
+  @Override
+  public void beforeAll(ExtensionContext context) throws Exception {
+    startProxy();
+  }
+
+  @Override
+  public void afterAll(ExtensionContext context) throws Exception {
+    close();
+  }
+
+  @Override
+  public synchronized void close() throws Exception {
+    if (proxy != null) {
+      proxy.stop();
+      proxy = null;
+    }
+  }
+}
