@@ -1,0 +1,78 @@
+package io.bucketdisk.nbd.cache;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The gateway-wide chunk memory, shared by every open volume and bounded in bytes.
+ *
+ * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean chunks (a Caffeine cache with a byte weigher and
+ * maximum weight {@link CacheConfig#cleanBytes()}) + dirty chunks (held outside Caffeine, capped by the
+ * {@link DirtyLimiter}) + upload scratch buffers ({@link CacheConfig#uploadParallelism()} of them) + chunk loads
+ * in flight ({@link CacheConfig#loadParallelism()}). Each part has its own hard bound, so
+ * {@link #residentBytes()} stays within {@code cacheBytes} (Caffeine's eviction runs on the inserting thread, so
+ * the clean part overshoots by at most the entry being inserted, for the duration of that insert).
+ *
+ * <p><b>Why dirty chunks are not in Caffeine.</b> Caffeine may evict any entry when over weight; a dirty chunk
+ * evicted before its upload succeeded would be silent data loss. So a chunk is in exactly one of the two places:
+ * Caffeine while clean, its volume's dirty map while dirty (pinned: nothing but a successful upload removes it).
+ *
+ * <p>Thread safe. Closing a volume removes its clean chunks.
+ */
+public final class ChunkCache {
+  /** Caffeine key: the volume (by identity) and chunk index. */
+  record Key(VolumeCache volume, long index) {}
+
+  final CacheConfig config;
+  final Cache<Key, ChunkBuffer> clean;
+  final DirtyLimiter limiter;
+  final Semaphore loads;
+  private final ConcurrentHashMap<Integer, BufferPool> pools = new ConcurrentHashMap<>();
+  final AtomicLong loadingBytes = new AtomicLong();
+
+  public ChunkCache(CacheConfig config) {
+    this.config = config;
+    this.clean = Caffeine.newBuilder()
+        .maximumWeight(config.cleanBytes())
+        .weigher((Key k, ChunkBuffer b) -> b.valid.limit())
+        .executor(Runnable::run)
+        .build();
+    this.limiter = new DirtyLimiter(config.dirtyBytes());
+    this.loads = new Semaphore(config.loadParallelism(), true);
+  }
+
+  public CacheConfig config() {
+    return config;
+  }
+
+  public DirtyLimiter limiter() {
+    return limiter;
+  }
+
+  /** Scratch buffers of {@code chunkSize}, as many as the upload parallelism. */
+  BufferPool pool(int chunkSize) {
+    return pools.computeIfAbsent(chunkSize, s -> new BufferPool(s, config.uploadParallelism()));
+  }
+
+  /** Bytes of clean chunks held by Caffeine now. */
+  public long cleanBytes() {
+    clean.cleanUp();
+    return clean.policy().eviction().orElseThrow().weightedSize().orElse(0);
+  }
+
+  /** Clean + dirty + scratch buffers in use + loads in flight: everything this cache holds now. */
+  public long residentBytes() {
+    long scratch = 0;
+    for (BufferPool p : pools.values()) {
+      scratch += (long) p.inUse() * p.bufferSize();
+    }
+    return cleanBytes() + limiter.used() + scratch + loadingBytes.get();
+  }
+
+  void invalidate(VolumeCache volume) {
+    clean.asMap().keySet().removeIf(k -> k.volume() == volume);
+  }
+}

@@ -1,0 +1,214 @@
+package io.bucketdisk.nbd.cache;
+
+import io.bucketdisk.nbd.export.Export;
+import io.bucketdisk.nbd.export.ExportException;
+import io.bucketdisk.nbd.export.ExportProvider;
+import io.bucketdisk.nbd.export.NbdError;
+import io.bucketdisk.store.ChunkStore;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Exports every volume (and, read-only, every snapshot) of a {@link VolumeSource} through one shared
+ * {@link ChunkCache}. A volume is opened at the first {@link #open} of its name and closed — flushed, then its store
+ * handle released — when its last handle closes. All handles of a name share one {@link VolumeCache}, which is what
+ * makes NBD multi-conn correct.
+ *
+ * <p>Also the gateway control API's view of open volumes ({@link #flushVolume}, {@link #snapshotVolume},
+ * {@link #refreshVolume}, {@link #openVolumes}).
+ *
+ * <p>Thread safe. Opening and releasing volumes is serialized by one lock (a store open or a final flush may take a
+ * while; NBD verbs never take this lock).
+ */
+public final class VolumeExportProvider implements ExportProvider {
+  private static final Logger log = LoggerFactory.getLogger(VolumeExportProvider.class);
+
+  private final VolumeSource source;
+  private final ChunkCache cache;
+  private final @Nullable String defaultExport;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Map<String, Open> open = new LinkedHashMap<>();
+  private boolean closed;
+
+  /** A volume in use: its cache and the number of handles on it. */
+  private static final class Open {
+    final VolumeCache volume;
+    int handles;
+
+    Open(VolumeCache volume) {
+      this.volume = volume;
+    }
+  }
+
+  /** A volume open on this gateway, for ListOpenVolumes. */
+  public record OpenVolume(String name, int connections, long dirtyBytes, long sizeBytes, VolumeCounters counters) {}
+
+  public VolumeExportProvider(VolumeSource source, ChunkCache cache, @Nullable String defaultExport) {
+    this.source = source;
+    this.cache = cache;
+    this.defaultExport = defaultExport;
+  }
+
+  public ChunkCache chunkCache() {
+    return cache;
+  }
+
+  @Override
+  public List<Listing> list() throws IOException {
+    List<Listing> out = new ArrayList<>();
+    for (VolumeSource.Listing l : source.list()) {
+      out.add(new Listing(l.name(), describe(l.sizeBytes(), l.readOnly())));
+    }
+    return out;
+  }
+
+  private static String describe(long size, boolean readOnly) {
+    return "bucketdisk volume, " + size + " bytes" + (readOnly ? ", read-only snapshot" : "");
+  }
+
+  @Override
+  public Optional<Export> open(String name) throws IOException {
+    lock.lock();
+    try {
+      if (closed) {
+        throw new ExportException(NbdError.ESHUTDOWN, "gateway is shutting down");
+      }
+      Open o = open.get(name);
+      if (o == null) {
+        Optional<ChunkStore> store = source.open(name);
+        if (store.isEmpty()) {
+          return Optional.empty();
+        }
+        VolumeCache v;
+        try {
+          v = new VolumeCache(store.get(), cache);
+        } catch (RuntimeException e) {
+          store.get().close();
+          throw e;
+        }
+        o = new Open(v);
+        open.put(name, o);
+        log.info("volume {}: opened ({} bytes, chunk {} bytes{})", name, v.size(), v.chunkSize(),
+            v.store().readOnly() ? ", read-only" : "");
+      }
+      o.handles++;
+      Open handleOf = o;
+      return Optional.of(new VolumeExport(o.volume, name, describe(o.volume.size(), o.volume.store().readOnly()),
+          () -> release(name, handleOf)));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void release(String name, Open o) {
+    lock.lock();
+    try {
+      o.handles--;
+      if (o.handles > 0 || open.get(name) != o) {
+        return;
+      }
+      open.remove(name);
+      try {
+        o.volume.close();
+      } catch (IOException e) {
+        log.error("volume {}: close after the last connection failed: {}", name, e.toString());
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public Optional<String> defaultExport() {
+    return Optional.ofNullable(defaultExport);
+  }
+
+  private @Nullable VolumeCache find(String name) {
+    lock.lock();
+    try {
+      Open o = open.get(name);
+      return o == null ? null : o.volume;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Flushes {@code name} if it is open here; false when it is not. */
+  public boolean flushVolume(String name) throws IOException {
+    VolumeCache v = find(name);
+    if (v == null) {
+      return false;
+    }
+    v.flush();
+    return true;
+  }
+
+  /** Flushes {@code name} and records snapshot {@code snapshotId}; false when it is not open here. */
+  public boolean snapshotVolume(String name, String snapshotId) throws IOException {
+    VolumeCache v = find(name);
+    if (v == null) {
+      return false;
+    }
+    v.snapshot(snapshotId);
+    return true;
+  }
+
+  /** Re-reads {@code name}'s manifest; its new size, or empty when it is not open here. */
+  public Optional<Long> refreshVolume(String name) throws IOException {
+    VolumeCache v = find(name);
+    if (v == null) {
+      return Optional.empty();
+    }
+    v.refresh();
+    return Optional.of(v.size());
+  }
+
+  /** The volumes open now. */
+  public List<OpenVolume> openVolumes() {
+    lock.lock();
+    try {
+      List<OpenVolume> out = new ArrayList<>();
+      open.forEach((name, o) -> out.add(
+          new OpenVolume(name, o.handles, o.volume.dirtyBytes(), o.volume.size(), o.volume.counters())));
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Flushes and closes every open volume; handles still open fail with ESHUTDOWN afterwards. */
+  @Override
+  public void close() throws IOException {
+    lock.lock();
+    try {
+      closed = true;
+      IOException failure = null;
+      for (Map.Entry<String, Open> e : open.entrySet()) {
+        try {
+          e.getValue().volume.close();
+        } catch (IOException ex) {
+          log.error("volume {}: close failed: {}", e.getKey(), ex.toString());
+          if (failure == null) {
+            failure = ex;
+          } else {
+            failure.addSuppressed(ex);
+          }
+        }
+      }
+      open.clear();
+      if (failure != null) {
+        throw failure;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+}
