@@ -236,7 +236,7 @@ final class DeployManifestTest {
         assertThat(bytes).as(name + " chunkSize").isBetween(64L * 1024, 64L * 1024 * 1024);
       }
       if (params.containsKey("readAheadChunks")) {
-        assertThat(Integer.parseInt(params.get("readAheadChunks"))).as(name + " readAheadChunks").isNotNegative();
+        assertThat(Integer.parseInt(params.get("readAheadChunks"))).as(name + " readAheadChunks").isBetween(0, 64);
       }
     }));
     assertThat(fsTypes).as("a filesystem class and a raw block class (no fstype)").contains("ext4").containsNull();
