@@ -50,6 +50,8 @@ import org.slf4j.LoggerFactory;
 final class NbdConnection implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(NbdConnection.class);
   private static final AtomicLong IDS = new AtomicLong();
+  /** Runtime exceptions caught anywhere in connection handling: each one is a server bug. */
+  static final AtomicLong BUGS = new AtomicLong();
   /** WRITE payloads up to this are drained when rejected; larger ones end the connection. */
   static final long MAX_DRAIN = 2L * MAX_PAYLOAD;
 
@@ -121,6 +123,7 @@ final class NbdConnection implements Runnable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (RuntimeException e) {
+      BUGS.incrementAndGet();
       log.error("connection {} from {}: bug in the server", id, peer, e);
     } finally {
       awaitIdle(options.shutdownGrace().toMillis() * 2);
@@ -255,6 +258,9 @@ final class NbdConnection implements Runnable {
             default -> throw new IllegalStateException("unvalidated command " + h.type());
           }
         } catch (IOException | RuntimeException | AssertionError e) {
+          if (!(e instanceof IOException)) {
+            BUGS.incrementAndGet();
+          }
           NbdError error = NbdErrors.map(e, h, exportName);
           writer.error(h, error, e.getMessage() == null ? error.name() : e.getMessage());
           return;

@@ -176,6 +176,11 @@ public final class NbdListener implements AutoCloseable {
     return pool.leased();
   }
 
+  /** Runtime exceptions caught while serving, process-wide: each is a server bug (zero in a healthy run). */
+  public static long internalErrors() {
+    return NbdConnection.BUGS.get();
+  }
+
   /** Lame-duck stop (see the class comment). Idempotent; returns when every connection has ended. */
   public void stop() {
     if (stopping) {
