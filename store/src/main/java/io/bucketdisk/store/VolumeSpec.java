@@ -3,7 +3,7 @@ package io.bucketdisk.store;
 import java.util.Map;
 
 /**
- * What to create: the volume id (also the NBD export name: 1..200 characters of {@code [A-Za-z0-9._-]}), its size
+ * What to create: the volume id (also the NBD export name: 1..253 characters of {@code [A-Za-z0-9._-]}, starting with a letter or digit), its size
  * in bytes (kept exact; a last partial chunk is stored whole, its bytes past the size read as zeros), the chunk
  * size (a power of two between 64 KiB and 64 MiB; {@link #DEFAULT_CHUNK_SIZE} by default) and free-form parameters
  * (StorageClass parameters, labels) stored in the manifest.

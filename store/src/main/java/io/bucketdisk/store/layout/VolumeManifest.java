@@ -6,7 +6,7 @@ import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A volume's manifest, stored as JSON at {@code <prefix>volumes/<id>/manifest} and only ever replaced with a
+ * A volume's manifest, stored as JSON at {@code <prefix>manifests/<id>} and only ever replaced with a
  * conditional write ({@code If-Match} on the ETag it was read with), so that two writers never both win.
  *
  * <ul>
@@ -45,9 +45,11 @@ public record VolumeManifest(
   }
 
   public VolumeManifest {
-    parameters = Map.copyOf(parameters);
-    snapshots = Map.copyOf(snapshots);
-    publications = Map.copyOf(publications);
+    // tolerate manifests written without these maps
+    parameters = parameters == null ? Map.of() : Map.copyOf(parameters);
+    snapshots = snapshots == null ? Map.of() : Map.copyOf(snapshots);
+    publications = publications == null ? Map.of() : Map.copyOf(publications);
+    state = state == null ? State.READY : state;
   }
 
   @JsonIgnore

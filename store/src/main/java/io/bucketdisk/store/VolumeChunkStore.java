@@ -1,0 +1,491 @@
+package io.bucketdisk.store;
+
+import static io.bucketdisk.store.ChunkIndex.OLDER;
+import static io.bucketdisk.store.ChunkIndex.PRESENT;
+import static io.bucketdisk.store.ChunkIndex.RESOLVED;
+import static io.bucketdisk.store.ChunkIndex.TOMBSTONE;
+import static io.bucketdisk.store.ChunkIndex.has;
+
+import io.bucketdisk.store.StoreException.Kind;
+import io.bucketdisk.store.layout.Layout;
+import io.bucketdisk.store.layout.SnapshotPin;
+import io.bucketdisk.store.layout.VolumeManifest;
+import io.bucketdisk.store.object.ListPage;
+import io.bucketdisk.store.object.ObjectInfo;
+import io.bucketdisk.store.object.ObjectStore;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One open volume or snapshot: the {@link ChunkStore} the gateway's cache reads and writes through.
+ *
+ * <p><b>Reading.</b> The {@link ChunkIndex} built at open says, per chunk, which key holds it: the volume's own newest
+ * key (at most the snapshot epoch for a snapshot view) or the first parent layer that has it. A tombstone (0-byte
+ * key) or no key reads as zeros without a request.
+ *
+ * <p><b>Writing.</b> A write PUTs {@code <index>@<current epoch>}; all-zero data is a delete instead (zero chunks are
+ * never stored). The key it replaces is deleted after the PUT unless a snapshot pins it (some snapshot epoch &gt;=
+ * its epoch; snapshots always sit below the current epoch). A delete removes the key when nothing would show through
+ * (no older pinned own key, no parent data), else writes a tombstone at the current epoch. The index changes only
+ * after the store acknowledged the PUT, and before the DELETE of a replaced key, so a read never names a key that is
+ * gone.
+ *
+ * <p><b>Fencing.</b> A writable handle renews its lease every third of the lease duration on a virtual thread. It
+ * counts the lease valid until {@code (send time of the last successful renewal) + duration - clock skew} on the
+ * monotonic clock; past that, or once a renewal finds the lease taken, writes, deletes and snapshots throw CONFLICT
+ * for good. A write whose PUT finishes after the lease ran out is not acknowledged either.
+ *
+ * <p><b>Snapshots.</b> {@link #snapshot} takes the write lock of a read-write lock whose read side every write and
+ * delete holds, so no write straddles the epoch bump.
+ */
+final class VolumeChunkStore implements ChunkStore {
+  private static final Logger log = LoggerFactory.getLogger(VolumeChunkStore.class);
+  private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+  private static final ConcurrentHashMap<Integer, ByteBuffer> ZEROS = new ConcurrentHashMap<>();
+
+  /** One layer of the read-through chain: keys of {@code volumeId} with epoch at most {@code maxEpoch}. */
+  record Layer(String volumeId, long maxEpoch) {}
+
+  private final VolumeCatalog catalog;
+  private final ObjectStore store;
+  private final String name;
+  private final String dataVolume;
+  private final List<Layer> layers;
+  private final @Nullable LeaseOwner owner;
+  private final boolean snapshotView;
+  private final int chunkSize;
+  private final ByteBuffer zeros;
+  private final ReentrantReadWriteLock epochLock = new ReentrantReadWriteLock();
+  private final Duration leaseDuration;
+  private final long validityNanos;
+
+  private volatile ChunkIndex index;
+  private volatile long size;
+  private volatile long epoch;
+  private volatile long maxPin;
+  private volatile long validUntilNanos;
+  private volatile @Nullable String fenced;
+  private volatile boolean closed;
+  private volatile @Nullable Thread renewer;
+
+  VolumeChunkStore(VolumeCatalog catalog, String name, VolumeManifest m, List<Layer> layers,
+      @Nullable LeaseOwner owner, long size, boolean snapshotView) {
+    this.catalog = catalog;
+    this.store = catalog.objectStore();
+    this.name = name;
+    this.dataVolume = m.id();
+    this.layers = List.copyOf(layers);
+    this.owner = owner;
+    this.snapshotView = snapshotView;
+    this.chunkSize = m.chunkSize();
+    this.size = size;
+    this.epoch = m.epoch();
+    this.maxPin = maxPin(m);
+    this.index = new ChunkIndex(chunks(size));
+    this.zeros = ZEROS.computeIfAbsent(chunkSize, n -> ByteBuffer.allocateDirect(n).asReadOnlyBuffer());
+    this.leaseDuration = catalog.options().leaseDuration();
+    this.validityNanos = leaseDuration.minus(catalog.options().clockSkew()).toNanos();
+  }
+
+  /** Builds the chunk index: one paged LIST per layer. */
+  void load() throws IOException {
+    index = build(size);
+  }
+
+  private ChunkIndex build(long sizeBytes) throws IOException {
+    ChunkIndex idx = new ChunkIndex(chunks(sizeBytes));
+    for (int k = 0; k < layers.size(); k++) {
+      Layer layer = layers.get(k);
+      String prefix = Layout.chunksPrefix(layer.volumeId());
+      int pl = prefix.length();
+      long current = -1;
+      long newest = -1;
+      boolean newestTomb = false;
+      boolean older = false;
+      String token = null;
+      do {
+        ListPage page = store.list(prefix, token, 1000);
+        for (ObjectInfo o : page.objects()) {
+          long i = Layout.chunkIndex(o.key(), pl);
+          long e = Layout.chunkEpoch(o.key(), pl);
+          if (i < 0 || e < 0 || e > layer.maxEpoch() || i >= idx.chunks()) {
+            continue;
+          }
+          if (i != current) {
+            record(idx, k, current, newest, newestTomb, older);
+            current = i;
+            older = false;
+          } else {
+            older = true;
+          }
+          newest = e;
+          newestTomb = o.size() == 0;
+        }
+        token = page.nextToken();
+      } while (token != null);
+      record(idx, k, current, newest, newestTomb, older);
+    }
+    return idx;
+  }
+
+  private static void record(ChunkIndex idx, int layer, long i, long epoch, boolean tomb, boolean older) {
+    if (i < 0) {
+      return;
+    }
+    if (layer == 0) {
+      idx.setOwn(i, ChunkIndex.ownEntry(epoch, tomb, older));
+    } else if (!has(idx.inherited(i), RESOLVED)) {
+      idx.setInherited(i, ChunkIndex.inheritedEntry(tomb ? 0 : layer + 1, epoch));
+    }
+  }
+
+  void startRenewal(long sentNanos) {
+    validUntilNanos = sentNanos + validityNanos;
+    renewer = Thread.ofVirtual().name("lease-" + dataVolume).start(this::renewLoop);
+  }
+
+  private void renewLoop() {
+    long interval = Math.max(50, leaseDuration.toMillis() / 3);
+    long wait = interval;
+    while (!closed && fenced == null) {
+      try {
+        Thread.sleep(wait);
+      } catch (InterruptedException e) {
+        return;
+      }
+      if (closed) {
+        return;
+      }
+      long sent = System.nanoTime();
+      try {
+        VolumeManifest m = catalog.renewLease(dataVolume, requireOwner());
+        validUntilNanos = sent + validityNanos;
+        wait = interval;
+        if (m.sizeBytes() > size) {
+          log.info("volume {}: size grew to {} bytes (seen at lease renewal; refresh to use it)", dataVolume,
+              m.sizeBytes());
+        }
+      } catch (StoreException e) {
+        if (e.kind() == Kind.CONFLICT || e.kind() == Kind.NOT_FOUND) {
+          fence(e.getMessage());
+          return;
+        }
+        log.warn("volume {}: lease renewal failed, retrying: {}", dataVolume, e.getMessage());
+        wait = Math.max(20, interval / 4);
+      } catch (IOException | RuntimeException e) {
+        log.warn("volume {}: lease renewal failed, retrying: {}", dataVolume, e.toString());
+        wait = Math.max(20, interval / 4);
+      }
+      if (System.nanoTime() - validUntilNanos > 0) {
+        fence("lease expired: not renewed within " + leaseDuration);
+        return;
+      }
+    }
+  }
+
+  private void fence(String why) {
+    if (fenced == null) {
+      fenced = why;
+      log.error("volume {}: FENCED, refusing writes from now on: {}", dataVolume, why);
+    }
+  }
+
+  private LeaseOwner requireOwner() throws StoreException {
+    LeaseOwner o = owner;
+    if (o == null) {
+      throw new StoreException(Kind.PERMANENT, name + " is read-only");
+    }
+    return o;
+  }
+
+  private void checkWritable() throws StoreException {
+    if (closed) {
+      throw new StoreException(Kind.PERMANENT, "volume " + name + ": handle closed");
+    }
+    if (owner == null) {
+      throw new StoreException(Kind.PERMANENT, name + " is read-only");
+    }
+    checkLease();
+  }
+
+  private void checkLease() throws StoreException {
+    String why = fenced;
+    if (why == null && System.nanoTime() - validUntilNanos > 0) {
+      fence("lease expired: not renewed within " + leaseDuration);
+      why = fenced;
+    }
+    if (why != null) {
+      throw new StoreException(Kind.CONFLICT, "volume " + dataVolume + " is fenced: " + why);
+    }
+  }
+
+  private void checkReadable(long i) throws StoreException {
+    if (closed) {
+      throw new StoreException(Kind.PERMANENT, "volume " + name + ": handle closed");
+    }
+    if (i < 0 || i >= index.chunks()) {
+      throw new IllegalArgumentException("chunk " + i + " is outside volume " + name + " (" + index.chunks()
+          + " chunks)");
+    }
+  }
+
+  @Override
+  public String volumeId() {
+    return name;
+  }
+
+  @Override
+  public long size() {
+    return size;
+  }
+
+  @Override
+  public int chunkSize() {
+    return chunkSize;
+  }
+
+  @Override
+  public boolean readOnly() {
+    return owner == null;
+  }
+
+  @Override
+  public boolean read(long index, ByteBuffer dst) throws IOException {
+    return readRange(index, 0, dst);
+  }
+
+  @Override
+  public boolean readRange(long i, int offsetInChunk, ByteBuffer dst) throws IOException {
+    checkReadable(i);
+    if (offsetInChunk < 0 || offsetInChunk + (long) dst.remaining() > chunkSize) {
+      throw new IllegalArgumentException("range " + offsetInChunk + "+" + dst.remaining() + " is outside a chunk of "
+          + chunkSize);
+    }
+    String key = keyOf(i);
+    if (key == null) {
+      return false;
+    }
+    int want = dst.remaining();
+    int n = store.read(key, offsetInChunk, dst);
+    if (n < 0) {
+      throw new StoreException(Kind.PERMANENT, "volume " + name + ": chunk " + i + " (" + key
+          + ") is missing from the store");
+    }
+    for (int k = n; k < want; k++) {
+      dst.put((byte) 0);
+    }
+    return true;
+  }
+
+  /** The key holding chunk {@code i}'s bytes, or null when it reads as zeros. */
+  private @Nullable String keyOf(long i) {
+    ChunkIndex idx = index;
+    long own = idx.own(i);
+    if (has(own, PRESENT)) {
+      return has(own, TOMBSTONE) ? null : Layout.chunkKey(dataVolume, i, ChunkIndex.epoch(own));
+    }
+    long inh = idx.inherited(i);
+    int depth = ChunkIndex.depth(inh);
+    if (!has(inh, RESOLVED) || depth == 0) {
+      return null;
+    }
+    return Layout.chunkKey(layers.get(depth - 1).volumeId(), i, ChunkIndex.epoch(inh));
+  }
+
+  @Override
+  public void write(long i, ByteBuffer data) throws IOException {
+    checkReadable(i);
+    checkWritable();
+    if (data.remaining() != chunkSize) {
+      throw new IllegalArgumentException("write of " + data.remaining() + " bytes; a chunk is " + chunkSize);
+    }
+    if (data.mismatch(zeros) < 0) {
+      delete(new long[] {i}, 1);
+      return;
+    }
+    epochLock.readLock().lock();
+    try {
+      checkLease();
+      long e = epoch;
+      ChunkIndex idx = index;
+      long prev = idx.own(i);
+      store.put(Layout.chunkKey(dataVolume, i, e), data);
+      checkLease(); // a PUT that outlived the lease is not acknowledged
+      boolean older = has(prev, OLDER);
+      String superseded = null;
+      if (has(prev, PRESENT) && ChunkIndex.epoch(prev) < e) {
+        if (ChunkIndex.epoch(prev) <= maxPin) {
+          older = true;
+        } else {
+          superseded = Layout.chunkKey(dataVolume, i, ChunkIndex.epoch(prev));
+        }
+      }
+      idx.setOwn(i, ChunkIndex.ownEntry(e, false, older));
+      if (superseded != null) {
+        deleteQuietly(List.of(superseded));
+      }
+    } finally {
+      epochLock.readLock().unlock();
+    }
+  }
+
+  @Override
+  public void delete(long[] indexes, int count) throws IOException {
+    checkWritable();
+    epochLock.readLock().lock();
+    try {
+      checkLease();
+      long e = epoch;
+      ChunkIndex idx = index;
+      List<String> garbage = new ArrayList<>();
+      for (int k = 0; k < count; k++) {
+        long i = indexes[k];
+        checkReadable(i);
+        long own = idx.own(i);
+        long inh = idx.inherited(i);
+        boolean inheritedData = has(inh, RESOLVED) && ChunkIndex.depth(inh) > 0;
+        if (has(own, TOMBSTONE) || (!has(own, PRESENT) && !inheritedData)) {
+          continue; // reads as zeros already
+        }
+        long oe = ChunkIndex.epoch(own);
+        boolean present = has(own, PRESENT);
+        boolean keepOld = present && oe < e && oe <= maxPin;
+        boolean older = has(own, OLDER) || keepOld;
+        if (older || inheritedData) {
+          store.put(Layout.chunkKey(dataVolume, i, e), EMPTY);
+          checkLease();
+          idx.setOwn(i, ChunkIndex.ownEntry(e, true, older));
+          if (present && oe < e && !keepOld) {
+            garbage.add(Layout.chunkKey(dataVolume, i, oe));
+          }
+        } else {
+          idx.setOwn(i, 0);
+          garbage.add(Layout.chunkKey(dataVolume, i, oe));
+        }
+      }
+      if (!garbage.isEmpty()) {
+        store.delete(garbage);
+      }
+    } finally {
+      epochLock.readLock().unlock();
+    }
+  }
+
+  private void deleteQuietly(List<String> keys) {
+    try {
+      store.delete(keys);
+    } catch (IOException e) {
+      log.warn("volume {}: could not delete {} replaced chunk version(s), left for garbage collection: {}",
+          dataVolume, keys.size(), e.getMessage());
+    }
+  }
+
+  @Override
+  public boolean isStored(long i) {
+    return depth(i) > 0;
+  }
+
+  @Override
+  public int depth(long i) {
+    ChunkIndex idx = index;
+    if (i < 0 || i >= idx.chunks()) {
+      return 0;
+    }
+    long own = idx.own(i);
+    if (has(own, PRESENT)) {
+      return has(own, TOMBSTONE) ? 0 : 1;
+    }
+    long inh = idx.inherited(i);
+    return has(inh, RESOLVED) ? ChunkIndex.depth(inh) : 0;
+  }
+
+  @Override
+  public void snapshot(String snapshotId) throws IOException {
+    checkWritable();
+    epochLock.writeLock().lock();
+    try {
+      checkLease();
+      VolumeCatalog.Taken t = catalog.takeSnapshot(dataVolume, snapshotId, requireOwner().id());
+      epoch = t.manifest().epoch();
+      maxPin = maxPin(t.manifest());
+    } finally {
+      epochLock.writeLock().unlock();
+    }
+  }
+
+  @Override
+  public void refresh() throws IOException {
+    if (closed || snapshotView) {
+      return;
+    }
+    VolumeManifest m = catalog.requireManifest(dataVolume);
+    if (owner == null) {
+      // a read-only view of a volume another gateway writes: start over from the store
+      ChunkIndex fresh = build(Math.max(size, m.sizeBytes()));
+      epochLock.writeLock().lock();
+      try {
+        index = fresh;
+        size = Math.max(size, m.sizeBytes());
+        epoch = m.epoch();
+        maxPin = maxPin(m);
+      } finally {
+        epochLock.writeLock().unlock();
+      }
+      return;
+    }
+    if (m.sizeBytes() > size) {
+      index.grow(chunks(m.sizeBytes()));
+      size = m.sizeBytes();
+      log.info("volume {}: size now {} bytes", dataVolume, size);
+    }
+    maxPin = Math.max(maxPin, maxPin(m));
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    Thread t = renewer;
+    if (t != null) {
+      t.interrupt();
+    }
+    LeaseOwner o = owner;
+    if (o != null && fenced == null) {
+      catalog.releaseLease(dataVolume, o.id());
+      log.info("volume {}: closed, lease released", dataVolume);
+    }
+  }
+
+  /** Chunks with data visible to this handle (for the open log line and tests). */
+  long storedChunks() {
+    long n = 0;
+    for (long i = 0; i < index.chunks(); i++) {
+      if (isStored(i)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private long chunks(long bytes) {
+    return (bytes + chunkSize - 1) / chunkSize;
+  }
+
+  private static long maxPin(VolumeManifest m) {
+    long max = -1;
+    for (SnapshotPin p : m.snapshots().values()) {
+      max = Math.max(max, p.epoch());
+    }
+    return max;
+  }
+}

@@ -1,0 +1,414 @@
+package io.bucketdisk.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.bucketdisk.store.layout.Layout;
+import io.bucketdisk.store.layout.VolumeManifest;
+import io.bucketdisk.store.object.ObjectInfo;
+import io.bucketdisk.store.object.ObjectStore;
+import java.nio.ByteBuffer;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The volume layout and catalog, run against each object store by a subclass. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+abstract class CatalogContract {
+  static final int CHUNK = 64 << 10;
+  static final LeaseOwner A = new LeaseOwner("gw-a", "unix:///run/a.sock");
+  static final LeaseOwner B = new LeaseOwner("gw-b", "unix:///run/b.sock");
+
+  ObjectStore store;
+  VolumeCatalog catalog;
+
+  /** A fresh, empty object store. */
+  abstract ObjectStore newStore() throws Exception;
+
+  @BeforeEach
+  void open() throws Exception {
+    store = newStore();
+    catalog = new VolumeCatalog(store, options());
+  }
+
+  CatalogOptions options() {
+    return CatalogOptions.defaults().withLeaseDuration(Duration.ofSeconds(2)).withClockSkew(Duration.ofMillis(200));
+  }
+
+  @AfterEach
+  void close() {
+    catalog.close();
+    store.close();
+  }
+
+  static VolumeSpec spec(String id, long size) {
+    return new VolumeSpec(id, size, CHUNK, Map.of("fsType", "ext4"));
+  }
+
+  static ByteBuffer chunk(int seed) {
+    byte[] b = new byte[CHUNK];
+    new Random(seed).nextBytes(b);
+    return ByteBuffer.wrap(b);
+  }
+
+  static ByteBuffer read(ChunkStore cs, long i) throws Exception {
+    ByteBuffer dst = ByteBuffer.allocate(CHUNK);
+    if (!cs.read(i, dst)) {
+      return ByteBuffer.allocate(CHUNK); // zeros
+    }
+    dst.flip();
+    return dst;
+  }
+
+  List<String> keys(String prefix) throws Exception {
+    List<String> out = new ArrayList<>();
+    String token = null;
+    int guard = 0;
+    do {
+      var page = store.list(prefix, token, 1000);
+      page.objects().stream().map(ObjectInfo::key).forEach(out::add);
+      token = page.nextToken();
+    } while (token != null && ++guard < 100);
+    return out;
+  }
+
+  @Test
+  void createIsIdempotentAndConflictsOnOtherParameters() throws Exception {
+    VolumeManifest m = catalog.create(spec("v1", 10 * CHUNK));
+    assertThat(m.epoch()).isEqualTo(1);
+    assertThat(catalog.create(spec("v1", 10 * CHUNK))).isEqualTo(m);
+    assertThatThrownBy(() -> catalog.create(spec("v1", 11 * CHUNK)))
+        .isInstanceOfSatisfying(StoreException.class, e -> assertThat(e.kind()).isEqualTo(StoreException.Kind.CONFLICT))
+        .hasMessageContaining("exists with size " + 10 * CHUNK);
+    assertThat(catalog.get("v1")).contains(m);
+    assertThat(catalog.get("nope")).isEmpty();
+    assertThat(catalog.get("../bad")).isEmpty();
+    assertThatThrownBy(() -> catalog.create(spec("bad/id", CHUNK))).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("[A-Za-z0-9._-]");
+    assertThatThrownBy(() -> catalog.create(new VolumeSpec("v2", CHUNK, 3000, Map.of())))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("power of two");
+  }
+
+  @Test
+  void chunksWriteReadDeleteAndSurviveReopen() throws Exception {
+    catalog.create(spec("v", 8 * CHUNK + 100));
+    try (ChunkStore cs = catalog.open("v", A, false)) {
+      assertThat(cs.size()).isEqualTo(8 * CHUNK + 100);
+      assertThat(cs.chunkSize()).isEqualTo(CHUNK);
+      assertThat(cs.isStored(3)).isFalse();
+      assertThat(cs.read(3, ByteBuffer.allocate(CHUNK))).isFalse();
+      cs.write(3, chunk(3));
+      cs.write(8, chunk(8));
+      assertThat(read(cs, 3)).isEqualTo(chunk(3));
+      assertThat(cs.isStored(3)).isTrue();
+      assertThat(cs.depth(3)).isEqualTo(1);
+      ByteBuffer part = ByteBuffer.allocate(100);
+      assertThat(cs.readRange(3, 1000, part)).isTrue();
+      assertThat(part.flip()).isEqualTo(chunk(3).position(1000).limit(1100));
+      cs.write(3, chunk(33));
+      assertThat(read(cs, 3)).isEqualTo(chunk(33));
+      cs.delete(new long[] {8, 5}, 2);
+      assertThat(cs.isStored(8)).isFalse();
+    }
+    assertThat(keys(Layout.chunksPrefix("v"))).containsExactly(Layout.chunkKey("v", 3, 1));
+    try (ChunkStore cs = catalog.open("v", A, true)) {
+      assertThat(cs.readOnly()).isTrue();
+      assertThat(read(cs, 3)).isEqualTo(chunk(33));
+      assertThat(cs.isStored(8)).isFalse();
+      assertThatThrownBy(() -> cs.write(1, chunk(1))).isInstanceOf(StoreException.class)
+          .hasMessageContaining("read-only");
+    }
+  }
+
+  @Test
+  void zeroChunksAreNeverStored() throws Exception {
+    catalog.create(spec("z", 4 * CHUNK));
+    try (ChunkStore cs = catalog.open("z", A, false)) {
+      cs.write(0, ByteBuffer.allocate(CHUNK));
+      assertThat(keys(Layout.chunksPrefix("z"))).isEmpty();
+      cs.write(1, chunk(1));
+      cs.write(1, ByteBuffer.allocateDirect(CHUNK));
+      assertThat(keys(Layout.chunksPrefix("z"))).isEmpty();
+      assertThat(cs.isStored(1)).isFalse();
+    }
+  }
+
+  @Test
+  void snapshotsAreIsolatedFromLaterWrites() throws Exception {
+    catalog.create(spec("v", 4 * CHUNK));
+    try (ChunkStore cs = catalog.open("v", A, false)) {
+      cs.write(0, chunk(10));
+      cs.write(1, chunk(11));
+      cs.snapshot("s1");
+      cs.write(0, chunk(20));
+      cs.delete(new long[] {1}, 1);
+      cs.write(2, chunk(22));
+      assertThat(read(cs, 0)).isEqualTo(chunk(20));
+      assertThat(cs.isStored(1)).isFalse();
+      try (ChunkStore snap = catalog.openSnapshot("s1")) {
+        assertThat(snap.volumeId()).isEqualTo("s1");
+        assertThat(snap.readOnly()).isTrue();
+        assertThat(read(snap, 0)).isEqualTo(chunk(10));
+        assertThat(read(snap, 1)).isEqualTo(chunk(11));
+        assertThat(snap.isStored(2)).isFalse();
+      }
+      cs.snapshot("s2");
+      cs.write(0, chunk(30));
+    }
+    // a fresh handle rebuilds the same picture from one LIST
+    try (ChunkStore cs = catalog.open("v", A, false)) {
+      assertThat(read(cs, 0)).isEqualTo(chunk(30));
+      assertThat(cs.isStored(1)).isFalse();
+      assertThat(read(cs, 2)).isEqualTo(chunk(22));
+    }
+    try (ChunkStore s2 = catalog.openSnapshot("s2")) {
+      assertThat(read(s2, 0)).isEqualTo(chunk(20));
+      assertThat(s2.isStored(1)).isFalse();
+    }
+    assertThat(catalog.listSnapshots("v", 10, null).items()).extracting(r -> r.id()).containsExactly("s1", "s2");
+    var first = catalog.listSnapshots("v", 1, null);
+    assertThat(first.items()).extracting(r -> r.id()).containsExactly("s1");
+    assertThat(catalog.listSnapshots("v", 1, first.nextToken()).items()).extracting(r -> r.id())
+        .containsExactly("s2");
+    assertThat(catalog.listSnapshots(null, 10, null).items()).hasSize(2);
+
+    catalog.deleteSnapshot("s1");
+    assertThat(catalog.getSnapshot("s1")).isEmpty();
+    try (ChunkStore s2 = catalog.openSnapshot("s2")) {
+      assertThat(read(s2, 0)).isEqualTo(chunk(20));
+    }
+    // chunk 0's epoch-1 version and chunk 1's were only needed by s1
+    assertThat(keys(Layout.chunksPrefix("v"))).doesNotContain(Layout.chunkKey("v", 0, 1), Layout.chunkKey("v", 1, 1));
+    catalog.deleteSnapshot("s1"); // idempotent
+  }
+
+  @Test
+  void snapshotOfAVolumeHeldByAnotherOwnerIsRefused() throws Exception {
+    catalog.create(spec("v", CHUNK));
+    try (ChunkStore cs = catalog.open("v", A, false)) {
+      assertThatThrownBy(() -> catalog.snapshot("v", "s")).isInstanceOfSatisfying(StoreException.class,
+          e -> assertThat(e.kind()).isEqualTo(StoreException.Kind.CONFLICT)).hasMessageContaining("gw-a");
+    }
+    assertThat(catalog.snapshot("v", "s").epoch()).isEqualTo(1);
+    assertThat(catalog.snapshot("v", "s").epoch()).isEqualTo(1);
+    catalog.create(spec("w", CHUNK));
+    assertThatThrownBy(() -> catalog.snapshot("w", "s")).hasMessageContaining("taken by a snapshot of volume v");
+  }
+
+  @Test
+  void clonesReadThroughToTheirParent() throws Exception {
+    catalog.create(spec("base", 4 * CHUNK));
+    try (ChunkStore cs = catalog.open("base", A, false)) {
+      cs.write(0, chunk(1));
+      cs.write(1, chunk(2));
+      cs.write(2, chunk(3));
+    }
+    catalog.snapshot("base", "gold");
+    VolumeManifest clone = catalog.createFromSnapshot(spec("c1", 6 * CHUNK), "gold");
+    assertThat(clone.parent()).isNotNull();
+    assertThat(catalog.createFromSnapshot(spec("c1", 6 * CHUNK), "gold")).isEqualTo(clone);
+    try (ChunkStore cs = catalog.open("c1", B, false)) {
+      assertThat(cs.size()).isEqualTo(6 * CHUNK);
+      assertThat(read(cs, 0)).isEqualTo(chunk(1));
+      assertThat(cs.depth(0)).isEqualTo(2);
+      cs.write(1, chunk(99));
+      assertThat(cs.depth(1)).isEqualTo(1);
+      cs.delete(new long[] {2}, 1);
+      assertThat(cs.isStored(2)).isFalse();
+      assertThat(cs.depth(2)).isZero();
+      assertThat(read(cs, 2)).isEqualTo(ByteBuffer.allocate(CHUNK));
+      assertThat(cs.depth(5)).isZero();
+    }
+    try (ChunkStore base = catalog.open("base", A, true)) {
+      assertThat(read(base, 1)).isEqualTo(chunk(2));
+      assertThat(read(base, 2)).isEqualTo(chunk(3));
+    }
+    // a clone of the clone: three layers
+    VolumeManifest c2 = catalog.createFromVolume(spec("c2", 6 * CHUNK), "c1");
+    assertThat(catalog.createFromVolume(spec("c2", 6 * CHUNK), "c1")).isEqualTo(c2);
+    try (ChunkStore cs = catalog.open("c2", A, true)) {
+      assertThat(cs.depth(0)).isEqualTo(3);
+      assertThat(read(cs, 0)).isEqualTo(chunk(1));
+      assertThat(cs.depth(1)).isEqualTo(2);
+      assertThat(read(cs, 1)).isEqualTo(chunk(99));
+      assertThat(cs.isStored(2)).isFalse();
+    }
+    assertThatThrownBy(() -> catalog.createFromSnapshot(spec("c3", CHUNK), "gold"))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("smaller than snapshot");
+    assertThatThrownBy(() -> catalog.createFromSnapshot(spec("c3", 4 * CHUNK), "nope"))
+        .isInstanceOfSatisfying(StoreException.class, e -> assertThat(e.kind()).isEqualTo(StoreException.Kind.NOT_FOUND));
+  }
+
+  @Test
+  void cloneFromAVolumeOpenElsewhereIsRefused() throws Exception {
+    catalog.create(spec("src", CHUNK));
+    try (ChunkStore cs = catalog.open("src", A, false)) {
+      assertThatThrownBy(() -> catalog.createFromVolume(spec("cl", CHUNK), "src"))
+          .isInstanceOfSatisfying(StoreException.class, e -> assertThat(e.kind()).isEqualTo(StoreException.Kind.CONFLICT));
+    }
+  }
+
+  @Test
+  void deletingWithDependentsKeepsThemReadableThenCleansUp() throws Exception {
+    catalog.create(spec("v", 4 * CHUNK));
+    try (ChunkStore cs = catalog.open("v", A, false)) {
+      cs.write(0, chunk(5));
+      cs.snapshot("snap");
+      cs.write(0, chunk(6));
+      cs.write(1, chunk(7));
+    }
+    catalog.delete("v");
+    assertThat(catalog.get("v")).isEmpty();
+    assertThat(catalog.list(100, null).items()).isEmpty();
+    assertThatThrownBy(() -> catalog.create(spec("v", 4 * CHUNK))).hasMessageContaining("deleted volume");
+    try (ChunkStore s = catalog.openSnapshot("snap")) {
+      assertThat(read(s, 0)).isEqualTo(chunk(5));
+    }
+    // the live data nobody can read any more is gone already
+    assertThat(keys(Layout.chunksPrefix("v"))).containsExactly(Layout.chunkKey("v", 0, 1));
+
+    catalog.createFromSnapshot(spec("clone", 4 * CHUNK), "snap");
+    catalog.deleteSnapshot("snap");
+    assertThat(catalog.getSnapshot("snap")).isEmpty();
+    try (ChunkStore c = catalog.open("clone", B, false)) {
+      assertThat(read(c, 0)).isEqualTo(chunk(5));
+    }
+    catalog.delete("clone");
+    catalog.delete("clone");
+    assertThat(keys("")).as("everything is gone once the last dependent is").isEmpty();
+  }
+
+  @Test
+  void deleteRemovesEveryObjectAndIsIdempotent() throws Exception {
+    catalog.create(spec("d", 20 * CHUNK));
+    try (ChunkStore cs = catalog.open("d", A, false)) {
+      for (int i = 0; i < 20; i++) {
+        cs.write(i, chunk(i));
+      }
+      assertThatThrownBy(() -> catalog.delete("d")).isInstanceOfSatisfying(StoreException.class,
+          e -> assertThat(e.kind()).isEqualTo(StoreException.Kind.CONFLICT)).hasMessageContaining("open on gateway");
+    }
+    catalog.delete("d");
+    catalog.delete("d");
+    assertThat(keys("")).isEmpty();
+  }
+
+  @Test
+  void twoOwnersCannotBothHoldTheLease() throws Exception {
+    catalog.create(spec("v", CHUNK));
+    try (ChunkStore a = catalog.open("v", A, false)) {
+      assertThatThrownBy(() -> catalog.open("v", B, false)).isInstanceOfSatisfying(StoreException.class,
+          e -> assertThat(e.kind()).isEqualTo(StoreException.Kind.CONFLICT)).hasMessageContaining("gw-a");
+      try (ChunkStore r = catalog.open("v", B, true)) {
+        assertThat(r.readOnly()).isTrue();
+      }
+      assertThat(catalog.get("v").orElseThrow().lease().ownerAddress()).isEqualTo(A.address());
+      a.write(0, chunk(1));
+    }
+    assertThat(catalog.get("v").orElseThrow().lease()).isNull();
+    try (ChunkStore b = catalog.open("v", B, false)) {
+      assertThat(read(b, 0)).isEqualTo(chunk(1));
+    }
+  }
+
+  @Test
+  void anExpiredLeaseCanBeTakenOver() throws Exception {
+    catalog.create(spec("v", CHUNK));
+    catalog.acquireLease("v", A);
+    assertThatThrownBy(() -> catalog.acquireLease("v", B)).isInstanceOf(StoreException.class);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    VolumeManifest m = null;
+    while (m == null && System.nanoTime() < deadline) {
+      try {
+        m = catalog.acquireLease("v", B);
+      } catch (StoreException e) {
+        Thread.sleep(100);
+      }
+    }
+    assertThat(m).isNotNull();
+    assertThat(m.lease().ownerId()).isEqualTo("gw-b");
+  }
+
+  @Test
+  void aFencedWriterIsRefusedAfterTakeover() throws Exception {
+    catalog.create(spec("v", 2 * CHUNK));
+    ChunkStore a = catalog.open("v", A, false);
+    a.write(0, chunk(1));
+    // B's clock runs an hour ahead, so it sees A's lease as expired and takes over at once
+    var bCatalog = new VolumeCatalog(store, options().withClock(Clock.offset(Clock.systemUTC(), Duration.ofHours(1))));
+    bCatalog.acquireLease("v", B);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    StoreException refused = null;
+    while (refused == null && System.nanoTime() < deadline) {
+      try {
+        a.write(1, chunk(2));
+        Thread.sleep(20);
+      } catch (StoreException e) {
+        refused = e;
+      }
+    }
+    assertThat(refused).isNotNull();
+    assertThat(refused.kind()).isEqualTo(StoreException.Kind.CONFLICT);
+    assertThat(refused.getMessage()).contains("fenced");
+    assertThatThrownBy(() -> a.delete(new long[] {0}, 1)).hasMessageContaining("fenced");
+    assertThatThrownBy(() -> a.snapshot("x")).hasMessageContaining("fenced");
+    a.close();
+    assertThat(catalog.get("v").orElseThrow().lease().ownerId()).isEqualTo("gw-b");
+  }
+
+  @Test
+  void resizeGrowsAndOpenHandlesSeeItAfterRefresh() throws Exception {
+    catalog.create(spec("v", 2 * CHUNK));
+    try (ChunkStore cs = catalog.open("v", A, false)) {
+      assertThat(catalog.resize("v", 5 * CHUNK).sizeBytes()).isEqualTo(5 * CHUNK);
+      assertThat(cs.size()).isEqualTo(2 * CHUNK);
+      cs.refresh();
+      assertThat(cs.size()).isEqualTo(5 * CHUNK);
+      cs.write(4, chunk(4));
+      assertThat(read(cs, 4)).isEqualTo(chunk(4));
+    }
+    assertThat(catalog.resize("v", 5 * CHUNK).sizeBytes()).isEqualTo(5 * CHUNK);
+    assertThatThrownBy(() -> catalog.resize("v", CHUNK)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("shrinking");
+  }
+
+  @Test
+  void listIsPagedAndSkipsDeletedVolumes() throws Exception {
+    for (int i = 0; i < 5; i++) {
+      catalog.create(spec("vol-" + i, CHUNK));
+    }
+    catalog.delete("vol-2");
+    List<String> seen = new ArrayList<>();
+    String token = null;
+    int pages = 0;
+    do {
+      var page = catalog.list(2, token);
+      page.items().forEach(m -> seen.add(m.id()));
+      token = page.nextToken();
+    } while (token != null && ++pages < 10);
+    assertThat(seen).containsExactly("vol-0", "vol-1", "vol-3", "vol-4");
+  }
+
+  @Test
+  void publicationsAreRecorded() throws Exception {
+    catalog.create(spec("v", CHUNK));
+    catalog.publish("v", "node-1", false);
+    catalog.publish("v", "node-1", false);
+    assertThatThrownBy(() -> catalog.publish("v", "node-1", true)).isInstanceOf(StoreException.class);
+    assertThatThrownBy(() -> catalog.publish("v", "node-2", false, true)).hasMessageContaining("node-1");
+    catalog.publish("v", "node-2", true, true);
+    assertThat(catalog.get("v").orElseThrow().publications()).containsOnlyKeys("node-1", "node-2");
+    catalog.unpublish("v", "node-1");
+    catalog.unpublish("v", "node-1");
+    catalog.unpublish("gone", "node-1");
+    assertThat(catalog.get("v").orElseThrow().publications()).containsOnlyKeys("node-2");
+  }
+}
