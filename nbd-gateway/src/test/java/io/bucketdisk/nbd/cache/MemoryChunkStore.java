@@ -10,26 +10,26 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** An in-memory {@link ChunkStore} for unit tests of the cache logic, with request counters and injected faults. */
-final class MemoryChunkStore implements ChunkStore {
-  final ConcurrentHashMap<Long, byte[]> chunks = new ConcurrentHashMap<>();
+public final class MemoryChunkStore implements ChunkStore {
+  public final ConcurrentHashMap<Long, byte[]> chunks = new ConcurrentHashMap<>();
   final AtomicLong reads = new AtomicLong();
   final AtomicLong rangeReads = new AtomicLong();
-  final AtomicLong writes = new AtomicLong();
+  public final AtomicLong writes = new AtomicLong();
   final AtomicLong deletes = new AtomicLong();
-  final AtomicLong deleteCalls = new AtomicLong();
+  public final AtomicLong deleteCalls = new AtomicLong();
   /** Fail the next N writes/deletes with a transient StoreException. */
-  final AtomicInteger failNext = new AtomicInteger();
-  volatile boolean failAll;
-  volatile long writeDelayMillis;
+  public final AtomicInteger failNext = new AtomicInteger();
+  public volatile boolean failAll;
+  public volatile long writeDelayMillis;
   final AtomicInteger concurrentSameChunk = new AtomicInteger();
   private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
   private final String id;
   private final long size;
   private final int chunkSize;
   private final boolean readOnly;
-  volatile int snapshots;
+  public volatile int snapshots;
 
-  MemoryChunkStore(String id, long size, int chunkSize, boolean readOnly) {
+  public MemoryChunkStore(String id, long size, int chunkSize, boolean readOnly) {
     this.id = id;
     this.size = size;
     this.chunkSize = chunkSize;
@@ -41,7 +41,7 @@ final class MemoryChunkStore implements ChunkStore {
   }
 
   /** The stored contents of the volume (zeros where absent). */
-  byte[] image() {
+  public byte[] image() {
     byte[] out = new byte[(int) size];
     chunks.forEach((i, d) -> System.arraycopy(d, 0, out, (int) (i * chunkSize),
         (int) Math.min(chunkSize, size - i * chunkSize)));
