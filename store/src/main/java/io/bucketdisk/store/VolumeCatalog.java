@@ -413,7 +413,18 @@ public final class VolumeCatalog implements AutoCloseable {
         throw new StoreException(Kind.CONFLICT, "volume " + cur.id() + " is held by gateway " + l.ownerId() + " ("
             + l.ownerAddress() + ") until " + l.expiresAt() + "; it must release the lease or let it expire");
       }
-      return cur.withLease(new Lease(owner.id(), owner.address(), mine ? l.acquiredAtMillis() : now,
+      VolumeManifest next = cur;
+      if (l != null && !mine) {
+        // taking over an expired lease: move to a new epoch, so that a late PUT of the old owner (sent before its
+        // lease ran out, landing after) can never replace what the new owner writes
+        if (cur.epoch() >= Layout.MAX_EPOCH) {
+          throw new StoreException(Kind.PERMANENT, "volume " + cur.id() + " has used up its epochs");
+        }
+        next = cur.withSnapshots(cur.epoch() + 1, cur.snapshots());
+        log.warn("volume {}: gateway {} takes over the expired lease of gateway {} ({})", cur.id(), owner.id(),
+            l.ownerId(), l.ownerAddress());
+      }
+      return next.withLease(new Lease(owner.id(), owner.address(), mine ? l.acquiredAtMillis() : now,
           now + options.leaseDuration().toMillis()));
     });
     Lease before = m.lease();

@@ -335,6 +335,8 @@ abstract class CatalogContract {
     }
     assertThat(m).isNotNull();
     assertThat(m.lease().ownerId()).isEqualTo("gw-b");
+    assertThat(m.epoch()).as("a takeover moves to a new epoch").isEqualTo(2);
+    assertThat(catalog.acquireLease("v", B).epoch()).as("renewal does not").isEqualTo(2);
   }
 
   @Test
@@ -362,6 +364,13 @@ abstract class CatalogContract {
     assertThatThrownBy(() -> a.snapshot("x")).hasMessageContaining("fenced");
     a.close();
     assertThat(catalog.get("v").orElseThrow().lease().ownerId()).isEqualTo("gw-b");
+    // the new owner sees what A wrote before the takeover, and writes at the new epoch
+    try (ChunkStore b = bCatalog.open("v", B, false)) {
+      assertThat(read(b, 0)).isEqualTo(chunk(1));
+      b.write(0, chunk(9));
+    }
+    assertThat(keys(Layout.chunksPrefix("v"))).contains(Layout.chunkKey("v", 0, 2))
+        .doesNotContain(Layout.chunkKey("v", 0, 1));
   }
 
   @Test
