@@ -8,6 +8,7 @@ import io.bucketdisk.node.os.ErrnoException;
 import io.bucketdisk.node.os.Libc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -156,7 +157,8 @@ public final class NbdNetlink implements AutoCloseable {
       long deadline = System.nanoTime() + REPLY_TIMEOUT.toNanos();
       while (System.nanoTime() < deadline) {
         long n = Libc.recv(fd, rx, RECV_BUFFER, 0);
-        for (var m : NetlinkReader.parse(rx.asSlice(0, n).asByteBuffer())) {
+        // Copy out: parsed messages are views, and the next recv reuses rx.
+        for (var m : NetlinkReader.parse(ByteBuffer.wrap(rx.asSlice(0, n).toArray(JAVA_BYTE)))) {
           if (m.seq() != s) {
             continue;
           }
@@ -215,7 +217,7 @@ public final class NbdNetlink implements AutoCloseable {
       try {
         Libc.setTimeout(fd, Libc.SO_RCVTIMEO, Math.max(1, timeout.toMillis()));
         long n = Libc.recv(fd, rx, RECV_BUFFER, 0);
-        for (var m : NetlinkReader.parse(rx.asSlice(0, n).asByteBuffer())) {
+        for (var m : NetlinkReader.parse(ByteBuffer.wrap(rx.asSlice(0, n).toArray(JAVA_BYTE)))) {
           NbdMessages.linkDead(m).ifPresent(pending::add);
         }
       } catch (ErrnoException e) {

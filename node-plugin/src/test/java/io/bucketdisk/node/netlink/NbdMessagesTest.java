@@ -122,6 +122,18 @@ class NbdMessagesTest {
   }
 
   @Test
+  void familyReplyCapturedFromDebian61Kernel() {
+    byte[] raw = hex("b400000010000000010000009200000001020000080002006e626400060001002000000008000300010000000800040000"
+        + "000000080005000a00000054000600140001000800010001000000080002000a0000001400020008000100020000000800"
+        + "02000a000000140003000800010003000000080002000a000000140004000800010005000000080002000a000000240007"
+        + "00200001000800020009000000110001006e62645f6d635f67726f757000000000");
+    var f = NbdMessages.family(NetlinkReader.parse(ByteBuffer.wrap(raw)).getFirst(), "nbd_mc_group");
+    assertThat(f.id()).isEqualTo(0x20);
+    assertThat(f.version()).isEqualTo(1);
+    assertThat(f.multicastGroup()).hasValue(9);
+  }
+
+  @Test
   void connectReplyStatusReplyAndLinkDead() {
     var connect = NetlinkReader.parse(ByteBuffer.wrap(
         new NetlinkWriter(0x22, 0, 9, Netlink.NBD_CMD_CONNECT, 1).u32(Netlink.NBD_ATTR_INDEX, 3).finish())).getFirst();
