@@ -234,7 +234,8 @@ class TransmissionConformanceIT {
   @Test
   void lameDuckShutdown() throws Exception {
     var provider = TestServer.defaultProvider(1 << 20);
-    var options = new ServerOptions(null, false, 256, 128 << 20, java.time.Duration.ofSeconds(2));
+    // Virtual-thread readers here, so both reader kinds are covered by the suite.
+    var options = ServerOptions.defaults().withShutdownGrace(java.time.Duration.ofSeconds(2)).withPlatformReaders(false);
     var s = new TestServer(provider, options);
     try (var c = s.client().open("demo", false);
         var h = s.client().start()) {
