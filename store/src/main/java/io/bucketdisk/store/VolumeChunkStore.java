@@ -340,6 +340,9 @@ final class VolumeChunkStore implements ChunkStore {
   @Override
   public void delete(long[] indexes, int count) throws IOException {
     checkWritable();
+    for (int k = 0; k < count; k++) {
+      checkReadable(indexes[k]);
+    }
     epochLock.readLock().lock();
     try {
       checkLease();
@@ -348,7 +351,6 @@ final class VolumeChunkStore implements ChunkStore {
       List<String> garbage = new ArrayList<>();
       for (int k = 0; k < count; k++) {
         long i = indexes[k];
-        checkReadable(i);
         long own = idx.own(i);
         long inh = idx.inherited(i);
         boolean inheritedData = has(inh, RESOLVED) && ChunkIndex.depth(inh) > 0;

@@ -134,6 +134,37 @@ class RetryIT {
   }
 
   @Test
+  void chunkWritesThroughTheCatalogSurviveRandomFaults() throws Exception {
+    try (S3ObjectStore s = store(10);
+        var catalog = new io.bucketdisk.store.VolumeCatalog(s, io.bucketdisk.store.CatalogOptions.defaults())) {
+      int chunk = 64 << 10;
+      catalog.create(new io.bucketdisk.store.VolumeSpec("v", 8L * chunk, chunk, java.util.Map.of()));
+      var owner = new io.bucketdisk.store.LeaseOwner("gw", "unix:///x");
+      faulty.failRandomly(Fault.SLOW_DOWN, 0.25, 7);
+      try (var cs = catalog.open("v", owner, false)) {
+        for (int i = 0; i < 8; i++) {
+          byte[] b = new byte[chunk];
+          java.util.Arrays.fill(b, (byte) (i + 1));
+          cs.write(i, ByteBuffer.wrap(b));
+        }
+        cs.snapshot("s");
+        cs.delete(new long[] {0, 1}, 2);
+      }
+      faulty.failRandomly(Fault.RESET, 0.25, 8);
+      try (var cs = catalog.open("v", owner, true); var snap = catalog.openSnapshot("s")) {
+        for (int i = 0; i < 8; i++) {
+          ByteBuffer dst = ByteBuffer.allocate(chunk);
+          assertThat(snap.read(i, dst)).isTrue();
+          assertThat(dst.get(chunk - 1)).isEqualTo((byte) (i + 1));
+          assertThat(cs.isStored(i)).isEqualTo(i >= 2);
+        }
+      }
+      faulty.clear();
+      assertThat(faulty.faultsInjected()).isGreaterThan(3);
+    }
+  }
+
+  @Test
   void randomFaultsAtTwentyPercentStillCompleteEveryCall() throws Exception {
     try (S3ObjectStore s = store(10)) {
       faulty.failRandomly(Fault.INTERNAL_ERROR, 0.2, 42);
