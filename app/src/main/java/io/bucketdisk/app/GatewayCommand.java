@@ -122,6 +122,8 @@ public final class GatewayCommand implements Callable<Integer> {
         throw new UserError("--tls-cert and --tls-key go together: give both");
       }
       return TlsConfig.fromPem(cert, key);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new UserError("TLS: no such file " + e.getFile() + ": check the --tls-* paths");
     } catch (IOException e) {
       throw new UserError("TLS: " + e.getMessage());
     }
