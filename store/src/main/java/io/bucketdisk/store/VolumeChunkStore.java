@@ -19,6 +19,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -49,6 +54,7 @@ import org.slf4j.LoggerFactory;
 final class VolumeChunkStore implements ChunkStore {
   private static final Logger log = LoggerFactory.getLogger(VolumeChunkStore.class);
   private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+  private static final int TOMBSTONE_PARALLELISM = 16;
   private static final ConcurrentHashMap<Integer, ByteBuffer> ZEROS = new ConcurrentHashMap<>();
 
   /** One layer of the read-through chain: keys of {@code volumeId} with epoch at most {@code maxEpoch}. */
@@ -349,6 +355,7 @@ final class VolumeChunkStore implements ChunkStore {
       long e = epoch;
       ChunkIndex idx = index;
       List<String> garbage = new ArrayList<>();
+      List<Tomb> tombs = new ArrayList<>();
       for (int k = 0; k < count; k++) {
         long i = indexes[k];
         long own = idx.own(i);
@@ -362,23 +369,80 @@ final class VolumeChunkStore implements ChunkStore {
         boolean keepOld = present && oe < e && oe <= maxPin;
         boolean older = has(own, OLDER) || keepOld;
         if (older || inheritedData) {
-          store.put(Layout.chunkKey(dataVolume, i, e), EMPTY);
-          checkLease();
-          idx.setOwn(i, ChunkIndex.ownEntry(e, true, older));
-          if (present && oe < e && !keepOld) {
-            garbage.add(Layout.chunkKey(dataVolume, i, oe));
-          }
+          tombs.add(new Tomb(i, older, present && oe < e && !keepOld ? oe : -1));
         } else {
           idx.setOwn(i, 0);
           garbage.add(Layout.chunkKey(dataVolume, i, oe));
         }
       }
+      putTombstones(idx, tombs, e, garbage);
       if (!garbage.isEmpty()) {
         store.delete(garbage);
       }
     } finally {
       epochLock.readLock().unlock();
     }
+  }
+
+  /** A tombstone to write for chunk {@code index}; {@code supersededEpoch} is an own key to delete after, or -1. */
+  private record Tomb(long index, boolean older, long supersededEpoch) {}
+
+  /**
+   * PUTs the tombstones, up to {@link #TOMBSTONE_PARALLELISM} at a time on virtual threads (a trim of a whole clone
+   * writes one per inherited chunk). Each chunk's index entry changes only after its PUT succeeded; the first
+   * failure is thrown after all finished.
+   */
+  private void putTombstones(ChunkIndex idx, List<Tomb> tombs, long e, List<String> garbage) throws IOException {
+    if (tombs.isEmpty()) {
+      return;
+    }
+    if (tombs.size() == 1) {
+      putTombstone(idx, tombs.getFirst(), e);
+    } else {
+      Semaphore permits = new Semaphore(TOMBSTONE_PARALLELISM);
+      List<Future<?>> futures = new ArrayList<>(tombs.size());
+      try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        for (Tomb t : tombs) {
+          permits.acquireUninterruptibly();
+          futures.add(pool.submit(() -> {
+            try {
+              putTombstone(idx, t, e);
+              return null;
+            } finally {
+              permits.release();
+            }
+          }));
+        }
+      }
+      IOException first = null;
+      for (Future<?> f : futures) {
+        try {
+          f.get();
+        } catch (ExecutionException ex) {
+          if (first == null) {
+            first = ex.getCause() instanceof IOException io ? io
+                : new StoreException(Kind.PERMANENT, "tombstone write failed: " + ex.getCause(), ex.getCause());
+          }
+        } catch (InterruptedException ex) {
+          Thread.currentThread().interrupt();
+          throw new StoreException(Kind.TRANSIENT, "interrupted while writing tombstones");
+        }
+      }
+      if (first != null) {
+        throw first;
+      }
+    }
+    checkLease();
+    for (Tomb t : tombs) {
+      if (t.supersededEpoch() >= 0) {
+        garbage.add(Layout.chunkKey(dataVolume, t.index(), t.supersededEpoch()));
+      }
+    }
+  }
+
+  private void putTombstone(ChunkIndex idx, Tomb t, long e) throws IOException {
+    store.put(Layout.chunkKey(dataVolume, t.index(), e), EMPTY);
+    idx.setOwn(t.index(), ChunkIndex.ownEntry(e, true, t.older()));
   }
 
   private void deleteQuietly(List<String> keys) {

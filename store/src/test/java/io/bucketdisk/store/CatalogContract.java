@@ -193,7 +193,7 @@ abstract class CatalogContract {
   @Test
   void snapshotOfAVolumeHeldByAnotherOwnerIsRefused() throws Exception {
     catalog.create(spec("v", CHUNK));
-    try (ChunkStore cs = catalog.open("v", A, false)) {
+    try (ChunkStore _ = catalog.open("v", A, false)) {
       assertThatThrownBy(() -> catalog.snapshot("v", "s")).isInstanceOfSatisfying(StoreException.class,
           e -> assertThat(e.kind()).isEqualTo(StoreException.Kind.CONFLICT)).hasMessageContaining("gw-a");
     }
@@ -248,9 +248,41 @@ abstract class CatalogContract {
   }
 
   @Test
+  void trimmingAWholeCloneHidesEveryInheritedChunk() throws Exception {
+    catalog.create(spec("p", 24 * CHUNK));
+    try (ChunkStore cs = catalog.open("p", A, false)) {
+      for (int i = 0; i < 24; i++) {
+        cs.write(i, chunk(i));
+      }
+    }
+    catalog.snapshot("p", "ps");
+    catalog.createFromSnapshot(spec("pc", 24 * CHUNK), "ps");
+    long[] all = new long[24];
+    for (int i = 0; i < 24; i++) {
+      all[i] = i;
+    }
+    try (ChunkStore cs = catalog.open("pc", B, false)) {
+      cs.write(3, chunk(300));
+      cs.delete(all, 24);
+      for (int i = 0; i < 24; i++) {
+        assertThat(cs.isStored(i)).isFalse();
+      }
+    }
+    try (ChunkStore cs = catalog.open("pc", B, true)) {
+      for (int i = 0; i < 24; i++) {
+        assertThat(cs.depth(i)).isZero();
+      }
+    }
+    assertThat(keys(Layout.chunksPrefix("pc"))).hasSize(24);
+    try (ChunkStore ps = catalog.openSnapshot("ps")) {
+      assertThat(read(ps, 23)).isEqualTo(chunk(23));
+    }
+  }
+
+  @Test
   void cloneFromAVolumeOpenElsewhereIsRefused() throws Exception {
     catalog.create(spec("src", CHUNK));
-    try (ChunkStore cs = catalog.open("src", A, false)) {
+    try (ChunkStore _ = catalog.open("src", A, false)) {
       assertThatThrownBy(() -> catalog.createFromVolume(spec("cl", CHUNK), "src"))
           .isInstanceOfSatisfying(StoreException.class, e -> assertThat(e.kind()).isEqualTo(StoreException.Kind.CONFLICT));
     }

@@ -160,7 +160,7 @@ public final class DirectoryObjectStore implements ObjectStore {
         String etag;
         int stripe = stripe(key);
         lock(stripe);
-        try (FileLock ignored = lockChannel.lock(stripe, 1, false)) {
+        try (FileLock _ = lockChannel.lock(stripe, 1, false)) {
           check(key, file, condition);
           etag = install(temp, file);
         } finally {
@@ -263,7 +263,7 @@ public final class DirectoryObjectStore implements ObjectStore {
   private boolean unlink(String key, Path file) throws IOException {
     int stripe = stripe(key);
     lock(stripe);
-    try (FileLock ignored = lockChannel.lock(stripe, 1, false)) {
+    try (FileLock _ = lockChannel.lock(stripe, 1, false)) {
       return Files.deleteIfExists(file);
     } finally {
       stripes[stripe].unlock();

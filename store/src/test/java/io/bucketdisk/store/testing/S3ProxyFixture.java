@@ -143,15 +143,20 @@ public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, A
   }
 
   @Override
-  public void afterAll(ExtensionContext context) throws Exception {
+  public void afterAll(ExtensionContext context) {
     close();
   }
 
   @Override
-  public synchronized void close() throws Exception {
+  public synchronized void close() {
     if (proxy != null) {
-      proxy.stop();
-      proxy = null;
+      try {
+        proxy.stop();
+      } catch (Exception e) {
+        throw new IllegalStateException("s3proxy did not stop: " + e, e);
+      } finally {
+        proxy = null;
+      }
     }
   }
 }
