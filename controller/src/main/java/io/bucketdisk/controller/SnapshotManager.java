@@ -86,8 +86,10 @@ public final class SnapshotManager {
       return;
     }
     try (var lock = volumes.locks().acquire("snapshot:" + snapshotId)) {
-      if (catalog.getSnapshot(snapshotId).isPresent()) {
-        catalog.deleteSnapshot(snapshotId);
+      boolean live = catalog.getSnapshot(snapshotId).isPresent();
+      // Also when not live: finishes a delete a crash interrupted (the store's delete is idempotent).
+      catalog.deleteSnapshot(snapshotId);
+      if (live) {
         log.info("snapshot {}: deleted", snapshotId);
       }
     }

@@ -211,14 +211,12 @@ public final class VolumeManager {
     }
     try (var lock = locks.acquire("volume:" + id)) {
       var m = catalog.get(id);
-      if (m.isEmpty()) {
-        return;
-      }
-      if (!m.get().publications().isEmpty()) {
+      if (m.isPresent() && !m.get().publications().isEmpty()) {
         throw new VolumeError(VolumeError.Reason.PRECONDITION, "volume " + id + " is still published to node(s) "
             + m.get().publications().keySet() + "; ControllerUnpublishVolume first");
       }
       try {
+        // Also when get() saw nothing: a delete interrupted by a crash leaves a hidden manifest that this finishes.
         catalog.delete(id);
       } catch (StoreException e) {
         if (e.kind() == StoreException.Kind.CONFLICT) {
@@ -226,7 +224,9 @@ public final class VolumeManager {
         }
         throw e;
       }
-      log.info("volume {}: deleted", id);
+      if (m.isPresent()) {
+        log.info("volume {}: deleted", id);
+      }
     }
   }
 
