@@ -19,11 +19,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -81,6 +83,7 @@ final class VolumeChunkStore implements ChunkStore {
   private volatile @Nullable String fenced;
   private volatile boolean closed;
   private volatile @Nullable Thread renewer;
+  private final CountDownLatch closing = new CountDownLatch(1);
 
   VolumeChunkStore(VolumeCatalog catalog, String name, VolumeManifest m, List<Layer> layers,
       @Nullable LeaseOwner owner, long size, boolean snapshotView) {
@@ -163,11 +166,10 @@ final class VolumeChunkStore implements ChunkStore {
     long wait = interval;
     while (!closed && fenced == null) {
       try {
-        Thread.sleep(wait);
+        if (closing.await(wait, TimeUnit.MILLISECONDS)) {
+          return;
+        }
       } catch (InterruptedException e) {
-        return;
-      }
-      if (closed) {
         return;
       }
       long sent = System.nanoTime();
@@ -521,9 +523,16 @@ final class VolumeChunkStore implements ChunkStore {
       return;
     }
     closed = true;
+    closing.countDown();
     Thread t = renewer;
     if (t != null) {
-      t.interrupt();
+      // no interrupt: it would close the store's interruptible channels under a request in flight
+      try {
+        // let a renewal in flight finish first, so the release below is the last word on the lease
+        t.join(leaseDuration.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     LeaseOwner o = owner;
     if (o != null && fenced == null) {

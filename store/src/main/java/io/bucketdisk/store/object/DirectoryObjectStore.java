@@ -51,7 +51,8 @@ public final class DirectoryObjectStore implements ObjectStore {
   private final Path root;
   private final boolean fsync;
   private final Path tmp;
-  private final FileChannel lockChannel;
+  private volatile FileChannel lockChannel;
+  private volatile boolean closed;
   private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
   private final StoreMetrics metrics;
   private final Retrier retrier;
@@ -82,8 +83,7 @@ public final class DirectoryObjectStore implements ObjectStore {
     }
     try {
       Files.createDirectories(tmp);
-      lockChannel = FileChannel.open(this.root.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.READ);
+      lockChannel = openLockFile();
     } catch (IOException e) {
       throw new ObjectStoreException(Kind.PERMANENT, 0,
           "cannot use " + this.root + " as a store directory (" + e + "); check that it is writable", e);
@@ -159,8 +159,7 @@ public final class DirectoryObjectStore implements ObjectStore {
         }
         String etag;
         int stripe = stripe(key);
-        lock(stripe);
-        try (FileLock _ = lockChannel.lock(stripe, 1, false)) {
+        try (Held _ = lock(stripe)) {
           check(key, file, condition);
           etag = install(temp, file);
         } finally {
@@ -262,8 +261,7 @@ public final class DirectoryObjectStore implements ObjectStore {
 
   private boolean unlink(String key, Path file) throws IOException {
     int stripe = stripe(key);
-    lock(stripe);
-    try (FileLock _ = lockChannel.lock(stripe, 1, false)) {
+    try (Held _ = lock(stripe)) {
       return Files.deleteIfExists(file);
     } finally {
       stripes[stripe].unlock();
@@ -393,6 +391,7 @@ public final class DirectoryObjectStore implements ObjectStore {
 
   @Override
   public void close() {
+    closed = true;
     try {
       lockChannel.close();
     } catch (IOException e) {
@@ -423,8 +422,45 @@ public final class DirectoryObjectStore implements ObjectStore {
         + Long.toHexString((Long) a.get("size"));
   }
 
-  private void lock(int stripe) {
+  /**
+   * Takes stripe {@code stripe}: the JVM lock, then the byte-range lock in the lock file. The caller unlocks the JVM
+   * lock in a finally block, also when this throws. An interrupt closes the (interruptible) lock channel of every
+   * thread, so a closed channel is reopened once and the lock retried.
+   */
+  private Held lock(int stripe) throws IOException {
     stripes[stripe].lock();
+    for (int attempt = 0; ; attempt++) {
+      FileChannel ch = lockChannel;
+      try {
+        return new Held(ch.lock(stripe, 1, false));
+      } catch (java.nio.channels.ClosedChannelException e) {
+        if (attempt > 0 || Thread.currentThread().isInterrupted() || closed) {
+          throw e;
+        }
+        synchronized (this) {
+          if (lockChannel == ch && !closed) {
+            lockChannel = openLockFile();
+          }
+        }
+      }
+    }
+  }
+
+  /** A held byte-range lock; releasing it on a channel closed meanwhile is fine (closing released it). */
+  private record Held(FileLock lock) implements AutoCloseable {
+    @Override
+    public void close() throws IOException {
+      try {
+        lock.release();
+      } catch (java.nio.channels.ClosedChannelException e) {
+        // the channel was closed by an interrupt elsewhere; the lock went with it
+      }
+    }
+  }
+
+  private FileChannel openLockFile() throws IOException {
+    return FileChannel.open(root.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.READ);
   }
 
   private static int stripe(String key) {

@@ -62,6 +62,25 @@ class DirectoryObjectStoreTest extends ObjectStoreContract {
   }
 
   @Test
+  void anInterruptedCallerDoesNotBreakTheStoreForOthers() throws Exception {
+    try (ObjectStore s = store()) {
+      s.put("k", ObjectStoreContract.bytes("1"));
+      Thread t = Thread.ofPlatform().start(() -> {
+        Thread.currentThread().interrupt();
+        try {
+          s.delete("k"); // the lock channel is interruptible: this closes it
+        } catch (ObjectStoreException e) {
+          // expected: interrupted
+        }
+      });
+      t.join(10_000);
+      s.put("k2", ObjectStoreContract.bytes("2"), WriteCondition.ifNoneMatch());
+      s.delete("k2");
+      assertThat(s.get("k2")).isEmpty();
+    }
+  }
+
+  @Test
   void twoInstancesOnOneDirectoryShareConditionalWrites() throws Exception {
     Path root = dir.resolve("shared");
     try (var a = new DirectoryObjectStore(root, StoreMetrics.NONE);
