@@ -55,6 +55,10 @@ class ServerFuzzTest {
         Thread.sleep(10);
       }
       assertThat(server.listener.connectionCount()).as("connections left behind").isZero();
+      for (int i = 0; i < 500 && readerThreads() > 0; i++) {
+        Thread.sleep(10);
+      }
+      assertThat(readerThreads()).as("connection reader threads still alive").isZero();
       for (int i = 0; i < 100 && server.listener.leasedBuffers() > 0; i++) {
         Thread.sleep(10);
       }
@@ -66,6 +70,12 @@ class ServerFuzzTest {
         assertThat(c.status(4096)).isZero();
       }
     }
+  }
+
+  static long readerThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().equals("nbd-connection") && t.isAlive())
+        .count();
   }
 
   static boolean drainUntilClosed(RawClient c, long millis) throws Exception {

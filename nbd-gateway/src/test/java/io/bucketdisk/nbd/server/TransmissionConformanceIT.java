@@ -220,6 +220,26 @@ class TransmissionConformanceIT {
   }
 
   @Test
+  void flushOnOneConnectionCoversWritesCompletedOnAnother() throws Exception {
+    try (var a = server.client().open("demo", false);
+        var b = server.client().open("demo", true, MemoryExport.DIRTY_CONTEXT)) {
+      a.request(0, CMD_WRITE, 1, 40L << 20, 65536, pattern(65536, 9));
+      assertThat(a.simple().error()).isZero();
+      b.request(0, CMD_BLOCK_STATUS, 2, 40L << 20, 65536);
+      var before = b.chunk().payload();
+      assertThat(before.getInt(8)).as("dirty before the flush").isEqualTo(MemoryExport.DIRTY);
+      b.request(0, CMD_FLUSH, 3, 0, 0);
+      assertThat(b.status(0)).isZero();
+      b.request(0, CMD_BLOCK_STATUS, 4, 40L << 20, 65536);
+      assertThat(b.chunk().payload().getInt(8)).as("clean after a FLUSH on the other connection").isZero();
+      b.request(0, CMD_READ, 5, 40L << 20, 65536);
+      var data = b.chunk().payload();
+      data.getLong();
+      assertThat(data).isEqualTo(pattern(65536, 9));
+    }
+  }
+
+  @Test
   void largestPayloadRoundTrips() throws Exception {
     try (var c = server.client().open("demo", false)) {
       var data = pattern(MAX_PAYLOAD, 5);
