@@ -34,6 +34,7 @@ public final class VolumeExportProvider implements ExportProvider {
   private final VolumeSource source;
   private final ChunkCache cache;
   private final @Nullable String defaultExport;
+  private final @Nullable AutoCloseable resource;
   private final ReentrantLock lock = new ReentrantLock();
   private final Map<String, Open> open = new LinkedHashMap<>();
   private boolean closed;
@@ -52,9 +53,37 @@ public final class VolumeExportProvider implements ExportProvider {
   public record OpenVolume(String name, int connections, long dirtyBytes, long sizeBytes, VolumeCounters counters) {}
 
   public VolumeExportProvider(VolumeSource source, ChunkCache cache, @Nullable String defaultExport) {
+    this(source, cache, defaultExport, null);
+  }
+
+  /** As above; {@code resource} (e.g. the catalog behind {@code source}) is closed last by {@link #close()}. */
+  public VolumeExportProvider(VolumeSource source, ChunkCache cache, @Nullable String defaultExport,
+      @Nullable AutoCloseable resource) {
     this.source = source;
     this.cache = cache;
     this.defaultExport = defaultExport;
+    this.resource = resource;
+  }
+
+  /**
+   * Serves every volume of the store at {@code storeUrl} ({@code file:///dir} or {@code s3://bucket/prefix?...})
+   * with a cache of {@code config}, taking leases as {@code owner}. When {@code createDefault} is given, that volume
+   * is created first if it does not exist (idempotent) and is the default export.
+   */
+  public static VolumeExportProvider forStore(java.net.URI storeUrl, io.bucketdisk.store.LeaseOwner owner,
+      CacheConfig config, io.bucketdisk.store.@Nullable VolumeSpec createDefault) throws IOException {
+    io.bucketdisk.store.VolumeCatalog catalog =
+        io.bucketdisk.store.VolumeCatalog.open(storeUrl, io.bucketdisk.store.CatalogOptions.defaults());
+    try {
+      if (createDefault != null) {
+        catalog.create(createDefault);
+      }
+    } catch (IOException | RuntimeException e) {
+      catalog.close();
+      throw e;
+    }
+    return new VolumeExportProvider(new CatalogVolumeSource(catalog, owner), new ChunkCache(config),
+        createDefault == null ? null : createDefault.id(), catalog);
   }
 
   public ChunkCache chunkCache() {
@@ -204,6 +233,13 @@ public final class VolumeExportProvider implements ExportProvider {
         }
       }
       open.clear();
+      if (resource != null) {
+        try {
+          resource.close();
+        } catch (Exception ex) {
+          log.warn("closing the store failed: {}", ex.toString());
+        }
+      }
       if (failure != null) {
         throw failure;
       }

@@ -1,0 +1,163 @@
+package io.bucketdisk.nbd.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.bucketdisk.nbd.RawClient;
+import io.bucketdisk.store.testing.S3ProxyFixture;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Durability across SIGKILL: a gateway child JVM serves a volume from s3proxy; the test writes over NBD, FLUSHes,
+ * writes more without flushing, and SIGKILLs the process at a random moment. A new gateway on the same bucket must
+ * return every byte acknowledged before the FLUSH exactly; bytes written after it may hold the flushed value or any
+ * value written after it. Ten kill points.
+ */
+@Timeout(180)
+class CacheKillDurabilityIT {
+  @RegisterExtension static final S3ProxyFixture S3 = new S3ProxyFixture();
+  static final int CMD_READ = 0;
+  static final int CMD_WRITE = 1;
+  static final int CMD_FLUSH = 3;
+  static final int SIZE = (int) GatewayMain.SIZE;
+
+  Path dir;
+  Process gateway;
+
+  @BeforeEach
+  void dir() throws Exception {
+    dir = Files.createTempDirectory(Path.of("/tmp"), "bdkill");
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (gateway != null) {
+      gateway.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+    try (var files = Files.list(dir)) {
+      for (Path p : files.toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+    Files.deleteIfExists(dir);
+  }
+
+  int startGateway(String storeUrl, int iteration) throws Exception {
+    Path portFile = dir.resolve("port-" + iteration);
+    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    gateway = new ProcessBuilder(java.toString(), "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-cp", cp, GatewayMain.class.getName(), storeUrl,
+        portFile.toString())
+        .redirectOutput(dir.resolve("gw-" + iteration + ".out").toFile())
+        .redirectError(dir.resolve("gw-" + iteration + ".err").toFile())
+        .start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!Files.exists(portFile)) {
+      if (!gateway.isAlive() || System.nanoTime() > deadline) {
+        throw new AssertionError("gateway did not start: "
+            + Files.readString(dir.resolve("gw-" + iteration + ".err")));
+      }
+      Thread.sleep(20);
+    }
+    return Integer.parseInt(Files.readString(portFile).trim());
+  }
+
+  record Write(int offset, int length, byte fill) {}
+
+  @Test
+  void everyByteAcknowledgedBeforeAFlushSurvivesSigkill() throws Exception {
+    String storeUrl = S3.storeUrl("kill/").toString();
+    Random rnd = new Random(20261121);
+    byte[] flushed = new byte[SIZE];
+    List<Write> after = new ArrayList<>();
+    for (int iteration = 0; iteration < 10; iteration++) {
+      int port = startGateway(storeUrl, iteration);
+      try (RawClient c = new RawClient(new InetSocketAddress("127.0.0.1", port)).open(GatewayMain.VOLUME, false)) {
+        byte[] actual = readAll(c);
+        assertDurable(actual, flushed, after, iteration);
+        flushed = actual;
+        after.clear();
+        long cookie = 1;
+        int writes = 1 + rnd.nextInt(40);
+        for (int i = 0; i < writes; i++) {
+          Write w = randomWrite(rnd);
+          write(c, cookie++, w);
+          assertThat(c.simple().error()).isZero();
+          Arrays.fill(flushed, w.offset(), w.offset() + w.length(), w.fill());
+        }
+        c.request(0, CMD_FLUSH, cookie++, 0, 0);
+        assertThat(c.simple().error()).as("flush").isZero();
+        int more = rnd.nextInt(30);
+        for (int i = 0; i < more; i++) {
+          Write w = randomWrite(rnd);
+          after.add(w);
+          write(c, cookie++, w); // pipelined, replies not awaited
+        }
+        Thread.sleep(rnd.nextInt(400));
+        gateway.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      } catch (java.io.IOException expectedAfterKill) {
+        // the connection dies with the process
+      }
+      gateway.waitFor(10, TimeUnit.SECONDS);
+      gateway = null;
+    }
+    int port = startGateway(storeUrl, 10);
+    try (RawClient c = new RawClient(new InetSocketAddress("127.0.0.1", port)).open(GatewayMain.VOLUME, false)) {
+      assertDurable(readAll(c), flushed, after, 10);
+    }
+  }
+
+  static Write randomWrite(Random rnd) {
+    int len = 1 + rnd.nextInt(rnd.nextBoolean() ? 4096 : 300_000);
+    int off = rnd.nextInt(SIZE - len);
+    return new Write(off, len, (byte) (1 + rnd.nextInt(255)));
+  }
+
+  static void write(RawClient c, long cookie, Write w) throws Exception {
+    byte[] data = new byte[w.length()];
+    Arrays.fill(data, w.fill());
+    c.request(0, CMD_WRITE, cookie, w.offset(), w.length(), ByteBuffer.wrap(data));
+  }
+
+  static byte[] readAll(RawClient c) throws Exception {
+    byte[] out = new byte[SIZE];
+    int step = 4 << 20;
+    for (int off = 0; off < SIZE; off += step) {
+      c.request(0, CMD_READ, 1000 + off, off, step);
+      assertThat(c.simple().error()).isZero();
+      c.read(step).get(out, off, step);
+    }
+    return out;
+  }
+
+  static void assertDurable(byte[] actual, byte[] flushed, List<Write> after, int iteration) {
+    for (int i = 0; i < SIZE; i++) {
+      if (actual[i] == flushed[i]) {
+        continue;
+      }
+      boolean allowed = false;
+      for (Write w : after) {
+        if (i >= w.offset() && i < w.offset() + w.length() && actual[i] == w.fill()) {
+          allowed = true;
+          break;
+        }
+      }
+      if (!allowed) {
+        throw new AssertionError("after kill " + iteration + ": byte " + i + " is " + actual[i]
+            + " but was flushed as " + flushed[i] + " and no later write wrote that value");
+      }
+    }
+  }
+}
