@@ -69,6 +69,6 @@ public final class DevCommand implements Callable<Integer> {
 
   /** The exports dev serves; the one place the store-backed provider gets plugged in. */
   static ExportProvider provider(Path data) {
-    return GatewayCommand.provider("memory://");
+    return StoreWiring.devProvider(data, GatewayCommand.DEMO_SIZE);
   }
 }

@@ -71,6 +71,13 @@ public final class GatewayCommand implements Callable<Integer> {
       description = "Control gRPC API address (default: ${DEFAULT-VALUE}).")
   String control;
 
+  @Option(
+      names = "--cache-size",
+      paramLabel = "SIZE",
+      defaultValue = "1G",
+      description = "Chunk cache memory (clean + dirty chunks), e.g. 512M or 4G (default: ${DEFAULT-VALUE}).")
+  String cacheSize;
+
   @Override
   public Integer call() throws Exception {
     var addresses = new ArrayList<SocketAddress>();
@@ -88,19 +95,25 @@ public final class GatewayCommand implements Callable<Integer> {
     } else if (tlsRequired) {
       throw new UserError("--tls-required needs a certificate: add --tls-cert and --tls-key (or --tls-keystore)");
     }
-    ExportProvider provider = provider(store);
+    ExportProvider provider = provider(store, control, cacheSize);
+    if (provider instanceof io.bucketdisk.nbd.cache.VolumeExportProvider volumes) {
+      StoreWiring.startControl(control, volumes);
+    }
     serve(provider, addresses, options, spec.commandLine().getOut(), null);
     return 0;
   }
 
   /** The export provider for a store URL; the one place where the store-backed provider gets plugged in. */
   static ExportProvider provider(String storeUrl) {
+    return provider(storeUrl, "unix:///run/bucketdisk/control.sock", "1G");
+  }
+
+  static ExportProvider provider(String storeUrl, String control, String cacheSize) {
     if (storeUrl.equals("memory://") || storeUrl.equals("memory:")) {
       return MemoryExportProvider.of("demo", "bucketdisk demo volume (in memory, 1 GiB)", DEMO_SIZE);
     }
     if (storeUrl.startsWith("file://") || storeUrl.startsWith("s3://")) {
-      throw new UserError(
-          "--store " + storeUrl + ": the store-backed gateway is not wired in this build yet; use --store memory://");
+      return StoreWiring.gatewayProvider(storeUrl, control, cacheSize);
     }
     throw new UserError("--store " + storeUrl + ": use memory://, file:///abs/dir or s3://bucket/prefix");
   }

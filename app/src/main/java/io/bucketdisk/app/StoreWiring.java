@@ -1,0 +1,80 @@
+package io.bucketdisk.app;
+
+import io.bucketdisk.nbd.cache.CacheConfig;
+import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.nbd.control.GatewayControlServer;
+import io.bucketdisk.store.LeaseOwner;
+import io.bucketdisk.store.VolumeSpec;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * How {@code gateway} and {@code dev} put the store-backed exports together: a store catalog, the gateway-wide chunk
+ * cache and the control API. Bad flags and unreachable stores become one-line {@link UserError}s.
+ */
+final class StoreWiring {
+  private StoreWiring() {}
+
+  /** The lease owner id of this gateway: {@code $NODE_NAME} (Kubernetes), else the host name. */
+  static String gatewayId() {
+    String node = System.getenv("NODE_NAME");
+    if (node != null && !node.isBlank()) {
+      return node;
+    }
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      return "gateway";
+    }
+  }
+
+  static VolumeExportProvider gatewayProvider(String storeUrl, String control, String cacheSize) {
+    CacheConfig config = cacheConfig(cacheSize);
+    try {
+      return VolumeExportProvider.forStore(URI.create(storeUrl), new LeaseOwner(gatewayId(), control), config, null);
+    } catch (IllegalArgumentException e) {
+      throw new UserError("--store " + storeUrl + ": " + e.getMessage());
+    } catch (IOException e) {
+      throw new UserError("--store " + storeUrl + ": cannot open the store: " + e.getMessage());
+    }
+  }
+
+  /** The dev provider: a directory store in {@code data} with volume {@code demo} created on first run. */
+  static VolumeExportProvider devProvider(Path data, long demoSize) {
+    Path dir = data.toAbsolutePath().normalize();
+    try {
+      Files.createDirectories(dir);
+      return VolumeExportProvider.forStore(dir.toUri(), new LeaseOwner("dev", "unix://" + dir.resolve("control.sock")),
+          CacheConfig.ofSize(256L << 20), VolumeSpec.of("demo", demoSize));
+    } catch (IOException e) {
+      throw new UserError("--data " + data + ": cannot use it as a store: " + e.getMessage());
+    }
+  }
+
+  static CacheConfig cacheConfig(String cacheSize) {
+    try {
+      return CacheConfig.ofSize(CacheConfig.parseSize(cacheSize));
+    } catch (IllegalArgumentException e) {
+      throw new UserError("--cache-size " + cacheSize + ": " + e.getMessage());
+    }
+  }
+
+  /** Starts the control API on {@code address}; stopped by a shutdown hook. */
+  static void startControl(String address, VolumeExportProvider volumes) {
+    Path socket;
+    try {
+      socket = GatewayControlServer.parseAddress(address);
+    } catch (IllegalArgumentException e) {
+      throw new UserError("--control " + e.getMessage());
+    }
+    try {
+      GatewayControlServer server = GatewayControlServer.start(socket, volumes);
+      Runtime.getRuntime().addShutdownHook(new Thread(server::close, "bucketdisk-control-stop"));
+    } catch (IOException e) {
+      throw new UserError("--control " + address + ": " + e.getMessage());
+    }
+  }
+}
