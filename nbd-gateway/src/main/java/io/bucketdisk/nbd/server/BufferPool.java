@@ -22,7 +22,7 @@ public final class BufferPool {
   @SuppressWarnings("unchecked")
   public BufferPool() {
     int classes = MAX_SHIFT - MIN_SHIFT + 1;
-    idle = new ConcurrentLinkedQueue[classes];
+    idle = (ConcurrentLinkedQueue<ByteBuffer>[]) new ConcurrentLinkedQueue<?>[classes];
     idleCount = new AtomicInteger[classes];
     for (int i = 0; i < classes; i++) {
       idle[i] = new ConcurrentLinkedQueue<>();

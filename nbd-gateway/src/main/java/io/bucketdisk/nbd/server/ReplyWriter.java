@@ -10,6 +10,7 @@ import io.bucketdisk.nbd.wire.RequestHeader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The only writer of a connection's socket in transmission. Each reply (header plus payload, or all chunks of
@@ -26,7 +27,7 @@ final class ReplyWriter {
   private final boolean extended;
   private final ReentrantLock lock = new ReentrantLock();
   private final ByteBuffer header = ByteBuffer.allocateDirect(64);
-  private final ByteBuffer[] pair = new ByteBuffer[2];
+  private final @Nullable ByteBuffer[] pair = new ByteBuffer[2];
 
   ReplyWriter(Transport transport, boolean structured, boolean extended) {
     this.transport = transport;
@@ -111,7 +112,7 @@ final class ReplyWriter {
     }
   }
 
-  private void send(java.nio.ByteBuffer payload) throws IOException {
+  private void send(@Nullable ByteBuffer payload) throws IOException {
     header.flip();
     if (payload == null) {
       transport.write(header);
