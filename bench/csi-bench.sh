@@ -8,7 +8,7 @@ cd "$root"
 . scripts/java-home.sh
 bd_find_java || exit 1
 export JAVA_HOME
-./mvnw -B -q -o -pl controller -am install -DskipTests >/dev/null
+./mvnw -B -q -o -pl controller -am install -DskipTests -DskipITs >/dev/null
 cp=$(./mvnw -B -q -o -pl controller dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=/dev/stdout)
 out="bench/results/csi-$(date -u +%Y%m%d-%H%M).md"
 {

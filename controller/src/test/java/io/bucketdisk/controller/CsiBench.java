@@ -103,10 +103,25 @@ public final class CsiBench {
           csi.ctl().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(s).build());
         }
         long[] del = new long[ids.size()];
+        int retries = 0;
         for (int i = 0; i < ids.size(); i++) {
           long t = System.nanoTime();
-          csi.ctl().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(ids.get(i)).build());
+          // As a CO would: retry what the store reported as unavailable (s3proxy drops a request now and then).
+          for (int attempt = 0; ; attempt++) {
+            try {
+              csi.ctl().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(ids.get(i)).build());
+              break;
+            } catch (io.grpc.StatusRuntimeException e) {
+              if (attempt >= 5 || e.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE) {
+                throw e;
+              }
+              retries++;
+            }
+          }
           del[i] = System.nanoTime() - t;
+        }
+        if (retries > 0) {
+          System.err.println("DeleteVolume: " + retries + " UNAVAILABLE answers retried");
         }
         rows.add(row("DeleteVolume", del));
       } finally {
