@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # One-command NBD benchmark: the bucketdisk gateway (memory export), nbdkit memory and qemu-nbd (raw file in
-# /dev/shm) on loopback, each driven by fio's nbd engine with the same jobs. Prints every figure and the ratio
-# gateway/nbdkit, and writes bench/results/<date>.md with the machine it ran on.
-#   bench/run.sh               full run (about 3 minutes)
-#   RUNTIME=3 bench/run.sh     shorter runs per job (seconds)
+# /dev/shm) on loopback, each driven by fio's nbd engine with the same jobs. Each row runs REPEAT times, the
+# servers taking turns, and reports the median. Prints every figure and the ratio gateway/nbdkit, and writes
+# bench/results/<date>.md with the machine it ran on.
+#   bench/run.sh                          full run (about 5 minutes)
+#   RUNTIME=3 REPEAT=1 bench/run.sh       quick look
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
-RUNTIME=${RUNTIME:-10}
+RUNTIME=${RUNTIME:-5}
+REPEAT=${REPEAT:-3}
 SIZE=${SIZE:-256M}
 work=$(mktemp -d /tmp/bdbench.XXXXXX)
 pids=()
@@ -31,7 +33,9 @@ wait_nbd() {
 
 gw_port=$(free_port); kit_port=$(free_port); qn_port=$(free_port)
 ./bucketdisk --version >/dev/null   # builds once if needed
-./bucketdisk dev --data "$work/gw" --port "$gw_port" >"$work/gw.log" 2>&1 & pids+=($!)
+# The gateway's NBD server over its in-memory export: the same kind of backend as nbdkit memory.
+./bucketdisk gateway --store memory:// --listen "127.0.0.1:$gw_port" --control "unix://$work/control.sock" \
+  >"$work/gw.log" 2>&1 & pids+=($!)
 nbdkit -f -p "$kit_port" memory 1G >"$work/nbdkit.log" 2>&1 & pids+=($!)
 truncate -s 1G /dev/shm/bdbench.raw
 qemu-nbd -f raw -t -e 16 -x demo -p "$qn_port" /dev/shm/bdbench.raw >"$work/qemu-nbd.log" 2>&1 & pids+=($!)
@@ -89,8 +93,10 @@ cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
   echo
   echo "Machine: $(nproc) CPUs ($cpu), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr); load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Tools: $(fio --version), $(nbdkit --version | head -1), $(qemu-nbd --version | head -1), $("${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"/bin/java -version 2>&1 | head -1)."
-  echo "fio nbd engine over loopback TCP, one job, ${RUNTIME}s per row after 1s ramp, range $SIZE (pre-written)."
-  echo "Gateway: \`./bucketdisk dev\` (memory export); nbdkit: \`nbdkit memory 1G\`; qemu-nbd: raw file in /dev/shm."
+  echo "fio nbd engine over loopback TCP, one job, ${RUNTIME}s per run after 1s ramp, range $SIZE (pre-written);"
+  echo "each figure is the median of $REPEAT runs, the servers taking turns."
+  echo "Gateway: \`./bucketdisk gateway --store memory://\` (in-memory export); nbdkit: \`nbdkit memory 1G\`;"
+  echo "qemu-nbd: raw file in /dev/shm."
   echo
   echo "| job | unit | gateway | nbdkit | qemu-nbd | gateway/nbdkit |"
   echo "|---|---|---:|---:|---:|---:|"
@@ -99,11 +105,16 @@ cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
 printf '%-26s %-6s %10s %10s %10s %10s\n' job unit gateway nbdkit qemu-nbd gw/nbdkit
 for j in "${jobs[@]}"; do
   IFS='|' read -r name args m <<<"$j"
-  declare -A val=()
+  declare -A runs=() val=()
+  for _ in $(seq 1 "$REPEAT"); do
+    for s in "${servers[@]}"; do
+      # shellcheck disable=SC2086
+      fio_json "${uri[$s]}" $args >"$work/$s.json"
+      runs[$s]="${runs[$s]:-} $(metric "$work/$s.json" "$m")"
+    done
+  done
   for s in "${servers[@]}"; do
-    # shellcheck disable=SC2086
-    fio_json "${uri[$s]}" $args >"$work/$s.json"
-    val[$s]=$(metric "$work/$s.json" "$m")
+    val[$s]=$(python3 -c "import statistics,sys; m = statistics.median(float(x) for x in sys.argv[1:]); print(f'{m:.0f}' if m >= 100 else f'{m:.1f}')" ${runs[$s]})
   done
   unit=$([ "$m" = iops ] && echo IOPS || { [ "$m" = bw ] && echo MB/s || echo "us"; })
   # For latency lower is better: the ratio is nbdkit/gateway so that >= 1.0 always means "gateway as good".
