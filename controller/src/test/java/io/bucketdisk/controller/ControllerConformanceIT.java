@@ -568,6 +568,99 @@ class ControllerConformanceIT {
   }
 
   @Nested
+  class OpenOnAGateway {
+    /** A gateway stand-in: holds the volume's writable handle (and lease) and serves the real control API. */
+    final class FakeGateway extends io.bucketdisk.proto.gateway.GatewayControlGrpc.GatewayControlImplBase {
+      final java.util.concurrent.atomic.AtomicInteger snapshots = new java.util.concurrent.atomic.AtomicInteger();
+      final java.util.concurrent.atomic.AtomicInteger refreshes = new java.util.concurrent.atomic.AtomicInteger();
+      final io.bucketdisk.store.ChunkStore handle;
+
+      FakeGateway(io.bucketdisk.store.ChunkStore handle) {
+        this.handle = handle;
+      }
+
+      @Override
+      public void snapshotVolume(io.bucketdisk.proto.gateway.SnapshotVolumeRequest req,
+          io.grpc.stub.StreamObserver<io.bucketdisk.proto.gateway.SnapshotVolumeResponse> out) {
+        try {
+          handle.snapshot(req.getSnapshotId());
+          snapshots.incrementAndGet();
+          out.onNext(io.bucketdisk.proto.gateway.SnapshotVolumeResponse.newBuilder().setWasOpen(true).build());
+          out.onCompleted();
+        } catch (java.io.IOException e) {
+          out.onError(io.grpc.Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());
+        }
+      }
+
+      @Override
+      public void refreshVolume(io.bucketdisk.proto.gateway.RefreshVolumeRequest req,
+          io.grpc.stub.StreamObserver<io.bucketdisk.proto.gateway.RefreshVolumeResponse> out) {
+        try {
+          handle.refresh();
+          refreshes.incrementAndGet();
+          out.onNext(io.bucketdisk.proto.gateway.RefreshVolumeResponse.newBuilder().setWasOpen(true)
+              .setSizeBytes(handle.size()).build());
+          out.onCompleted();
+        } catch (java.io.IOException e) {
+          out.onError(io.grpc.Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());
+        }
+      }
+    }
+
+    @Test
+    void snapshotCloneAndExpandGoThroughTheLeaseHolder() throws Exception {
+      String id = create("gw-vol", GIB);
+      Path control = dir.resolve("control.sock");
+      try (var handle = catalog.open(id, new io.bucketdisk.store.LeaseOwner("gw-test", "unix://" + control), false)) {
+        var gateway = new FakeGateway(handle);
+        try (var gw = CsiServer.start(control, List.of(gateway), null)) {
+          var buf = java.nio.ByteBuffer.allocate(handle.chunkSize());
+          while (buf.hasRemaining()) {
+            buf.put((byte) 7);
+          }
+          buf.flip();
+          handle.write(0, buf);
+
+          Snapshot s = csi.ctl().createSnapshot(snapReq("gw-snap", id)).getSnapshot();
+          assertThat(gateway.snapshots.get()).as("snapshot cut by the lease holder").isEqualTo(1);
+          assertThat(s.getReadyToUse()).isTrue();
+          assertThat(csi.ctl().createSnapshot(snapReq("gw-snap", id)).getSnapshot()).isEqualTo(s);
+          assertThat(gateway.snapshots.get()).as("a repeat is answered from the store").isEqualTo(1);
+
+          var clone = csi.ctl().createVolume(createReq("gw-clone", GIB, 0).setVolumeContentSource(
+              VolumeContentSource.newBuilder().setVolume(VolumeContentSource.VolumeSource.newBuilder()
+                  .setVolumeId(id))).build()).getVolume();
+          assertThat(gateway.snapshots.get()).as("clone source snapshotted by the lease holder").isEqualTo(2);
+          try (var read = catalog.open(clone.getVolumeId(), new io.bucketdisk.store.LeaseOwner("reader", "none"),
+              true)) {
+            var dst = java.nio.ByteBuffer.allocate(read.chunkSize());
+            assertThat(read.read(0, dst)).as("the clone sees the gateway's write").isTrue();
+            assertThat(dst.get(0)).isEqualTo((byte) 7);
+          }
+
+          var grown = csi.ctl().controllerExpandVolume(ControllerExpandVolumeRequest.newBuilder().setVolumeId(id)
+              .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(2 * GIB)).build());
+          assertThat(grown.getCapacityBytes()).isEqualTo(2 * GIB);
+          assertThat(gateway.refreshes.get()).isEqualTo(1);
+          assertThat(handle.size()).isEqualTo(2 * GIB);
+
+          String msg = assertCode(Code.FAILED_PRECONDITION, () -> delete(id));
+          assertThat(msg).contains("gw-test");
+          delete(clone.getVolumeId());
+          csi.ctl().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(s.getSnapshotId()).build());
+        }
+      }
+      delete(id);
+      assertThat(countVolumesNamed(id)).isZero();
+    }
+
+    private long countVolumesNamed(String id) {
+      return csi.ctl().listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesList().stream()
+          .filter(e -> e.getVolume().getVolumeId().equals(id)).count();
+    }
+  }
+
+  @Nested
   class Server {
     @Test
     void secondServerCannotTakeOverALiveSocket() {
