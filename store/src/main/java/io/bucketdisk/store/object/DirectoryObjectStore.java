@@ -84,6 +84,7 @@ public final class DirectoryObjectStore implements ObjectStore {
     try {
       Files.createDirectories(tmp);
       lockChannel = openLockFile();
+      removeStaleTempFiles();
     } catch (IOException e) {
       throw new ObjectStoreException(Kind.PERMANENT, 0,
           "cannot use " + this.root + " as a store directory (" + e + "); check that it is writable", e);
@@ -454,6 +455,22 @@ public final class DirectoryObjectStore implements ObjectStore {
         lock.release();
       } catch (java.nio.channels.ClosedChannelException e) {
         // the channel was closed by an interrupt elsewhere; the lock went with it
+      }
+    }
+  }
+
+  /** Temp files of PUTs that a crash interrupted; an hour old means no live writer still owns them. */
+  private void removeStaleTempFiles() throws IOException {
+    long cutoff = System.currentTimeMillis() - java.util.concurrent.TimeUnit.HOURS.toMillis(1);
+    try (Stream<Path> s = Files.list(tmp)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        try {
+          if (Files.getLastModifiedTime(p).toMillis() < cutoff) {
+            Files.deleteIfExists(p);
+          }
+        } catch (NoSuchFileException e) {
+          // removed meanwhile
+        }
       }
     }
   }

@@ -81,6 +81,18 @@ class DirectoryObjectStoreTest extends ObjectStoreContract {
   }
 
   @Test
+  void staleTempFilesOfACrashedWriterAreRemovedAtOpen() throws Exception {
+    Path root = dir.resolve("stale");
+    new DirectoryObjectStore(root, false, StoreMetrics.NONE).close();
+    Path old = Files.write(root.resolve(".tmp/old.tmp"), new byte[10]);
+    Files.setLastModifiedTime(old, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 7_200_000));
+    Path fresh = Files.write(root.resolve(".tmp/fresh.tmp"), new byte[10]);
+    new DirectoryObjectStore(root, false, StoreMetrics.NONE).close();
+    assertThat(old).doesNotExist();
+    assertThat(fresh).exists();
+  }
+
+  @Test
   void twoInstancesOnOneDirectoryShareConditionalWrites() throws Exception {
     Path root = dir.resolve("shared");
     try (var a = new DirectoryObjectStore(root, StoreMetrics.NONE);
