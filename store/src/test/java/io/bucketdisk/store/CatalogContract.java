@@ -40,7 +40,7 @@ abstract class CatalogContract {
   }
 
   CatalogOptions options() {
-    return CatalogOptions.defaults().withLeaseDuration(Duration.ofSeconds(2)).withClockSkew(Duration.ofMillis(200));
+    return CatalogOptions.defaults().withLeaseDuration(Duration.ofSeconds(3)).withClockSkew(Duration.ofMillis(200));
   }
 
   @AfterEach

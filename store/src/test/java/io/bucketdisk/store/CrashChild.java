@@ -24,7 +24,8 @@ public final class CrashChild {
   }
 
   static CatalogOptions options() {
-    return CatalogOptions.defaults().withLeaseDuration(Duration.ofSeconds(1)).withClockSkew(Duration.ofMillis(100));
+    // long enough that a renewal on this loaded 2-core machine does not miss it (that would fence the writer)
+    return CatalogOptions.defaults().withLeaseDuration(Duration.ofSeconds(4)).withClockSkew(Duration.ofMillis(200));
   }
 
   public static void main(String[] args) throws Exception {

@@ -22,15 +22,20 @@ import org.junit.jupiter.api.io.TempDir;
  * and leaves no torn chunk, its lease expires and another owner takes over; and two processes racing conditional
  * writes on the same keys never both win one.
  */
-@Timeout(value = 90, unit = TimeUnit.SECONDS)
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
 class CrashIT {
   @TempDir Path dir;
 
-  static Process child(String... args) throws Exception {
+  final Map<Process, Path> stderrs = new java.util.HashMap<>();
+
+  Process child(String... args) throws Exception {
+    Path stderr = dir.resolve("child-" + args[0] + "-" + System.nanoTime() + ".err");
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), CrashChild.class.getName()));
     cmd.addAll(List.of(args));
-    return new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
+    stderrs.put(p, stderr);
+    return p;
   }
 
   @Test
@@ -51,11 +56,12 @@ class CrashIT {
         p.destroyForcibly();
         assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
       }
-      assertThat(lastAck).as("the child acknowledged writes before it was killed").isGreaterThanOrEqualTo(20);
+      assertThat(lastAck).as("the child acknowledged writes before it was killed; its stderr: %s",
+          Files.readString(stderrs.get(p))).isGreaterThanOrEqualTo(20);
 
       LeaseOwner parent = new LeaseOwner("parent", "here");
       ChunkStore cs = null;
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (cs == null && System.nanoTime() < deadline) {
         try {
           cs = catalog.open("v", parent, false);
@@ -101,7 +107,7 @@ class CrashIT {
     assertThat(wins).isEqualTo(keys);
   }
 
-  private static int wins(Process p) throws Exception {
+  private int wins(Process p) throws Exception {
     try (var out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
       while ((line = out.readLine()) != null) {
@@ -112,6 +118,6 @@ class CrashIT {
       }
     }
     p.waitFor(20, TimeUnit.SECONDS);
-    throw new AssertionError("child exited " + p.exitValue() + " without reporting");
+    throw new AssertionError("child exited " + p.exitValue() + " without reporting: " + Files.readString(stderrs.get(p)));
   }
 }
