@@ -109,7 +109,11 @@ final class NbdConnection implements Runnable {
       if (closing) {
         return;
       }
-      transmission(s);
+      if (options.platformReaders()) {
+        transmissionOnPlatformThread(s);
+      } else {
+        transmission(s);
+      }
     } catch (EOFException | ClosedChannelException e) {
       log.debug("connection {} from {} closed by peer", id, peer);
     } catch (ProtocolException e) {
@@ -137,6 +141,44 @@ final class NbdConnection implements Runnable {
       }
       listener.ended(this);
       log.debug("connection {} closed", id);
+    }
+  }
+
+  /**
+   * Runs the reader loop on a platform thread: it only blocks in socket reads, and a platform thread wakes straight
+   * from the kernel where a virtual one goes through the JDK poller (measured: about twice the 4 KiB IOPS on
+   * loopback). Only clients that completed the handshake get one. This virtual thread waits for it.
+   */
+  private void transmissionOnPlatformThread(Session s) throws IOException, InterruptedException {
+    var failure = new java.util.concurrent.atomic.AtomicReference<@Nullable Throwable>();
+    Thread reader =
+        Thread.ofPlatform()
+            .daemon()
+            .stackSize(256 << 10)
+            .name("nbd-reader-" + id)
+            .start(
+                () -> {
+                  try {
+                    transmission(s);
+                  } catch (Throwable e) {
+                    failure.set(e);
+                  }
+                });
+    try {
+      reader.join();
+    } catch (InterruptedException e) {
+      closeTransport();
+      reader.join(options.shutdownGrace().toMillis());
+      throw e;
+    }
+    Throwable e = failure.get();
+    switch (e) {
+      case null -> {}
+      case IOException io -> throw io;
+      case InterruptedException ie -> throw ie;
+      case RuntimeException re -> throw re;
+      case Error err -> throw err;
+      default -> throw new IllegalStateException(e);
     }
   }
 

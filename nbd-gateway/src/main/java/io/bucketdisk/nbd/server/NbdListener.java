@@ -20,9 +20,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The NBD server: accepts connections on any number of TCP and Unix-domain addresses and runs each connection's
- * reader loop on its own thread ({@link NbdConnection}; a platform thread by default, see
- * {@link ServerOptions#platformReaders()}), each request on a virtual thread. Thread safe.
+ * The NBD server: accepts connections on any number of TCP and Unix-domain addresses and runs each connection
+ * ({@link NbdConnection}) on a virtual thread: the handshake there, the transmission reader loop on a platform
+ * thread once the handshake succeeded (by default, see {@link ServerOptions#platformReaders()}), each request on
+ * a virtual thread. Thread safe.
  *
  * <p><b>Stopping (lame duck).</b> {@link #stop()} stops accepting, makes open handshakes answer ERR_SHUTDOWN and
  * transmissions answer ESHUTDOWN to new requests, gives clients {@link ServerOptions#shutdownGrace()} to
@@ -143,12 +144,9 @@ public final class NbdListener implements AutoCloseable {
         }
         var connection = new NbdConnection(channel, provider, options, pool, this);
         connections.add(connection);
-        // The reader only blocks in socket reads: a platform thread wakes straight from the kernel, where a
-        // virtual one goes through the JDK poller (measured: about twice the 4k IOPS on loopback). Requests
-        // still run on virtual threads.
-        Thread.Builder builder =
-            options.platformReaders() ? Thread.ofPlatform().daemon().stackSize(256 << 10) : Thread.ofVirtual();
-        Thread t = builder.name("nbd-connection").unstarted(connection);
+        // The handshake runs on a virtual thread, so idle or hostile clients cost almost nothing; the
+        // transmission reader may move to a platform thread (ServerOptions.platformReaders).
+        Thread t = Thread.ofVirtual().name("nbd-connection").unstarted(connection);
         threads.add(t);
         t.start();
       } catch (IOException | RuntimeException e) {

@@ -74,7 +74,7 @@ class ServerFuzzTest {
 
   static long readerThreads() {
     return Thread.getAllStackTraces().keySet().stream()
-        .filter(t -> t.getName().equals("nbd-connection") && t.isAlive())
+        .filter(t -> t.getName().startsWith("nbd-reader-") && t.isAlive())
         .count();
   }
 
