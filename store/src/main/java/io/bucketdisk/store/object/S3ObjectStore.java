@@ -52,6 +52,15 @@ public final class S3ObjectStore implements ObjectStore {
   private static final Logger log = LoggerFactory.getLogger(S3ObjectStore.class);
   private static final int MAX_DELETE_BATCH = 1000;
 
+  static {
+    // The URL-connection client keeps at most http.maxConnections idle connections per host (JDK default 5); the
+    // gateway uploads many chunks in parallel, so keep more alive (and skip a TCP/TLS handshake per request) unless
+    // the operator chose a value. Read once by the JDK, so set before the first request.
+    if (System.getProperty("http.maxConnections") == null) {
+      System.setProperty("http.maxConnections", "64");
+    }
+  }
+
   /**
    * Where and how to connect. {@code endpoint} null means AWS itself; {@code accessKey}/{@code secretKey} null means
    * the AWS default credentials chain. {@code prefix} is empty or ends with '/'.
