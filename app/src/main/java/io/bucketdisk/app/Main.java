@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
     version = "bucketdisk 0.1.0",
     description = "Kubernetes block volumes whose bytes live in S3, served over NBD.",
     subcommands = {CommandLine.HelpCommand.class, DevCommand.class, GatewayCommand.class, ControllerCommand.class,
-        VolumeCommand.class})
+        VolumeCommand.class, NodeCommand.class})
 public final class Main {
 
   private Main() {}

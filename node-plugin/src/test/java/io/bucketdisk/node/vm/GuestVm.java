@@ -42,9 +42,10 @@ public final class GuestVm implements AutoCloseable {
   public static final int AGENT_PORT = 7000;
   public static final String HOST_FROM_GUEST = "10.0.2.2";
   private static final String READY = "BUCKETDISK-GUEST-READY";
-  private static final List<String> MODULES = List.of("nbd", "e1000", "virtio_pci", "9pnet_virtio", "9p", "ext4",
-      "xfs", "crc32c_generic");
+  private static final List<String> MODULES = List.of("nbd", "e1000", "virtio_pci", "9pnet_virtio", "9p",
+      "crc32c_generic", "ext4", "xfs"); // crc32c before its users: nothing autoloads it in the initramfs
   private static final AtomicInteger EXEC_SEQ = new AtomicInteger();
+  private static final java.util.regex.Pattern RC_LINE = java.util.regex.Pattern.compile("__RC=\\d+\\n");
 
   private final Process qemu;
   private final Path workDir;
@@ -204,10 +205,11 @@ public final class GuestVm implements AutoCloseable {
       byte[] buf = new byte[8192];
       try {
         int n;
-        while ((n = s.getInputStream().read(buf)) > 0) {
+        // Stop at the exit-status line: a background job that kept the connection open must not hold us.
+        while (!RC_LINE.matcher(out.toString(StandardCharsets.UTF_8)).find() && (n = s.getInputStream().read(buf)) > 0) {
           out.write(buf, 0, n);
           if (System.nanoTime() > deadline) {
-            break;
+            throw new java.net.SocketTimeoutException();
           }
         }
       } catch (java.net.SocketTimeoutException e) {
@@ -218,7 +220,7 @@ public final class GuestVm implements AutoCloseable {
       if (rc < 0) {
         throw new IOException("guest agent closed without an exit status: " + script + "\noutput:\n" + text);
       }
-      int code = Integer.parseInt(text.substring(rc + 5).strip());
+      int code = Integer.parseInt(text.substring(rc + 5).strip().split("\\s+")[0]);
       return new Result(code, text.substring(0, rc));
     }
   }

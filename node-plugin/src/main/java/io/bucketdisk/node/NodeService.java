@@ -1,0 +1,400 @@
+package io.bucketdisk.node;
+
+import io.bucketdisk.node.nbd.GatewayAddress;
+import io.bucketdisk.proto.csi.NodeExpandVolumeRequest;
+import io.bucketdisk.proto.csi.NodeExpandVolumeResponse;
+import io.bucketdisk.proto.csi.NodeGetCapabilitiesRequest;
+import io.bucketdisk.proto.csi.NodeGetCapabilitiesResponse;
+import io.bucketdisk.proto.csi.NodeGetInfoRequest;
+import io.bucketdisk.proto.csi.NodeGetInfoResponse;
+import io.bucketdisk.proto.csi.NodeGetVolumeStatsRequest;
+import io.bucketdisk.proto.csi.NodeGetVolumeStatsResponse;
+import io.bucketdisk.proto.csi.NodeGrpc;
+import io.bucketdisk.proto.csi.NodePublishVolumeRequest;
+import io.bucketdisk.proto.csi.NodePublishVolumeResponse;
+import io.bucketdisk.proto.csi.NodeServiceCapability;
+import io.bucketdisk.proto.csi.NodeStageVolumeRequest;
+import io.bucketdisk.proto.csi.NodeStageVolumeResponse;
+import io.bucketdisk.proto.csi.NodeUnpublishVolumeRequest;
+import io.bucketdisk.proto.csi.NodeUnpublishVolumeResponse;
+import io.bucketdisk.proto.csi.NodeUnstageVolumeRequest;
+import io.bucketdisk.proto.csi.NodeUnstageVolumeResponse;
+import io.bucketdisk.proto.csi.Topology;
+import io.bucketdisk.proto.csi.VolumeCapability;
+import io.bucketdisk.proto.csi.VolumeCapability.AccessMode.Mode;
+import io.bucketdisk.proto.csi.VolumeUsage;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * CSI Node service (spec v1.12.0): stage = attach (N connections) + mkfs-if-blank + mount; publish = bind mount
+ * (a device file for block); expand = RECONFIGURE the size + online filesystem grow. Every RPC is idempotent
+ * and returns the spec's codes (reference csi.md §2.2). One RPC per volume at a time: a concurrent one gets
+ * ABORTED. State changes are persisted through {@link StagingState} before the RPC returns, so a restarted
+ * plugin can unpublish and unstage what an earlier process did. Thread-safe.
+ */
+public final class NodeService extends NodeGrpc.NodeImplBase {
+  private static final Logger log = LoggerFactory.getLogger(NodeService.class);
+  static final String GATEWAY_KEY = "gatewayAddress";
+  static final String TOPOLOGY_KEY = "topology.csi.bucketdisk.io/node";
+  private static final Set<Mode> MOUNT_MODES = Set.of(Mode.SINGLE_NODE_WRITER, Mode.SINGLE_NODE_READER_ONLY,
+      Mode.MULTI_NODE_READER_ONLY, Mode.SINGLE_NODE_SINGLE_WRITER, Mode.SINGLE_NODE_MULTI_WRITER);
+  private static final Set<Mode> READ_ONLY_MODES = Set.of(Mode.SINGLE_NODE_READER_ONLY, Mode.MULTI_NODE_READER_ONLY);
+
+  private final String nodeId;
+  private final long maxVolumes;
+  private final NodeAttacher attacher;
+  private final Mounter mounter;
+  private final StagingState state;
+  private final Set<String> busy = ConcurrentHashMap.newKeySet();
+
+  NodeService(String nodeId, long maxVolumes, NodeAttacher attacher, Mounter mounter, StagingState state) {
+    this.nodeId = nodeId;
+    this.maxVolumes = maxVolumes;
+    this.attacher = attacher;
+    this.mounter = mounter;
+    this.state = state;
+  }
+
+  @FunctionalInterface
+  private interface Body<T> {
+    T run() throws Exception;
+  }
+
+  private <T> void call(String rpc, String volumeId, StreamObserver<T> out, Body<T> body) {
+    if (volumeId.isEmpty()) {
+      out.onError(CsiErrors.invalid(rpc + ": volume_id is required"));
+      return;
+    }
+    if (!busy.add(volumeId)) {
+      out.onError(Status.ABORTED.withDescription(rpc + " " + volumeId + ": another operation on this volume is in progress")
+          .asRuntimeException());
+      return;
+    }
+    T result;
+    try {
+      result = body.run();
+    } catch (Throwable t) {
+      out.onError(CsiErrors.toStatus(rpc, volumeId, t));
+      return;
+    } finally {
+      busy.remove(volumeId);
+    }
+    out.onNext(result);
+    out.onCompleted();
+  }
+
+  // ---- stage -------------------------------------------------------------------------------------------------
+
+  @Override
+  public void nodeStageVolume(NodeStageVolumeRequest req, StreamObserver<NodeStageVolumeResponse> out) {
+    call("NodeStageVolume", req.getVolumeId(), out, () -> {
+      String staging = req.getStagingTargetPath();
+      if (staging.isEmpty()) {
+        throw CsiErrors.invalid("staging_target_path is required");
+      }
+      if (!req.hasVolumeCapability()) {
+        throw CsiErrors.invalid("volume_capability is required");
+      }
+      var cap = req.getVolumeCapability();
+      var wanted = describe(req.getVolumeId(), staging, cap);
+      var existing = state.get(req.getVolumeId());
+      if (existing.isPresent()) {
+        var v = existing.get();
+        if (!v.stagingPath().equals(staging) || v.block() != wanted.block() || !v.fsType().equals(wanted.fsType())
+            || !v.accessMode().equals(wanted.accessMode())) {
+          throw CsiErrors.alreadyExists("volume " + v.volumeId() + " is already staged at " + v.stagingPath()
+              + " with a different capability");
+        }
+        if (attacher.serves(v.volumeId(), v.deviceIndex()) && (v.block() || mounter.isMountPoint(staging))) {
+          return NodeStageVolumeResponse.getDefaultInstance();
+        }
+        log.info("volume {}: staged record found but the device or mount is gone; staging again", v.volumeId());
+        cleanupStage(v);
+      }
+      if (!Files.isDirectory(Path.of(staging))) {
+        throw CsiErrors.invalid("staging_target_path " + staging + " does not exist or is not a directory");
+      }
+      if (state.all().size() >= maxVolumes) {
+        throw Status.RESOURCE_EXHAUSTED.withDescription("node " + nodeId + " already has " + maxVolumes + " volumes")
+            .asRuntimeException();
+      }
+      var gateway = gateway(req.getPublishContextMap());
+      var attached = attacher.attach(req.getVolumeId(), gateway);
+      var v = new StagedVolume(wanted.volumeId(), attached.index(), staging, wanted.block(), wanted.fsType(),
+          wanted.mountFlags(), wanted.readOnly() || attached.export().readOnly(), wanted.accessMode(), gateway.text(),
+          Map.of());
+      state.put(v);
+      try {
+        if (!v.block()) {
+          mountStaged(v);
+        }
+      } catch (Exception e) {
+        cleanupStage(v);
+        throw e;
+      }
+      log.info("volume {} staged at {} ({})", v.volumeId(), staging, v.block() ? "block" : v.fsType());
+      return NodeStageVolumeResponse.getDefaultInstance();
+    });
+  }
+
+  /** The gateway the controller named in publish_context ({@value #GATEWAY_KEY}), else this node's own. */
+  private GatewayAddress gateway(Map<String, String> publishContext) {
+    String addr = publishContext.get(GATEWAY_KEY);
+    if (addr == null || addr.isBlank()) {
+      return attacher.defaultGateway();
+    }
+    try {
+      return GatewayAddress.parse(addr);
+    } catch (IllegalArgumentException e) {
+      throw CsiErrors.invalid("publish_context " + GATEWAY_KEY + ": " + e.getMessage());
+    }
+  }
+
+  private void mountStaged(StagedVolume v) throws IOException {
+    var fs = mounter.filesystem(v.device());
+    if (fs.isEmpty()) {
+      if (v.readOnly()) {
+        throw CsiErrors.precondition("volume " + v.volumeId() + " is blank and read-only: it cannot be formatted");
+      }
+      mounter.mkfs(v.device(), v.fsType());
+    } else if (!fs.get().equals(v.fsType())) {
+      throw CsiErrors.precondition("volume " + v.volumeId() + " holds a " + fs.get() + " filesystem, not " + v.fsType());
+    }
+    var options = new ArrayList<>(v.mountFlags());
+    if (v.readOnly()) {
+      options.add("ro");
+    }
+    mounter.mount(v.device(), v.stagingPath(), v.fsType(), options);
+  }
+
+  /** Validates a capability and describes the stage it asks for; FAILED_PRECONDITION when unsupported. */
+  private static StagedVolume describe(String volumeId, String staging, VolumeCapability cap) {
+    if (!cap.hasAccessMode() || cap.getAccessMode().getMode() == Mode.UNKNOWN) {
+      throw CsiErrors.invalid("volume_capability.access_mode is required");
+    }
+    Mode mode = cap.getAccessMode().getMode();
+    boolean readOnly = READ_ONLY_MODES.contains(mode);
+    if (cap.hasBlock()) {
+      return new StagedVolume(volumeId, -1, staging, true, "", List.of(), readOnly, mode.name(), "", Map.of());
+    }
+    if (!cap.hasMount()) {
+      throw CsiErrors.invalid("volume_capability needs block or mount access");
+    }
+    if (!MOUNT_MODES.contains(mode)) {
+      throw CsiErrors.precondition("access mode " + mode + " is not supported for mount volumes (a filesystem "
+          + "cannot be written from several nodes); use block access");
+    }
+    String fs = cap.getMount().getFsType().isEmpty() ? "ext4" : cap.getMount().getFsType();
+    if (!Mounter.FILESYSTEMS.contains(fs)) {
+      throw CsiErrors.precondition("filesystem " + fs + " is not supported; use one of " + Mounter.FILESYSTEMS);
+    }
+    return new StagedVolume(volumeId, -1, staging, false, fs, cap.getMount().getMountFlagsList(), readOnly, mode.name(),
+        "", Map.of());
+  }
+
+  // ---- unstage -----------------------------------------------------------------------------------------------
+
+  @Override
+  public void nodeUnstageVolume(NodeUnstageVolumeRequest req, StreamObserver<NodeUnstageVolumeResponse> out) {
+    call("NodeUnstageVolume", req.getVolumeId(), out, () -> {
+      if (req.getStagingTargetPath().isEmpty()) {
+        throw CsiErrors.invalid("staging_target_path is required");
+      }
+      var v = state.get(req.getVolumeId());
+      if (v.isEmpty()) {
+        // Not staged here: OK by the spec. Still undo a mount left at the path by a crash before the record.
+        return NodeUnstageVolumeResponse.getDefaultInstance();
+      }
+      if (!v.get().publications().isEmpty()) {
+        throw CsiErrors.precondition("volume " + req.getVolumeId() + " is still published at "
+            + v.get().publications().keySet() + "; unpublish it first");
+      }
+      cleanupStage(v.get());
+      log.info("volume {} unstaged from {}", req.getVolumeId(), v.get().stagingPath());
+      return NodeUnstageVolumeResponse.getDefaultInstance();
+    });
+  }
+
+  private void cleanupStage(StagedVolume v) throws IOException {
+    if (!v.block() && mounter.isMountPoint(v.stagingPath())) {
+      mounter.unmount(v.stagingPath());
+    }
+    if (v.deviceIndex() >= 0 && NodeAttacher.backend(v.deviceIndex()).map(v.volumeId()::equals).orElse(true)) {
+      attacher.detach(v.volumeId(), v.deviceIndex());
+    }
+    state.remove(v.volumeId());
+  }
+
+  // ---- publish -----------------------------------------------------------------------------------------------
+
+  @Override
+  public void nodePublishVolume(NodePublishVolumeRequest req, StreamObserver<NodePublishVolumeResponse> out) {
+    call("NodePublishVolume", req.getVolumeId(), out, () -> {
+      String target = req.getTargetPath();
+      if (target.isEmpty()) {
+        throw CsiErrors.invalid("target_path is required");
+      }
+      if (!req.hasVolumeCapability()) {
+        throw CsiErrors.invalid("volume_capability is required");
+      }
+      if (req.getStagingTargetPath().isEmpty()) {
+        throw CsiErrors.precondition("staging_target_path is required: this plugin stages volumes (STAGE_UNSTAGE_VOLUME)");
+      }
+      var wanted = describe(req.getVolumeId(), req.getStagingTargetPath(), req.getVolumeCapability());
+      var v = state.get(req.getVolumeId()).orElseThrow(() ->
+          CsiErrors.notFound("volume " + req.getVolumeId() + " is not staged on node " + nodeId));
+      if (!v.stagingPath().equals(req.getStagingTargetPath())) {
+        throw CsiErrors.precondition("volume " + v.volumeId() + " is staged at " + v.stagingPath() + ", not at "
+            + req.getStagingTargetPath());
+      }
+      if (v.block() != wanted.block()) {
+        throw CsiErrors.precondition("volume " + v.volumeId() + " was staged for " + (v.block() ? "block" : "mount")
+            + " access");
+      }
+      boolean ro = req.getReadonly() || v.readOnly();
+      Boolean published = v.publications().get(target);
+      if (published != null) {
+        if (published != ro) {
+          throw CsiErrors.alreadyExists("volume " + v.volumeId() + " is already published at " + target
+              + " with readonly=" + published);
+        }
+        if (mounter.isMountPoint(target)) {
+          return NodePublishVolumeResponse.getDefaultInstance();
+        }
+      }
+      Path t = Path.of(target);
+      if (v.block()) {
+        if (!Files.exists(t, LinkOption.NOFOLLOW_LINKS)) {
+          Files.createFile(t);
+        }
+        mounter.bindMount(v.device(), target, ro);
+      } else {
+        Files.createDirectories(t);
+        mounter.bindMount(v.stagingPath(), target, ro);
+      }
+      state.put(v.withPublication(target, ro));
+      log.info("volume {} published at {}{}", v.volumeId(), target, ro ? " (read-only)" : "");
+      return NodePublishVolumeResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void nodeUnpublishVolume(NodeUnpublishVolumeRequest req, StreamObserver<NodeUnpublishVolumeResponse> out) {
+    call("NodeUnpublishVolume", req.getVolumeId(), out, () -> {
+      String target = req.getTargetPath();
+      if (target.isEmpty()) {
+        throw CsiErrors.invalid("target_path is required");
+      }
+      Path t = Path.of(target);
+      if (Files.exists(t, LinkOption.NOFOLLOW_LINKS)) {
+        if (mounter.isMountPoint(target)) {
+          mounter.unmount(target);
+        }
+        Files.deleteIfExists(t);
+      }
+      var v = state.get(req.getVolumeId());
+      if (v.isPresent() && v.get().publications().containsKey(target)) {
+        state.put(v.get().withoutPublication(target));
+        log.info("volume {} unpublished from {}", req.getVolumeId(), target);
+      }
+      return NodeUnpublishVolumeResponse.getDefaultInstance();
+    });
+  }
+
+  // ---- stats and expand --------------------------------------------------------------------------------------
+
+  private StagedVolume staged(String volumeId, String path) {
+    var v = state.get(volumeId).orElseThrow(() -> CsiErrors.notFound("volume " + volumeId + " is not staged on node " + nodeId));
+    if (!path.equals(v.stagingPath()) && !v.publications().containsKey(path)) {
+      throw CsiErrors.notFound("volume " + volumeId + " is not staged or published at " + path);
+    }
+    if (!Files.exists(Path.of(path))) {
+      throw CsiErrors.notFound("volume path " + path + " does not exist");
+    }
+    return v;
+  }
+
+  @Override
+  public void nodeGetVolumeStats(NodeGetVolumeStatsRequest req, StreamObserver<NodeGetVolumeStatsResponse> out) {
+    call("NodeGetVolumeStats", req.getVolumeId(), out, () -> {
+      if (req.getVolumePath().isEmpty()) {
+        throw CsiErrors.invalid("volume_path is required");
+      }
+      var v = staged(req.getVolumeId(), req.getVolumePath());
+      var resp = NodeGetVolumeStatsResponse.newBuilder();
+      if (v.block()) {
+        resp.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES)
+            .setTotal(NodeAttacher.deviceBytes(v.deviceIndex())));
+      } else {
+        long[] s = mounter.statfs(req.getVolumePath());
+        long bs = s[0];
+        resp.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES)
+            .setTotal(s[1] * bs).setAvailable(s[2] * bs).setUsed((s[1] - s[3]) * bs));
+        resp.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.INODES)
+            .setTotal(s[4]).setAvailable(s[5]).setUsed(s[4] - s[5]));
+      }
+      return resp.build();
+    });
+  }
+
+  @Override
+  public void nodeExpandVolume(NodeExpandVolumeRequest req, StreamObserver<NodeExpandVolumeResponse> out) {
+    call("NodeExpandVolume", req.getVolumeId(), out, () -> {
+      if (req.getVolumePath().isEmpty()) {
+        throw CsiErrors.invalid("volume_path is required");
+      }
+      var v = staged(req.getVolumeId(), req.getVolumePath());
+      long required = req.hasCapacityRange() ? req.getCapacityRange().getRequiredBytes() : 0;
+      long limit = req.hasCapacityRange() ? req.getCapacityRange().getLimitBytes() : 0;
+      if (required < 0 || limit < 0) {
+        throw CsiErrors.invalid("capacity_range must not be negative");
+      }
+      long size = attacher.refreshSize(v.volumeId(), v.deviceIndex(), GatewayAddress.parse(v.gateway()));
+      if (size < required || (limit > 0 && size > limit)) {
+        throw Status.OUT_OF_RANGE.withDescription("volume " + v.volumeId() + " is " + size
+            + " bytes at the gateway; expand it in the controller first (asked for " + required + ")").asRuntimeException();
+      }
+      boolean block = v.block() || (req.hasVolumeCapability() && req.getVolumeCapability().hasBlock());
+      if (!block) {
+        if (v.readOnly()) {
+          throw CsiErrors.precondition("volume " + v.volumeId() + " is mounted read-only; its filesystem cannot grow");
+        }
+        mounter.resize(v.device(), v.stagingPath(), v.fsType());
+        log.info("volume {}: {} grown online to {} bytes", v.volumeId(), v.fsType(), size);
+      }
+      return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(size).build();
+    });
+  }
+
+  // ---- node info ---------------------------------------------------------------------------------------------
+
+  @Override
+  public void nodeGetCapabilities(NodeGetCapabilitiesRequest req, StreamObserver<NodeGetCapabilitiesResponse> out) {
+    var resp = NodeGetCapabilitiesResponse.newBuilder();
+    for (var t : List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME, NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
+        NodeServiceCapability.RPC.Type.EXPAND_VOLUME)) {
+      resp.addCapabilities(NodeServiceCapability.newBuilder().setRpc(NodeServiceCapability.RPC.newBuilder().setType(t)));
+    }
+    out.onNext(resp.build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void nodeGetInfo(NodeGetInfoRequest req, StreamObserver<NodeGetInfoResponse> out) {
+    out.onNext(NodeGetInfoResponse.newBuilder().setNodeId(nodeId).setMaxVolumesPerNode(maxVolumes)
+        .setAccessibleTopology(Topology.newBuilder().putSegments(TOPOLOGY_KEY, nodeId)).build());
+    out.onCompleted();
+  }
+}
