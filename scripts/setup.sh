@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(qemu-utils qemu-system-x86 libnbd-bin nbd-client nbdkit fio busybox-static cpio kmod
-          e2fsprogs xfsprogs util-linux)
+          e2fsprogs xfsprogs util-linux socat)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

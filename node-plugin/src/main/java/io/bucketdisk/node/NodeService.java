@@ -82,14 +82,18 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
           .asRuntimeException());
       return;
     }
-    T result;
+    T result = null;
+    Throwable failure = null;
     try {
       result = body.run();
     } catch (Throwable t) {
-      out.onError(CsiErrors.toStatus(rpc, volumeId, t));
-      return;
+      failure = t;
     } finally {
-      busy.remove(volumeId);
+      busy.remove(volumeId); // before answering: the CO may send the next call as soon as it has the reply
+    }
+    if (failure != null) {
+      out.onError(CsiErrors.toStatus(rpc, volumeId, failure));
+      return;
     }
     out.onNext(result);
     out.onCompleted();

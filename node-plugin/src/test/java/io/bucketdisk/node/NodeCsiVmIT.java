@@ -76,10 +76,12 @@ class NodeCsiVmIT {
     assumeTrue(reason.isEmpty(), () -> "VM test skipped: " + reason.orElseThrow());
     started = System.nanoTime();
     work = Files.createTempDirectory(Path.of("/tmp"), "bdnodevm");
-    gateway = new HostGateway();
+    gateway = new HostGateway(work.resolve("store"));
     gateway.addVolume(FS_VOL, 256 * MIB);
     gateway.addVolume(BLOCK_VOL, 128 * MIB);
-    nbdkit = HostNbdServer.start(work.resolve("nbdkit"), GROW_VOL, 320 * MIB);
+    gateway.addVolume(GROW_VOL, 320 * MIB);
+    // A second server, named through publish_context, for the stage path that does not use --gateway.
+    nbdkit = HostNbdServer.start(work.resolve("nbdkit"), "vol-elsewhere", 64 * MIB);
     vm = GuestVm.boot(work.resolve("vm"), 2048, List.of(CSI_PORT), Duration.ofSeconds(90));
     vm.exec("mkdir -p /tmp/csi /tmp/k/pods/a /tmp/k/pods/b /tmp/k/stage-fs /tmp/k/stage-blk /tmp/k/stage-grow", Duration.ofSeconds(10))
         .orThrow("mkdir");
@@ -244,7 +246,7 @@ class NodeCsiVmIT {
     assertThat(sh("cat /sys/block/" + nbd + "/size; grep -c ' /tmp/k/stage-fs ' /proc/self/mounts || true", 10).output())
         .isEqualToIgnoringWhitespace("00");
     // The chunks are in the gateway's store (at least the three 6 MiB files).
-    assertThat(gateway.store(FS_VOL).chunks.size()).isGreaterThanOrEqualTo(18);
+    assertThat(gateway.storedChunks(FS_VOL)).isGreaterThanOrEqualTo(18);
 
     node().nodeStageVolume(stage(FS_VOL, "/tmp/k/stage-fs", cap));
     node().nodePublishVolume(publish(FS_VOL, "/tmp/k/stage-fs", "/tmp/k/pods/a/mount", cap));
@@ -308,12 +310,10 @@ class NodeCsiVmIT {
   @Order(5)
   void xfsGrowsOnlineAfterNodeExpand() throws Exception {
     var cap = mount("xfs", Mode.SINGLE_NODE_WRITER);
-    var req = stage(GROW_VOL, "/tmp/k/stage-grow", cap).toBuilder()
-        .putPublishContext(NodeService.GATEWAY_KEY, GuestVm.HOST_FROM_GUEST + ":" + nbdkit.port()).build();
-    node().nodeStageVolume(req);
+    node().nodeStageVolume(stage(GROW_VOL, "/tmp/k/stage-grow", cap));
     sh("echo data > /tmp/k/stage-grow/keep && sync", 30);
     long before = Long.parseLong(sh("df -B1 --output=size /tmp/k/stage-grow | tail -1", 10).output().strip());
-    nbdkit.resize(640 * MIB);
+    gateway.resize(GROW_VOL, 640 * MIB);
     var resp = node().nodeExpandVolume(NodeExpandVolumeRequest.newBuilder().setVolumeId(GROW_VOL)
         .setVolumePath("/tmp/k/stage-grow").setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(640 * MIB)).build());
     assertThat(resp.getCapacityBytes()).isEqualTo(640 * MIB);
@@ -324,6 +324,20 @@ class NodeCsiVmIT {
         .setVolumeId(GROW_VOL).setVolumePath("/tmp/k/stage-grow")
         .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(2048 * MIB)).build()));
     node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId(GROW_VOL).setStagingTargetPath("/tmp/k/stage-grow").build());
+  }
+
+  @Test
+  @Order(6)
+  void publishContextNamesAnotherGateway() throws Exception {
+    var cap = block();
+    node().nodeStageVolume(stage("vol-elsewhere", "/tmp/k/stage-blk", cap).toBuilder()
+        .putPublishContext(NodeService.GATEWAY_KEY, GuestVm.HOST_FROM_GUEST + ":" + nbdkit.port()).build());
+    var dev = sh("for d in /sys/block/nbd*; do [ \"$(cat $d/backend 2>/dev/null)\" = vol-elsewhere ] && echo ${d##*/}; done; true", 10)
+        .output().strip();
+    assertThat(dev).startsWith("nbd");
+    sh("printf 'elsewhere' | dd of=/dev/" + dev + " bs=4096 conv=sync,fsync oflag=direct 2>/dev/null", 30);
+    node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("vol-elsewhere").setStagingTargetPath("/tmp/k/stage-blk").build());
+    assertThat(new String(nbdkit.read(0, 9), java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("elsewhere");
   }
 
 }

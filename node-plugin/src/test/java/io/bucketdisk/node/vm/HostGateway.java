@@ -1,21 +1,26 @@
 package io.bucketdisk.node.vm;
 
 import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.ChunkCache;
-import io.bucketdisk.nbd.cache.MemoryChunkStore;
-import io.bucketdisk.nbd.cache.MemoryVolumeSource;
 import io.bucketdisk.nbd.cache.VolumeExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.bucketdisk.nbd.server.ServerOptions;
+import io.bucketdisk.store.CatalogOptions;
+import io.bucketdisk.store.LeaseOwner;
+import io.bucketdisk.store.VolumeCatalog;
+import io.bucketdisk.store.VolumeSpec;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.stream.Stream;
 
 /**
- * The project's own gateway on the host for VM tests: {@link NbdListener} on 127.0.0.1 over the real
- * write-back {@link ChunkCache} and {@link VolumeExportProvider}, backed by in-memory chunk stores (the
- * gateway test-jar's {@link MemoryChunkStore}) that outlive a gateway restart. {@link #restart()} is a clean
- * stop (listener closed, cache flushed to the store, provider closed) and a fresh start on the same port.
+ * The project's own gateway on the host for VM tests: {@link NbdListener} on 127.0.0.1 serving every volume of
+ * a directory store ({@code file://}) through the real write-back chunk cache. {@link #restart()} is a clean
+ * stop (listener closed, cache flushed, provider closed) and a fresh start on the same port; the store is all
+ * that carries over. Volumes are created and resized through the store catalog, as the controller would.
  */
 public final class HostGateway implements AutoCloseable {
   public static final int CHUNK = 1 << 20;
@@ -24,31 +29,47 @@ public final class HostGateway implements AutoCloseable {
    * with ESHUTDOWN, which the kernel turns into EIO for the application. Closing at once makes the kernel
    * resend them on the reattached connections instead.
    */
-  private static final ServerOptions OPTIONS = new ServerOptions(null, false, 256, 128 << 20, Duration.ZERO);
-  private final MemoryVolumeSource source = new MemoryVolumeSource();
+  private static final ServerOptions OPTIONS = new ServerOptions(null, false, 256, 128 << 20, Duration.ZERO, true);
+  private final Path storeDir;
+  private final URI store;
+  private final VolumeCatalog catalog;
   private VolumeExportProvider provider;
   private NbdListener listener;
   private final int port;
 
-  public HostGateway() throws IOException {
+  public HostGateway(Path storeDir) throws IOException {
+    this.storeDir = storeDir;
+    Files.createDirectories(storeDir);
+    this.store = storeDir.toUri();
+    this.catalog = VolumeCatalog.open(store, CatalogOptions.defaults());
     provider = newProvider();
     listener = new NbdListener(provider, OPTIONS);
     port = ((InetSocketAddress) listener.listen(new InetSocketAddress("127.0.0.1", 0))).getPort();
   }
 
-  private VolumeExportProvider newProvider() {
-    var cache = new ChunkCache(new CacheConfig(64L * CHUNK, 24L * CHUNK, CHUNK, 4, 4, 2, Duration.ofSeconds(5),
-        Duration.ofSeconds(30), Duration.ofSeconds(30)));
-    return new VolumeExportProvider(source, cache, null);
+  private VolumeExportProvider newProvider() throws IOException {
+    var cache = new CacheConfig(64L * CHUNK, 24L * CHUNK, CHUNK, 4, 4, 2, Duration.ofSeconds(5),
+        Duration.ofSeconds(30), Duration.ofSeconds(30));
+    return VolumeExportProvider.forStore(store, new LeaseOwner("vm-test-gateway", "unix:///tmp/none.sock"), cache, null);
   }
 
-  /** Adds a volume of {@code size} bytes, served as export {@code name}. */
-  public MemoryChunkStore addVolume(String name, long size) {
-    return source.add(name, size, CHUNK);
+  /** Creates a volume of {@code size} bytes (1 MiB chunks), served as export {@code name}. */
+  public void addVolume(String name, long size) throws IOException {
+    catalog.create(new VolumeSpec(name, size, CHUNK, java.util.Map.of()));
   }
 
-  public MemoryChunkStore store(String name) {
-    return source.stores.get(name);
+  /** Grows a volume in the store and tells the running gateway, as ControllerExpandVolume does. */
+  public void resize(String name, long size) throws IOException {
+    catalog.resize(name, size);
+    provider.refreshVolume(name);
+  }
+
+  /** Chunk objects the store holds for {@code name}. */
+  public long storedChunks(String name) throws IOException {
+    try (Stream<Path> files = Files.walk(storeDir)) {
+      return files.filter(Files::isRegularFile)
+          .filter(p -> p.toString().contains("/volumes/" + name + "/chunks/")).count();
+    }
   }
 
   /** NBD connections the gateway has open for {@code name} (0 when the volume is not open). */
@@ -74,5 +95,6 @@ public final class HostGateway implements AutoCloseable {
   public void close() throws IOException {
     listener.stop();
     provider.close();
+    catalog.close();
   }
 }
