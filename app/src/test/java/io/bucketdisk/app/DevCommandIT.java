@@ -87,8 +87,12 @@ class DevCommandIT {
       assertThat(data.resolve("nbd.sock")).doesNotExist();
     } finally {
       p.destroyForcibly();
-      Files.deleteIfExists(data.resolve("nbd.sock"));
-      Files.deleteIfExists(data);
+      // dev keeps its store in --data: remove the whole tree.
+      try (var walk = Files.walk(data)) {
+        for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(f);
+        }
+      }
     }
   }
 
