@@ -1,6 +1,10 @@
 package io.bucketdisk.controller;
 
 import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -9,8 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Executors;
 
 /**
- * Prometheus text exposition of a {@link PrometheusMeterRegistry} at {@code http://HOST:PORT/metrics}, served by the
- * JDK's HTTP server on one virtual-thread executor. Thread safe; close to stop.
+ * Prometheus text exposition of a {@link PrometheusMeterRegistry} (with JVM memory, GC, thread and CPU meters) at
+ * {@code http://HOST:PORT/metrics}, served by the JDK's HTTP server on virtual threads. Thread safe; close to stop.
  */
 public final class MetricsEndpoint implements AutoCloseable {
 
@@ -36,6 +40,10 @@ public final class MetricsEndpoint implements AutoCloseable {
       throw new IllegalArgumentException("metrics address '" + hostPort + "' has no valid port, e.g. 0.0.0.0:9811");
     }
     var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmGcMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
     var http = HttpServer.create(host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port), 0);
     http.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
     http.createContext("/metrics", ex -> {
