@@ -79,7 +79,9 @@ final class PublishFencer {
         }
       }
       try {
-        volumes.catalog().publish(volumeId, nodeId, readOnly);
+        // The single-writer check is repeated inside the store's conditional manifest update, so two controller
+        // processes racing to hand the volume to two writers cannot both win.
+        volumes.catalog().publish(volumeId, nodeId, readOnly, mode != Mode.MULTI_NODE_MULTI_WRITER);
       } catch (StoreException e) {
         if (e.kind() == StoreException.Kind.CONFLICT) {
           throw new VolumeError(VolumeError.Reason.PRECONDITION, "volume " + volumeId + " cannot be published to "

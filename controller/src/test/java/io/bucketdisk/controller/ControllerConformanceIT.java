@@ -433,6 +433,41 @@ class ControllerConformanceIT {
           "node-3", single, false)));
       assertThat(msg).contains("node-1");
       unpublish(id, "");
+      var rwx = block(Mode.MULTI_NODE_MULTI_WRITER);
+      csi.ctl().controllerPublishVolume(publishReq(id, "node-1", rwx, false));
+      csi.ctl().controllerPublishVolume(publishReq(id, "node-2", rwx, false));
+      assertThat(csi.ctl().controllerGetVolume(ControllerGetVolumeRequest.newBuilder().setVolumeId(id).build())
+          .getStatus().getPublishedNodeIdsList()).containsExactly("node-1", "node-2");
+      unpublish(id, "");
+      delete(id);
+    }
+
+    @Test
+    void twoControllersRacingForTheWriterCannotBothWin() throws Exception {
+      String id = create("pub-race", GIB);
+      try (var otherCatalog = VolumeCatalog.open(s3.storeUrl("conformance/"), CatalogOptions.defaults());
+          var other = new ControllerPlugin(otherCatalog, NodeDirectory.of(NODES), null);
+          var otherServer = other.serve(dir.resolve("other.sock"), null);
+          var otherCsi = new CsiClient(otherServer.socket());
+          var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        var single = block(Mode.MULTI_NODE_SINGLE_WRITER);
+        var a = pool.submit(() -> csi.ctl().controllerPublishVolume(publishReq(id, "node-1", single, false)));
+        var b = pool.submit(() -> otherCsi.ctl().controllerPublishVolume(publishReq(id, "node-2", single, false)));
+        int won = 0;
+        for (var f : List.of(a, b)) {
+          try {
+            f.get();
+            won++;
+          } catch (java.util.concurrent.ExecutionException e) {
+            assertThat(((StatusRuntimeException) e.getCause()).getStatus().getCode())
+                .isIn(Code.FAILED_PRECONDITION, Code.ABORTED);
+          }
+        }
+        assertThat(won).isEqualTo(1);
+        assertThat(csi.ctl().controllerGetVolume(ControllerGetVolumeRequest.newBuilder().setVolumeId(id).build())
+            .getStatus().getPublishedNodeIdsCount()).isEqualTo(1);
+      }
+      unpublish(id, "");
       delete(id);
     }
   }
