@@ -493,12 +493,14 @@ public final class VolumeCache implements AutoCloseable {
             } else {
               java.util.Arrays.fill(d, off, off + n, (byte) 0);
             }
+            boolean wasFull = b.valid.isFull();
             b.valid.add(off, off + n);
             touch(b);
             if (touched != null) {
               touched.add(new WriteBackFlusher.Target(b, b.version, b.attemptSeq));
             }
-            full = off + n == chunkSize && b.valid.isFull();
+            // a chunk that this write completed is likely done (sequential writers): upload it now
+            full = !wasFull && b.valid.isFull();
           }
         }
         if (needSettle) {

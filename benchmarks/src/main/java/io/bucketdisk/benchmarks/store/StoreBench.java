@@ -1,0 +1,158 @@
+package io.bucketdisk.benchmarks.store;
+
+import io.bucketdisk.nbd.cache.CacheConfig;
+import io.bucketdisk.nbd.cache.VolumeCounters;
+import io.bucketdisk.nbd.cache.VolumeExport;
+import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.nbd.export.Export;
+import io.bucketdisk.nbd.server.NbdListener;
+import io.bucketdisk.nbd.server.ServerOptions;
+import io.bucketdisk.store.LeaseOwner;
+import io.bucketdisk.store.StoreMetrics;
+import io.bucketdisk.store.VolumeSpec;
+import io.bucketdisk.store.object.ObjectStore;
+import io.bucketdisk.store.object.ObjectStores;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The store-path benchmark (not a test): raw S3 PUT/GET throughput of the AWS SDK store at a given parallelism,
+ * then the same bytes through the gateway (real NBD server, {@code nbdcopy}) — write+flush and a cold sequential
+ * read — and prints the ratios, store requests per GiB written, and resident memory against the cache size.
+ *
+ * <p>Usage: {@code StoreBench STORE_URL SOURCE_FILE [PARALLELISM] [CACHE_SIZE]}; the source file's size is the
+ * volume size (a multiple of 4 MiB).
+ */
+public final class StoreBench {
+  private static final int CHUNK = 4 << 20;
+
+  private StoreBench() {}
+
+  public static void main(String[] args) throws Exception {
+    URI url = URI.create(args[0]);
+    Path source = Path.of(args[1]);
+    int parallel = args.length > 2 ? Integer.parseInt(args[2]) : 8;
+    long cacheBytes = args.length > 3 ? CacheConfig.parseSize(args[3]) : 512L << 20;
+    long size = Files.size(source);
+    int chunks = (int) (size / CHUNK);
+    double gib = size / (double) (1L << 30);
+    System.out.printf("volume %d MiB in %d chunks of 4 MiB, parallelism %d, cache %d MiB, %d CPUs%n", size >> 20,
+        chunks, parallel, cacheBytes >> 20, Runtime.getRuntime().availableProcessors());
+
+    // 1. raw store: PUT and GET the same bytes with the same SDK client and parallelism
+    double rawPut;
+    double rawGet;
+    try (ObjectStore os = ObjectStores.open(url, StoreMetrics.NONE);
+        ExecutorService pool = Executors.newFixedThreadPool(parallel)) {
+      byte[] data = Files.readAllBytes(source);
+      long t0 = System.nanoTime();
+      List<Future<?>> fs = new ArrayList<>();
+      for (int i = 0; i < chunks; i++) {
+        int idx = i;
+        fs.add(pool.submit(() -> os.put("raw/" + idx, ByteBuffer.wrap(data, idx * CHUNK, CHUNK))));
+      }
+      for (Future<?> f : fs) {
+        f.get();
+      }
+      rawPut = size / 1048576.0 / ((System.nanoTime() - t0) / 1e9);
+      fs.clear();
+      t0 = System.nanoTime();
+      for (int i = 0; i < chunks; i++) {
+        int idx = i;
+        fs.add(pool.submit(() -> {
+          ByteBuffer b = ByteBuffer.allocate(CHUNK);
+          os.read("raw/" + idx, 0, b);
+          return null;
+        }));
+      }
+      for (Future<?> f : fs) {
+        f.get();
+      }
+      rawGet = size / 1048576.0 / ((System.nanoTime() - t0) / 1e9);
+      for (int i = 0; i < chunks; i++) {
+        os.delete("raw/" + i);
+      }
+    }
+    System.out.printf("raw store   PUT %8.1f MiB/s   GET %8.1f MiB/s%n", rawPut, rawGet);
+
+    // 2. through the gateway: nbdcopy --flush in (write+flush), then a cold sequential read with a fresh cache
+    CacheConfig config = new CacheConfig(cacheBytes, Math.max(2L * CHUNK, (cacheBytes - 2L * parallel * CHUNK) / 2),
+        CHUNK, parallel, parallel, parallel, java.time.Duration.ofSeconds(3), java.time.Duration.ofMinutes(2),
+        java.time.Duration.ofMinutes(2));
+    VolumeSpec spec = new VolumeSpec("bench", size, CHUNK, Map.of());
+    LeaseOwner owner = new LeaseOwner("bench", "none");
+    double write;
+    long puts;
+    long storeRequestsWrite;
+    long maxRss = 0;
+    try (VolumeExportProvider p = VolumeExportProvider.forStore(url, owner, config, spec)) {
+      NbdListener l = new NbdListener(p, ServerOptions.defaults());
+      int port = ((InetSocketAddress) l.listen(new InetSocketAddress("127.0.0.1", 0))).getPort();
+      try (Export keep = p.open("bench").orElseThrow()) {
+        VolumeCounters c = ((VolumeExport) keep).volume().counters();
+        long t0 = System.nanoTime();
+        Process cp = new ProcessBuilder("nbdcopy", "-C", "4", "--flush", source.toString(),
+            "nbd://127.0.0.1:" + port + "/bench").inheritIO().start();
+        maxRss = Math.max(maxRss, waitSampling(cp));
+        write = size / 1048576.0 / ((System.nanoTime() - t0) / 1e9);
+        puts = c.puts();
+        storeRequestsWrite = c.puts() + c.gets() + c.rangeGets() + c.deleteRequests();
+      }
+      l.stop();
+    }
+    double read;
+    long gets;
+    try (VolumeExportProvider p = VolumeExportProvider.forStore(url, owner, config, null)) {
+      NbdListener l = new NbdListener(p, ServerOptions.defaults());
+      int port = ((InetSocketAddress) l.listen(new InetSocketAddress("127.0.0.1", 0))).getPort();
+      try (Export keep = p.open("bench").orElseThrow()) {
+        VolumeCounters c = ((VolumeExport) keep).volume().counters();
+        long t0 = System.nanoTime();
+        Process cp = new ProcessBuilder("nbdcopy", "-C", "4", "nbd://127.0.0.1:" + port + "/bench", "null:")
+            .inheritIO().start();
+        maxRss = Math.max(maxRss, waitSampling(cp));
+        read = size / 1048576.0 / ((System.nanoTime() - t0) / 1e9);
+        gets = c.gets();
+      }
+      l.stop();
+    }
+    System.out.printf("gateway     write+flush %8.1f MiB/s   cold read %8.1f MiB/s%n", write, read);
+    System.out.printf("ratio       write+flush/raw PUT %.2f   cold read/raw GET %.2f   (target >= 0.8)%n",
+        write / rawPut, read / rawGet);
+    System.out.printf("requests    %d PUTs for %d dirty chunks (%.0f PUTs/GiB, %.0f store requests/GiB written);"
+        + " %d GETs for the cold read%n", puts, chunks, puts / gib, storeRequestsWrite / gib, gets);
+    System.out.printf("memory      max RSS %d MiB with a %d MiB cache (JVM heap max %d MiB)%n", maxRss >> 20,
+        cacheBytes >> 20, Runtime.getRuntime().maxMemory() >> 20);
+  }
+
+  /** Waits for {@code p}, sampling this JVM's resident set size; returns the maximum seen, in bytes. */
+  private static long waitSampling(Process p) throws Exception {
+    long max = 0;
+    while (!p.waitFor(100, TimeUnit.MILLISECONDS)) {
+      max = Math.max(max, rss());
+    }
+    if (p.exitValue() != 0) {
+      throw new IllegalStateException("nbdcopy failed with exit " + p.exitValue());
+    }
+    return Math.max(max, rss());
+  }
+
+  private static long rss() throws Exception {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    return 0;
+  }
+}
