@@ -33,7 +33,7 @@ out="bench/results/store-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "# bench/store-bench.sh $size_mib $parallel $cache   ($(date -u +%FT%TZ))"
   echo "# machine: $(nproc) CPUs, $(free -m | awk '/Mem:/{print $2}') MiB RAM, $(uname -r), $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
   echo "# store: embedded s3proxy 4.1.0 (filesystem blob store in /tmp) on 127.0.0.1, same machine"
-  "$JAVA_HOME/bin/java" -Xmx2g -cp "$bench_cp" io.bucketdisk.benchmarks.store.StoreBench "$(cat "$work/url")" \
+  "$JAVA_HOME/bin/java" -Xmx1g -cp "$bench_cp" io.bucketdisk.benchmarks.store.StoreBench "$(cat "$work/url")" \
     "$work/source.img" "$parallel" "$cache" 2>"$work/bench.log"
 } | tee "$out"
 echo "results: $out"

@@ -54,12 +54,20 @@ public final class StoreBench {
     double rawGet;
     try (ObjectStore os = ObjectStores.open(url, StoreMetrics.NONE);
         ExecutorService pool = Executors.newFixedThreadPool(parallel)) {
-      byte[] data = Files.readAllBytes(source);
       long t0 = System.nanoTime();
       List<Future<?>> fs = new ArrayList<>();
-      for (int i = 0; i < chunks; i++) {
-        int idx = i;
-        fs.add(pool.submit(() -> os.put("raw/" + idx, ByteBuffer.wrap(data, idx * CHUNK, CHUNK))));
+      try (java.nio.channels.FileChannel file = java.nio.channels.FileChannel.open(source)) {
+        for (int i = 0; i < chunks; i++) {
+          int idx = i;
+          fs.add(pool.submit(() -> {
+            ByteBuffer b = ByteBuffer.allocate(CHUNK);
+            file.read(b, (long) idx * CHUNK);
+            return os.put("raw/" + idx, b.flip());
+          }));
+        }
+        for (Future<?> f : fs) {
+          f.get();
+        }
       }
       for (Future<?> f : fs) {
         f.get();
@@ -103,7 +111,7 @@ public final class StoreBench {
         long t0 = System.nanoTime();
         Process cp = new ProcessBuilder("nbdcopy", "-C", "4", "--flush", source.toString(),
             "nbd://127.0.0.1:" + port + "/bench").inheritIO().start();
-        maxRss = Math.max(maxRss, waitSampling(cp));
+        maxRss = Math.max(maxRss, waitSampling(cp, p));
         write = size / 1048576.0 / ((System.nanoTime() - t0) / 1e9);
         puts = c.puts();
         storeRequestsWrite = c.puts() + c.gets() + c.rangeGets() + c.deleteRequests();
@@ -120,7 +128,7 @@ public final class StoreBench {
         long t0 = System.nanoTime();
         Process cp = new ProcessBuilder("nbdcopy", "-C", "4", "nbd://127.0.0.1:" + port + "/bench", "null:")
             .inheritIO().start();
-        maxRss = Math.max(maxRss, waitSampling(cp));
+        maxRss = Math.max(maxRss, waitSampling(cp, p));
         read = size / 1048576.0 / ((System.nanoTime() - t0) / 1e9);
         gets = c.gets();
       }
@@ -131,15 +139,22 @@ public final class StoreBench {
         write / rawPut, read / rawGet);
     System.out.printf("requests    %d PUTs for %d dirty chunks (%.0f PUTs/GiB, %.0f store requests/GiB written);"
         + " %d GETs for the cold read%n", puts, chunks, puts / gib, storeRequestsWrite / gib, gets);
-    System.out.printf("memory      max RSS %d MiB with a %d MiB cache (JVM heap max %d MiB)%n", maxRss >> 20,
-        cacheBytes >> 20, Runtime.getRuntime().maxMemory() >> 20);
+    System.out.printf("memory      cache held at most %d MiB of its %d MiB bound; process max RSS %d MiB"
+        + " (JVM heap max %d MiB)%n", maxCache >> 20, cacheBytes >> 20, maxRss >> 20,
+        Runtime.getRuntime().maxMemory() >> 20);
   }
 
-  /** Waits for {@code p}, sampling this JVM's resident set size; returns the maximum seen, in bytes. */
-  private static long waitSampling(Process p) throws Exception {
+  private static long maxCache;
+
+  /**
+   * Waits for {@code p}, sampling this JVM's resident set size and the cache's resident bytes; returns the maximum
+   * RSS seen, in bytes.
+   */
+  private static long waitSampling(Process p, VolumeExportProvider provider) throws Exception {
     long max = 0;
     while (!p.waitFor(100, TimeUnit.MILLISECONDS)) {
       max = Math.max(max, rss());
+      maxCache = Math.max(maxCache, provider.chunkCache().residentBytes());
     }
     if (p.exitValue() != 0) {
       throw new IllegalStateException("nbdcopy failed with exit " + p.exitValue());
