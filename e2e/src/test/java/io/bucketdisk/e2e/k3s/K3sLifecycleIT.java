@@ -235,6 +235,11 @@ final class K3sLifecycleIT {
           () -> core.patchNamespacedPersistentVolumeClaim("data", APP_NS,
               new V1Patch("{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"2Gi\"}}}}")).buildCall(null),
           V1Patch.PATCH_FORMAT_JSON_MERGE_PATCH, client);
+      // ControllerExpandVolume first (the PV grows), then NodeExpandVolume when a pod mounts it (the PVC grows).
+      waitFor("PersistentVolume grown to 2Gi", Duration.ofMinutes(3), () -> {
+        var pv = core.readNamespacedPersistentVolumeClaim("data", APP_NS).execute().getSpec().getVolumeName();
+        return core.readPersistentVolume(pv).execute().getSpec().getCapacity().get("storage").getNumber().longValue() == 2L << 30;
+      });
       var df = runPod("expanded", "data", "cat /data/token && df -k /data | tail -n 1");
       assertThat(df).as("data survives the expansion").startsWith(after);
       waitFor("PVC capacity 2Gi", Duration.ofMinutes(3), () -> {
