@@ -414,6 +414,9 @@ final class DeployManifestTest {
     var control = unixPath(gw.flag("control").getFirst());
     assertThat(parent(control)).as("control socket in the shared directory").isEqualTo(parent(nbd));
 
+    // StoreWiring.gatewayId(): the lease owner id is $NODE_NAME, so each gateway is named after its node.
+    assertThat(gw.container().getEnv().stream().filter(e -> e.getName().equals("NODE_NAME")).findFirst()
+        .map(e -> e.getValueFrom().getFieldRef().getFieldPath())).as("gateway NODE_NAME").contains("spec.nodeName");
     var tcp = gw.flag("listen").stream().filter(l -> !l.startsWith("unix://")).toList();
     assertThat(tcp).as("gateway TCP listener").hasSize(1);
     var tcpPort = Integer.parseInt(tcp.getFirst().substring(tcp.getFirst().lastIndexOf(':') + 1));
