@@ -35,6 +35,10 @@ public final class DevCommand implements Callable<Integer> {
       description = "TCP port on 127.0.0.1 (default: ${DEFAULT-VALUE}).")
   int port;
 
+  @Option(names = "--cache-size", paramLabel = "SIZE", defaultValue = "1G",
+      description = "Chunk cache memory (clean + dirty chunks), e.g. 512M or 2G (default: ${DEFAULT-VALUE}).")
+  String cacheSize;
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
@@ -42,7 +46,8 @@ public final class DevCommand implements Callable<Integer> {
     }
     Path socket = data.toAbsolutePath().normalize().resolve("nbd.sock");
     var out = spec.commandLine().getOut();
-    serve(provider(data), List.of(new InetSocketAddress("127.0.0.1", port), UnixDomainSocketAddress.of(socket)), out);
+    var provider = StoreWiring.devProvider(data, GatewayCommand.DEMO_SIZE, StoreWiring.cacheConfig(cacheSize));
+    serve(provider, List.of(new InetSocketAddress("127.0.0.1", port), UnixDomainSocketAddress.of(socket)), out);
     return 0;
   }
 
@@ -65,10 +70,5 @@ public final class DevCommand implements Callable<Integer> {
               + String.join(", ", bound.stream().map(NbdListener::describe).toList()) + "; Ctrl-C stops");
           out.flush();
         });
-  }
-
-  /** The exports dev serves; the one place the store-backed provider gets plugged in. */
-  static ExportProvider provider(Path data) {
-    return StoreWiring.devProvider(data, GatewayCommand.DEMO_SIZE);
   }
 }

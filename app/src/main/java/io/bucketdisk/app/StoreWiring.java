@@ -43,12 +43,12 @@ final class StoreWiring {
   }
 
   /** The dev provider: a directory store in {@code data} with volume {@code demo} created on first run. */
-  static VolumeExportProvider devProvider(Path data, long demoSize) {
+  static VolumeExportProvider devProvider(Path data, long demoSize, CacheConfig config) {
     Path dir = data.toAbsolutePath().normalize();
     try {
       Files.createDirectories(dir);
       return VolumeExportProvider.forStore(dir.toUri(), new LeaseOwner("dev", "unix://" + dir.resolve("control.sock")),
-          CacheConfig.ofSize(256L << 20), VolumeSpec.of("demo", demoSize));
+          config, VolumeSpec.of("demo", demoSize));
     } catch (IOException e) {
       throw new UserError("--data " + data + ": cannot use it as a store: " + e.getMessage());
     }
