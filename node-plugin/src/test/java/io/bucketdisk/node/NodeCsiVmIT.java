@@ -233,6 +233,13 @@ class NodeCsiVmIT {
     sh("cd /tmp/k/pods/a/mount && for i in 1 2 3; do dd if=/dev/urandom of=f$i bs=1M count=6 2>/dev/null; done"
         + " && mkdir d && echo hello > d/x && sha256sum f1 f2 f3 d/x > /tmp/sums && sync", 180);
 
+    // A second, read-only publication of the same staged volume.
+    node().nodePublishVolume(publish(FS_VOL, "/tmp/k/stage-fs", "/tmp/k/pods/a/ro", cap).toBuilder().setReadonly(true).build());
+    assertCode(Status.Code.ALREADY_EXISTS, () -> node().nodePublishVolume(publish(FS_VOL, "/tmp/k/stage-fs", "/tmp/k/pods/a/ro", cap)));
+    assertThat(sh("cat /tmp/k/pods/a/ro/d/x; touch /tmp/k/pods/a/ro/nope 2>&1 || true", 10).output())
+        .contains("hello").contains("Read-only file system");
+    node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId(FS_VOL).setTargetPath("/tmp/k/pods/a/ro").build());
+
     var stats = node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder().setVolumeId(FS_VOL)
         .setVolumePath("/tmp/k/pods/a/mount").build());
     var bytes = stats.getUsageList().stream().filter(u -> u.getUnit() == VolumeUsage.Unit.BYTES).findFirst().orElseThrow();
@@ -299,7 +306,7 @@ class NodeCsiVmIT {
     System.out.println(r.output());
     assertThat(r.output().strip()).startsWith("0");
     assertThat(r.output()).contains("err= 0").doesNotContain("verify: bad");
-    assertThat(guestLog()).contains("fresh connection");
+    assertThat(guestLog()).containsPattern("vol-blk: /dev/nbd\\d+ handed \\d fresh connection\\(s\\) after LINK_DEAD");
 
     node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId(BLOCK_VOL).setTargetPath("/tmp/k/pods/b/dev").build());
     assertThat(sh("test -e /tmp/k/pods/b/dev && echo present || echo removed", 10).output()).contains("removed");
