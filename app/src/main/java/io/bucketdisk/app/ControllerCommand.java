@@ -3,7 +3,7 @@ package io.bucketdisk.app;
 import io.bucketdisk.controller.ControllerPlugin;
 import io.bucketdisk.controller.CsiServer;
 import io.bucketdisk.controller.KubernetesNodeDirectory;
-import io.bucketdisk.controller.MetricsEndpoint;
+import io.bucketdisk.controller.metrics.ControllerHealth;
 import io.bucketdisk.controller.NodeDirectory;
 import io.bucketdisk.store.CatalogOptions;
 import io.bucketdisk.store.VolumeCatalog;
@@ -48,7 +48,7 @@ public final class ControllerCommand implements Callable<Integer> {
       description = "NBD gateway address nodes should use, passed in publish_context (default: each node's own).")
   @Nullable String gatewayAddress;
 
-  @Option(names = "--metrics", paramLabel = "HOST:PORT", description = "Serve Prometheus metrics at /metrics.")
+  @Option(names = "--metrics", paramLabel = "HOST:PORT", description = "Serve Prometheus metrics at /metrics and liveness at /healthz, e.g. 0.0.0.0:9811.")
   @Nullable String metrics;
 
   @Override
@@ -62,11 +62,14 @@ public final class ControllerCommand implements Callable<Integer> {
     }
     NodeDirectory directory = nodeDirectory();
     try (VolumeCatalog catalog = VolumeCommand.openCatalog(store);
-        MetricsEndpoint metricsEndpoint = metrics == null ? null : startMetrics(metrics);
         ControllerPlugin plugin = new ControllerPlugin(catalog, directory, gatewayAddress)) {
       CsiServer server;
       try {
-        server = plugin.serve(socket, metricsEndpoint == null ? null : metricsEndpoint.registry());
+        Operations ops = Operations.start(metrics);
+        if (ops != null) {
+          ops.health(ControllerHealth.of(catalog));
+        }
+        server = plugin.serve(socket, ops == null ? null : ops.registry());
       } catch (IOException e) {
         throw new UserError(e.getMessage(), e);
       }
@@ -88,16 +91,6 @@ public final class ControllerCommand implements Callable<Integer> {
     }
     log.warn("no --nodes list and not running in Kubernetes: ControllerPublish accepts any node id");
     return NodeDirectory.ANY;
-  }
-
-  private static MetricsEndpoint startMetrics(String hostPort) {
-    try {
-      return MetricsEndpoint.start(hostPort);
-    } catch (IllegalArgumentException e) {
-      throw new UserError("--metrics: " + e.getMessage());
-    } catch (IOException e) {
-      throw new UserError("--metrics " + hostPort + ": cannot listen (" + e.getMessage() + "); choose another port");
-    }
   }
 
   static CatalogOptions options() {

@@ -39,6 +39,10 @@ public final class DevCommand implements Callable<Integer> {
       description = "Chunk cache memory (clean + dirty chunks), e.g. 512M or 2G (default: ${DEFAULT-VALUE}).")
   String cacheSize;
 
+  @Option(names = "--metrics", paramLabel = "HOST:PORT",
+      description = "Serve Prometheus metrics at /metrics and liveness at /healthz, e.g. 127.0.0.1:9810.")
+  @org.jspecify.annotations.Nullable String metrics;
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
@@ -46,13 +50,18 @@ public final class DevCommand implements Callable<Integer> {
     }
     Path socket = data.toAbsolutePath().normalize().resolve("nbd.sock");
     var out = spec.commandLine().getOut();
-    var provider = StoreWiring.devProvider(data, GatewayCommand.DEMO_SIZE, StoreWiring.cacheConfig(cacheSize));
-    serve(provider, List.of(new InetSocketAddress("127.0.0.1", port), UnixDomainSocketAddress.of(socket)), out);
+    Operations ops = Operations.start(metrics);
+    ExportProvider provider = StoreWiring.devProvider(data, GatewayCommand.DEMO_SIZE,
+        StoreWiring.cacheConfig(cacheSize), ops == null ? io.bucketdisk.store.StoreMetrics.NONE : ops.storeMetrics());
+    if (ops != null) {
+      provider = ops.gateway(provider);
+    }
+    serve(provider, List.of(new InetSocketAddress("127.0.0.1", port), UnixDomainSocketAddress.of(socket)), out, ops);
     return 0;
   }
 
-  private static void serve(ExportProvider provider, List<SocketAddress> addresses, java.io.PrintWriter out)
-      throws InterruptedException {
+  private static void serve(ExportProvider provider, List<SocketAddress> addresses, java.io.PrintWriter out,
+      @org.jspecify.annotations.Nullable Operations ops) throws InterruptedException {
     GatewayCommand.serve(
         provider,
         addresses,
@@ -69,6 +78,7 @@ public final class DevCommand implements Callable<Integer> {
           out.println("serving 'demo' (" + GatewayCommand.DEMO_SIZE + " bytes) on "
               + String.join(", ", bound.stream().map(NbdListener::describe).toList()) + "; Ctrl-C stops");
           out.flush();
-        });
+        },
+        ops);
   }
 }

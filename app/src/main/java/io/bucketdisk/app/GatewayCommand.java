@@ -78,6 +78,10 @@ public final class GatewayCommand implements Callable<Integer> {
       description = "Chunk cache memory (clean + dirty chunks), e.g. 512M or 4G (default: ${DEFAULT-VALUE}).")
   String cacheSize;
 
+  @Option(names = "--metrics", paramLabel = "HOST:PORT",
+      description = "Serve Prometheus metrics at /metrics and liveness at /healthz, e.g. 0.0.0.0:9810.")
+  @Nullable String metrics;
+
   @Override
   public Integer call() throws Exception {
     var addresses = new ArrayList<SocketAddress>();
@@ -95,11 +99,12 @@ public final class GatewayCommand implements Callable<Integer> {
     } else if (tlsRequired) {
       throw new UserError("--tls-required needs a certificate: add --tls-cert and --tls-key (or --tls-keystore)");
     }
-    ExportProvider provider = provider(store, control, cacheSize);
+    Operations ops = Operations.start(metrics);
+    ExportProvider provider = provider(store, control, cacheSize, ops);
     if (provider instanceof io.bucketdisk.nbd.cache.VolumeExportProvider volumes) {
       StoreWiring.startControl(control, volumes);
     }
-    serve(provider, addresses, options, spec.commandLine().getOut(), null);
+    serve(ops == null ? provider : ops.gateway(provider), addresses, options, spec.commandLine().getOut(), null, ops);
     return 0;
   }
 
@@ -109,11 +114,16 @@ public final class GatewayCommand implements Callable<Integer> {
   }
 
   static ExportProvider provider(String storeUrl, String control, String cacheSize) {
+    return provider(storeUrl, control, cacheSize, null);
+  }
+
+  static ExportProvider provider(String storeUrl, String control, String cacheSize, @Nullable Operations ops) {
     if (storeUrl.equals("memory://") || storeUrl.equals("memory:")) {
       return MemoryExportProvider.of("demo", "bucketdisk demo volume (in memory, 1 GiB)", DEMO_SIZE);
     }
     if (storeUrl.startsWith("file://") || storeUrl.startsWith("s3://")) {
-      return StoreWiring.gatewayProvider(storeUrl, control, cacheSize);
+      return StoreWiring.gatewayProvider(storeUrl, control, cacheSize,
+          ops == null ? io.bucketdisk.store.StoreMetrics.NONE : ops.storeMetrics());
     }
     throw new UserError("--store " + storeUrl + ": use memory://, file:///abs/dir or s3://bucket/prefix");
   }
@@ -151,7 +161,8 @@ public final class GatewayCommand implements Callable<Integer> {
       List<SocketAddress> addresses,
       ServerOptions options,
       PrintWriter out,
-      @Nullable Consumer<List<SocketAddress>> started)
+      @Nullable Consumer<List<SocketAddress>> started,
+      @Nullable Operations ops)
       throws InterruptedException {
     var listener = new NbdListener(provider, options);
     var stopped = new CountDownLatch(1);
@@ -164,6 +175,9 @@ public final class GatewayCommand implements Callable<Integer> {
       listener.stop();
       closeQuietly(provider);
       throw e;
+    }
+    if (ops != null) {
+      ops.serving(listener, provider);
     }
     Runtime.getRuntime()
         .addShutdownHook(

@@ -31,10 +31,12 @@ final class StoreWiring {
     }
   }
 
-  static VolumeExportProvider gatewayProvider(String storeUrl, String control, String cacheSize) {
+  static VolumeExportProvider gatewayProvider(String storeUrl, String control, String cacheSize,
+      io.bucketdisk.store.StoreMetrics metrics) {
     CacheConfig config = cacheConfig(cacheSize);
     try {
-      return VolumeExportProvider.forStore(URI.create(storeUrl), new LeaseOwner(gatewayId(), control), config, null);
+      return VolumeExportProvider.forStore(URI.create(storeUrl), new LeaseOwner(gatewayId(), control), config, null,
+          metrics);
     } catch (IllegalArgumentException e) {
       throw new UserError("--store " + storeUrl + ": " + e.getMessage());
     } catch (IOException e) {
@@ -44,11 +46,16 @@ final class StoreWiring {
 
   /** The dev provider: a directory store in {@code data} with volume {@code demo} created on first run. */
   static VolumeExportProvider devProvider(Path data, long demoSize, CacheConfig config) {
+    return devProvider(data, demoSize, config, io.bucketdisk.store.StoreMetrics.NONE);
+  }
+
+  static VolumeExportProvider devProvider(Path data, long demoSize, CacheConfig config,
+      io.bucketdisk.store.StoreMetrics metrics) {
     Path dir = data.toAbsolutePath().normalize();
     try {
       Files.createDirectories(dir);
       return VolumeExportProvider.forStore(dir.toUri(), new LeaseOwner("dev", "unix://" + dir.resolve("control.sock")),
-          config, VolumeSpec.of("demo", demoSize));
+          config, VolumeSpec.of("demo", demoSize), metrics);
     } catch (IOException e) {
       throw new UserError("--data " + data + ": cannot use it as a store: " + e.getMessage());
     }

@@ -1,14 +1,9 @@
 package io.bucketdisk.controller;
 
+import io.bucketdisk.metrics.GrpcServerMetrics;
 import io.grpc.BindableService;
-import io.grpc.ForwardingServerCall;
-import io.grpc.Metadata;
 import io.grpc.Server;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
-import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -16,7 +11,6 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
@@ -43,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * refuses to start when something answers; a stale socket (nobody listening) is replaced, and a path that is not a
  * socket is refused. On {@link #close} the socket file is removed.
  *
- * <p>With a {@link MeterRegistry}, every call is timed as {@code csi.requests} (tags: method, code).
+ * <p>With a {@link MeterRegistry}, every call is timed by {@link GrpcServerMetrics} as {@code
+ * bucketdisk.grpc.server.requests} (tags: service, method, code).
  */
 public final class CsiServer implements AutoCloseable {
 
@@ -97,7 +92,8 @@ public final class CsiServer implements AutoCloseable {
         .workerEventLoopGroup(group)
         .executor(executor);
     for (BindableService s : services) {
-      builder.addService(metrics == null ? s.bindService() : ServerInterceptors.intercept(s, timing(metrics)));
+      builder.addService(metrics == null ? s.bindService()
+          : ServerInterceptors.intercept(s, new GrpcServerMetrics(metrics)));
     }
     try {
       Server server = builder.build().start();
@@ -124,26 +120,6 @@ public final class CsiServer implements AutoCloseable {
     } catch (ConnectException stale) {
       log.info("replacing stale socket {} (nobody listening)", socket);
     }
-  }
-
-  private static ServerInterceptor timing(MeterRegistry registry) {
-    return new ServerInterceptor() {
-      @Override
-      public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-          ServerCallHandler<Q, R> next) {
-        long start = System.nanoTime();
-        String method = call.getMethodDescriptor().getBareMethodName();
-        return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
-          @Override
-          public void close(Status status, Metadata trailers) {
-            Timer.builder("csi.requests").tag("method", String.valueOf(method))
-                .tag("code", status.getCode().name()).register(registry)
-                .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-            super.close(status, trailers);
-          }
-        }, headers);
-      }
-    };
   }
 
   public Path socket() {

@@ -72,8 +72,15 @@ public final class VolumeExportProvider implements ExportProvider {
    */
   public static VolumeExportProvider forStore(java.net.URI storeUrl, io.bucketdisk.store.LeaseOwner owner,
       CacheConfig config, io.bucketdisk.store.@Nullable VolumeSpec createDefault) throws IOException {
-    io.bucketdisk.store.VolumeCatalog catalog =
-        io.bucketdisk.store.VolumeCatalog.open(storeUrl, io.bucketdisk.store.CatalogOptions.defaults());
+    return forStore(storeUrl, owner, config, createDefault, io.bucketdisk.store.StoreMetrics.NONE);
+  }
+
+  /** As above, reporting the store's requests to {@code metrics}. */
+  public static VolumeExportProvider forStore(java.net.URI storeUrl, io.bucketdisk.store.LeaseOwner owner,
+      CacheConfig config, io.bucketdisk.store.@Nullable VolumeSpec createDefault,
+      io.bucketdisk.store.StoreMetrics metrics) throws IOException {
+    io.bucketdisk.store.VolumeCatalog catalog = io.bucketdisk.store.VolumeCatalog.open(storeUrl,
+        io.bucketdisk.store.CatalogOptions.defaults().withMetrics(metrics));
     try {
       if (createDefault != null) {
         catalog.create(createDefault);
