@@ -59,8 +59,8 @@ final class DeployManifestTest {
   static final Map<String, Set<String>> FLAGS = Map.of(
       "controller", Set.of("endpoint", "store", "metrics"),
       "node", Set.of("endpoint", "node-id", "gateway", "state-dir"),
-      "gateway", Set.of("store", "listen", "control", "cache-size"));
-  /** Metrics ports by subcommand; only the controller has a --metrics flag so far (gateway and node: reserved). */
+      "gateway", Set.of("store", "listen", "control", "cache-size", "metrics"));
+  /** Metrics ports by subcommand; the node plugin has no --metrics flag so far (9812 reserved). */
   static final Map<String, Integer> METRICS_PORT = Map.of("gateway", 9810, "controller", 9811, "node", 9812);
 
   /** The sidecars the manifests may use, at the tags this project is tested with (reference/csi.md §4.4). */
@@ -427,7 +427,7 @@ final class DeployManifestTest {
 
   @Test
   void metricsFlagsMatchDeclaredPortsAndScrapeAnnotations() {
-    assertThat(bucketdisk().filter(bc -> !bc.flag("metrics").isEmpty()).map(Bucketdisk::subcommand)).contains("controller");
+    assertThat(bucketdisk().filter(bc -> !bc.flag("metrics").isEmpty()).map(Bucketdisk::subcommand)).contains("controller", "gateway");
     assertAll(bucketdisk().filter(bc -> !bc.flag("metrics").isEmpty()).map(bc -> () -> {
       var metrics = bc.flag("metrics").getFirst();
       var port = Integer.parseInt(metrics.substring(metrics.lastIndexOf(':') + 1));
@@ -474,10 +474,12 @@ final class DeployManifestTest {
           var port = c.getLivenessProbe().getHttpGet().getPort();
           var number = port.isInteger() ? port.getIntValue() : ports(c).get(port.getStrValue());
           assertThat(number).as(where + " port " + port + " is declared on the container").isNotNull();
-          // /healthz is served by the livenessprobe sidecar (Probe over the CSI socket) or the registrar itself.
-          var servers = p.containers().stream().filter(s -> Set.of("livenessprobe", "csi-node-driver-registrar").contains(sidecar(s)))
-              .filter(s -> argValue(s, "http-endpoint").map(e -> e.endsWith(":" + number)).orElse(false)).toList();
-          assertThat(servers).as(where + ": a sidecar serves /healthz on " + number).hasSize(1);
+          // /healthz is served by the livenessprobe sidecar (Probe over the CSI socket), the registrar itself, or a
+          // bucketdisk container on its own --metrics port (docs/metrics.md).
+          var servers = p.containers().stream().filter(s -> Set.of("livenessprobe", "csi-node-driver-registrar").contains(sidecar(s))
+                  && argValue(s, "http-endpoint").map(e -> e.endsWith(":" + number)).orElse(false)
+                  || s == c && argValue(s, "metrics").map(e -> e.endsWith(":" + number)).orElse(false)).toList();
+          assertThat(servers).as(where + ": one container serves /healthz on " + number).hasSize(1);
         })));
   }
 
