@@ -151,6 +151,11 @@ class NodeCsiVmIT {
     if (gateway != null) {
       gateway.close();
     }
+    if (work != null) {
+      try (var files = Files.walk(work)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
     if (started != 0) {
       System.out.printf("NodeCsiVmIT: VM scenarios took %.1f s%n", (System.nanoTime() - started) / 1e9);
     }
