@@ -22,6 +22,10 @@ import picocli.CommandLine.Option;
     description = "Run the CSI node plugin: attach volumes as /dev/nbdN through netlink, format, mount, reattach.")
 public final class NodeCommand implements Callable<Integer> {
 
+  @Option(names = "--metrics", paramLabel = "HOST:PORT",
+      description = "Serve Prometheus metrics at /metrics and liveness at /healthz, e.g. 0.0.0.0:9812.")
+  @org.jspecify.annotations.Nullable String metrics;
+
   @Option(names = "--endpoint", paramLabel = "unix:///path",
       description = "CSI endpoint (default: env CSI_ENDPOINT, else unix:///var/lib/kubelet/plugins/csi.bucketdisk.io/csi.sock).")
   @Nullable String endpoint;
@@ -68,13 +72,17 @@ public final class NodeCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new UserError(e.getMessage());
     }
+    Operations ops = Operations.start(metrics);
     NodePlugin plugin;
     try {
-      plugin = NodePlugin.start(config);
+      plugin = NodePlugin.start(config, ops == null ? null : ops.registry());
     } catch (NetlinkException e) {
       throw new UserError(e.getMessage(), e);
     } catch (IOException e) {
       throw new UserError(e.getMessage(), e);
+    }
+    if (ops != null) {
+      ops.health(Operations.socketAnswers(config.socket()));
     }
     Runtime.getRuntime().addShutdownHook(new Thread(plugin::close, "node-shutdown"));
     plugin.awaitTermination();

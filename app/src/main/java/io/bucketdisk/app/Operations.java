@@ -59,6 +59,17 @@ final class Operations {
     health = check;
   }
 
+  /** Healthy while something accepts connections on the Unix socket {@code socket} (the CSI endpoint). */
+  static HealthCheck socketAnswers(java.nio.file.Path socket) {
+    return () -> {
+      try (var ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+        ch.connect(java.net.UnixDomainSocketAddress.of(socket));
+      } catch (IOException e) {
+        throw new IllegalStateException("CSI endpoint unix://" + socket + " does not answer: " + e.getMessage(), e);
+      }
+    };
+  }
+
   /** The gateway's provider, measured: give the result to the NBD listener. */
   ExportProvider gateway(ExportProvider provider) {
     if (provider instanceof VolumeExportProvider volumes) {

@@ -58,9 +58,9 @@ final class DeployManifestTest {
   /** The flags each bucketdisk subcommand takes in the manifests, and the metrics port it must use. */
   static final Map<String, Set<String>> FLAGS = Map.of(
       "controller", Set.of("endpoint", "store", "metrics"),
-      "node", Set.of("endpoint", "node-id", "gateway", "state-dir"),
+      "node", Set.of("endpoint", "node-id", "gateway", "state-dir", "metrics"),
       "gateway", Set.of("store", "listen", "control", "cache-size", "metrics"));
-  /** Metrics ports by subcommand; the node plugin has no --metrics flag so far (9812 reserved). */
+  /** Metrics ports by subcommand. */
   static final Map<String, Integer> METRICS_PORT = Map.of("gateway", 9810, "controller", 9811, "node", 9812);
 
   /** The sidecars the manifests may use, at the tags this project is tested with (reference/csi.md §4.4). */
@@ -427,7 +427,7 @@ final class DeployManifestTest {
 
   @Test
   void metricsFlagsMatchDeclaredPortsAndScrapeAnnotations() {
-    assertThat(bucketdisk().filter(bc -> !bc.flag("metrics").isEmpty()).map(Bucketdisk::subcommand)).contains("controller", "gateway");
+    assertThat(bucketdisk().filter(bc -> !bc.flag("metrics").isEmpty()).map(Bucketdisk::subcommand)).contains("controller", "gateway", "node");
     assertAll(bucketdisk().filter(bc -> !bc.flag("metrics").isEmpty()).map(bc -> () -> {
       var metrics = bc.flag("metrics").getFirst();
       var port = Integer.parseInt(metrics.substring(metrics.lastIndexOf(':') + 1));

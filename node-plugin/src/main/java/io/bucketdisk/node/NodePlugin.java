@@ -3,6 +3,8 @@ package io.bucketdisk.node;
 import io.bucketdisk.node.netlink.NbdNetlink;
 import io.bucketdisk.node.netlink.NetlinkException;
 import io.grpc.Server;
+import io.bucketdisk.metrics.GrpcServerMetrics;
+import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -19,6 +21,7 @@ import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,6 +51,12 @@ public final class NodePlugin implements AutoCloseable {
   }
 
   public static NodePlugin start(NodeConfig config) throws IOException {
+    return start(config, null);
+  }
+
+  /** As {@link #start(NodeConfig)}; with a registry, every RPC is timed by {@link GrpcServerMetrics}. */
+  public static NodePlugin start(NodeConfig config, io.micrometer.core.instrument.@Nullable MeterRegistry metrics)
+      throws IOException {
     var socket = config.socket();
     if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
       if (Files.isRegularFile(socket, LinkOption.NOFOLLOW_LINKS) || Files.isDirectory(socket, LinkOption.NOFOLLOW_LINKS)) {
@@ -91,7 +100,10 @@ public final class NodePlugin implements AutoCloseable {
       Server server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
           .channelType(EpollServerDomainSocketChannel.class)
           .bossEventLoopGroup(group).workerEventLoopGroup(group).executor(executor)
-          .addService(identity).addService(node)
+          .addService(metrics == null ? identity.bindService()
+              : ServerInterceptors.intercept(identity, new GrpcServerMetrics(metrics)))
+          .addService(metrics == null ? node.bindService()
+              : ServerInterceptors.intercept(node, new GrpcServerMetrics(metrics)))
           .build().start();
       log.info("CSI node plugin for node {} listening on unix://{} (gateway {}, {} connections per volume)",
           config.nodeId(), socket, config.gateway(), config.connections());
