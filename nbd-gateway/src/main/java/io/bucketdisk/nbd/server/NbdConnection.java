@@ -43,8 +43,11 @@ import org.slf4j.LoggerFactory;
  * <p><b>FLUSH.</b> A FLUSH is executed when it is read; every write already answered has completed in the export,
  * so the export's flush covers it (the server never reorders a flush before a write it acknowledged).
  *
- * <p><b>Shutdown (lame duck).</b> Once the server stops, new requests get ESHUTDOWN, in-flight ones finish, and
- * {@link #close} (after the server's grace period) waits for them before closing the socket. DISC waits for
+ * <p><b>Shutdown (lame duck).</b> Once the server stops, new requests on structured-reply connections get
+ * ESHUTDOWN, in-flight ones finish, and {@link #close} (after the server's grace period) waits for them before
+ * closing the socket. On simple-reply connections (the kernel's) the first new request is left unanswered and
+ * the connection closes once in-flight requests are answered, so the client resends it after reconnecting
+ * instead of failing it. DISC waits for
  * in-flight requests, then closes. Locks: only the reply lock in {@link ReplyWriter}.
  */
 final class NbdConnection implements Runnable {
@@ -197,6 +200,14 @@ final class NbdConnection implements Runnable {
       RequestHeader h = RequestDecoder.decode(header.flip(), s.extended());
       if (h.type() == CMD_DISC) {
         log.debug("connection {}: DISC", id);
+        awaitIdle(Long.MAX_VALUE);
+        return;
+      }
+      if (listener.stopping() && !s.structured()) {
+        // A simple-reply client (the Linux kernel's among them) fails the application's I/O with EIO on any error
+        // reply, but requeues unanswered requests when a connection drops and the node plugin reconnects. So it
+        // gets no ESHUTDOWN: this request stays unanswered, in-flight ones finish, and the connection closes.
+        log.debug("connection {}: {} left unanswered, closing for shutdown", id, commandName(h.type()));
         awaitIdle(Long.MAX_VALUE);
         return;
       }
