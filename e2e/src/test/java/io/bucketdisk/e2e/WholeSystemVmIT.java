@@ -1,6 +1,7 @@
 package io.bucketdisk.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.bucketdisk.node.vm.GuestJava;
@@ -8,6 +9,7 @@ import io.bucketdisk.node.vm.GuestNodeMain;
 import io.bucketdisk.node.vm.GuestVm;
 import io.bucketdisk.proto.csi.CapacityRange;
 import io.bucketdisk.proto.csi.ControllerExpandVolumeRequest;
+import io.bucketdisk.proto.csi.ControllerGetVolumeRequest;
 import io.bucketdisk.proto.csi.ControllerGrpc;
 import io.bucketdisk.proto.csi.ControllerPublishVolumeRequest;
 import io.bucketdisk.proto.csi.ControllerUnpublishVolumeRequest;
@@ -17,6 +19,7 @@ import io.bucketdisk.proto.csi.DeleteSnapshotRequest;
 import io.bucketdisk.proto.csi.DeleteVolumeRequest;
 import io.bucketdisk.proto.csi.IdentityGrpc;
 import io.bucketdisk.proto.csi.NodeExpandVolumeRequest;
+import io.bucketdisk.proto.csi.NodeGetVolumeStatsRequest;
 import io.bucketdisk.proto.csi.NodeGrpc;
 import io.bucketdisk.proto.csi.NodePublishVolumeRequest;
 import io.bucketdisk.proto.csi.NodeStageVolumeRequest;
@@ -27,6 +30,7 @@ import io.bucketdisk.proto.csi.Volume;
 import io.bucketdisk.proto.csi.VolumeCapability;
 import io.bucketdisk.proto.csi.VolumeCapability.AccessMode.Mode;
 import io.bucketdisk.proto.csi.VolumeContentSource;
+import io.bucketdisk.proto.csi.VolumeUsage;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -188,6 +192,19 @@ class WholeSystemVmIT {
     assertThat(after).isGreaterThan(before + 200 * MIB);
     sh("cd /tmp/k/pods/fs/mount && sha256sum -c /tmp/sums.fs 2>/dev/null | grep -q 'f3: OK'"
         + " && dd if=/dev/urandom of=big bs=1M count=8 2>/dev/null && sync", 120);
+
+    // What the CO sees meanwhile: the controller knows where it is published, kubelet's stats see the grown
+    // filesystem, and the provisioner cannot delete a volume still in use.
+    assertThat(ctl().controllerGetVolume(ControllerGetVolumeRequest.newBuilder().setVolumeId(id).build())
+        .getStatus().getPublishedNodeIdsList()).containsExactly(NODE_ID);
+    var usage = node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder().setVolumeId(id)
+        .setVolumePath(fs.target()).setStagingTargetPath(fs.staging()).build()).getUsageList().stream()
+        .filter(u -> u.getUnit() == VolumeUsage.Unit.BYTES).findFirst().orElseThrow();
+    assertThat(usage.getTotal()).isEqualTo(after);
+    assertThat(usage.getUsed()).isGreaterThanOrEqualTo(18 * MIB);
+    assertThatThrownBy(() -> ctl().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id).build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION));
 
     detach(cl);
     detach(fs);
