@@ -309,11 +309,13 @@ public final class GuestVm implements AutoCloseable {
         ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
         mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || echo "9p mount failed"
         mount -t proc proc /host/proc; mount -t sysfs sysfs /host/sys; mount -t devtmpfs devtmpfs /host/dev
+        mkdir -p /hosttmp; mount -o bind /host/tmp /hosttmp
         mount -t tmpfs tmpfs /host/tmp; mount -t tmpfs tmpfs /host/run
+        %s
         chroot /host /usr/bin/socat -t 3600 TCP-LISTEN:%d,fork,reuseaddr EXEC:/bin/sh,stderr </dev/null >/dev/console 2>&1 &
         echo %s
         while true; do sleep 3600; done
-        """.formatted(AGENT_PORT, READY));
+        """.formatted(repoUnderTmp(), AGENT_PORT, READY));
     Path initFile = root.resolve("init");
     Files.writeString(initFile, init);
     initFile.toFile().setExecutable(true);
@@ -326,6 +328,20 @@ public final class GuestVm implements AutoCloseable {
       throw new IOException("cpio failed: " + text);
     }
     return out;
+  }
+
+  /**
+   * The guest's {@code /tmp} is a fresh tmpfs, which would hide a checkout that lives under the host's {@code /tmp}
+   * (CI clones there): bind the repository back in, read-only, at the same path so guest JVMs find its classes.
+   */
+  private static String repoUnderTmp() {
+    Path repo = repoRoot();
+    if (!repo.startsWith("/tmp/")) {
+      return "";
+    }
+    String rel = Path.of("/tmp").relativize(repo).toString();
+    return "mkdir -p /host" + repo + " && mount -o bind /hosttmp/" + rel + " /host" + repo
+        + " || echo \"bind of " + repo + " failed\"";
   }
 
   private static String normal(String module) {
