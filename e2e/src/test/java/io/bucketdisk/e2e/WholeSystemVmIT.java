@@ -36,8 +36,13 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -89,7 +94,7 @@ class WholeSystemVmIT {
     vm = GuestVm.boot(work, 2048, List.of(CSI_PORT), Duration.ofSeconds(120));
     sh("mkdir -p /tmp/csi /tmp/k/stage/fs /tmp/k/stage/clone /tmp/k/stage/blk /tmp/k/pods/fs /tmp/k/pods/clone"
         + " /tmp/k/pods/blk", 10);
-    String plugin = GuestJava.command(GuestNodeMain.class, NODE_SOCKET, NODE_ID,
+    String plugin = guestJava(GuestNodeMain.class, NODE_SOCKET, NODE_ID,
         GuestVm.HOST_FROM_GUEST + ":" + host.nbdPort, "4", "/tmp/node-state", "30", "60");
     sh("setsid " + plugin + " </dev/null >/tmp/node.log 2>&1 &", 10);
     sh("setsid socat TCP-LISTEN:" + CSI_PORT + ",fork,reuseaddr UNIX-CONNECT:" + NODE_SOCKET
@@ -376,6 +381,32 @@ class WholeSystemVmIT {
     } catch (Exception e) {
       return "(no guest log: " + e + ")";
     }
+  }
+
+  /**
+   * {@link GuestJava#command} on a private copy of this JVM's class path: the jars in the shared local Maven
+   * repository are rewritten by any concurrent {@code mvn install}, and the guest JVM loads classes from them lazily
+   * for minutes. The copy lives under {@code target/} because the guest sees the host root except {@code /tmp}.
+   */
+  private static String guestJava(Class<?> main, String... args) throws IOException {
+    Path dir = Path.of("target", "guest-classpath").toAbsolutePath();
+    Files.createDirectories(dir);
+    var entries = new ArrayList<String>();
+    int n = 0;
+    for (String entry : GuestJava.classPath().split(File.pathSeparator)) {
+      Path p = Path.of(entry);
+      if (Files.isRegularFile(p)) {
+        Path copy = dir.resolve((n++) + "-" + p.getFileName());
+        Files.copy(p, copy, StandardCopyOption.REPLACE_EXISTING);
+        entries.add(copy.toString());
+      } else {
+        entries.add(entry);
+      }
+    }
+    String original = GuestJava.command(main, args);
+    String cp = GuestJava.classPath();
+    assertThat(original).contains("'" + cp + "'");
+    return original.replace("'" + cp + "'", "'" + String.join(File.pathSeparator, entries) + "'");
   }
 
   private static double seconds(long since) {
