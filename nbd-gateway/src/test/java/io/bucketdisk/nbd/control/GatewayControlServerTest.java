@@ -29,7 +29,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The control API over its real Unix socket, against a provider on in-memory chunk stores. */
+/** The control API over its real Unix socket and over loopback TCP, against a provider on in-memory chunk stores. */
 @Timeout(60)
 class GatewayControlServerTest {
   static final int CHUNK = 64 * 1024;
@@ -128,5 +128,44 @@ class GatewayControlServerTest {
   void aSecondServerOnTheSameSocketIsRefused() {
     assertThatThrownBy(() -> GatewayControlServer.start(server.socket(), provider))
         .hasMessageContaining("already serving");
+  }
+
+  @Test
+  void flushOverTcpOnLoopback() throws Exception {
+    MemoryChunkStore a = source.stores.get("vol-a");
+    try (GatewayControlServer tcp = GatewayControlServer.start("tcp://127.0.0.1:0", provider);
+        Export e = provider.open("vol-a").orElseThrow()) {
+      assertThat(tcp.socket()).isNull();
+      assertThat(tcp.address()).startsWith("tcp://127.0.0.1:").doesNotEndWith(":0");
+      ManagedChannel ch = Grpc.newChannelBuilder(tcp.address().substring("tcp://".length()),
+          InsecureChannelCredentials.create()).build();
+      try {
+        var overTcp = GatewayControlGrpc.newBlockingStub(ch).withDeadlineAfter(20, TimeUnit.SECONDS);
+        e.write(3L * CHUNK, ByteBuffer.wrap(new byte[] {7}), 0);
+        assertThat(a.chunks).isEmpty();
+        assertThat(overTcp.flushVolume(FlushVolumeRequest.newBuilder().setVolumeId("vol-a").build()).getWasOpen())
+            .isTrue();
+        assertThat(a.chunks.keySet()).as("flushed over TCP").containsExactly(3L);
+      } finally {
+        ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
+  void badAddressesNameTheFix() throws Exception {
+    assertThatThrownBy(() -> GatewayControlServer.start("tcp://127.0.0.1", provider))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tcp://HOST:PORT");
+    assertThatThrownBy(() -> GatewayControlServer.start("tcp://:9820", provider))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tcp://HOST:PORT");
+    assertThatThrownBy(() -> GatewayControlServer.start("tcp://127.0.0.1:99999", provider))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tcp://HOST:PORT");
+    assertThatThrownBy(() -> GatewayControlServer.start("localhost:9820", provider))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unix:///", "tcp://HOST:PORT");
+    assertThat(GatewayControlServer.parseTcpAddress("tcp://[::1]:9820").getHostString()).isEqualTo("::1");
+    try (GatewayControlServer first = GatewayControlServer.start("tcp://127.0.0.1:0", provider)) {
+      assertThatThrownBy(() -> GatewayControlServer.start(first.address(), provider))
+          .isInstanceOf(java.io.IOException.class).hasMessageContaining("pick another host or port");
+    }
   }
 }
