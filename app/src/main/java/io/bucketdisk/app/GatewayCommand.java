@@ -67,9 +67,18 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(
       names = "--control",
       paramLabel = "ADDR",
+      split = ",",
       defaultValue = "unix:///run/bucketdisk/control.sock",
-      description = "Control gRPC API address (default: ${DEFAULT-VALUE}).")
-  String control;
+      description = "Control gRPC API addresses: unix:///path or tcp://HOST:PORT (repeatable; unauthenticated, "
+          + "restrict who can reach a TCP port; default: ${DEFAULT-VALUE}).")
+  List<String> control;
+
+  @Option(
+      names = "--control-advertise",
+      paramLabel = "ADDR",
+      description = "Control address written into volume leases for the controller to dial (default: the TCP "
+          + "--control with a wildcard host replaced by $POD_IP when set, else the first --control).")
+  @Nullable String controlAdvertise;
 
   @Option(
       names = "--cache-size",
@@ -99,13 +108,51 @@ public final class GatewayCommand implements Callable<Integer> {
     } else if (tlsRequired) {
       throw new UserError("--tls-required needs a certificate: add --tls-cert and --tls-key (or --tls-keystore)");
     }
+    control.forEach(c -> checkControl("--control", c));
+    String advertise = controlAdvertise != null ? controlAdvertise : advertise(control, System.getenv("POD_IP"));
+    checkControl("--control-advertise", advertise);
     Operations ops = Operations.start(metrics);
-    ExportProvider provider = provider(store, control, cacheSize, ops);
+    ExportProvider provider = provider(store, advertise, cacheSize, ops);
     if (provider instanceof io.bucketdisk.nbd.cache.VolumeExportProvider volumes) {
-      StoreWiring.startControl(control, volumes);
+      control.forEach(c -> StoreWiring.startControl(c, volumes));
     }
     serve(ops == null ? provider : ops.gateway(provider), addresses, options, spec.commandLine().getOut(), null, ops);
     return 0;
+  }
+
+  /**
+   * The control address to write into leases when {@code --control-advertise} is not given: the first TCP {@code
+   * --control}, its wildcard host (0.0.0.0, ::) replaced by {@code podIp} when set; else the first {@code --control}.
+   */
+  static String advertise(List<String> controls, @Nullable String podIp) {
+    for (String c : controls) {
+      if (!c.startsWith("tcp:")) {
+        continue;
+      }
+      var a = io.bucketdisk.nbd.control.GatewayControlServer.parseTcpAddress(c);
+      String host = a.getHostString();
+      boolean wildcard = host.equals("0.0.0.0") || host.equals("::") || host.matches("[0:]+");
+      if (!wildcard) {
+        return c;
+      }
+      if (podIp != null && !podIp.isBlank()) {
+        String ip = podIp.strip();
+        return "tcp://" + (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + a.getPort();
+      }
+    }
+    return controls.getFirst();
+  }
+
+  private static void checkControl(String flag, String address) {
+    try {
+      if (address.startsWith("tcp:")) {
+        io.bucketdisk.nbd.control.GatewayControlServer.parseTcpAddress(address);
+      } else {
+        io.bucketdisk.nbd.control.GatewayControlServer.parseAddress(address);
+      }
+    } catch (IllegalArgumentException e) {
+      throw new UserError(flag + " " + e.getMessage());
+    }
   }
 
   /** The export provider for a store URL; the one place where the store-backed provider gets plugged in. */

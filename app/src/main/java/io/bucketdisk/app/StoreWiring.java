@@ -69,17 +69,13 @@ final class StoreWiring {
     }
   }
 
-  /** Starts the control API on {@code address}; stopped by a shutdown hook. */
+  /** Starts the control API on {@code address} ({@code unix:///path} or {@code tcp://HOST:PORT}); stopped by a shutdown hook. */
   static void startControl(String address, VolumeExportProvider volumes) {
-    Path socket;
     try {
-      socket = GatewayControlServer.parseAddress(address);
+      GatewayControlServer server = GatewayControlServer.start(address, volumes);
+      Runtime.getRuntime().addShutdownHook(new Thread(server::close, "bucketdisk-control-stop"));
     } catch (IllegalArgumentException e) {
       throw new UserError("--control " + e.getMessage());
-    }
-    try {
-      GatewayControlServer server = GatewayControlServer.start(socket, volumes);
-      Runtime.getRuntime().addShutdownHook(new Thread(server::close, "bucketdisk-control-stop"));
     } catch (IOException e) {
       throw new UserError("--control " + address + ": " + e.getMessage());
     }

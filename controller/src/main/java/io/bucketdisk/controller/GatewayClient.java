@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Calls a gateway's control API (gateway_control.proto) at the address its lease names: {@code
- * unix:///run/bucketdisk/control.sock} or {@code host:port}. Used when a volume is open on a gateway, so the snapshot
+ * unix:///run/bucketdisk/control.sock}, {@code tcp://host:port} (a gateway on another node) or {@code host:port}. Used when a volume is open on a gateway, so the snapshot
  * includes every write that gateway acknowledged before the call. One channel per address, kept for reuse. Thread
  * safe. Failures surface as {@link VolumeError.Reason#UNAVAILABLE} naming the gateway.
  */
@@ -54,7 +54,12 @@ public class GatewayClient implements AutoCloseable {
 
   private ManagedChannel channel(String address) {
     return channels.computeIfAbsent(address,
-        a -> Grpc.newChannelBuilder(a, InsecureChannelCredentials.create()).build());
+        a -> Grpc.newChannelBuilder(target(a), InsecureChannelCredentials.create()).build());
+  }
+
+  /** The grpc-java target for a lease's control address: {@code tcp://h:p} dials the plain {@code h:p}. */
+  static String target(String address) {
+    return address.startsWith("tcp://") ? address.substring("tcp://".length()) : address;
   }
 
   @Override

@@ -689,6 +689,31 @@ class ControllerConformanceIT {
       assertThat(countVolumesNamed(id)).isZero();
     }
 
+    @Test
+    void snapshotAndExpandReachALeaseHolderOverTcp() throws Exception {
+      String id = create("gw-tcp-vol", GIB);
+      var registry = new io.grpc.util.MutableHandlerRegistry();
+      io.grpc.Server tcp = io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder
+          .forAddress(new java.net.InetSocketAddress("127.0.0.1", 0)).fallbackHandlerRegistry(registry).build().start();
+      try {
+        String address = "tcp://127.0.0.1:" + tcp.getPort();
+        try (var handle = catalog.open(id, new io.bucketdisk.store.LeaseOwner("gw-tcp", address), false)) {
+          var gateway = new FakeGateway(handle);
+          registry.addService(gateway);
+          Snapshot s = csi.ctl().createSnapshot(snapReq("gw-tcp-snap", id)).getSnapshot();
+          assertThat(gateway.snapshots.get()).as("snapshot cut by the lease holder at " + address).isEqualTo(1);
+          assertThat(s.getReadyToUse()).isTrue();
+          csi.ctl().controllerExpandVolume(ControllerExpandVolumeRequest.newBuilder().setVolumeId(id)
+              .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(2 * GIB)).build());
+          assertThat(gateway.refreshes.get()).as("refresh over TCP").isEqualTo(1);
+          csi.ctl().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(s.getSnapshotId()).build());
+        }
+      } finally {
+        tcp.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+      }
+      delete(id);
+    }
+
     private long countVolumesNamed(String id) {
       return csi.ctl().listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesList().stream()
           .filter(e -> e.getVolume().getVolumeId().equals(id)).count();

@@ -1,0 +1,45 @@
+package io.bucketdisk.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import picocli.CommandLine;
+
+/** The gateway's {@code --control} / {@code --control-advertise} flags: what lands in leases, what is refused. */
+@Timeout(30)
+class GatewayCommandTest {
+
+  @Test
+  void advertiseDefaultsToTheTcpAddressWithThePodIp() {
+    var both = List.of("unix:///run/bucketdisk/control.sock", "tcp://0.0.0.0:9820");
+    assertThat(GatewayCommand.advertise(both, "10.1.2.3")).isEqualTo("tcp://10.1.2.3:9820");
+    assertThat(GatewayCommand.advertise(List.of("tcp://[::]:9820"), "fd00::7")).isEqualTo("tcp://[fd00::7]:9820");
+    assertThat(GatewayCommand.advertise(List.of("tcp://192.168.0.5:9820"), "10.1.2.3"))
+        .isEqualTo("tcp://192.168.0.5:9820");
+    assertThat(GatewayCommand.advertise(both, null)).as("no POD_IP: the first --control")
+        .isEqualTo("unix:///run/bucketdisk/control.sock");
+    assertThat(GatewayCommand.advertise(List.of("unix:///run/bucketdisk/control.sock"), "10.1.2.3"))
+        .isEqualTo("unix:///run/bucketdisk/control.sock");
+  }
+
+  @Test
+  void repeatedControlFlagsParseAndBadOnesAreOneLineErrors() {
+    var cmd = new GatewayCommand();
+    new CommandLine(cmd).parseArgs("--store", "memory://", "--control=unix:///tmp/x.sock",
+        "--control=tcp://127.0.0.1:0");
+    assertThat(cmd.control).containsExactly("unix:///tmp/x.sock", "tcp://127.0.0.1:0");
+
+    var bad = new GatewayCommand();
+    new CommandLine(bad).parseArgs("--store", "memory://", "--control=tcp://127.0.0.1");
+    assertThatThrownBy(bad::call).isInstanceOf(UserError.class)
+        .hasMessageStartingWith("--control ").hasMessageContaining("tcp://HOST:PORT");
+
+    var badAdvertise = new GatewayCommand();
+    new CommandLine(badAdvertise).parseArgs("--store", "memory://", "--control-advertise=gw:9820");
+    assertThatThrownBy(badAdvertise::call).isInstanceOf(UserError.class)
+        .hasMessageStartingWith("--control-advertise ").hasMessageContaining("tcp://HOST:PORT");
+  }
+}
