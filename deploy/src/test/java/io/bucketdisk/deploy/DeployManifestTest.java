@@ -422,6 +422,16 @@ final class DeployManifestTest {
     var tcpPort = Integer.parseInt(tcp.getFirst().substring(tcp.getFirst().lastIndexOf(':') + 1));
     assertThat(ports(gw.container())).as("gateway declares its NBD port").containsEntry("nbd", tcpPort);
     assertThat(gwDs.getSpec().getUpdateStrategy().getType()).as("gateway updateStrategy (restarts stall I/O)").isEqualTo("OnDelete");
+
+    // The controller runs on another node: the control API is also on TCP, declared, and advertised via $POD_IP.
+    var tcpControl = gw.flag("control").stream().filter(c -> c.startsWith("tcp://")).toList();
+    assertThat(tcpControl).as("gateway TCP --control").singleElement().asString().startsWith("tcp://0.0.0.0:");
+    var controlPort = Integer.parseInt(tcpControl.getFirst().substring(tcpControl.getFirst().lastIndexOf(':') + 1));
+    assertThat(controlPort).isEqualTo(9820);
+    assertThat(ports(gw.container())).as("gateway declares its control port").containsEntry("control", controlPort);
+    assertThat(gw.container().getEnv().stream().filter(e -> e.getName().equals("POD_IP")).findFirst()
+        .map(e -> e.getValueFrom().getFieldRef().getFieldPath())).as("gateway POD_IP (advertised in leases)")
+        .contains("status.podIP");
     assertThat(gwPod.template().getSpec().getTerminationGracePeriodSeconds()).as("time to flush on SIGTERM").isGreaterThanOrEqualTo(60L);
   }
 
@@ -681,11 +691,11 @@ final class DeployManifestTest {
     return out;
   }
 
-  /** Ports a container listens on according to its --http-endpoint / --metrics / --listen flags. */
+  /** Ports a container listens on according to its --http-endpoint / --metrics / --listen / --control flags. */
   static Set<Integer> flagPorts(V1Container c) {
     var out = new HashSet<Integer>();
     for (var arg : Optional.ofNullable(c.getArgs()).orElse(List.of())) {
-      var match = Pattern.compile("^--(http-endpoint|metrics|listen|health-port)=(?!unix:).*?:?(\\d+)$").matcher(arg);
+      var match = Pattern.compile("^--(http-endpoint|metrics|listen|health-port|control)=(?!unix:).*?:?(\\d+)$").matcher(arg);
       if (match.find()) {
         out.add(Integer.parseInt(match.group(2)));
       }
