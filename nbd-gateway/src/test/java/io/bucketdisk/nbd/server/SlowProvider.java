@@ -15,10 +15,16 @@ final class SlowProvider implements ExportProvider {
   private final long slowOffset;
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicInteger max = new AtomicInteger();
+  private final java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
 
   SlowProvider(ExportProvider delegate, long slowOffset) {
     this.delegate = delegate;
     this.slowOffset = slowOffset;
+  }
+
+  /** Lets the read at the slow offset finish; until then it blocks (at most 30 s). */
+  void release() {
+    gate.countDown();
   }
 
   int maxConcurrent() {
@@ -38,7 +44,9 @@ final class SlowProvider implements ExportProvider {
         max.accumulateAndGet(running.incrementAndGet(), Math::max);
         try {
           if (offset == slowOffset) {
-            Thread.sleep(300);
+            if (!gate.await(30, java.util.concurrent.TimeUnit.SECONDS)) {
+              throw new IOException("the slow read was never released");
+            }
           }
           super.read(offset, dst, flags);
         } catch (InterruptedException ex) {

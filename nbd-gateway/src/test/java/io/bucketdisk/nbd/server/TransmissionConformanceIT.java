@@ -204,6 +204,9 @@ class TransmissionConformanceIT {
       }
       long[] order = new long[128];
       for (int i = 0; i < 128; i++) {
+        if (i == 127) {
+          slow.release(); // the 127 fast replies came while cookie 0 was still running
+        }
         var r = c.simple();
         assertThat(r.error()).isZero();
         c.read(4096);
