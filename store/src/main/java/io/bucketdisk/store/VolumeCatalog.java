@@ -57,6 +57,9 @@ import org.slf4j.LoggerFactory;
  * owner takes over only after the lease was released or its expiry plus the clock-skew allowance passed.
  */
 public final class VolumeCatalog implements AutoCloseable {
+  /** Manifest GETs in flight at once while listing volumes. */
+  private static final int LIST_PARALLELISM = 16;
+
   private static final Logger log = LoggerFactory.getLogger(VolumeCatalog.class);
   private static final int MIN_CHUNK = 64 << 10;
   private static final int MAX_CHUNK = 64 << 20;
@@ -200,12 +203,42 @@ public final class VolumeCatalog implements AutoCloseable {
    */
   public Page<VolumeManifest> list(int maxEntries, @Nullable String token) throws IOException {
     ListPage page = listPage(Layout.MANIFESTS, token, maxEntries);
-    List<VolumeManifest> out = new ArrayList<>(page.objects().size());
-    for (ObjectInfo o : page.objects()) {
-      String id = o.key().substring(Layout.MANIFESTS.length());
-      readManifest(id).map(Versioned::manifest).filter(m -> m.state() == State.READY).ifPresent(out::add);
+    // One GET per manifest: run them in parallel (bounded), keeping the LIST order.
+    var reads = new ArrayList<java.util.concurrent.Future<Optional<Versioned>>>(page.objects().size());
+    var permits = new java.util.concurrent.Semaphore(LIST_PARALLELISM);
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (ObjectInfo o : page.objects()) {
+        String id = o.key().substring(Layout.MANIFESTS.length());
+        reads.add(pool.submit(() -> {
+          permits.acquire();
+          try {
+            return readManifest(id);
+          } finally {
+            permits.release();
+          }
+        }));
+      }
+      List<VolumeManifest> out = new ArrayList<>(reads.size());
+      for (var read : reads) {
+        awaitManifest(read).map(Versioned::manifest).filter(m -> m.state() == State.READY).ifPresent(out::add);
+      }
+      return new Page<>(out, page.nextToken());
     }
-    return new Page<>(out, page.nextToken());
+  }
+
+  private static Optional<Versioned> awaitManifest(java.util.concurrent.Future<Optional<Versioned>> read)
+      throws IOException {
+    try {
+      return read.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted listing volumes");
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw new StoreException(Kind.PERMANENT, "listing volumes: " + e.getCause(), e.getCause());
+    }
   }
 
   /**
