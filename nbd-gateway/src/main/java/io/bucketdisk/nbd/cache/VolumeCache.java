@@ -231,10 +231,12 @@ public final class VolumeCache implements AutoCloseable {
   /** Loads chunk {@code index} and completes {@code f}; publishes to Caffeine only if nothing changed since {@code stamp}. */
   private void runLoad(long index, long stamp, CompletableFuture<LoadResult> f) {
     boolean permit = false;
+    boolean counted = false;
     try {
       shared.loads.acquire();
       permit = true;
       shared.loadingBytes.addAndGet(chunkSize);
+      counted = true;
       byte[] data = new byte[chunkSize];
       boolean stored;
       try {
@@ -249,6 +251,9 @@ public final class VolumeCache implements AutoCloseable {
       }
       byte[] result = stored ? data : null;
       boolean[] fresh = {false};
+      // the buffer stops counting as a load before it can count as a clean chunk: never both at once
+      shared.loadingBytes.addAndGet(-chunkSize);
+      counted = false;
       dirty.compute(index, (k, cur) -> {
         if (cur == null && stamp(k) == stamp) {
           fresh[0] = true;
@@ -268,8 +273,10 @@ public final class VolumeCache implements AutoCloseable {
       loading.remove(index, f);
       f.completeExceptionally(e);
     } finally {
-      if (permit) {
+      if (counted) {
         shared.loadingBytes.addAndGet(-chunkSize);
+      }
+      if (permit) {
         shared.loads.release();
       }
     }
