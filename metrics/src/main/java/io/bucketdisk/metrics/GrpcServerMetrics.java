@@ -1,16 +1,20 @@
 package io.bucketdisk.metrics;
 
+import io.grpc.BindableService;
 import io.grpc.ForwardingServerCall;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A gRPC {@link ServerInterceptor} that times every call, from its start to the status the server sends, as the
@@ -31,6 +35,12 @@ public final class GrpcServerMetrics implements ServerInterceptor {
 
   public GrpcServerMetrics(MeterRegistry registry) {
     this.registry = registry;
+  }
+
+  /** {@code service} bound for a server: timed into {@code registry}, or as it is when there is no registry. */
+  public static ServerServiceDefinition bind(BindableService service, @Nullable MeterRegistry registry) {
+    return registry == null ? service.bindService()
+        : ServerInterceptors.intercept(service, new GrpcServerMetrics(registry));
   }
 
   @Override

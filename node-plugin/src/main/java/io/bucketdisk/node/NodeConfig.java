@@ -1,6 +1,7 @@
 package io.bucketdisk.node;
 
 import io.bucketdisk.node.nbd.GatewayAddress;
+import io.bucketdisk.rpc.UnixSocketServer;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -24,17 +25,8 @@ public record NodeConfig(Path socket, String nodeId, GatewayAddress gateway, int
     }
   }
 
-  /** The socket path of a CSI endpoint: {@code unix:///abs/path}, {@code unix:/abs/path} or an absolute path. */
+  /** The socket path of a CSI endpoint; see {@link UnixSocketServer#parsePath}. */
   public static Path parseEndpoint(String endpoint) {
-    String p = endpoint;
-    if (p.startsWith("unix://")) {
-      p = p.substring("unix://".length());
-    } else if (p.startsWith("unix:")) {
-      p = p.substring("unix:".length());
-    }
-    if (!p.startsWith("/")) {
-      throw new IllegalArgumentException("endpoint '" + endpoint + "' is not a Unix socket; use unix:///path/csi.sock");
-    }
-    return Path.of(p);
+    return UnixSocketServer.parsePath(endpoint, "--endpoint");
   }
 }

@@ -1,26 +1,12 @@
 package io.bucketdisk.node;
 
+import io.bucketdisk.metrics.GrpcServerMetrics;
 import io.bucketdisk.node.netlink.NbdNetlink;
 import io.bucketdisk.node.netlink.NetlinkException;
-import io.grpc.Server;
-import io.bucketdisk.metrics.GrpcServerMetrics;
-import io.grpc.ServerInterceptors;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.bucketdisk.rpc.UnixSocketServer;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.time.Duration;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,17 +21,15 @@ import org.slf4j.LoggerFactory;
 public final class NodePlugin implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NodePlugin.class);
 
-  private final Server server;
-  private final EventLoopGroup group;
-  private final ExecutorService executor;
+  private static final UnixSocketServer.Options OPTIONS =
+      new UnixSocketServer.Options("CSI node endpoint", "--endpoint", 2, Duration.ofSeconds(5));
+
+  private final UnixSocketServer server;
   private final ReattachWatcher watcher;
   private final NbdNetlink netlink;
 
-  private NodePlugin(Server server, EventLoopGroup group, ExecutorService executor, ReattachWatcher watcher,
-      NbdNetlink netlink) {
+  private NodePlugin(UnixSocketServer server, ReattachWatcher watcher, NbdNetlink netlink) {
     this.server = server;
-    this.group = group;
-    this.executor = executor;
     this.watcher = watcher;
     this.netlink = netlink;
   }
@@ -58,20 +42,7 @@ public final class NodePlugin implements AutoCloseable {
   public static NodePlugin start(NodeConfig config, io.micrometer.core.instrument.@Nullable MeterRegistry metrics)
       throws IOException {
     var socket = config.socket();
-    if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
-      if (Files.isRegularFile(socket, LinkOption.NOFOLLOW_LINKS) || Files.isDirectory(socket, LinkOption.NOFOLLOW_LINKS)) {
-        throw new IOException(socket + " exists and is not a socket; remove it or choose another endpoint");
-      }
-      try (var ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-        ch.connect(UnixDomainSocketAddress.of(socket));
-        throw new IOException("another server is already listening on " + socket);
-      } catch (IOException e) {
-        if (e.getMessage() != null && e.getMessage().startsWith("another server")) {
-          throw e;
-        }
-        // stale socket: Netty replaces it
-      }
-    }
+    UnixSocketServer.checkFree(socket, OPTIONS);
     var netlink = NbdNetlink.open();
     var state = new StagingState(config.stateDir());
     var attacher = new NodeAttacher(netlink, config.gateway(),
@@ -93,27 +64,16 @@ public final class NodePlugin implements AutoCloseable {
         return false;
       }
     });
-    Files.createDirectories(socket.toAbsolutePath().getParent());
-    EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
-    ExecutorService executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("csi-node-", 0).factory());
     try {
-      Server server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-          .channelType(EpollServerDomainSocketChannel.class)
-          .bossEventLoopGroup(group).workerEventLoopGroup(group).executor(executor)
-          .addService(metrics == null ? identity.bindService()
-              : ServerInterceptors.intercept(identity, new GrpcServerMetrics(metrics)))
-          .addService(metrics == null ? node.bindService()
-              : ServerInterceptors.intercept(node, new GrpcServerMetrics(metrics)))
-          .build().start();
-      log.info("CSI node plugin for node {} listening on unix://{} (gateway {}, {} connections per volume)",
+      var server = UnixSocketServer.start(socket, OPTIONS,
+          List.of(GrpcServerMetrics.bind(identity, metrics), GrpcServerMetrics.bind(node, metrics)));
+      log.info("CSI node plugin for node {} on unix://{} (gateway {}, {} connections per volume)",
           config.nodeId(), socket, config.gateway(), config.connections());
-      return new NodePlugin(server, group, executor, watcher, netlink);
+      return new NodePlugin(server, watcher, netlink);
     } catch (IOException | RuntimeException e) {
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      executor.shutdownNow();
       watcher.close();
       netlink.close();
-      throw new IOException("cannot listen on " + socket + ": " + e.getMessage(), e);
+      throw e;
     }
   }
 
@@ -121,17 +81,10 @@ public final class NodePlugin implements AutoCloseable {
     server.awaitTermination();
   }
 
+  /** Stops serving (running calls get up to 5 s) and removes the socket; attached devices stay attached. */
   @Override
   public void close() {
-    server.shutdown();
-    try {
-      server.awaitTermination(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    server.shutdownNow();
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-    executor.shutdownNow();
+    server.close();
     watcher.close();
     netlink.close();
   }

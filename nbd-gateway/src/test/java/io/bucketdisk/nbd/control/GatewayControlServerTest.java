@@ -127,7 +127,7 @@ class GatewayControlServerTest {
   @Test
   void aSecondServerOnTheSameSocketIsRefused() {
     assertThatThrownBy(() -> GatewayControlServer.start(server.socket(), provider))
-        .hasMessageContaining("already serving");
+        .hasMessageContaining("already listening").hasMessageContaining("--control");
   }
 
   @Test
