@@ -3,6 +3,7 @@ package io.bucketdisk.controller;
 import io.bucketdisk.store.Page;
 import io.bucketdisk.store.StoreException;
 import io.bucketdisk.store.VolumeCatalog;
+import io.bucketdisk.store.VolumeIds;
 import io.bucketdisk.store.layout.Lease;
 import io.bucketdisk.store.layout.SnapshotRecord;
 import io.bucketdisk.store.layout.VolumeManifest;

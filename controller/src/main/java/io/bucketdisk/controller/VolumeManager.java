@@ -3,6 +3,7 @@ package io.bucketdisk.controller;
 import io.bucketdisk.store.Page;
 import io.bucketdisk.store.StoreException;
 import io.bucketdisk.store.VolumeCatalog;
+import io.bucketdisk.store.VolumeIds;
 import io.bucketdisk.store.VolumeSpec;
 import io.bucketdisk.store.layout.Lease;
 import io.bucketdisk.store.layout.VolumeManifest;
@@ -32,7 +33,7 @@ import org.slf4j.LoggerFactory;
 public final class VolumeManager {
 
   /** Manifest parameter holding the CO's name of the volume. */
-  public static final String NAME_KEY = "csi.name";
+  public static final String NAME_KEY = VolumeIds.NAME_KEY;
   /** Manifest parameter holding the content source: {@code snapshot:<id>} or {@code volume:<id>}. */
   public static final String SOURCE_KEY = "csi.source";
   /** Manifest parameter holding the access types asked for at creation: block, mount or block+mount. */
@@ -249,7 +250,8 @@ public final class VolumeManager {
   }
 
   /**
-   * One page of live volumes; {@code maxEntries} 0 means all. {@code token} is a token this method returned (empty
+   * One page of live volumes, without ephemeral inline volumes (the node's, not the CO's: {@link
+   * VolumeIds#EPHEMERAL_KEY}); a page may hold fewer than {@code maxEntries}. {@code maxEntries} 0 means all. {@code token} is a token this method returned (empty
    * to start); any other is BAD_TOKEN.
    */
   public Page<VolumeManifest> list(int maxEntries, String token) throws IOException {
@@ -276,7 +278,9 @@ public final class VolumeManager {
 
   private Page<VolumeManifest> listStore(int max, @Nullable String storeToken, String token) throws IOException {
     try {
-      return catalog.list(max, storeToken);
+      Page<VolumeManifest> page = catalog.list(max, storeToken);
+      return new Page<>(page.items().stream()
+          .filter(m -> !"true".equals(m.parameters().get(VolumeIds.EPHEMERAL_KEY))).toList(), page.nextToken());
     } catch (IllegalArgumentException e) {
       throw new VolumeError(VolumeError.Reason.BAD_TOKEN, "starting_token '" + token + "' is no longer valid ("
           + e.getMessage() + "); restart the listing with an empty token");

@@ -10,7 +10,7 @@
  * status the spec asks for, so nothing leaves as {@code UNKNOWN}.
  *
  * <p><b>Idempotency.</b> CreateVolume and CreateSnapshot derive the id from the CO's name ({@link
- * io.bucketdisk.controller.VolumeIds}) and record the name in the manifest, so a retry after a timeout finds the
+ * io.bucketdisk.store.VolumeIds}) and record the name in the manifest, so a retry after a timeout finds the
  * same volume, and a create is one conditional PUT in the store (atomic: after a crash the volume either exists or
  * not). Calls on one volume or name are serialised by {@code OperationLocks}; a concurrent second call gets {@code
  * ABORTED} ("operation pending"), as spec.md §Concurrency suggests.

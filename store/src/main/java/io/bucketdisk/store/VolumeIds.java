@@ -1,4 +1,4 @@
-package io.bucketdisk.controller;
+package io.bucketdisk.store;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -13,12 +13,21 @@ import java.util.regex.Pattern;
  * characters, e.g. Kubernetes' {@code pvc-<uid>}) is used as it is; any other name becomes a sanitized prefix plus
  * 16 hex digits of its SHA-256. The manifest records the original name, so the rare collision (a name that looks like
  * another name's hashed id) is detected and refused rather than silently sharing a volume. Ids are valid store ids
- * and NBD export names ({@code [a-z0-9.-]}, at most 63 characters).
+ * and NBD export names ({@code [a-z0-9.-]}, at most 63 characters). The controller (CreateVolume, CreateSnapshot) and
+ * the gateway (ephemeral inline volumes, whose kubelet-made names {@code csi-<64 hex>} are too long) share this rule.
  */
 public final class VolumeIds {
 
   private static final Pattern PLAIN = Pattern.compile("[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?");
   private static final int PREFIX = 40;
+
+  /** Manifest parameter holding the CO's name of the volume (or snapshot). */
+  public static final String NAME_KEY = "csi.name";
+  /**
+   * Manifest parameter marking a CSI ephemeral inline volume ({@code "true"}): created and deleted by the node
+   * through its gateway, never by the controller.
+   */
+  public static final String EPHEMERAL_KEY = "csi.ephemeral";
 
   private VolumeIds() {}
 

@@ -1,4 +1,4 @@
-package io.bucketdisk.controller;
+package io.bucketdisk.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
