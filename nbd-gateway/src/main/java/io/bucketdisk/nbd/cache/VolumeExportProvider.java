@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -36,6 +37,8 @@ public final class VolumeExportProvider implements ExportProvider {
   private final @Nullable String defaultExport;
   private final @Nullable AutoCloseable resource;
   private final ReentrantLock lock = new ReentrantLock();
+  /** Signalled whenever a volume is closed (its last handle released). */
+  private final Condition volumeClosed = lock.newCondition();
   private final Map<String, Open> open = new LinkedHashMap<>();
   private boolean closed;
 
@@ -95,6 +98,11 @@ public final class VolumeExportProvider implements ExportProvider {
 
   public ChunkCache chunkCache() {
     return cache;
+  }
+
+  /** The store catalog behind the volumes, when they come from one (not for in-memory test sources). */
+  public Optional<io.bucketdisk.store.VolumeCatalog> catalog() {
+    return source instanceof CatalogVolumeSource c ? Optional.of(c.catalog()) : Optional.empty();
   }
 
   @Override
@@ -157,6 +165,7 @@ public final class VolumeExportProvider implements ExportProvider {
       } catch (IOException e) {
         log.error("volume {}: close after the last connection failed: {}", name, e.toString());
       }
+      volumeClosed.signalAll();
     } finally {
       lock.unlock();
     }
@@ -205,6 +214,29 @@ public final class VolumeExportProvider implements ExportProvider {
     }
     v.refresh();
     return Optional.of(v.size());
+  }
+
+  /**
+   * Waits up to {@code timeout} until {@code name} is not open here (its last connection ended and the volume was
+   * flushed, closed and its lease released); the number of handles still open then, 0 when it is closed.
+   */
+  public int awaitClosed(String name, java.time.Duration timeout) throws InterruptedException {
+    long left = timeout.toNanos();
+    lock.lock();
+    try {
+      while (true) {
+        Open o = open.get(name);
+        if (o == null) {
+          return 0;
+        }
+        if (left <= 0) {
+          return o.handles;
+        }
+        left = volumeClosed.awaitNanos(left);
+      }
+    } finally {
+      lock.unlock();
+    }
   }
 
   /** The volumes open now. */

@@ -1,6 +1,10 @@
 package io.bucketdisk.nbd.control;
 
 import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
+import io.bucketdisk.proto.gateway.CreateEphemeralVolumeResponse;
+import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
+import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeResponse;
 import io.bucketdisk.proto.gateway.FlushVolumeRequest;
 import io.bucketdisk.proto.gateway.FlushVolumeResponse;
 import io.bucketdisk.proto.gateway.GatewayControlGrpc;
@@ -12,21 +16,37 @@ import io.bucketdisk.proto.gateway.RefreshVolumeResponse;
 import io.bucketdisk.proto.gateway.SnapshotVolumeRequest;
 import io.bucketdisk.proto.gateway.SnapshotVolumeResponse;
 import io.bucketdisk.store.StoreException;
+import io.bucketdisk.store.VolumeCatalog;
+import io.bucketdisk.store.VolumeIds;
+import io.bucketdisk.store.VolumeSpec;
+import io.bucketdisk.store.layout.VolumeManifest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.time.Duration;
+import java.util.HashMap;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The GatewayControl RPCs over a {@link VolumeExportProvider}. Thread safe; each call runs on its own thread. */
+/**
+ * The GatewayControl RPCs over a {@link VolumeExportProvider}. Thread safe; each call runs on its own thread.
+ * CreateEphemeralVolume and DeleteEphemeralVolume need the provider's store catalog (FAILED_PRECONDITION without one).
+ */
 public final class GatewayControlService extends GatewayControlGrpc.GatewayControlImplBase {
   private static final Logger log = LoggerFactory.getLogger(GatewayControlService.class);
   private final VolumeExportProvider volumes;
+  private final Duration disconnectWait;
 
   public GatewayControlService(VolumeExportProvider volumes) {
+    this(volumes, Duration.ofSeconds(15));
+  }
+
+  /** As above; DeleteEphemeralVolume waits up to {@code disconnectWait} for the volume's connections to end. */
+  public GatewayControlService(VolumeExportProvider volumes, Duration disconnectWait) {
     this.volumes = volumes;
+    this.disconnectWait = disconnectWait;
   }
 
   @Override
@@ -76,6 +96,100 @@ public final class GatewayControlService extends GatewayControlGrpc.GatewayContr
           .setDirtyBytes(v.dirtyBytes()).setSizeBytes(v.sizeBytes()));
     }
     reply(out, b.build());
+  }
+
+  @Override
+  public void createEphemeralVolume(CreateEphemeralVolumeRequest request,
+      StreamObserver<CreateEphemeralVolumeResponse> out) {
+    try {
+      String name = request.getName();
+      if (name.isEmpty()) {
+        throw Status.INVALID_ARGUMENT.withDescription("name is empty").asRuntimeException();
+      }
+      if (request.getSizeBytes() <= 0) {
+        throw Status.INVALID_ARGUMENT.withDescription("size_bytes must be positive").asRuntimeException();
+      }
+      VolumeCatalog catalog = catalog();
+      String id = VolumeIds.forName(name);
+      int chunk = request.getChunkSize() == 0 ? VolumeSpec.DEFAULT_CHUNK_SIZE : request.getChunkSize();
+      var parameters = new HashMap<>(request.getParametersMap());
+      parameters.put(VolumeIds.NAME_KEY, name);
+      parameters.put(VolumeIds.EPHEMERAL_KEY, "true");
+      Optional<VolumeManifest> existing = catalog.get(id);
+      VolumeManifest m;
+      if (existing.isPresent()) {
+        m = existing.get();
+      } else {
+        try {
+          m = catalog.create(new VolumeSpec(id, request.getSizeBytes(), chunk, parameters));
+          log.info("control: CreateEphemeralVolume {}: created {} bytes, chunk {} bytes, for '{}'", id, m.sizeBytes(),
+              m.chunkSize(), name);
+        } catch (StoreException e) {
+          if (e.kind() != StoreException.Kind.CONFLICT) {
+            throw e;
+          }
+          // lost a race with another creator, or the id belongs to a volume kept hidden for its snapshots
+          m = catalog.get(id).orElseThrow(() -> Status.ALREADY_EXISTS.withDescription("volume id " + id
+              + " (from name '" + name + "') belongs to a deleted volume still kept for its snapshots")
+              .asRuntimeException());
+        }
+      }
+      if (!ephemeral(m) || !name.equals(m.parameters().get(VolumeIds.NAME_KEY))) {
+        throw Status.ALREADY_EXISTS.withDescription("volume id " + id + " (from name '" + name
+            + "') is taken by another volume").asRuntimeException();
+      }
+      if (m.sizeBytes() != request.getSizeBytes() || m.chunkSize() != chunk) {
+        throw Status.ALREADY_EXISTS.withDescription("ephemeral volume " + id + " for '" + name + "' exists with "
+            + m.sizeBytes() + " bytes, chunk " + m.chunkSize() + " bytes; asked for " + request.getSizeBytes()
+            + " bytes, chunk " + chunk).asRuntimeException();
+      }
+      reply(out, CreateEphemeralVolumeResponse.newBuilder().setVolumeId(id).setSizeBytes(m.sizeBytes()).build());
+    } catch (IOException | RuntimeException e) {
+      out.onError(status(e, "CreateEphemeralVolume " + request.getName()));
+    }
+  }
+
+  @Override
+  public void deleteEphemeralVolume(DeleteEphemeralVolumeRequest request,
+      StreamObserver<DeleteEphemeralVolumeResponse> out) {
+    try {
+      String id = requireId(request.getVolumeId());
+      VolumeCatalog catalog = catalog();
+      Optional<VolumeManifest> m = catalog.get(id);
+      if (m.isEmpty()) {
+        reply(out, DeleteEphemeralVolumeResponse.newBuilder().setExisted(false).build());
+        return;
+      }
+      if (!ephemeral(m.get())) {
+        throw Status.FAILED_PRECONDITION.withDescription("volume " + id
+            + " is not an ephemeral inline volume; delete it through the controller").asRuntimeException();
+      }
+      // The node detached it just before: its connections end in a moment, then the volume closes here (a flush
+      // with nothing left to write, since the filesystem was unmounted) and releases its lease.
+      int connections = volumes.awaitClosed(id, disconnectWait);
+      if (connections > 0) {
+        throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " still has " + connections
+            + " connection(s) on this gateway after " + disconnectWait.toSeconds() + " s; detach it first")
+            .asRuntimeException();
+      }
+      catalog.delete(id);
+      log.info("control: DeleteEphemeralVolume {}: deleted", id);
+      reply(out, DeleteEphemeralVolumeResponse.newBuilder().setExisted(true).build());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      out.onError(Status.CANCELLED.withDescription("interrupted").asRuntimeException());
+    } catch (IOException | RuntimeException e) {
+      out.onError(status(e, "DeleteEphemeralVolume " + request.getVolumeId()));
+    }
+  }
+
+  private static boolean ephemeral(VolumeManifest m) {
+    return "true".equals(m.parameters().get(VolumeIds.EPHEMERAL_KEY));
+  }
+
+  private VolumeCatalog catalog() {
+    return volumes.catalog().orElseThrow(() -> Status.FAILED_PRECONDITION
+        .withDescription("this gateway serves no store catalog; ephemeral volumes need one").asRuntimeException());
   }
 
   private static String requireId(String id) {

@@ -6,9 +6,13 @@
  * durable first (SnapshotVolume then records the snapshot through the volume's own {@code ChunkStore}, the lease
  * holder), RefreshVolume re-reads the manifest so an expanded volume grows without reconnecting, ListOpenVolumes
  * reports connections and dirty bytes. Volumes not open here answer {@code was_open = false}, never an error.
+ * CreateEphemeralVolume and DeleteEphemeralVolume create and delete a CSI ephemeral inline volume in the store for
+ * the node plugin (which has no store access): the id comes from the name by {@link io.bucketdisk.store.VolumeIds},
+ * the manifest carries {@code csi.ephemeral=true}, and a delete waits for the volume's connections here to end.
  *
  * <p>Errors map to gRPC codes: INVALID_ARGUMENT for an empty id, UNAVAILABLE when the store refused the flush (the
- * caller may retry; the data stays dirty), FAILED_PRECONDITION when the snapshot id is taken, INTERNAL otherwise.
+ * caller may retry; the data stays dirty), FAILED_PRECONDITION when the snapshot id is taken (or a volume to delete is not ephemeral, or still connected),
+ * ALREADY_EXISTS when an ephemeral volume's name exists with another size, INTERNAL otherwise.
  */
 @NullMarked
 package io.bucketdisk.nbd.control;
