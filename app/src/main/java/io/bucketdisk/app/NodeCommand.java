@@ -37,6 +37,11 @@ public final class NodeCommand implements Callable<Integer> {
       description = "The gateway's NBD address: HOST:PORT or unix:///path/nbd.sock (default: ${DEFAULT-VALUE}).")
   String gateway = "127.0.0.1:10809";
 
+  @Option(names = "--gateway-control", paramLabel = "ADDR", defaultValue = NodeConfig.DEFAULT_GATEWAY_CONTROL,
+      description = "The gateway's control API, which creates and deletes ephemeral inline volumes: unix:///path or "
+          + "tcp://HOST:PORT (default: ${DEFAULT-VALUE}).")
+  String gatewayControl = NodeConfig.DEFAULT_GATEWAY_CONTROL;
+
   @Option(names = "--connections", paramLabel = "N", defaultValue = "4",
       description = "NBD connections per volume, 1-16 (default: ${DEFAULT-VALUE}).")
   int connections = 4;
@@ -68,7 +73,7 @@ public final class NodeCommand implements Callable<Integer> {
     NodeConfig config;
     try {
       config = new NodeConfig(NodeConfig.parseEndpoint(ep), id, GatewayAddress.parse(gateway), connections, stateDir,
-          maxVolumes, Duration.ofSeconds(ioTimeout), Duration.ofSeconds(reattachTimeout));
+          maxVolumes, Duration.ofSeconds(ioTimeout), Duration.ofSeconds(reattachTimeout), gatewayControl);
     } catch (IllegalArgumentException e) {
       throw new UserError(e.getMessage());
     }

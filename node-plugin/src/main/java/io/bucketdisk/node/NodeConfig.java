@@ -8,10 +8,22 @@ import java.time.Duration;
 /**
  * How to run the node plugin: the CSI socket path, this node's id, the gateway's NBD address, connections per
  * volume (more than one needs the gateway's CAN_MULTI_CONN), the state directory, the volume limit, and the
- * kernel timeouts (per request; and how long I/O waits for a reconnect, which is also how long reattach tries).
+ * kernel timeouts (per request; and how long I/O waits for a reconnect, which is also how long reattach tries), and
+ * the gateway's control API address ({@code unix:///path} or {@code tcp://HOST:PORT}), through which ephemeral inline
+ * volumes are created and deleted.
  */
 public record NodeConfig(Path socket, String nodeId, GatewayAddress gateway, int connections, Path stateDir,
-    long maxVolumes, Duration ioTimeout, Duration reattachTimeout) {
+    long maxVolumes, Duration ioTimeout, Duration reattachTimeout, String gatewayControl) {
+
+  /** Where the gateway on this node serves its control API (the hostPath shared with the gateway). */
+  public static final String DEFAULT_GATEWAY_CONTROL = "unix:///run/bucketdisk/control.sock";
+
+  /** As the canonical constructor, with the gateway control API at {@link #DEFAULT_GATEWAY_CONTROL}. */
+  public NodeConfig(Path socket, String nodeId, GatewayAddress gateway, int connections, Path stateDir,
+      long maxVolumes, Duration ioTimeout, Duration reattachTimeout) {
+    this(socket, nodeId, gateway, connections, stateDir, maxVolumes, ioTimeout, reattachTimeout,
+        DEFAULT_GATEWAY_CONTROL);
+  }
 
   public NodeConfig {
     if (nodeId.isBlank() || nodeId.length() > 256) {
@@ -23,6 +35,7 @@ public record NodeConfig(Path socket, String nodeId, GatewayAddress gateway, int
     if (maxVolumes < 1) {
       throw new IllegalArgumentException("max volumes must be at least 1");
     }
+    GatewayControl.target(gatewayControl);
   }
 
   /** The socket path of a CSI endpoint; see {@link UnixSocketServer#parsePath}. */

@@ -27,11 +27,13 @@ public final class NodePlugin implements AutoCloseable {
   private final UnixSocketServer server;
   private final ReattachWatcher watcher;
   private final NbdNetlink netlink;
+  private final GatewayControl control;
 
-  private NodePlugin(UnixSocketServer server, ReattachWatcher watcher, NbdNetlink netlink) {
+  private NodePlugin(UnixSocketServer server, ReattachWatcher watcher, NbdNetlink netlink, GatewayControl control) {
     this.server = server;
     this.watcher = watcher;
     this.netlink = netlink;
+    this.control = control;
   }
 
   public static NodePlugin start(NodeConfig config) throws IOException {
@@ -48,14 +50,15 @@ public final class NodePlugin implements AutoCloseable {
     var attacher = new NodeAttacher(netlink, config.gateway(),
         config.connections(), new NodeAttacher.Timeouts(config.ioTimeout().toSeconds(), config.reattachTimeout().toSeconds()));
     for (var v : state.all()) {
-      boolean ok = attacher.serves(v.volumeId(), v.deviceIndex());
+      boolean ok = v.deviceIndex() >= 0 && attacher.serves(v.exportName(), v.deviceIndex());
       log.info("volume {}: staged on /dev/nbd{} at {} ({})", v.volumeId(), v.deviceIndex(), v.stagingPath(),
           ok ? "device attached" : "device NOT attached; the next NodeStageVolume re-attaches it");
     }
     var watcher = new ReattachWatcher(netlink.subscribeLinkDead(), attacher, state, config.reattachTimeout());
     watcher.start();
     watcher.reconcile();
-    var node = new NodeService(config.nodeId(), config.maxVolumes(), attacher, new Mounter(), state);
+    var control = new GatewayControl(config.gatewayControl());
+    var node = new NodeService(config.nodeId(), config.maxVolumes(), attacher, new Mounter(), state, control);
     var identity = new IdentityService(() -> {
       try {
         netlink.status();
@@ -69,8 +72,9 @@ public final class NodePlugin implements AutoCloseable {
           List.of(GrpcServerMetrics.bind(identity, metrics), GrpcServerMetrics.bind(node, metrics)));
       log.info("CSI node plugin for node {} on unix://{} (gateway {}, {} connections per volume)",
           config.nodeId(), socket, config.gateway(), config.connections());
-      return new NodePlugin(server, watcher, netlink);
+      return new NodePlugin(server, watcher, netlink, control);
     } catch (IOException | RuntimeException e) {
+      control.close();
       watcher.close();
       netlink.close();
       throw e;
@@ -85,6 +89,7 @@ public final class NodePlugin implements AutoCloseable {
   @Override
   public void close() {
     server.close();
+    control.close();
     watcher.close();
     netlink.close();
   }

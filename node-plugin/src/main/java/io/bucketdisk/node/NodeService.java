@@ -43,6 +43,13 @@ import org.slf4j.LoggerFactory;
  * and returns the spec's codes (reference csi.md §2.2). One RPC per volume at a time: a concurrent one gets
  * ABORTED. State changes are persisted through {@link StagingState} before the RPC returns, so a restarted
  * plugin can unpublish and unstage what an earlier process did. Thread-safe.
+ *
+ * <p><b>Ephemeral inline volumes</b> ({@code csi.storage.k8s.io/ephemeral=true} in NodePublishVolume's
+ * volume_context, no staging path): publish creates the volume through the gateway's control API ({@link
+ * GatewayControl}; the node has no store access), attaches it, formats it and mounts it straight at the target;
+ * unpublish unmounts, detaches and deletes it. Both persist each step first, so a retry or a restarted plugin picks up
+ * where a failed call stopped. Attributes are read by {@link EphemeralAttributes}; only filesystem access is offered,
+ * as Kubernetes inline volumes are filesystems.
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
   private static final Logger log = LoggerFactory.getLogger(NodeService.class);
@@ -57,14 +64,17 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   private final NodeAttacher attacher;
   private final Mounter mounter;
   private final StagingState state;
+  private final GatewayControl control;
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
 
-  NodeService(String nodeId, long maxVolumes, NodeAttacher attacher, Mounter mounter, StagingState state) {
+  NodeService(String nodeId, long maxVolumes, NodeAttacher attacher, Mounter mounter, StagingState state,
+      GatewayControl control) {
     this.nodeId = nodeId;
     this.maxVolumes = maxVolumes;
     this.attacher = attacher;
     this.mounter = mounter;
     this.state = state;
+    this.control = control;
   }
 
   @FunctionalInterface
@@ -116,12 +126,16 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       var existing = state.get(req.getVolumeId());
       if (existing.isPresent()) {
         var v = existing.get();
+        if (v.ephemeral()) {
+          throw CsiErrors.precondition("volume " + v.volumeId() + " is an ephemeral inline volume published at "
+              + v.stagingPath() + "; it cannot be staged");
+        }
         if (!v.stagingPath().equals(staging) || v.block() != wanted.block() || !v.fsType().equals(wanted.fsType())
             || !v.accessMode().equals(wanted.accessMode())) {
           throw CsiErrors.alreadyExists("volume " + v.volumeId() + " is already staged at " + v.stagingPath()
               + " with a different capability");
         }
-        if (attacher.serves(v.volumeId(), v.deviceIndex()) && (v.block() || mounter.isMountPoint(staging))) {
+        if (attacher.serves(v.exportName(), v.deviceIndex()) && (v.block() || mounter.isMountPoint(staging))) {
           return NodeStageVolumeResponse.getDefaultInstance();
         }
         log.info("volume {}: staged record found but the device or mount is gone; staging again", v.volumeId());
@@ -138,7 +152,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       var attached = attacher.attach(req.getVolumeId(), gateway);
       var v = new StagedVolume(wanted.volumeId(), attached.index(), staging, wanted.block(), wanted.fsType(),
           wanted.mountFlags(), wanted.readOnly() || attached.export().readOnly(), wanted.accessMode(), gateway.text(),
-          Map.of());
+          Map.of(), wanted.volumeId(), false);
       state.put(v);
       try {
         if (!v.block()) {
@@ -191,7 +205,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     Mode mode = cap.getAccessMode().getMode();
     boolean readOnly = READ_ONLY_MODES.contains(mode);
     if (cap.hasBlock()) {
-      return new StagedVolume(volumeId, -1, staging, true, "", List.of(), readOnly, mode.name(), "", Map.of());
+      return new StagedVolume(volumeId, -1, staging, true, "", List.of(), readOnly, mode.name(), "", Map.of(), volumeId,
+          false);
     }
     if (!cap.hasMount()) {
       throw CsiErrors.invalid("volume_capability needs block or mount access");
@@ -205,7 +220,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       throw CsiErrors.precondition("filesystem " + fs + " is not supported; use one of " + Mounter.FILESYSTEMS);
     }
     return new StagedVolume(volumeId, -1, staging, false, fs, cap.getMount().getMountFlagsList(), readOnly, mode.name(),
-        "", Map.of());
+        "", Map.of(), volumeId, false);
   }
 
   // ---- unstage -----------------------------------------------------------------------------------------------
@@ -221,6 +236,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         // Not staged here: OK by the spec. Still undo a mount left at the path by a crash before the record.
         return NodeUnstageVolumeResponse.getDefaultInstance();
       }
+      if (v.get().ephemeral()) {
+        throw CsiErrors.precondition("volume " + req.getVolumeId() + " is an ephemeral inline volume; unpublish it");
+      }
       if (!v.get().publications().isEmpty()) {
         throw CsiErrors.precondition("volume " + req.getVolumeId() + " is still published at "
             + v.get().publications().keySet() + "; unpublish it first");
@@ -235,8 +253,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     if (!v.block() && mounter.isMountPoint(v.stagingPath())) {
       mounter.unmount(v.stagingPath());
     }
-    if (v.deviceIndex() >= 0 && NodeAttacher.backend(v.deviceIndex()).map(v.volumeId()::equals).orElse(true)) {
-      attacher.detach(v.volumeId(), v.deviceIndex());
+    if (v.deviceIndex() >= 0 && NodeAttacher.backend(v.deviceIndex()).map(v.exportName()::equals).orElse(true)) {
+      attacher.detach(v.exportName(), v.deviceIndex());
     }
     state.remove(v.volumeId());
   }
@@ -253,12 +271,18 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (!req.hasVolumeCapability()) {
         throw CsiErrors.invalid("volume_capability is required");
       }
+      if (EphemeralAttributes.isEphemeral(req.getVolumeContextMap())) {
+        return publishEphemeral(req);
+      }
       if (req.getStagingTargetPath().isEmpty()) {
         throw CsiErrors.precondition("staging_target_path is required: this plugin stages volumes (STAGE_UNSTAGE_VOLUME)");
       }
       var wanted = describe(req.getVolumeId(), req.getStagingTargetPath(), req.getVolumeCapability());
       var v = state.get(req.getVolumeId()).orElseThrow(() ->
           CsiErrors.notFound("volume " + req.getVolumeId() + " is not staged on node " + nodeId));
+      if (v.ephemeral()) {
+        throw CsiErrors.precondition("volume " + v.volumeId() + " is an ephemeral inline volume; it cannot be staged");
+      }
       if (!v.stagingPath().equals(req.getStagingTargetPath())) {
         throw CsiErrors.precondition("volume " + v.volumeId() + " is staged at " + v.stagingPath() + ", not at "
             + req.getStagingTargetPath());
@@ -301,6 +325,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (target.isEmpty()) {
         throw CsiErrors.invalid("target_path is required");
       }
+      var v = state.get(req.getVolumeId());
+      if (v.isPresent() && v.get().ephemeral() && v.get().stagingPath().equals(target)) {
+        teardownEphemeral(v.get());
+        log.info("volume {}: ephemeral volume {} unpublished from {} and deleted", req.getVolumeId(),
+            v.get().exportName(), target);
+        return NodeUnpublishVolumeResponse.getDefaultInstance();
+      }
       Path t = Path.of(target);
       if (Files.exists(t, LinkOption.NOFOLLOW_LINKS)) {
         if (mounter.isMountPoint(target)) {
@@ -308,13 +339,92 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         }
         Files.deleteIfExists(t);
       }
-      var v = state.get(req.getVolumeId());
       if (v.isPresent() && v.get().publications().containsKey(target)) {
         state.put(v.get().withoutPublication(target));
         log.info("volume {} unpublished from {}", req.getVolumeId(), target);
       }
       return NodeUnpublishVolumeResponse.getDefaultInstance();
     });
+  }
+
+  // ---- ephemeral inline volumes ----------------------------------------------------------------------------
+
+  private NodePublishVolumeResponse publishEphemeral(NodePublishVolumeRequest req) throws IOException {
+    String id = req.getVolumeId();
+    String target = req.getTargetPath();
+    var cap = req.getVolumeCapability();
+    if (!req.getStagingTargetPath().isEmpty()) {
+      throw CsiErrors.invalid("ephemeral inline volume " + id + " must come without a staging_target_path");
+    }
+    if (cap.hasBlock()) {
+      throw CsiErrors.invalid("ephemeral inline volume " + id + ": block access is not supported (Kubernetes inline"
+          + " volumes are filesystems); use mount access");
+    }
+    var attrs = EphemeralAttributes.parse(req.getVolumeContextMap(), cap);
+    var described = describe(id, target, cap.hasMount() ? cap : cap.toBuilder()
+        .setMount(VolumeCapability.MountVolume.getDefaultInstance()).build());
+    if (req.getReadonly() || described.readOnly()) {
+      throw CsiErrors.invalid("ephemeral inline volume " + id + " starts blank; it cannot be published read-only");
+    }
+    var existing = state.get(id);
+    if (existing.isPresent()) {
+      var v = existing.get();
+      if (!v.ephemeral() || !v.stagingPath().equals(target)) {
+        throw CsiErrors.alreadyExists("volume " + id + " is already " + (v.ephemeral() ? "published at " : "staged at ")
+            + v.stagingPath());
+      }
+      if (v.deviceIndex() >= 0 && attacher.serves(v.exportName(), v.deviceIndex()) && mounter.isMountPoint(target)
+          && v.publications().containsKey(target)) {
+        return NodePublishVolumeResponse.getDefaultInstance(); // a retry of a publish that completed
+      }
+      log.info("volume {}: ephemeral record found but the device or mount is missing; publishing again", id);
+      unmountAndDetach(v);
+    } else if (state.all().size() >= maxVolumes) {
+      throw Status.RESOURCE_EXHAUSTED.withDescription("node " + nodeId + " already has " + maxVolumes + " volumes")
+          .asRuntimeException();
+    }
+    var gateway = attacher.defaultGateway();
+    String storeId = control.createEphemeral(id, attrs.sizeBytes(), attrs.chunkSize(), attrs.labels());
+    // Recorded before attaching: an unpublish after a failure here still finds the volume and deletes it.
+    var v = new StagedVolume(id, -1, target, false, attrs.fsType(), cap.getMount().getMountFlagsList(), false,
+        described.accessMode(), gateway.text(), Map.of(), storeId, true);
+    state.put(v);
+    try {
+      v = v.withDevice(attacher.attach(storeId, gateway).index());
+      state.put(v);
+      Files.createDirectories(Path.of(target));
+      mountStaged(v);
+      state.put(v.withPublication(target, false));
+    } catch (Exception e) {
+      try {
+        teardownEphemeral(v);
+      } catch (Exception cleanup) {
+        e.addSuppressed(cleanup); // the record stays: NodeUnpublishVolume finishes the cleanup
+      }
+      throw e;
+    }
+    log.info("volume {}: ephemeral volume {} ({} bytes, {}) published at {}", id, storeId, attrs.sizeBytes(),
+        attrs.fsType(), target);
+    return NodePublishVolumeResponse.getDefaultInstance();
+  }
+
+  /** Unmounts an ephemeral volume's target and detaches its device (if attached and still ours). */
+  private void unmountAndDetach(StagedVolume v) throws IOException {
+    if (mounter.isMountPoint(v.stagingPath())) {
+      mounter.unmount(v.stagingPath());
+    }
+    if (v.deviceIndex() >= 0 && NodeAttacher.backend(v.deviceIndex()).map(v.exportName()::equals).orElse(true)) {
+      attacher.detach(v.exportName(), v.deviceIndex());
+    }
+    state.put(v.withDevice(-1).withoutPublication(v.stagingPath()));
+  }
+
+  /** Unmount, detach, delete the store volume through the gateway, remove the target, forget; each step idempotent. */
+  private void teardownEphemeral(StagedVolume v) throws IOException {
+    unmountAndDetach(v);
+    control.deleteEphemeral(v.exportName());
+    Files.deleteIfExists(Path.of(v.stagingPath()));
+    state.remove(v.volumeId());
   }
 
   // ---- stats and expand --------------------------------------------------------------------------------------
@@ -365,7 +475,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (required < 0 || limit < 0) {
         throw CsiErrors.invalid("capacity_range must not be negative");
       }
-      long size = attacher.refreshSize(v.volumeId(), v.deviceIndex(), GatewayAddress.parse(v.gateway()));
+      long size = attacher.refreshSize(v.exportName(), v.deviceIndex(), GatewayAddress.parse(v.gateway()));
       if (size < required || (limit > 0 && size > limit)) {
         throw Status.OUT_OF_RANGE.withDescription("volume " + v.volumeId() + " is " + size
             + " bytes at the gateway; expand it in the controller first (asked for " + required + ")").asRuntimeException();

@@ -15,7 +15,8 @@ import org.slf4j.LoggerFactory;
  * (same backend identifier; the kernel swaps them for dead ones and drops extras). Events for one device are
  * coalesced: a short debounce lets all of its sockets die first, so one RECONFIGURE replaces them all.
  * {@link #reconcile()} does the same for every staged volume at start-up, covering deaths the plugin missed
- * while it was down. One platform thread listens; each reattach runs on a virtual thread.
+ * while it was down. Ephemeral inline volumes are attached the same way and reattached the same way. One platform
+ * thread listens; each reattach runs on a virtual thread.
  */
 final class ReattachWatcher implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReattachWatcher.class);
@@ -60,7 +61,9 @@ final class ReattachWatcher implements AutoCloseable {
   /** Hands fresh sockets to every staged device (dropped by the kernel where no connection is dead). */
   void reconcile() {
     for (var v : state.all()) {
-      schedule(v.deviceIndex(), "start-up check");
+      if (v.deviceIndex() >= 0) { // an ephemeral volume created but not attached yet has none
+        schedule(v.deviceIndex(), "start-up check");
+      }
     }
   }
 
@@ -85,7 +88,7 @@ final class ReattachWatcher implements AutoCloseable {
       log.info("/dev/nbd{}: {} for a device this node did not stage; ignored", index, why);
       return;
     }
-    String id = v.get().volumeId();
+    String id = v.get().exportName(); // staged and ephemeral volumes alike: the gateway export and backend id
     if (!NodeAttacher.backend(index).map(id::equals).orElse(false)) {
       log.warn("volume {}: /dev/nbd{} no longer serves it; not reattaching", id, index);
       return;

@@ -1,0 +1,84 @@
+package io.bucketdisk.node;
+
+import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
+import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
+import io.bucketdisk.proto.gateway.GatewayControlGrpc;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * This node's gateway control API ({@code gateway_control.proto}), which creates and deletes the store volumes of
+ * ephemeral inline volumes for the node plugin (the node has no store access). The address is {@code
+ * unix:///run/bucketdisk/control.sock} or {@code tcp://HOST:PORT}; the channel connects lazily, so a gateway that is
+ * down fails only the calls that need it. Failures keep the gateway's gRPC code (ALREADY_EXISTS, INVALID_ARGUMENT,
+ * FAILED_PRECONDITION; UNAVAILABLE when it cannot be reached) with a message naming the address. Thread safe.
+ */
+final class GatewayControl implements AutoCloseable {
+  private static final long DEADLINE_SECONDS = 60;
+
+  private final String address;
+  private final ManagedChannel channel;
+
+  GatewayControl(String address) {
+    this.address = address;
+    this.channel = Grpc.newChannelBuilder(target(address), InsecureChannelCredentials.create()).build();
+  }
+
+  /** The grpc-java target of a control address; IllegalArgumentException naming the accepted forms. */
+  static String target(String address) {
+    if (address.startsWith("tcp://") && address.length() > "tcp://".length()) {
+      return address.substring("tcp://".length());
+    }
+    if (address.startsWith("unix:///")) {
+      return address;
+    }
+    if (address.startsWith("/")) {
+      return "unix://" + address;
+    }
+    throw new IllegalArgumentException("gateway control address '" + address
+        + "': use unix:///run/bucketdisk/control.sock or tcp://HOST:PORT");
+  }
+
+  String address() {
+    return address;
+  }
+
+  /** Creates (or finds, on a retry) the store volume of ephemeral volume {@code name}; its store id. */
+  String createEphemeral(String name, long sizeBytes, int chunkSize, Map<String, String> parameters) {
+    try {
+      return stub().createEphemeralVolume(CreateEphemeralVolumeRequest.newBuilder().setName(name)
+          .setSizeBytes(sizeBytes).setChunkSize(chunkSize).putAllParameters(parameters).build()).getVolumeId();
+    } catch (StatusRuntimeException e) {
+      throw relay(e);
+    }
+  }
+
+  /** Deletes ephemeral store volume {@code volumeId}; false when it was already gone. */
+  boolean deleteEphemeral(String volumeId) {
+    try {
+      return stub().deleteEphemeralVolume(DeleteEphemeralVolumeRequest.newBuilder().setVolumeId(volumeId).build())
+          .getExisted();
+    } catch (StatusRuntimeException e) {
+      throw relay(e);
+    }
+  }
+
+  private GatewayControlGrpc.GatewayControlBlockingStub stub() {
+    return GatewayControlGrpc.newBlockingStub(channel).withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS);
+  }
+
+  private StatusRuntimeException relay(StatusRuntimeException e) {
+    Status s = e.getStatus();
+    return s.withDescription("gateway control " + address + ": " + s.getDescription()).asRuntimeException();
+  }
+
+  @Override
+  public void close() {
+    channel.shutdownNow();
+  }
+}
