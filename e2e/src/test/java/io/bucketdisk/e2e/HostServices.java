@@ -25,8 +25,9 @@ import org.jspecify.annotations.Nullable;
  * The host half of the whole system, as it runs in a cluster but in this JVM: s3proxy (one bucket), the CSI
  * controller on its real Unix socket over that bucket, and the gateway (NBD on 127.0.0.1, which the guest
  * reaches as {@code 10.0.2.2}, plus its control API on a Unix socket, named in the leases it takes so the
- * controller can ask it to snapshot and refresh). The controller names the gateway in publish_context, as
- * {@code --gateway-address} does. Closing stops everything, gateway first so it flushes.
+ * controller can ask it to snapshot and refresh; and on 127.0.0.1 TCP, which the guest's node plugin reaches as
+ * {@code 10.0.2.2} to create and delete ephemeral inline volumes). The controller names the gateway in
+ * publish_context, as {@code --gateway-address} does. Closing stops everything, gateway first so it flushes.
  */
 final class HostServices implements AutoCloseable {
   static final String PREFIX = "e2e/";
@@ -36,6 +37,8 @@ final class HostServices implements AutoCloseable {
   final S3ProxyFixture s3;
   final VolumeExportProvider gateway;
   final GatewayControlServer control;
+  final GatewayControlServer controlTcp;
+  final int controlPort;
   final NbdListener nbd;
   final int nbdPort;
   final VolumeCatalog catalog;
@@ -43,11 +46,14 @@ final class HostServices implements AutoCloseable {
   final CsiServer csi;
 
   private HostServices(Path dir, S3ProxyFixture s3, VolumeExportProvider gateway, GatewayControlServer control,
-      NbdListener nbd, int nbdPort, VolumeCatalog catalog, ControllerPlugin controller, CsiServer csi) {
+      GatewayControlServer controlTcp, NbdListener nbd, int nbdPort, VolumeCatalog catalog, ControllerPlugin controller,
+      CsiServer csi) {
     this.dir = dir;
     this.s3 = s3;
     this.gateway = gateway;
     this.control = control;
+    this.controlTcp = controlTcp;
+    this.controlPort = Integer.parseInt(controlTcp.address().substring(controlTcp.address().lastIndexOf(':') + 1));
     this.nbd = nbd;
     this.nbdPort = nbdPort;
     this.catalog = catalog;
@@ -64,13 +70,14 @@ final class HostServices implements AutoCloseable {
     var gateway = VolumeExportProvider.forStore(storeUrl, new LeaseOwner(GATEWAY_ID, "unix://" + controlSocket),
         CacheConfig.ofSize(256L << 20), null);
     var control = GatewayControlServer.start(controlSocket, gateway);
+    var controlTcp = GatewayControlServer.start("tcp://127.0.0.1:0", gateway);
     // No lame-duck grace: the guest kernel never disconnects on its own.
     var nbd = new NbdListener(gateway, ServerOptions.defaults().withShutdownGrace(java.time.Duration.ZERO));
     int port = ((InetSocketAddress) nbd.listen(new InetSocketAddress("127.0.0.1", 0))).getPort();
     var catalog = VolumeCatalog.open(storeUrl, CatalogOptions.defaults());
     var controller = new ControllerPlugin(catalog, NodeDirectory.of(Set.of(nodeId)), gatewayHostFromNode + ":" + port);
     var csi = controller.serve(dir.resolve("csi.sock"), null);
-    return new HostServices(dir, s3, gateway, control, nbd, port, catalog, controller, csi);
+    return new HostServices(dir, s3, gateway, control, controlTcp, nbd, port, catalog, controller, csi);
   }
 
   /** Every key in the test's prefix of the bucket, read straight from s3proxy. */
@@ -97,6 +104,7 @@ final class HostServices implements AutoCloseable {
     csi.close();
     controller.close();
     nbd.stop();
+    controlTcp.close();
     control.close();
     gateway.close();
     catalog.close();

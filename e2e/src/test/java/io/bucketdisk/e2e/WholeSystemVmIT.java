@@ -18,6 +18,7 @@ import io.bucketdisk.proto.csi.CreateVolumeRequest;
 import io.bucketdisk.proto.csi.DeleteSnapshotRequest;
 import io.bucketdisk.proto.csi.DeleteVolumeRequest;
 import io.bucketdisk.proto.csi.IdentityGrpc;
+import io.bucketdisk.proto.csi.ListVolumesRequest;
 import io.bucketdisk.proto.csi.NodeExpandVolumeRequest;
 import io.bucketdisk.proto.csi.NodeGetVolumeStatsRequest;
 import io.bucketdisk.proto.csi.NodeGrpc;
@@ -31,6 +32,7 @@ import io.bucketdisk.proto.csi.VolumeCapability;
 import io.bucketdisk.proto.csi.VolumeCapability.AccessMode.Mode;
 import io.bucketdisk.proto.csi.VolumeContentSource;
 import io.bucketdisk.proto.csi.VolumeUsage;
+import io.bucketdisk.store.VolumeIds;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -93,9 +95,10 @@ class WholeSystemVmIT {
     Path work = host.dir.resolve("vm");
     vm = GuestVm.boot(work, 2048, List.of(CSI_PORT), Duration.ofSeconds(120));
     sh("mkdir -p /tmp/csi /tmp/k/stage/fs /tmp/k/stage/clone /tmp/k/stage/blk /tmp/k/pods/fs /tmp/k/pods/clone"
-        + " /tmp/k/pods/blk", 10);
+        + " /tmp/k/pods/blk /tmp/k/pods/eph", 10);
     String plugin = guestJava(GuestNodeMain.class, NODE_SOCKET, NODE_ID,
-        GuestVm.HOST_FROM_GUEST + ":" + host.nbdPort, "4", "/tmp/node-state", "30", "60");
+        GuestVm.HOST_FROM_GUEST + ":" + host.nbdPort, "4", "/tmp/node-state", "30", "60",
+        "tcp://" + GuestVm.HOST_FROM_GUEST + ":" + host.controlPort);
     sh("setsid " + plugin + " </dev/null >/tmp/node.log 2>&1 &", 10);
     sh("setsid socat TCP-LISTEN:" + CSI_PORT + ",fork,reuseaddr UNIX-CONNECT:" + NODE_SOCKET
         + " </dev/null >/tmp/socat.log 2>&1 &", 10);
@@ -251,6 +254,62 @@ class WholeSystemVmIT {
     deleteVolume(id);
     assertBucketHoldsNothingOf(id);
     System.out.printf("WholeSystemVmIT: raw block flow took %.1f s%n", seconds(t0));
+  }
+
+  @Test
+  @Order(3)
+  void ephemeralInlineVolumeIsCreatedOnPublishAndLeavesNothingAfterUnpublish() throws Exception {
+    long t0 = System.nanoTime();
+    String csiId = "csi-" + "5e".repeat(32); // kubelet's id for a pod's inline volume: too long for a store id
+    String storeId = VolumeIds.forName(csiId);
+    String target = "/tmp/k/pods/eph/mount";
+    var publish = NodePublishVolumeRequest.newBuilder().setVolumeId(csiId).setTargetPath(target)
+        .setVolumeCapability(mount("ext4")).putVolumeContext("csi.storage.k8s.io/ephemeral", "true")
+        .putVolumeContext("csi.storage.k8s.io/pod.name", "eph-pod").putVolumeContext("size", "64Mi").build();
+
+    // Refused before anything is created: a bad size, block access.
+    assertThatThrownBy(() -> node().nodePublishVolume(publish.toBuilder().putVolumeContext("size", "lots").build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+          assertThat(e.getStatus().getDescription()).contains("size", "lots");
+        });
+    assertThatThrownBy(() -> node().nodePublishVolume(publish.toBuilder().setVolumeCapability(
+        publish.getVolumeCapability().toBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())).build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
+    assertThat(host.catalog.get(storeId)).isEmpty();
+
+    node().nodePublishVolume(publish);
+    assertThat(sh("grep ' " + target + " ' /proc/self/mounts | cut -d' ' -f1,3", 10).output().strip())
+        .matches("/dev/nbd\\d+ ext4");
+    assertThat(sh("blockdev --getsize64 $(findmnt -n -o SOURCE " + target + ")", 10).output().strip())
+        .isEqualTo(Long.toString(64 * MIB));
+    var manifest = host.catalog.get(storeId).orElseThrow();
+    assertThat(manifest.parameters()).containsEntry(VolumeIds.EPHEMERAL_KEY, "true")
+        .containsEntry(VolumeIds.NAME_KEY, csiId).containsEntry("csi.storage.k8s.io/pod.name", "eph-pod");
+    assertThat(ctl().listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesList())
+        .as("the CO's ListVolumes does not show the node's inline volume")
+        .noneMatch(e -> e.getVolume().getVolumeId().equals(storeId));
+
+    sh("cd " + target + " && dd if=/dev/urandom of=data bs=1M count=6 2>/dev/null && echo inline > note"
+        + " && sha256sum data note > /tmp/sums.eph && sync && echo 3 > /proc/sys/vm/drop_caches"
+        + " && sha256sum -c /tmp/sums.eph", 120);
+    assertThat(host.bucketKeys()).as("synced data reached the bucket")
+        .anyMatch(k -> k.startsWith("volumes/" + storeId + "/chunks/"));
+
+    // kubelet retries a publish whose reply it lost: same answer, no second device or mount.
+    node().nodePublishVolume(publish);
+    assertThat(sh("grep -c ' " + target + " ' /proc/self/mounts", 10).output().strip()).isEqualTo("1");
+    sh("cd " + target + " && sha256sum -c /tmp/sums.eph", 60);
+
+    node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId(csiId).setTargetPath(target).build());
+    assertThat(sh("test -e " + target + " && echo present || echo removed", 10).output()).contains("removed");
+    assertThat(sh("grep -c ' " + target + " ' /proc/self/mounts || true", 10).output().strip()).isEqualTo("0");
+    assertThat(host.catalog.get(storeId)).isEmpty();
+    assertBucketHoldsNothingOf(storeId);
+    // A retried unpublish is OK too.
+    node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId(csiId).setTargetPath(target).build());
+    System.out.printf("WholeSystemVmIT: ephemeral inline volume flow took %.1f s%n", seconds(t0));
   }
 
   // ---- what the sidecars and kubelet do ----------------------------------------------------------------------
