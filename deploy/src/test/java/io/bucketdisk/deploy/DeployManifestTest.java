@@ -58,7 +58,7 @@ final class DeployManifestTest {
   /** The flags each bucketdisk subcommand takes in the manifests, and the metrics port it must use. */
   static final Map<String, Set<String>> FLAGS = Map.of(
       "controller", Set.of("endpoint", "store", "metrics"),
-      "node", Set.of("endpoint", "node-id", "gateway", "state-dir", "metrics"),
+      "node", Set.of("endpoint", "node-id", "gateway", "gateway-control", "state-dir", "metrics"),
       "gateway", Set.of("store", "listen", "control", "cache-size", "metrics"));
   /** Metrics ports by subcommand. */
   static final Map<String, Integer> METRICS_PORT = Map.of("gateway", 9810, "controller", 9811, "node", 9812);
@@ -413,6 +413,8 @@ final class DeployManifestTest {
     assertThat(hostOnNode.getPath()).isEqualTo("/run/bucketdisk");
     var control = unixPath(gw.flag("control").getFirst());
     assertThat(parent(control)).as("control socket in the shared directory").isEqualTo(parent(nbd));
+    assertThat(node.flag("gateway-control")).as("node plugin's --gateway-control (ephemeral volumes) is the gateway's")
+        .containsExactly("unix://" + control);
 
     // StoreWiring.gatewayId(): the lease owner id is $NODE_NAME, so each gateway is named after its node.
     assertThat(gw.container().getEnv().stream().filter(e -> e.getName().equals("NODE_NAME")).findFirst()
