@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The gateway-wide chunk memory, shared by every open volume and bounded in bytes.
  *
- * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean chunks (a Caffeine cache with a byte weigher and
- * maximum weight {@link CacheConfig#cleanBytes()}) + dirty chunks (held outside Caffeine, capped by the
+ * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean chunks ({@link CacheConfig#cleanBytes()}: half of it for
+ * chunks loaded recently, {@link RecentChunks}, the rest a Caffeine cache with a byte weigher) + dirty chunks (held outside Caffeine, capped by the
  * {@link DirtyLimiter}) + upload scratch buffers ({@link CacheConfig#uploadParallelism()} of them) + chunk loads
  * in flight ({@link CacheConfig#loadParallelism()}). Each part has its own hard bound, so
  * {@link #residentBytes()} stays within {@code cacheBytes} (Caffeine's eviction runs on the inserting thread, so
@@ -28,6 +28,7 @@ public final class ChunkCache {
 
   final CacheConfig config;
   final Cache<Key, ChunkBuffer> clean;
+  final RecentChunks recent;
   final DirtyLimiter limiter;
   final Semaphore loads;
   private final ConcurrentHashMap<Integer, BufferPool> pools = new ConcurrentHashMap<>();
@@ -35,8 +36,10 @@ public final class ChunkCache {
 
   public ChunkCache(CacheConfig config) {
     this.config = config;
+    long recentBytes = config.cleanBytes() / 2 / config.chunkSize() * config.chunkSize();
+    this.recent = new RecentChunks(recentBytes);
     this.clean = Caffeine.newBuilder()
-        .maximumWeight(config.cleanBytes())
+        .maximumWeight(config.cleanBytes() - recentBytes)
         .weigher((Key k, ChunkBuffer b) -> b.valid.limit())
         .executor(Runnable::run)
         .build();
@@ -57,10 +60,10 @@ public final class ChunkCache {
     return pools.computeIfAbsent(chunkSize, s -> new BufferPool(s, config.uploadParallelism()));
   }
 
-  /** Bytes of clean chunks held by Caffeine now. */
+  /** Bytes of clean chunks held now (recent loads and Caffeine). */
   public long cleanBytes() {
     clean.cleanUp();
-    return clean.policy().eviction().orElseThrow().weightedSize().orElse(0);
+    return recent.bytes() + clean.policy().eviction().orElseThrow().weightedSize().orElse(0);
   }
 
   /** Clean + dirty + scratch buffers in use + loads in flight: everything this cache holds now. */
@@ -73,6 +76,7 @@ public final class ChunkCache {
   }
 
   void invalidate(VolumeCache volume) {
+    recent.removeVolume(volume);
     clean.asMap().keySet().removeIf(k -> k.volume() == volume);
   }
 }

@@ -52,6 +52,7 @@ public final class VolumeCache implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(VolumeCache.class);
   private static final int STRIPES = 4096;
   private static final int MAX_ATTEMPTS = 10_000;
+  private static final int STREAMS = 8;
 
   final ChunkStore store;
   final ChunkCache shared;
@@ -66,8 +67,11 @@ public final class VolumeCache implements AutoCloseable {
   final ReentrantReadWriteLock epochLock = new ReentrantReadWriteLock();
   final WriteBackFlusher flusher;
   private final AtomicInteger prefetching = new AtomicInteger();
-  private volatile long lastReadChunk = -2;
-  private volatile int sequentialRun;
+  /** Sequential read streams seen lately (several readers, e.g. {@code nbdcopy -C 4}): last chunk, run, use tick. */
+  private final long[] streamLast = new long[STREAMS];
+  private final int[] streamRun = new int[STREAMS];
+  private final long[] streamUsed = new long[STREAMS];
+  private long streamTick;
   private volatile boolean closed;
 
   /** A finished load: the chunk's bytes (null: reads as zeros), or stale (retry). */
@@ -82,6 +86,7 @@ public final class VolumeCache implements AutoCloseable {
     }
     this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
     this.volumeId = store.volumeId();
+    java.util.Arrays.fill(streamLast, -2);
     this.flusher = new WriteBackFlusher(this);
     flusher.start();
   }
@@ -176,7 +181,11 @@ public final class VolumeCache implements AutoCloseable {
         settle(index);
         continue;
       }
-      ChunkBuffer c = shared.clean.getIfPresent(new ChunkCache.Key(this, index));
+      ChunkCache.Key key = new ChunkCache.Key(this, index);
+      ChunkBuffer c = shared.recent.get(key);
+      if (c == null) {
+        c = shared.clean.getIfPresent(key);
+      }
       if (c != null) {
         synchronized (c) {
           c.copyTo(off, n, dst);
@@ -211,7 +220,12 @@ public final class VolumeCache implements AutoCloseable {
       CompletableFuture<LoadResult> mine = new CompletableFuture<>();
       f = loading.putIfAbsent(index, mine);
       if (f == null) {
-        runLoad(index, stamp, mine);
+        if (cached(index)) {
+          // another load published it between this reader's look and its claim: read that, fetch nothing
+          loading.remove(index, mine);
+          return new LoadResult(null, true);
+        }
+        runLoad(index, stamp, mine, false);
         f = mine;
       }
     }
@@ -228,8 +242,11 @@ public final class VolumeCache implements AutoCloseable {
     }
   }
 
-  /** Loads chunk {@code index} and completes {@code f}; publishes to Caffeine only if nothing changed since {@code stamp}. */
-  private void runLoad(long index, long stamp, CompletableFuture<LoadResult> f) {
+  /**
+   * Loads chunk {@code index} and completes {@code f}; publishes it as a recent clean chunk only if nothing changed
+   * since {@code stamp}. A {@code readAhead} chunk counts as unread until a reader hits it.
+   */
+  private void runLoad(long index, long stamp, CompletableFuture<LoadResult> f, boolean readAhead) {
     boolean permit = false;
     boolean counted = false;
     try {
@@ -251,20 +268,25 @@ public final class VolumeCache implements AutoCloseable {
       }
       byte[] result = stored ? data : null;
       boolean[] fresh = {false};
+      List<RecentChunks.Evicted> out = new ArrayList<>(0);
       // the buffer stops counting as a load before it can count as a clean chunk: never both at once
       shared.loadingBytes.addAndGet(-chunkSize);
       counted = false;
       dirty.compute(index, (k, cur) -> {
         if (cur == null && stamp(k) == stamp) {
           fresh[0] = true;
-          if (result != null) {
-            shared.clean.asMap().putIfAbsent(new ChunkCache.Key(this, k), ChunkBuffer.clean(k, result));
+          ChunkCache.Key key = new ChunkCache.Key(this, k);
+          if (result != null && !shared.clean.asMap().containsKey(key)) {
+            out.addAll(shared.recent.put(key, ChunkBuffer.clean(k, result), stamp, readAhead));
           }
         }
         return cur;
       });
       loading.remove(index, f);
       f.complete(new LoadResult(result, !fresh[0]));
+      for (RecentChunks.Evicted e : out) {
+        e.key().volume().demote(e);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       loading.remove(index, f);
@@ -282,11 +304,37 @@ public final class VolumeCache implements AutoCloseable {
     }
   }
 
-  /** Starts a background load of {@code index} unless it is cached, dirty, loading, absent, or too many run. */
+  /**
+   * A chunk left {@link RecentChunks}: offer it to Caffeine, unless it changed since it was loaded (stripe stamp) or
+   * the volume closed. Runs inside {@code dirty.compute} for the chunk, like every clean/dirty transition.
+   */
+  void demote(RecentChunks.Evicted e) {
+    dirty.compute(e.key().index(), (k, cur) -> {
+      if (cur == null && !closed && stamp(k) == e.stamp()) {
+        shared.clean.asMap().putIfAbsent(e.key(), e.buffer());
+      }
+      return cur;
+    });
+  }
+
+  /** Whether chunk {@code index} is held clean (recent or Caffeine), without counting it as a use. */
+  private boolean cached(long index) {
+    ChunkCache.Key key = new ChunkCache.Key(this, index);
+    return shared.recent.contains(key) || shared.clean.asMap().containsKey(key);
+  }
+
+  /**
+   * Starts a background load of {@code index} unless it is cached, dirty, loading or absent, too many run, or the
+   * recent-chunk space is a quarter full of read-ahead nobody has read yet: the rest is for the chunks readers are in
+   * (more would push out chunks before their read).
+   */
   private void prefetch(long index) {
     long stamp = stamp(index);
     if (index < 0 || (index << chunkShift) >= size() || dirty.containsKey(index) || loading.containsKey(index)
-        || shared.clean.getIfPresent(new ChunkCache.Key(this, index)) != null || !store.isStored(index)) {
+        || cached(index) || !store.isStored(index)) {
+      return;
+    }
+    if (prefetching.get() + shared.recent.unread() >= shared.recent.capacityBytes() / 4 / chunkSize) {
       return;
     }
     if (prefetching.incrementAndGet() > 2 * Math.max(1, shared.config.readAheadChunks())) {
@@ -301,27 +349,57 @@ public final class VolumeCache implements AutoCloseable {
     counters.readAheads.increment();
     Thread.ofVirtual().name("prefetch-" + volumeId + "-" + index).start(() -> {
       try {
-        runLoad(index, stamp, mine);
+        runLoad(index, stamp, mine, true);
       } finally {
         prefetching.decrementAndGet();
       }
     });
   }
 
+  /**
+   * Finds the stream a read of chunks {@code [first, last]} continues (it starts within a chunk of where that stream
+   * was; requests in flight together arrive in any order) or replaces the least recently used one; a stream that
+   * reached a new chunk prefetches the {@code readAheadChunks} after it.
+   */
   private void noteRead(long first, long last) {
-    long prev = lastReadChunk;
-    int run = (first == prev || first == prev + 1) ? sequentialRun + 1 : 0;
-    sequentialRun = run;
-    lastReadChunk = last;
     int ahead = shared.config.readAheadChunks();
-    if (run >= 1 && ahead > 0) {
+    if (ahead <= 0) {
+      return;
+    }
+    boolean advanced;
+    synchronized (streamLast) {
+      int slot = -1;
+      int lru = 0;
+      for (int i = 0; i < STREAMS; i++) {
+        if (first >= streamLast[i] - 1 && first <= streamLast[i] + 1) {
+          slot = i;
+          break;
+        }
+        if (streamUsed[i] < streamUsed[lru]) {
+          lru = i;
+        }
+      }
+      if (slot < 0) {
+        slot = lru;
+        streamRun[slot] = 0;
+        streamLast[slot] = last;
+        advanced = false;
+      } else {
+        streamRun[slot]++;
+        advanced = last > streamLast[slot] || streamRun[slot] == 1;
+        streamLast[slot] = Math.max(streamLast[slot], last);
+      }
+      streamUsed[slot] = ++streamTick;
+      last = streamLast[slot];
+    }
+    if (advanced) {
       for (long i = last + 1; i <= last + ahead; i++) {
         prefetch(i);
       }
     }
   }
 
-  /** NBD CACHE: loads the chunks of the range (at most half the clean budget) and waits for them. */
+  /** NBD CACHE: loads the chunks of the range (at most the recent-chunk space, half the clean budget) and waits. */
   public void cache(long offset, long length) throws IOException {
     checkOpen();
     if (length <= 0) {
@@ -329,13 +407,12 @@ public final class VolumeCache implements AutoCloseable {
     }
     long first = offset >>> chunkShift;
     long last = (offset + length - 1) >>> chunkShift;
-    long budget = Math.max(1, shared.config.cleanBytes() / 2 / chunkSize);
+    long budget = Math.max(1, shared.recent.capacityBytes() / chunkSize);
     last = Math.min(last, first + budget - 1);
     List<CompletableFuture<LoadResult>> pending = new ArrayList<>();
     for (long i = first; i <= last; i++) {
       long stamp = stamp(i);
-      if (dirty.containsKey(i) || shared.clean.getIfPresent(new ChunkCache.Key(this, i)) != null
-          || !store.isStored(i)) {
+      if (dirty.containsKey(i) || cached(i) || !store.isStored(i)) {
         continue;
       }
       CompletableFuture<LoadResult> mine = new CompletableFuture<>();
@@ -346,7 +423,7 @@ public final class VolumeCache implements AutoCloseable {
       }
       counters.readAheads.increment();
       long index = i;
-      Thread.ofVirtual().name("cache-" + volumeId + "-" + i).start(() -> runLoad(index, stamp, mine));
+      Thread.ofVirtual().name("cache-" + volumeId + "-" + i).start(() -> runLoad(index, stamp, mine, false));
       pending.add(mine);
     }
     for (CompletableFuture<LoadResult> f : pending) {
@@ -549,7 +626,12 @@ public final class VolumeCache implements AutoCloseable {
    * an array and is charged one chunk (the caller reserved it); otherwise it is a zero tombstone.
    */
   private ChunkBuffer becomeDirty(long k, boolean forData) {
-    ChunkBuffer c = shared.clean.asMap().remove(new ChunkCache.Key(this, k));
+    ChunkCache.Key key = new ChunkCache.Key(this, k);
+    ChunkBuffer c = shared.clean.asMap().remove(key);
+    ChunkBuffer r = shared.recent.remove(key);
+    if (c == null) {
+      c = r;
+    }
     stripes.incrementAndGet((int) (k & (STRIPES - 1)));
     loading.remove(k);
     ChunkBuffer b;
@@ -619,7 +701,7 @@ public final class VolumeCache implements AutoCloseable {
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       ChunkBuffer b = dirty.get(index);
       if (b == null) {
-        if (!store.isStored(index) && shared.clean.getIfPresent(new ChunkCache.Key(this, index)) == null) {
+        if (!store.isStored(index) && !cached(index)) {
           return; // already reads as zeros and nothing to delete
         }
         b = dirty.computeIfAbsent(index, k -> becomeDirty(k, false));
@@ -731,7 +813,7 @@ public final class VolumeCache implements AutoCloseable {
         }
       }
     }
-    if (shared.clean.getIfPresent(new ChunkCache.Key(this, index)) != null) {
+    if (cached(index)) {
       return 0;
     }
     return store.isStored(index) ? 0 : VolumeExport.HOLE | VolumeExport.ZERO;
@@ -834,6 +916,9 @@ public final class VolumeCache implements AutoCloseable {
         }
         if (shared.clean.getIfPresent(new ChunkCache.Key(this, key)) != null) {
           out.add("chunk " + key + " both dirty and in Caffeine");
+        }
+        if (shared.recent.contains(new ChunkCache.Key(this, key))) {
+          out.add("chunk " + key + " both dirty and recent");
         }
         return b;
       });

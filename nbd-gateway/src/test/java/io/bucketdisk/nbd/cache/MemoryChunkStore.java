@@ -21,6 +21,8 @@ public final class MemoryChunkStore implements ChunkStore {
   public final AtomicInteger failNext = new AtomicInteger();
   public volatile boolean failAll;
   public volatile long writeDelayMillis;
+  /** Latency of every GET, to let readers and read-ahead overlap as they do against S3. */
+  public volatile long readDelayMillis;
   final AtomicInteger concurrentSameChunk = new AtomicInteger();
   private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
   private final String id;
@@ -75,6 +77,7 @@ public final class MemoryChunkStore implements ChunkStore {
       return false;
     }
     reads.incrementAndGet();
+    sleep(readDelayMillis);
     dst.put(d, 0, chunkSize);
     return true;
   }
@@ -86,8 +89,19 @@ public final class MemoryChunkStore implements ChunkStore {
       return false;
     }
     rangeReads.incrementAndGet();
+    sleep(readDelayMillis);
     dst.put(d, offsetInChunk, dst.remaining());
     return true;
+  }
+
+  private static void sleep(long millis) {
+    if (millis > 0) {
+      try {
+        Thread.sleep(millis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   private void maybeFail(long index) throws IOException {
