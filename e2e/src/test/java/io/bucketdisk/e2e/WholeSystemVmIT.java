@@ -80,6 +80,7 @@ class WholeSystemVmIT {
   GuestVm vm;
   ManagedChannel nodeChannel;
   ManagedChannel controllerChannel;
+  String plugin;
   long started;
 
   @BeforeAll
@@ -96,10 +97,10 @@ class WholeSystemVmIT {
     vm = GuestVm.boot(work, 2048, List.of(CSI_PORT), Duration.ofSeconds(120));
     sh("mkdir -p /tmp/csi /tmp/k/stage/fs /tmp/k/stage/clone /tmp/k/stage/blk /tmp/k/pods/fs /tmp/k/pods/clone"
         + " /tmp/k/pods/blk /tmp/k/pods/eph", 10);
-    String plugin = guestJava(GuestNodeMain.class, NODE_SOCKET, NODE_ID,
+    plugin = guestJava(GuestNodeMain.class, NODE_SOCKET, NODE_ID,
         GuestVm.HOST_FROM_GUEST + ":" + host.nbdPort, "4", "/tmp/node-state", "30", "60",
         "tcp://" + GuestVm.HOST_FROM_GUEST + ":" + host.controlPort);
-    sh("setsid " + plugin + " </dev/null >/tmp/node.log 2>&1 &", 10);
+    sh("setsid " + plugin + " </dev/null >/tmp/node.log 2>&1 & echo $! > /tmp/node.pid", 10);
     sh("setsid socat TCP-LISTEN:" + CSI_PORT + ",fork,reuseaddr UNIX-CONNECT:" + NODE_SOCKET
         + " </dev/null >/tmp/socat.log 2>&1 &", 10);
     nodeChannel = Grpc.newChannelBuilderForAddress("127.0.0.1", vm.hostPort(CSI_PORT), InsecureChannelCredentials.create())
@@ -300,7 +301,20 @@ class WholeSystemVmIT {
     // kubelet retries a publish whose reply it lost: same answer, no second device or mount.
     node().nodePublishVolume(publish);
     assertThat(sh("grep -c ' " + target + " ' /proc/self/mounts", 10).output().strip()).isEqualTo("1");
-    sh("cd " + target + " && sha256sum -c /tmp/sums.eph", 60);
+
+    // The node plugin dies and comes back: it finds the volume in its state, hands its device fresh connections at
+    // start-up like a staged one, answers a retried publish from its record and can still unpublish it.
+    sh("kill -9 $(cat /tmp/node.pid); sleep 1; ! kill -0 $(cat /tmp/node.pid) 2>/dev/null", 20);
+    sh("setsid " + plugin + " </dev/null >>/tmp/node.log 2>&1 & echo $! > /tmp/node.pid", 10);
+    awaitNodeProbe();
+    String reattached = storeId + ": /dev/nbd\\d+ handed \\d fresh connection\\(s\\) after start-up check";
+    for (int i = 0; i < 60 && !java.util.regex.Pattern.compile(reattached).matcher(guestLog()).find(); i++) {
+      Thread.sleep(500);
+    }
+    assertThat(guestLog()).containsPattern(reattached);
+    node().nodePublishVolume(publish);
+    assertThat(sh("grep -c ' " + target + " ' /proc/self/mounts", 10).output().strip()).isEqualTo("1");
+    sh("cd " + target + " && sha256sum -c /tmp/sums.eph && echo more > more && sync", 60);
 
     node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId(csiId).setTargetPath(target).build());
     assertThat(sh("test -e " + target + " && echo present || echo removed", 10).output()).contains("removed");
