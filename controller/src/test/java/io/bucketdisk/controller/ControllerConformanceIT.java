@@ -503,6 +503,23 @@ class ControllerConformanceIT {
       ids.forEach(ConformanceSupport::deleteQuietly);
       assertThat(countVolumes()).isEqualTo(before);
     }
+
+    @Test
+    void ephemeralInlineVolumesAreNotListed() throws Exception {
+      int before = countVolumes();
+      // as the gateway's CreateEphemeralVolume makes them for a node's inline volume
+      catalog.create(new io.bucketdisk.store.VolumeSpec("csi-eph-listed", GIB, 4 << 20,
+          java.util.Map.of(io.bucketdisk.store.VolumeIds.EPHEMERAL_KEY, "true")));
+      String id = create("lv-persistent", GIB);
+      try {
+        assertThat(csi.ctl().listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesList())
+            .extracting(e -> e.getVolume().getVolumeId()).contains(id).doesNotContain("csi-eph-listed");
+        assertThat(countVolumes()).isEqualTo(before + 1);
+      } finally {
+        catalog.delete("csi-eph-listed");
+        delete(id);
+      }
+    }
   }
 
   @Nested
