@@ -1,0 +1,72 @@
+package io.bucketdisk.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.bucketdisk.nbd.cache.CacheConfig;
+import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.nbd.control.GatewayControlServer;
+import io.bucketdisk.store.LeaseOwner;
+import io.bucketdisk.store.VolumeIds;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The node's client of the gateway control API against a real gateway control socket on a directory store. */
+@Timeout(60)
+class GatewayControlIT {
+
+  @Test
+  void createsAndDeletesEphemeralVolumesOverTheUnixSocket() throws Exception {
+    Path dir = Files.createTempDirectory(Path.of("/tmp"), "bdnctl");
+    Path socket = dir.resolve("control.sock");
+    try (var provider = VolumeExportProvider.forStore(dir.resolve("store").toUri(),
+            new LeaseOwner("gw", "unix://" + socket), CacheConfig.ofSize(256L << 20), null);
+        var server = GatewayControlServer.start(socket, provider);
+        var control = new GatewayControl("unix://" + socket)) {
+      String name = "csi-" + "ab".repeat(32);
+      String id = control.createEphemeral(name, 32L << 20, 0, Map.of("fsType", "xfs"));
+      assertThat(id).isEqualTo(VolumeIds.forName(name));
+      assertThat(control.createEphemeral(name, 32L << 20, 0, Map.of("fsType", "xfs"))).isEqualTo(id);
+      assertThat(provider.catalog().orElseThrow().get(id).orElseThrow().parameters()).containsEntry("fsType", "xfs");
+      assertThatThrownBy(() -> control.createEphemeral(name, 64L << 20, 0, Map.of()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.ALREADY_EXISTS);
+            assertThat(e.getStatus().getDescription()).startsWith("gateway control unix://" + socket + ": ");
+          });
+      assertThat(control.deleteEphemeral(id)).isTrue();
+      assertThat(control.deleteEphemeral(id)).isFalse();
+      assertThat(provider.catalog().orElseThrow().get(id)).isEmpty();
+    } finally {
+      try (var files = Files.walk(dir)) {
+        for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+  }
+
+  @Test
+  void anAbsentGatewayIsUnavailableNamingTheAddress() {
+    try (var control = new GatewayControl("unix:///tmp/bd-no-such-gateway/control.sock")) {
+      assertThatThrownBy(() -> control.deleteEphemeral("x")).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(e.getStatus().getDescription()).contains("unix:///tmp/bd-no-such-gateway/control.sock");
+      });
+    }
+  }
+
+  @Test
+  void addressFormsAndABadOne() {
+    assertThat(GatewayControl.target("unix:///run/bucketdisk/control.sock")).isEqualTo("unix:///run/bucketdisk/control.sock");
+    assertThat(GatewayControl.target("/run/bucketdisk/control.sock")).isEqualTo("unix:///run/bucketdisk/control.sock");
+    assertThat(GatewayControl.target("tcp://10.0.2.2:9820")).isEqualTo("10.0.2.2:9820");
+    assertThatThrownBy(() -> GatewayControl.target("localhost:9820")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("unix:///run/bucketdisk/control.sock or tcp://HOST:PORT");
+  }
+}
