@@ -20,9 +20,12 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,10 +33,12 @@ import org.slf4j.LoggerFactory;
 /**
  * One client connection: the handshake, then the transmission reader loop (NBD spec "Transmission phase").
  *
- * <p><b>Flow.</b> The reader (this connection's own virtual thread) reads a header, validates it with
- * {@link RequestValidator}, reads any WRITE payload into a pooled direct buffer and hands the request to a new
- * virtual thread, which calls the export and answers through {@link ReplyWriter}. Replies therefore go out in
- * completion order, matched by cookie. A rejected request's payload is still consumed so framing holds; a payload
+ * <p><b>Flow.</b> A reader thread (see {@link Crew}) reads a header, validates it with {@link RequestValidator}
+ * and reads any WRITE payload into a pooled direct buffer. It then either serves the request itself, after
+ * passing the reading role to the connection's other reader thread (a lone request: no thread wake-up between
+ * request and reply), or hands it to a new virtual thread and keeps reading (the client is pipelining, or the
+ * other reader is busy). Either way the export is called and the reply goes out through {@link ReplyWriter}, in
+ * completion order, matched by cookie, and a slow request never holds up the ones read after it. A rejected request's payload is still consumed so framing holds; a payload
  * too large to be anything but hostile, or a bad magic, ends the connection (hard disconnect).
  *
  * <p><b>Bounds.</b> At most {@code maxInFlight} requests and {@code maxInFlightBytes} payload bytes are in flight;
@@ -47,8 +52,8 @@ import org.slf4j.LoggerFactory;
  * ESHUTDOWN, in-flight ones finish, and {@link #close} (after the server's grace period) waits for them before
  * closing the socket. On simple-reply connections (the kernel's) the first new request is left unanswered and
  * the connection closes once in-flight requests are answered, so the client resends it after reconnecting
- * instead of failing it. DISC waits for
- * in-flight requests, then closes. Locks: only the reply lock in {@link ReplyWriter}.
+ * instead of failing it. DISC waits for in-flight requests, then closes. Locks: only the reply lock in
+ * {@link ReplyWriter}.
  */
 final class NbdConnection implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(NbdConnection.class);
@@ -112,11 +117,7 @@ final class NbdConnection implements Runnable {
       if (closing) {
         return;
       }
-      if (options.platformReaders()) {
-        transmissionOnPlatformThread(s);
-      } else {
-        transmission(s);
-      }
+      transmission(s);
     } catch (EOFException | ClosedChannelException e) {
       log.debug("connection {} from {} closed by peer", id, peer);
     } catch (ProtocolException e) {
@@ -148,33 +149,19 @@ final class NbdConnection implements Runnable {
   }
 
   /**
-   * Runs the reader loop on a platform thread: it only blocks in socket reads, and a platform thread wakes straight
-   * from the kernel where a virtual one goes through the JDK poller (measured: about twice the 4 KiB IOPS on
-   * loopback). Only clients that completed the handshake get one. This virtual thread waits for it.
+   * Serves the transmission phase with a {@link Crew} and waits until its reading ends; rethrows what ended it.
    */
-  private void transmissionOnPlatformThread(Session s) throws IOException, InterruptedException {
-    var failure = new java.util.concurrent.atomic.AtomicReference<@Nullable Throwable>();
-    Thread reader =
-        Thread.ofPlatform()
-            .daemon()
-            .stackSize(256 << 10)
-            .name("nbd-reader-" + id)
-            .start(
-                () -> {
-                  try {
-                    transmission(s);
-                  } catch (Throwable e) {
-                    failure.set(e);
-                  }
-                });
+  private void transmission(Session s) throws IOException, InterruptedException {
+    var crew = new Crew(s);
+    crew.start();
     try {
-      reader.join();
+      crew.done.await();
     } catch (InterruptedException e) {
       closeTransport();
-      reader.join(options.shutdownGrace().toMillis());
+      crew.done.await(options.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
       throw e;
     }
-    Throwable e = failure.get();
+    Throwable e = crew.failure.get();
     switch (e) {
       case null -> {}
       case IOException io -> throw io;
@@ -185,87 +172,198 @@ final class NbdConnection implements Runnable {
     }
   }
 
-  private void transmission(Session s) throws IOException, InterruptedException {
-    Transport t = s.transport();
-    Export export = new CheckedExport(s.export());
-    var writer = new ReplyWriter(t, s.structured(), s.extended());
-    var validator = new RequestValidator(s.info(), s.structured(), s.extended(), !s.metaContexts().isEmpty());
-    var dispatcher = new Dispatcher(export, writer, s.metaContexts());
-    int headerSize = RequestDecoder.headerSize(s.extended());
-    var header = ByteBuffer.allocate(headerSize);
-    ByteBuffer scratch = null;
-    while (true) {
-      header.clear();
-      t.readFully(header);
-      RequestHeader h = RequestDecoder.decode(header.flip(), s.extended());
-      if (h.type() == CMD_DISC) {
-        log.debug("connection {}: DISC", id);
-        awaitIdle(Long.MAX_VALUE);
-        return;
-      }
-      if (listener.stopping() && !s.structured()) {
-        // A simple-reply client (the Linux kernel's among them) fails the application's I/O with EIO on any error
-        // reply, but requeues unanswered requests when a connection drops and the node plugin reconnects. So it
-        // gets no ESHUTDOWN: this request stays unanswered, in-flight ones finish, and the connection closes.
-        log.debug("connection {}: {} left unanswered, closing for shutdown", id, commandName(h.type()));
-        awaitIdle(Long.MAX_VALUE);
-        return;
-      }
-      RequestValidator.Rejection rejection =
-          listener.stopping()
-              ? new RequestValidator.Rejection(NbdError.ESHUTDOWN, "server is shutting down")
-              : validator.validate(h, export.size());
-      if (rejection != null) {
-        if (h.hasPayload()) {
-          if (h.length() < 0 || h.length() > MAX_DRAIN) {
-            throw new ProtocolException("payload of " + Long.toUnsignedString(h.length()) + " bytes refused");
-          }
-          if (scratch == null) {
-            scratch = ByteBuffer.allocate(64 * 1024);
-          }
-          t.skip(h.length(), scratch);
-        }
-        log.debug("connection {}: {} refused: {}", id, commandName(h.type()), rejection.reason());
-        writer.error(h, rejection.error(), rejection.reason());
-        continue;
-      }
-      int payloadBytes = h.type() == CMD_READ || h.type() == CMD_WRITE ? (int) h.length() : 0;
-      slots.acquire();
-      bytes.acquire(payloadBytes);
-      ByteBuffer payload = null;
+  /** A validated request whose payload has been read and whose in-flight permits are held. */
+  private record Request(RequestHeader header, @Nullable ByteBuffer payload, int permitBytes) {}
+
+  /**
+   * The threads that read one connection's requests, in leader/follower turns (the thread that reads a request
+   * serves it, as nbdkit's workers do). One member at a time holds the reading role. After reading a request it
+   * passes the role to an idle member and executes the request itself, so a lone request (queue depth 1) costs no
+   * thread wake-up between its read and its reply; the wake-up of the next reader happens while the request
+   * runs. With no idle member (the others are busy serving) the request goes to a new virtual thread instead and
+   * the holder keeps reading, so a slow request never holds up the requests pipelined behind it.
+   *
+   * <p>At most {@link #CREW} members: platform threads by default (a blocking socket read on a platform thread
+   * wakes straight from the kernel, on a virtual one through the JDK's poller), virtual ones when {@link
+   * ServerOptions#platformReaders()} is off. The reading state (header buffer, transport read side, scratch) is
+   * only touched by the role holder; passing the role is a volatile write of {@link #reader}, which orders it.
+   */
+  private final class Crew {
+    /** Members per connection: one reading, one serving inline; more would not help on a few cores. */
+    private static final int CREW = 2;
+
+    private final Session session;
+    private final Transport t;
+    private final Export export;
+    private final ReplyWriter writer;
+    private final RequestValidator validator;
+    private final Dispatcher dispatcher;
+    private final ByteBuffer header;
+    private @Nullable ByteBuffer scratch;
+    private int members;
+    private volatile @Nullable Thread reader;
+    private final AtomicReference<@Nullable Thread> idle = new AtomicReference<>();
+    private volatile boolean ended;
+    final AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
+    final CountDownLatch done = new CountDownLatch(1);
+
+    Crew(Session s) {
+      session = s;
+      t = s.transport();
+      export = new CheckedExport(s.export());
+      writer = new ReplyWriter(t, s.structured(), s.extended());
+      validator = new RequestValidator(s.info(), s.structured(), s.extended(), !s.metaContexts().isEmpty());
+      dispatcher = new Dispatcher(export, writer, s.metaContexts());
+      header = ByteBuffer.allocate(RequestDecoder.headerSize(s.extended()));
+    }
+
+    void start() {
+      Thread first = member();
+      reader = first;
+      first.start();
+    }
+
+    /** A new, unstarted member; only the role holder (or {@link #start}) creates members. */
+    private Thread member() {
+      members++;
+      String name = "nbd-reader-" + id + "-" + members;
+      return options.platformReaders()
+          ? Thread.ofPlatform().daemon().stackSize(256 << 10).name(name).unstarted(this::serve)
+          : Thread.ofVirtual().name(name).unstarted(this::serve);
+    }
+
+    private void serve() {
+      Thread me = Thread.currentThread();
       try {
-        if (h.type() == CMD_WRITE) {
-          payload = pool.acquire(payloadBytes);
-          t.readFully(payload);
-          payload.flip();
-        }
-      } catch (IOException | RuntimeException e) {
-        if (payload != null) {
-          pool.release(payload);
-        }
-        bytes.release(payloadBytes);
-        slots.release();
-        throw e;
-      }
-      ByteBuffer leased = payload;
-      Thread.startVirtualThread(
-          () -> {
-            try {
-              dispatcher.execute(h, leased);
-            } catch (IOException e) {
-              // The reply could not be written: the socket is gone; end the reader too.
-              if (!closing) {
-                log.debug("connection {}: reply to {} failed: {}", id, commandName(h.type()), e.toString());
-              }
-              closeTransport();
-            } finally {
-              if (leased != null) {
-                pool.release(leased);
-              }
-              bytes.release(payloadBytes);
-              slots.release();
+        while (true) {
+          while (reader != me) {
+            if (ended) {
+              return;
             }
-          });
+            LockSupport.park(this);
+          }
+          Request r = next();
+          if (r == null) {
+            finish(null);
+            return;
+          }
+          // A client that already sent more is pipelining: keep reading and hand this request off, as a role
+          // change costs a wake-up each time. Otherwise the next read would block: serve this one here.
+          Thread follower = t.buffered() > 0 ? null : idle.getAndSet(null);
+          if (follower != null) {
+            reader = follower;
+            LockSupport.unpark(follower);
+          } else if (members < CREW && t.buffered() == 0) {
+            follower = member();
+            reader = follower;
+            follower.start();
+          } else {
+            Thread.startVirtualThread(() -> execute(r));
+            continue;
+          }
+          execute(r);
+          // Publish idleness before looking at `ended` (in the loop), while finish() sets `ended` before
+          // looking at `idle`: one of the two sees the other, so no member parks forever.
+          idle.set(me);
+        }
+      } catch (Throwable e) {
+        finish(e);
+      }
+    }
+
+    /** Ends the crew: the first failure is kept, idle members leave, the connection thread is released. */
+    private void finish(@Nullable Throwable e) {
+      if (e != null) {
+        failure.compareAndSet(null, e);
+      }
+      ended = true;
+      Thread f = idle.getAndSet(null);
+      if (f != null) {
+        LockSupport.unpark(f);
+      }
+      done.countDown();
+    }
+
+    /**
+     * Reads until a request is ready to execute, answering refused ones itself; null when the connection ends
+     * cleanly (DISC, or a simple-reply client during shutdown) after in-flight requests finished.
+     */
+    private @Nullable Request next() throws IOException, InterruptedException {
+      while (true) {
+        header.clear();
+        t.readFully(header);
+        RequestHeader h = RequestDecoder.decode(header.flip(), session.extended());
+        if (h.type() == CMD_DISC) {
+          log.debug("connection {}: DISC", id);
+          awaitIdle(Long.MAX_VALUE);
+          return null;
+        }
+        if (listener.stopping() && !session.structured()) {
+          // A simple-reply client (the Linux kernel's among them) fails the application's I/O with EIO on any
+          // error reply, but requeues unanswered requests when a connection drops and the node plugin
+          // reconnects. So it gets no ESHUTDOWN: this request stays unanswered, in-flight ones finish, and the
+          // connection closes.
+          log.debug("connection {}: {} left unanswered, closing for shutdown", id, commandName(h.type()));
+          awaitIdle(Long.MAX_VALUE);
+          return null;
+        }
+        RequestValidator.Rejection rejection =
+            listener.stopping()
+                ? new RequestValidator.Rejection(NbdError.ESHUTDOWN, "server is shutting down")
+                : validator.validate(h, export.size());
+        if (rejection != null) {
+          if (h.hasPayload()) {
+            if (h.length() < 0 || h.length() > MAX_DRAIN) {
+              throw new ProtocolException("payload of " + Long.toUnsignedString(h.length()) + " bytes refused");
+            }
+            if (scratch == null) {
+              scratch = ByteBuffer.allocate(64 * 1024);
+            }
+            t.skip(h.length(), scratch);
+          }
+          log.debug("connection {}: {} refused: {}", id, commandName(h.type()), rejection.reason());
+          writer.error(h, rejection.error(), rejection.reason());
+          continue;
+        }
+        int payloadBytes = h.type() == CMD_READ || h.type() == CMD_WRITE ? (int) h.length() : 0;
+        slots.acquire();
+        bytes.acquire(payloadBytes);
+        ByteBuffer payload = null;
+        try {
+          if (h.type() == CMD_WRITE) {
+            payload = pool.acquire(payloadBytes);
+            t.readFully(payload);
+            payload.flip();
+          }
+        } catch (IOException | RuntimeException e) {
+          if (payload != null) {
+            pool.release(payload);
+          }
+          bytes.release(payloadBytes);
+          slots.release();
+          throw e;
+        }
+        return new Request(h, payload, payloadBytes);
+      }
+    }
+
+    /** Serves one request and gives back its buffer and permits. */
+    private void execute(Request r) {
+      try {
+        dispatcher.execute(r.header(), r.payload());
+      } catch (IOException e) {
+        // The reply could not be written: the socket is gone; this ends the reader too.
+        if (!closing) {
+          log.debug("connection {}: reply to {} failed: {}", id, commandName(r.header().type()), e.toString());
+        }
+        closeTransport();
+      } finally {
+        if (r.payload() != null) {
+          pool.release(r.payload());
+        }
+        bytes.release(r.permitBytes());
+        slots.release();
+      }
     }
   }
 

@@ -21,9 +21,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The NBD server: accepts connections on any number of TCP and Unix-domain addresses and runs each connection
- * ({@link NbdConnection}) on a virtual thread: the handshake there, the transmission reader loop on a platform
- * thread once the handshake succeeded (by default, see {@link ServerOptions#platformReaders()}), each request on
- * a virtual thread. Thread safe.
+ * ({@link NbdConnection}) on a virtual thread: the handshake there, then two reader threads per connection,
+ * platform threads by default (see {@link ServerOptions#platformReaders()}), which serve lone requests
+ * themselves and hand pipelined ones to virtual threads. Thread safe.
  *
  * <p><b>Stopping (lame duck).</b> {@link #stop()} stops accepting, makes open handshakes answer ERR_SHUTDOWN and
  * transmissions answer ESHUTDOWN to new requests, gives clients {@link ServerOptions#shutdownGrace()} to

@@ -12,8 +12,8 @@ import org.jspecify.annotations.Nullable;
  * @param maxInFlight requests in flight per connection before the reader stops reading (at least 128)
  * @param maxInFlightBytes payload bytes in flight per connection (at least one maximum payload)
  * @param shutdownGrace how long a stopping server waits for clients to disconnect on their own
- * @param platformReaders run each connection's reader loop on a platform thread (faster wake-ups from blocking
- *     socket reads) instead of a virtual thread; requests run on virtual threads either way
+ * @param platformReaders run each connection's two reader threads as platform threads (faster wake-ups from
+ *     blocking socket reads) instead of virtual ones; pipelined requests run on virtual threads either way
  */
 public record ServerOptions(
     @Nullable SSLContext tls,

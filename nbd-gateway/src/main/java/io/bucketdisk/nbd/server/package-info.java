@@ -1,9 +1,10 @@
 /**
  * The NBD server: {@link io.bucketdisk.nbd.server.NbdListener} accepts TCP and Unix-socket connections, each
- * served by an {@code NbdConnection} on a virtual thread: handshake, then a reader loop that validates each
- * request ({@code RequestValidator}), reads its payload into a pooled direct buffer ({@code BufferPool}) and
- * dispatches it on its own virtual thread; replies leave through the connection's single {@code ReplyWriter},
- * in completion order, matched by cookie. {@code NbdErrors} is the one place where failures become NBD errors.
+ * served by an {@code NbdConnection} on a virtual thread: handshake, then two reader threads taking turns
+ * (leader/follower) that validate each request ({@code RequestValidator}) and read its payload into a pooled
+ * direct buffer ({@code BufferPool}); the reader serves a lone request itself once the other reader took over
+ * reading, and dispatches the rest on virtual threads; replies leave through the connection's single
+ * {@code ReplyWriter}, in completion order, matched by cookie. {@code NbdErrors} is the one place where failures become NBD errors.
  *
  * <p>Lock order: a connection has one lock, the reply lock; under TLS the transport's write lock nests inside it.
  */

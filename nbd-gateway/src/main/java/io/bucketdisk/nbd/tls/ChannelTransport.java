@@ -67,6 +67,11 @@ public final class ChannelTransport implements Transport {
   }
 
   @Override
+  public int buffered() {
+    return readAhead.remaining();
+  }
+
+  @Override
   public void write(ByteBuffer... srcs) throws IOException {
     long left = 0;
     for (ByteBuffer b : srcs) {

@@ -137,6 +137,11 @@ public final class TlsTransport implements Transport {
   }
 
   @Override
+  public int buffered() {
+    return appIn.remaining() + netIn.remaining();
+  }
+
+  @Override
   public void write(ByteBuffer... srcs) throws IOException {
     writeLock.lock();
     try {

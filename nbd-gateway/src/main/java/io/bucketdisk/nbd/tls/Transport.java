@@ -25,6 +25,14 @@ public interface Transport extends Closeable {
     }
   }
 
+  /**
+   * Bytes already received and not yet consumed by {@link #readFully}: more than zero means the peer has sent
+   * more (a pipelining client), so the next read will not block. Only the reading thread may ask.
+   */
+  default int buffered() {
+    return 0;
+  }
+
   /** Writes every remaining byte of {@code srcs}, in order (a gathering write where possible). */
   void write(ByteBuffer... srcs) throws IOException;
 

@@ -31,6 +31,11 @@ final class SlowProvider implements ExportProvider {
     return max.get();
   }
 
+  /** Reads running right now. */
+  int running() {
+    return running.get();
+  }
+
   @Override
   public List<Listing> list() throws IOException {
     return delegate.list();

@@ -223,6 +223,45 @@ class TransmissionConformanceIT {
   }
 
   @Test
+  @Timeout(20)
+  void aSlowRequestServedByItsReaderDoesNotHoldUpLaterOnes() throws Exception {
+    var slow = new SlowProvider(TestServer.defaultProvider(64L << 20), 1L << 20);
+    try (var s = new TestServer(slow, ServerOptions.defaults());
+        var c = s.client().open("demo", false)) {
+      // Queue depth 1 first: each lone request is served by the thread that read it, and the connection's
+      // second reader thread exists and waits for its turn.
+      for (int i = 0; i < 8; i++) {
+        c.request(0, CMD_READ, i, i * 4096L, 4096);
+        assertThat(c.simple()).isEqualTo(new RawClient.Simple(0, i));
+        c.read(4096);
+      }
+      // A lone slow read, served by its reader; then fast reads one at a time, then pipelined.
+      c.request(0, CMD_READ, 100, 1L << 20, 4096);
+      for (int i = 0; i < 500 && slow.running() == 0; i++) {
+        Thread.sleep(2);
+      }
+      assertThat(slow.running()).as("the slow read started").isEqualTo(1);
+      for (int i = 0; i < 4; i++) {
+        c.request(0, CMD_READ, 200 + i, i * 4096L, 4096);
+        assertThat(c.simple()).as("answered while the slow read runs").isEqualTo(new RawClient.Simple(0, 200 + i));
+        c.read(4096);
+      }
+      for (int i = 0; i < 32; i++) {
+        c.request(0, CMD_READ, 300 + i, i * 4096L, 4096);
+      }
+      for (int i = 0; i < 32; i++) {
+        var r = c.simple();
+        assertThat(r.error()).isZero();
+        assertThat(r.cookie()).as("pipelined reads answered before the slow one").isBetween(300L, 331L);
+        c.read(4096);
+      }
+      slow.release();
+      assertThat(c.simple()).isEqualTo(new RawClient.Simple(0, 100));
+      c.read(4096);
+    }
+  }
+
+  @Test
   void flushOnOneConnectionCoversWritesCompletedOnAnother() throws Exception {
     try (var a = server.client().open("demo", false);
         var b = server.client().open("demo", true, MemoryExport.DIRTY_CONTEXT)) {
