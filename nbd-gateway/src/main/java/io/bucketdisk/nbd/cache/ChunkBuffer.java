@@ -27,6 +27,15 @@ final class ChunkBuffer {
   long durableVersion;
   /** System.nanoTime() of the oldest change not yet durable; meaningful while dirty. */
   long dirtySinceNanos;
+  /** System.nanoTime() of the latest change. */
+  long lastChangeNanos;
+  /** The version the upload in flight stores, or -1. */
+  long uploadVersion = -1;
+  /**
+   * System.nanoTime() of the first change after {@code uploadVersion}: once that upload is acknowledged, the oldest
+   * change not yet durable.
+   */
+  long changedSinceUploadNanos;
 
   boolean uploading;
   boolean queued;

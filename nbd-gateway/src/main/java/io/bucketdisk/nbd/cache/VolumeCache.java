@@ -659,10 +659,14 @@ public final class VolumeCache implements AutoCloseable {
 
   /** Records a change to a dirty buffer; caller holds its monitor. */
   private static void touch(ChunkBuffer b) {
+    long now = System.nanoTime();
     if (b.durableVersion == b.version) {
-      b.dirtySinceNanos = System.nanoTime();
+      b.dirtySinceNanos = now;
+    } else if (b.version == b.uploadVersion) {
+      b.changedSinceUploadNanos = now;
     }
     b.version++;
+    b.lastChangeNanos = now;
   }
 
   /** TRIM: whole chunks become zero tombstones (deleted at upload); partial ranges are zeroed. */
@@ -768,6 +772,12 @@ public final class VolumeCache implements AutoCloseable {
         b.uploading = false;
         b.failure = null;
         b.durableVersion = Math.max(b.durableVersion, v);
+        if (v == b.uploadVersion && b.version > v) {
+          // what stays dirty is only what changed after the stored snapshot: its age starts there, so a chunk
+          // rewritten during its upload waits its own loss window instead of uploading again at once
+          b.dirtySinceNanos = b.changedSinceUploadNanos;
+        }
+        b.uploadVersion = -1;
         if (cur == b && b.version == v) {
           b.dirty = false;
           b.urgent = false;
@@ -793,6 +803,7 @@ public final class VolumeCache implements AutoCloseable {
     counters.failures.increment();
     synchronized (b) {
       b.uploading = false;
+      b.uploadVersion = -1;
       b.failedSeq = Math.max(b.failedSeq, seq);
       b.failure = e instanceof IOException io ? io : new IOException(e);
       b.retryAfterNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);

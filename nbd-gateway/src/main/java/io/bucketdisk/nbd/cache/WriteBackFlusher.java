@@ -42,6 +42,9 @@ final class WriteBackFlusher implements AutoCloseable {
   /** What a FLUSH or FUA waits for: {@code buffer} durable at {@code version} or later. */
   record Target(ChunkBuffer buffer, long version, long attemptSeq) {}
 
+  /** A chunk that may upload early to relieve dirty-space pressure, with its last change time when seen. */
+  private record Candidate(ChunkBuffer buffer, long lastChangeNanos) {}
+
   private final VolumeCache volume;
   private final ConcurrentLinkedQueue<ChunkBuffer> queue = new ConcurrentLinkedQueue<>();
   private final Semaphore wake = new Semaphore(0);
@@ -155,7 +158,7 @@ final class WriteBackFlusher implements AutoCloseable {
     long now = System.nanoTime();
     long maxAge = volume.shared.config.maxDirtyAge().toNanos();
     boolean pressure = volume.shared.limiter.underPressure();
-    List<ChunkBuffer> byAge = pressure ? new ArrayList<>() : List.of();
+    List<Candidate> quiet = pressure ? new ArrayList<>() : List.of();
     for (ChunkBuffer b : volume.dirty.values()) {
       synchronized (b) {
         if (!b.dirty || b.uploading || b.queued || b.durableVersion >= b.version) {
@@ -166,19 +169,16 @@ final class WriteBackFlusher implements AutoCloseable {
           b.queued = true;
           due.add(b);
         } else if (pressure && b.failure == null && b.data != null) {
-          byAge.add(b);
+          quiet.add(new Candidate(b, b.lastChangeNanos));
         }
       }
     }
-    if (pressure && !byAge.isEmpty()) {
-      byAge.sort(Comparator.comparingLong((ChunkBuffer b) -> {
-        synchronized (b) {
-          return b.dirtySinceNanos;
-        }
-      }));
-      int n = Math.min(byAge.size(), 2 * volume.shared.config.uploadParallelism());
+    if (pressure && !quiet.isEmpty()) {
+      // quietest first: a chunk still being written would be dirty again right after its upload, freeing nothing
+      quiet.sort(Comparator.comparingLong(Candidate::lastChangeNanos));
+      int n = Math.min(quiet.size(), 2 * volume.shared.config.uploadParallelism());
       for (int i = 0; i < n; i++) {
-        ChunkBuffer b = byAge.get(i);
+        ChunkBuffer b = quiet.get(i).buffer();
         synchronized (b) {
           b.queued = true;
         }
@@ -201,6 +201,9 @@ final class WriteBackFlusher implements AutoCloseable {
         seq = ++b.attemptSeq;
         zero = b.data == null;
         version = b.version;
+        if (zero) {
+          b.uploadVersion = version;
+        }
       }
       if (zero) {
         deletes.add(b);
@@ -279,6 +282,7 @@ final class WriteBackFlusher implements AutoCloseable {
         boolean zero;
         synchronized (b) {
           version = b.version;
+          b.uploadVersion = version;
           byte[] d = b.data;
           if (d == null) {
             zero = true;
