@@ -22,6 +22,7 @@ public final class DirtyLimiter {
   private long used;
   private long maxUsed;
   private long waits;
+  private int waiting;
 
   public DirtyLimiter(long limit) {
     if (limit <= 0) {
@@ -72,9 +73,19 @@ public final class DirtyLimiter {
     pressureListeners.remove(listener);
   }
 
-  /** True when more than half the limit is dirty: flushers should upload the oldest dirty chunks. */
+  /** True when more than half the limit is dirty: flushers should upload dirty chunks that are done changing. */
   boolean underPressure() {
     return used() * 2 > limit;
+  }
+
+  /** True while a writer waits for space: flushers must upload something even if every chunk is still changing. */
+  boolean writersWaiting() {
+    lock.lock();
+    try {
+      return waiting > 0;
+    } finally {
+      lock.unlock();
+    }
   }
 
   /**
@@ -88,25 +99,32 @@ public final class DirtyLimiter {
     boolean waited = false;
     lock.lock();
     try {
-      while (used + bytes > limit) {
-        if (!waited) {
-          waited = true;
-          waits++;
+      try {
+        while (used + bytes > limit) {
+          if (!waited) {
+            waited = true;
+            waits++;
+            waiting++;
+          }
+          lock.unlock();
+          try {
+            pressureListeners.forEach(Runnable::run);
+          } finally {
+            lock.lock();
+          }
+          if (used + bytes <= limit) {
+            break;
+          }
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            return false;
+          }
+          released.await(Math.min(left, TimeUnit.MILLISECONDS.toNanos(200)), TimeUnit.NANOSECONDS);
         }
-        lock.unlock();
-        try {
-          pressureListeners.forEach(Runnable::run);
-        } finally {
-          lock.lock();
+      } finally {
+        if (waited) {
+          waiting--;
         }
-        if (used + bytes <= limit) {
-          break;
-        }
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          return false;
-        }
-        released.await(Math.min(left, TimeUnit.MILLISECONDS.toNanos(200)), TimeUnit.NANOSECONDS);
       }
       used += bytes;
       maxUsed = Math.max(maxUsed, used);

@@ -158,6 +158,10 @@ final class WriteBackFlusher implements AutoCloseable {
     long now = System.nanoTime();
     long maxAge = volume.shared.config.maxDirtyAge().toNanos();
     boolean pressure = volume.shared.limiter.underPressure();
+    // under pressure a chunk uploads early only once it stopped changing for a while (else it is dirty again right
+    // after its upload, and the PUT freed nothing), unless writers already wait for space
+    boolean starving = pressure && volume.shared.limiter.writersWaiting();
+    long quietNanos = maxAge / 4;
     List<Candidate> quiet = pressure ? new ArrayList<>() : List.of();
     for (ChunkBuffer b : volume.dirty.values()) {
       synchronized (b) {
@@ -168,13 +172,14 @@ final class WriteBackFlusher implements AutoCloseable {
         if (b.failure == null && now - b.dirtySinceNanos >= maxAge || retryDue) {
           b.queued = true;
           due.add(b);
-        } else if (pressure && b.failure == null && b.data != null) {
+        } else if (pressure && b.failure == null && b.data != null
+            && (starving || now - b.lastChangeNanos >= quietNanos)) {
           quiet.add(new Candidate(b, b.lastChangeNanos));
         }
       }
     }
     if (pressure && !quiet.isEmpty()) {
-      // quietest first: a chunk still being written would be dirty again right after its upload, freeing nothing
+      // quietest first, for the same reason
       quiet.sort(Comparator.comparingLong(Candidate::lastChangeNanos));
       int n = Math.min(quiet.size(), 2 * volume.shared.config.uploadParallelism());
       for (int i = 0; i < n; i++) {

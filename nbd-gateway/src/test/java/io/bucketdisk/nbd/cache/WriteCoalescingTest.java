@@ -80,4 +80,32 @@ class WriteCoalescingTest {
     assertThat(volume.invariantViolations()).isEmpty();
     assertThat(Arrays.copyOfRange(store.chunks.get(0L), 8, CHUNK)).containsOnly(0);
   }
+
+  @Test
+  void dirtySpacePressureDoesNotUploadChunksThatAreStillChanging() throws Exception {
+    store = new MemoryChunkStore("vol", 8L * CHUNK, CHUNK, false);
+    store.writeDelayMillis = UPLOAD_MILLIS;
+    // dirty cap 6 chunks: 4 hot chunks hold it more than half full for the whole run, and no writer ever waits
+    ChunkCache cache = new ChunkCache(new CacheConfig(16L * CHUNK, 6L * CHUNK, CHUNK, 2, 2, 4, MAX_AGE,
+        Duration.ofSeconds(20), Duration.ofSeconds(20)));
+    volume = new VolumeCache(store, cache);
+    java.util.Random random = new java.util.Random(7);
+    ByteBuffer buf = ByteBuffer.allocate(4096);
+    long end = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+    int writes = 0;
+    while (System.nanoTime() < end) {
+      buf.clear();
+      buf.putLong(0, ++writes);
+      volume.write((long) random.nextInt(4) * CHUNK + 4096L * random.nextInt(CHUNK / 4096), buf, false);
+      Thread.sleep(0, 200_000);
+    }
+    assertThat(cache.limiter().waits()).as("writers never waited").isZero();
+    // the age bound alone: about one PUT per chunk per 300 ms (+ the upload); pressure used to add a PUT of each
+    // chunk per tick
+    assertThat(store.writes.get()).as("PUTs for 4 chunks rewritten for 3 s, age bound %s", MAX_AGE)
+        .isLessThanOrEqualTo(4 * (3000 / MAX_AGE.toMillis() + 3));
+    assertThat(store.concurrentSameChunk.get()).isZero();
+    volume.flush();
+    assertThat(volume.dirtyChunks()).isZero();
+  }
 }
