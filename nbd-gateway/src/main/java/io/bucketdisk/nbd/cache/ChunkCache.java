@@ -9,12 +9,13 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The gateway-wide chunk memory, shared by every open volume and bounded in bytes.
  *
- * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean chunks ({@link CacheConfig#cleanBytes()}: half of it for
- * chunks loaded recently, {@link RecentChunks}, the rest a Caffeine cache with a byte weigher) + dirty chunks (held outside Caffeine, capped by the
- * {@link DirtyLimiter}) + upload scratch buffers ({@link CacheConfig#uploadParallelism()} of them) + chunk loads
- * in flight ({@link CacheConfig#loadParallelism()}). Each part has its own hard bound, so
- * {@link #residentBytes()} stays within {@code cacheBytes} (Caffeine's eviction runs on the inserting thread, so
- * the clean part overshoots by at most the entry being inserted, for the duration of that insert).
+ * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean chunks ({@link CacheConfig#cleanBytes()}: half of it
+ * for chunks loaded recently, {@link RecentChunks}, the rest a Caffeine cache with a byte weigher) + dirty chunks
+ * (held outside Caffeine, capped by the {@link DirtyLimiter}) + upload scratch buffers
+ * ({@link CacheConfig#uploadParallelism()} of them) + chunk loads in flight ({@link CacheConfig#loadParallelism()}).
+ * Each part has its own hard bound, so {@link #residentBytes()} stays within {@code cacheBytes} (eviction runs on
+ * the inserting thread, so the clean part overshoots by at most the entry being inserted, for the duration of that
+ * insert).
  *
  * <p><b>Why dirty chunks are not in Caffeine.</b> Caffeine may evict any entry when over weight; a dirty chunk
  * evicted before its upload succeeded would be silent data loss. So a chunk is in exactly one of the two places:

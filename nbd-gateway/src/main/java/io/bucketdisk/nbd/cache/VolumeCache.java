@@ -21,11 +21,11 @@ import org.slf4j.LoggerFactory;
  * One open volume's write-back cache over its {@link ChunkStore}: the NBD verbs at chunk granularity.
  *
  * <p><b>Where a chunk lives.</b> Each chunk index is in at most one of: the dirty map (pinned, not evictable),
- * the shared Caffeine cache (clean, evictable), a load in flight, or nowhere (the store has it, or it reads as
- * zeros). Transitions into and out of the dirty map happen inside {@code dirty.compute*} for that index, so they
+ * the shared clean chunks ({@link RecentChunks} after a load, Caffeine after that or after an upload; evictable), a
+ * load in flight, or nowhere (the store has it, or it reads as zeros). Transitions into and out of the dirty map happen inside {@code dirty.compute*} for that index, so they
  * are atomic with respect to each other:
  * <ul>
- *   <li>clean or absent → dirty: a write, trim or zero; takes the clean buffer out of Caffeine (or starts an empty
+ *   <li>clean or absent → dirty: a write, trim or zero; takes the clean buffer out of the clean chunks (or starts an empty
  *       one: a partial write to an uncached chunk records only its range, see {@link ValidRanges}).</li>
  *   <li>dirty → clean: only {@link #uploaded} after the store acknowledged the PUT/DELETE of exactly the current
  *       version; a change after the upload's snapshot keeps the chunk dirty.</li>

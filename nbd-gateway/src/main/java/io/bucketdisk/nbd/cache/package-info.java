@@ -4,7 +4,8 @@
  * <p><b>Data path.</b> {@link io.bucketdisk.nbd.cache.VolumeExportProvider} opens a volume by name and hands out
  * {@link io.bucketdisk.nbd.cache.VolumeExport} handles; every handle of a volume shares one
  * {@link io.bucketdisk.nbd.cache.VolumeCache}, which splits each verb into chunk pieces. Clean chunks live in the
- * gateway-wide {@link io.bucketdisk.nbd.cache.ChunkCache} (Caffeine, bounded in bytes); dirty chunks are pinned in
+ * gateway-wide {@link io.bucketdisk.nbd.cache.ChunkCache} (bounded in bytes: an LRU stage for fresh loads, then
+ * Caffeine); dirty chunks are pinned in
  * their volume's dirty map until an upload of their current version succeeded. {@code WriteBackFlusher} uploads in
  * the background (age bound, dirty-space pressure, full chunks) and lets FLUSH/FUA wait for exactly the versions
  * they cover; {@link io.bucketdisk.nbd.cache.DirtyLimiter} makes writers wait when the dirty cap is reached.
