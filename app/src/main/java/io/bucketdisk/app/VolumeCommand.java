@@ -1,5 +1,6 @@
 package io.bucketdisk.app;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.bucketdisk.controller.GatewayClient;
@@ -9,6 +10,8 @@ import io.bucketdisk.controller.VolumeManager;
 import io.bucketdisk.controller.VolumeParameters;
 import io.bucketdisk.store.StoreException;
 import io.bucketdisk.store.VolumeCatalog;
+import io.bucketdisk.store.VolumeIds;
+import io.bucketdisk.store.layout.Lease;
 import io.bucketdisk.store.layout.SnapshotRecord;
 import io.bucketdisk.store.layout.VolumeManifest;
 import java.io.IOException;
@@ -21,6 +24,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -32,6 +36,11 @@ import picocli.CommandLine.Spec;
 /**
  * {@code bucketdisk volume …}: the controller's volume lifecycle from a shell, with the same rules and idempotency as
  * the CSI calls (it uses the same {@link VolumeManager}). Tables for humans, {@code --json} for scripts.
+ *
+ * <p>Unlike CSI ListVolumes, {@code ls} also shows ephemeral inline volumes (manifest {@code csi.ephemeral=true}),
+ * marked as such, because an operator must be able to find the ones a lost node left behind. A volume counts as in
+ * use while its lease is live, with the store's clock-skew allowance added (the rule a new owner follows before a
+ * takeover); {@code rm} refuses such a volume, and the store re-checks the lease inside its conditional delete.
  */
 @Command(
     name = "volume",
@@ -40,6 +49,11 @@ import picocli.CommandLine.Spec;
     subcommands = {VolumeCommand.Create.class, VolumeCommand.Ls.class, VolumeCommand.Inspect.class,
         VolumeCommand.Rm.class, VolumeCommand.Snapshot.class, VolumeCommand.Expand.class})
 public final class VolumeCommand {
+  /** Keys kubelet passes to an inline volume with podInfoOnMount; the node records them in the manifest. */
+  static final String POD_NAME = "csi.storage.k8s.io/pod.name";
+  static final String POD_NAMESPACE = "csi.storage.k8s.io/pod.namespace";
+  static final String POD_UID = "csi.storage.k8s.io/pod.uid";
+
 
   /** Options every volume subcommand takes. */
   static final class StoreOptions {
@@ -66,6 +80,8 @@ public final class VolumeCommand {
   abstract static class Sub implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin StoreOptions opts = new StoreOptions();
+    /** The open catalog, set for the duration of {@link #run}. */
+    @Nullable VolumeCatalog catalog;
 
     abstract Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException;
 
@@ -74,6 +90,7 @@ public final class VolumeCommand {
       PrintWriter out = spec.commandLine().getOut();
       try (VolumeCatalog catalog = openCatalog(opts.store);
           GatewayClient gateways = new GatewayClient(Duration.ofSeconds(60))) {
+        this.catalog = catalog;
         var volumes = new VolumeManager(catalog, gateways);
         var snapshots = new SnapshotManager(volumes, gateways);
         Object result = run(volumes, snapshots, out);
@@ -86,7 +103,23 @@ public final class VolumeCommand {
         throw new UserError(e.getMessage());
       } catch (StoreException e) {
         throw new UserError("store: " + e.getMessage());
+      } finally {
+        this.catalog = null;
       }
+    }
+
+    final VolumeCatalog catalog() {
+      if (catalog == null) {
+        throw new IllegalStateException("catalog used outside run()");
+      }
+      return catalog;
+    }
+
+    /** True while {@code m}'s lease may still be live anywhere, clock skew included. */
+    final boolean inUse(VolumeManifest m) {
+      Lease l = m.lease();
+      var o = catalog().options();
+      return l != null && o.clock().millis() < l.expiresAtMillis() + o.clockSkew().toMillis();
     }
   }
 
@@ -125,20 +158,30 @@ public final class VolumeCommand {
       var m = volumes.create(new VolumeManager.CreateRequest(name, bytes, 0, params, fsType,
           fsType == null ? "block" : "mount", source));
       if (!opts.json) {
-        volumeTable(out, List.of(m));
+        volumeTable(out, List.of(m), this::inUse);
       }
       return view(m);
     }
   }
 
-  @Command(name = "ls", mixinStandardHelpOptions = true, description = "List volumes (or snapshots).")
+  @Command(name = "ls", mixinStandardHelpOptions = true,
+      description = "List volumes, ephemeral inline ones included (or snapshots).")
   static final class Ls extends Sub {
+    /** Manifests read per store LIST page; the listing stops after {@link #MAX_PAGES} pages. */
+    private static final int PAGE = 1000;
+    private static final int MAX_PAGES = 100_000;
+
     @Option(names = "--snapshots", description = "List snapshots instead of volumes.") boolean snaps;
     @Option(names = "--volume", paramLabel = "ID", description = "With --snapshots: only this volume's.")
     @Nullable String volume;
+    @Option(names = "--ephemeral", description = "Only ephemeral inline volumes (made by nodes for pods' csi: volumes).")
+    boolean ephemeral;
 
     @Override
     Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException {
+      if (snaps && ephemeral) {
+        throw new UserError("--ephemeral lists volumes; it does not go with --snapshots");
+      }
       if (snaps) {
         var list = snapshots.list(null, volume, 0, "").items();
         if (!opts.json) {
@@ -146,11 +189,24 @@ public final class VolumeCommand {
         }
         return list.stream().map(VolumeCommand::view).toList();
       }
-      var list = volumes.list(0, "").items();
-      if (!opts.json) {
-        volumeTable(out, list);
+      var list = new ArrayList<VolumeManifest>();
+      String token = null;
+      for (int pages = 0; pages < MAX_PAGES; pages++) {
+        var page = catalog().list(PAGE, token);
+        for (var m : page.items()) {
+          if (!ephemeral || isEphemeral(m)) {
+            list.add(m);
+          }
+        }
+        token = page.nextToken();
+        if (token == null) {
+          break;
+        }
       }
-      return list.stream().map(VolumeCommand::view).toList();
+      if (!opts.json) {
+        volumeTable(out, list, this::inUse);
+      }
+      return list.stream().map(m -> view(m, inUse(m))).toList();
     }
   }
 
@@ -171,28 +227,36 @@ public final class VolumeCommand {
       }
       var v = m.get();
       if (!opts.json) {
-        out.printf("id:           %s%n", v.id());
-        out.printf("name:         %s%n", v.parameters().getOrDefault(VolumeManager.NAME_KEY, "-"));
-        out.printf("size:         %s (%d bytes)%n", human(v.sizeBytes()), v.sizeBytes());
-        out.printf("chunk size:   %s%n", human(v.chunkSize()));
-        out.printf("epoch:        %d%n", v.epoch());
-        out.printf("created:      %s%n", v.createdAt());
-        out.printf("source:       %s%n", v.parameters().getOrDefault(VolumeManager.SOURCE_KEY, "-"));
-        out.printf("parent:       %s%n", v.parent() == null ? "-" : v.parent().volumeId() + " @ snapshot "
+        var p = v.parameters();
+        out.printf("id:            %s%n", v.id());
+        if (isEphemeral(v)) {
+          out.printf("kind:          ephemeral inline volume (the node creates and deletes it through its gateway)%n");
+          out.printf("pod-side name: %s%n", p.getOrDefault(VolumeManager.NAME_KEY, "-"));
+          out.printf("pod:           %s%n", pod(v));
+        } else {
+          out.printf("name:          %s%n", p.getOrDefault(VolumeManager.NAME_KEY, "-"));
+        }
+        out.printf("size:          %s (%d bytes)%n", human(v.sizeBytes()), v.sizeBytes());
+        out.printf("chunk size:    %s%n", human(v.chunkSize()));
+        out.printf("epoch:         %d%n", v.epoch());
+        out.printf("created:       %s%n", v.createdAt());
+        out.printf("source:        %s%n", v.parameters().getOrDefault(VolumeManager.SOURCE_KEY, "-"));
+        out.printf("parent:        %s%n", v.parent() == null ? "-" : v.parent().volumeId() + " @ snapshot "
             + v.parent().snapshotId());
-        out.printf("lease:        %s%n", v.lease() == null ? "-" : v.lease().ownerId() + " (" + v.lease().ownerAddress()
-            + ") until " + v.lease().expiresAt());
-        out.printf("published to: %s%n", v.publications().isEmpty() ? "-" : String.join(", ",
+        out.printf("lease:         %s%n", v.lease() == null ? "-" : v.lease().ownerId() + " (" + v.lease().ownerAddress()
+            + ") until " + v.lease().expiresAt() + (inUse(v) ? ": open, in use" : ": expired, not in use"));
+        out.printf("published to:  %s%n", v.publications().isEmpty() ? "-" : String.join(", ",
             v.publications().entrySet().stream().map(e -> e.getKey() + (e.getValue().readOnly() ? " (ro)" : ""))
                 .toList()));
-        out.printf("snapshots:    %s%n", v.snapshots().isEmpty() ? "-" : String.join(", ", v.snapshots().keySet()));
-        out.printf("context:      %s%n", VolumeManager.volumeContext(v));
+        out.printf("snapshots:     %s%n", v.snapshots().isEmpty() ? "-" : String.join(", ", v.snapshots().keySet()));
+        out.printf("context:       %s%n", VolumeManager.volumeContext(v));
       }
-      return v;
+      return opts.json ? inspectView(v, inUse(v)) : v;
     }
   }
 
-  @Command(name = "rm", mixinStandardHelpOptions = true, description = "Delete volumes (or snapshots); idempotent.")
+  @Command(name = "rm", mixinStandardHelpOptions = true,
+      description = "Delete volumes (or snapshots); idempotent. Refuses a volume open on a gateway or published.")
   static final class Rm extends Sub {
     @Parameters(arity = "1..*", paramLabel = "ID") List<String> ids = new ArrayList<>();
     @Option(names = "--snapshot", description = "The ids are snapshots.") boolean snapshot;
@@ -203,6 +267,10 @@ public final class VolumeCommand {
         if (snapshot) {
           snapshots.delete(id);
         } else {
+          var m = volumes.get(id);
+          if (m.isPresent() && inUse(m.get())) {
+            throw new UserError(inUseMessage(m.get()));
+          }
           volumes.delete(id);
         }
         if (!opts.json) {
@@ -238,10 +306,38 @@ public final class VolumeCommand {
     Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException {
       var m = volumes.expand(id, parseSize(size), 0);
       if (!opts.json) {
-        volumeTable(out, List.of(m));
+        volumeTable(out, List.of(m), this::inUse);
       }
       return view(m);
     }
+  }
+
+  /** The one-line refusal for a volume whose lease is (or may still be) live. */
+  static String inUseMessage(VolumeManifest m) {
+    Lease l = m.lease();
+    String where = l == null ? "a gateway" : "gateway " + l.ownerId() + " (" + l.ownerAddress() + "), lease until "
+        + l.expiresAt();
+    if (isEphemeral(m)) {
+      return "volume " + m.id() + " is in use: ephemeral inline volume of pod " + pod(m) + ", open on " + where
+          + "; not deleted (delete the pod and its node removes it; if the node is gone, retry after the lease expires)";
+    }
+    return "volume " + m.id() + " is in use: open on " + where + "; not deleted (close it there first)";
+  }
+
+  static boolean isEphemeral(VolumeManifest m) {
+    return "true".equals(m.parameters().get(VolumeIds.EPHEMERAL_KEY));
+  }
+
+  /** {@code namespace/name} of the pod an ephemeral volume was made for, as kubelet reported it, or "-". */
+  static String pod(VolumeManifest m) {
+    var p = m.parameters();
+    String name = p.get(POD_NAME);
+    if (name == null) {
+      return "-";
+    }
+    String ns = p.get(POD_NAMESPACE);
+    String uid = p.get(POD_UID);
+    return (ns == null ? "" : ns + "/") + name + (uid == null ? "" : " (uid " + uid + ")");
   }
 
   static long parseSize(String s) {
@@ -278,15 +374,40 @@ public final class VolumeCommand {
 
   static Map<String, Object> view(VolumeManifest m) {
     var v = new LinkedHashMap<String, Object>();
+    fill(v, m);
+    return v;
+  }
+
+  /** As {@link #view(VolumeManifest)}, plus whether it is in use and, for an ephemeral volume, its pod. */
+  static Map<String, Object> view(VolumeManifest m, boolean inUse) {
+    var v = new LinkedHashMap<String, Object>();
+    fill(v, m);
+    v.put("inUse", inUse);
+    v.put("openOn", inUse && m.lease() != null ? m.lease().ownerId() : null);
+    if (isEphemeral(m)) {
+      v.put("pod", pod(m));
+    }
+    return v;
+  }
+
+  /** The manifest's fields as stored, plus the derived {@code ephemeral} and {@code inUse}. */
+  private static Map<String, Object> inspectView(VolumeManifest m, boolean inUse) {
+    var v = new ObjectMapper().convertValue(m, new TypeReference<LinkedHashMap<String, Object>>() {});
+    v.put("ephemeral", isEphemeral(m));
+    v.put("inUse", inUse);
+    return v;
+  }
+
+  private static void fill(Map<String, Object> v, VolumeManifest m) {
     v.put("id", m.id());
     v.put("name", m.parameters().getOrDefault(VolumeManager.NAME_KEY, ""));
+    v.put("ephemeral", isEphemeral(m));
     v.put("sizeBytes", m.sizeBytes());
     v.put("chunkSize", m.chunkSize());
     v.put("source", m.parameters().getOrDefault(VolumeManager.SOURCE_KEY, ""));
     v.put("publishedTo", m.publications().keySet());
     v.put("snapshots", m.snapshots().keySet());
     v.put("created", m.createdAt().toString());
-    return v;
   }
 
   static Map<String, Object> view(SnapshotRecord s) {
@@ -299,12 +420,20 @@ public final class VolumeCommand {
     return v;
   }
 
-  private static void volumeTable(PrintWriter out, List<VolumeManifest> list) {
-    out.printf("%-44s %-10s %-8s %-22s %s%n", "ID", "SIZE", "CHUNK", "PUBLISHED", "SOURCE");
+  /**
+   * KIND is {@code pv} or {@code ephemeral}; OPEN ON the gateway holding a live lease, else "-"; SOURCE the content
+   * source, or for an ephemeral volume its pod.
+   */
+  private static void volumeTable(PrintWriter out, List<VolumeManifest> list,
+      Predicate<VolumeManifest> inUse) {
+    String row = "%-58s %-10s %-10s %-8s %-20s %-22s %s%n";
+    out.printf(row, "ID", "KIND", "SIZE", "CHUNK", "OPEN ON", "PUBLISHED", "SOURCE/POD");
     for (var m : list) {
-      out.printf("%-44s %-10s %-8s %-22s %s%n", m.id(), human(m.sizeBytes()), human(m.chunkSize()),
+      boolean eph = isEphemeral(m);
+      out.printf(row, m.id(), eph ? "ephemeral" : "pv", human(m.sizeBytes()), human(m.chunkSize()),
+          inUse.test(m) && m.lease() != null ? m.lease().ownerId() : "-",
           m.publications().isEmpty() ? "-" : String.join(",", m.publications().keySet()),
-          m.parameters().getOrDefault(VolumeManager.SOURCE_KEY, "-"));
+          eph ? pod(m) : m.parameters().getOrDefault(VolumeManager.SOURCE_KEY, "-"));
     }
   }
 
