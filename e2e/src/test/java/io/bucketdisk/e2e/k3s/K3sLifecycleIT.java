@@ -3,6 +3,7 @@ package io.bucketdisk.e2e.k3s;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.dockerjava.api.exception.NotFoundException;
 import io.kubernetes.client.custom.Quantity;
 import io.kubernetes.client.custom.V1Patch;
@@ -11,6 +12,7 @@ import io.kubernetes.client.openapi.ApiException;
 import io.kubernetes.client.openapi.apis.AppsV1Api;
 import io.kubernetes.client.openapi.apis.CoreV1Api;
 import io.kubernetes.client.openapi.apis.StorageV1Api;
+import io.kubernetes.client.openapi.models.V1CSIVolumeSource;
 import io.kubernetes.client.openapi.models.V1Container;
 import io.kubernetes.client.openapi.models.V1ObjectMeta;
 import io.kubernetes.client.openapi.models.V1PersistentVolumeClaim;
@@ -70,8 +72,9 @@ import software.amazon.awssdk.services.s3.S3Client;
  * The whole driver on a real Kubernetes: k3s in Docker (Testcontainers), the manifests of
  * {@code deploy/kubernetes} installed with the Kubernetes Java client, and an S3 server (s3proxy) in this JVM
  * that the pods reach over the Docker bridge. Then what a user does: a PVC and a pod that writes and reads it,
- * a VolumeSnapshot and a PVC restored from it, an online expansion, a raw block volume, and deletion of it all
- * (the volumes' objects must be gone from the bucket).
+ * a VolumeSnapshot and a PVC restored from it, an online expansion, a raw block volume, deletion of it all
+ * (the volumes' objects must be gone from the bucket), and a pod with an ephemeral inline {@code csi:} volume whose
+ * objects must be gone once the pod is.
  *
  * <p>Needs, and skips with the reason when absent: a Docker engine that runs privileged containers; the
  * {@code nbd} kernel module loaded on the Docker host ({@code sudo modprobe nbd}); the bucketdisk image built
@@ -95,6 +98,8 @@ final class K3sLifecycleIT {
   static final String SNAPSHOTTER_RAW = "https://raw.githubusercontent.com/kubernetes-csi/external-snapshotter/" + SNAPSHOTTER + "/";
   static final String BUSYBOX = "busybox:1.36.1";
   static final String BUCKET = "bucketdisk-k3s";
+  /** The store's prefix inside the bucket (the path of the store URL), with the store's trailing slash. */
+  static final String PREFIX = "k3s/";
   static final String ACCESS = "k3s-access";
   static final String SECRET = "k3s-secret-" + UUID.randomUUID();
 
@@ -145,7 +150,7 @@ final class K3sLifecycleIT {
     core = new CoreV1Api(client);
 
     var hostFromPods = cluster.getContainerInfo().getNetworkSettings().getNetworks().values().iterator().next().getGateway();
-    var store = "s3://" + BUCKET + "/k3s?endpoint=http://" + hostFromPods + ":" + s3.getPort() + "&region=us-east-1&path-style=true";
+    var store = "s3://" + BUCKET + "/" + PREFIX.substring(0, PREFIX.length() - 1) + "?endpoint=http://" + hostFromPods + ":" + s3.getPort() + "&region=us-east-1&path-style=true";
     log.info("store for the pods: {}", store);
 
     var applier = new ManifestApplier(client);
@@ -277,6 +282,68 @@ final class K3sLifecycleIT {
       deletePvc("raw");
       waitFor("raw PersistentVolume deleted", Duration.ofMinutes(3), () -> core.listPersistentVolume().execute().getItems()
           .stream().noneMatch(pv -> pv.getSpec().getCsi() != null && DRIVER.equals(pv.getSpec().getCsi().getDriver())));
+    } catch (Throwable t) {
+      diagnostics();
+      throw t;
+    }
+  }
+
+  @Test
+  @Order(3)
+  void inlineEphemeralVolumeIsCreatedForThePodAndDeletedWithIt() throws Exception {
+    var pod = "inline-scratch";
+    try {
+      var token = UUID.randomUUID().toString();
+      var container = new V1Container().name("c").image(BUSYBOX)
+          .command(List.of("sh", "-c", "echo " + token + " > /scratch/token && sync && cat /scratch/token && sleep 3600"))
+          .volumeMounts(List.of(new V1VolumeMount().name("scratch").mountPath("/scratch")));
+      var volume = new V1Volume().name("scratch").csi(new V1CSIVolumeSource().driver(DRIVER).fsType("ext4")
+          .volumeAttributes(Map.of("size", "64Mi")));
+      core.createNamespacedPod(APP_NS, new V1Pod().metadata(new V1ObjectMeta().name(pod)).spec(new V1PodSpec()
+          .restartPolicy("Never").terminationGracePeriodSeconds(1L).containers(List.of(container)).volumes(List.of(volume))))
+          .execute();
+      waitFor("pod " + pod + " wrote and read its inline volume", Duration.ofMinutes(4), () -> {
+        var phase = core.readNamespacedPod(pod, APP_NS).execute().getStatus().getPhase();
+        if ("Failed".equals(phase) || "Succeeded".equals(phase)) {
+          throw new AssertionError("pod " + pod + " ended (" + phase + ") instead of sleeping: "
+              + core.readNamespacedPodLog(pod, APP_NS).execute());
+        }
+        var out = "Running".equals(phase) ? core.readNamespacedPodLog(pod, APP_NS).execute() : null;
+        return out != null && out.strip().equals(token);
+      });
+
+      // The node created the volume through its gateway: a manifest marked ephemeral, recording the pod.
+      var id = new String[1];
+      waitFor("manifest of the inline volume of pod " + pod + " in the bucket", Duration.ofMinutes(1), () -> {
+        for (var o : s3Client.listObjectsV2(b -> b.bucket(BUCKET).prefix(PREFIX + "manifests/")).contents()) {
+          var manifest = new ObjectMapper().readTree(s3Client.getObjectAsBytes(b -> b.bucket(BUCKET).key(o.key())).asByteArray());
+          var parameters = manifest.path("parameters");
+          if ("true".equals(parameters.path("csi.ephemeral").asText())
+              && pod.equals(parameters.path("csi.storage.k8s.io/pod.name").asText())
+              && APP_NS.equals(parameters.path("csi.storage.k8s.io/pod.namespace").asText())) {
+            assertThat(manifest.path("sizeBytes").asLong()).as("size from volumeAttributes").isEqualTo(64L << 20);
+            assertThat(parameters.path("csi.name").asText()).as("kubelet's volume handle").startsWith("csi-");
+            id[0] = manifest.path("id").asText();
+            return true;
+          }
+        }
+        return false;
+      });
+      var volumeId = id[0];
+      log.info("inline volume of pod {}: {}", pod, volumeId);
+      assertThat(s3Client.listObjectsV2(b -> b.bucket(BUCKET).prefix(PREFIX + "volumes/" + volumeId + "/chunks/")).contents())
+          .as("chunks of the inline volume stored in the bucket after the pod's sync (FLUSH)").isNotEmpty();
+      assertThat(core.listPersistentVolume().execute().getItems()).as("an inline volume has no PersistentVolume")
+          .noneMatch(pv -> pv.getSpec().getCsi() != null && volumeId.equals(pv.getSpec().getCsi().getVolumeHandle()));
+
+      core.deleteNamespacedPod(pod, APP_NS).execute();
+      waitFor("pod " + pod + " deleted", Duration.ofMinutes(2), () -> core.listNamespacedPod(APP_NS).execute().getItems().stream()
+          .noneMatch(p -> pod.equals(p.getMetadata().getName())));
+      // NodeUnpublishVolume: unmount, detach, DeleteEphemeralVolume on the gateway (manifest and chunks).
+      waitFor("no object of inline volume " + volumeId + " left in the bucket", Duration.ofMinutes(3), () -> s3Client
+          .listObjectsV2(r -> r.bucket(BUCKET).prefix(PREFIX + "manifests/" + volumeId)).contents().stream()
+          .noneMatch(o -> o.key().equals(PREFIX + "manifests/" + volumeId))
+          && s3Client.listObjectsV2(r -> r.bucket(BUCKET).prefix(PREFIX + "volumes/" + volumeId + "/")).contents().isEmpty());
     } catch (Throwable t) {
       diagnostics();
       throw t;
