@@ -54,7 +54,6 @@ public final class VolumeCommand {
   static final String POD_NAMESPACE = "csi.storage.k8s.io/pod.namespace";
   static final String POD_UID = "csi.storage.k8s.io/pod.uid";
 
-
   /** Options every volume subcommand takes. */
   static final class StoreOptions {
     @Option(names = "--store", required = true, paramLabel = "URL",
