@@ -57,7 +57,7 @@ class WriteCoalescingTest {
       }
     });
     // the bound: age limit + a dispatcher tick + the upload itself + scheduling slack on a shared machine
-    long bound = MAX_AGE.toNanos() + Duration.ofMillis(100 + UPLOAD_MILLIS + 700).toNanos();
+    long bound = MAX_AGE.toNanos() + Duration.ofMillis(100 + UPLOAD_MILLIS + 1000).toNanos();
     long worstLagNanos = 0;
     while (writer.isAlive()) {
       long now = System.nanoTime();
