@@ -5,6 +5,10 @@
 # bench/results/<date>.md with the machine it ran on.
 #   bench/run.sh                          full run (about 5 minutes)
 #   RUNTIME=3 REPEAT=1 bench/run.sh       quick look
+#   BASELINE_CP='/tmp/old/classes:/tmp/old/lib/*' bench/run.sh
+#                                         also runs an earlier build (a copy of app/target/classes and
+#                                         app/target/lib) as "baseline", for a before/after in one run;
+#                                         BASELINE_NAME='commit abc1234' names it in the results file
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
@@ -39,6 +43,12 @@ gw_port=$(free_port); kit_port=$(free_port); qn_port=$(free_port)
 nbdkit -f -p "$kit_port" memory 1G >"$work/nbdkit.log" 2>&1 & pids+=($!)
 truncate -s 1G /dev/shm/bdbench.raw
 qemu-nbd -f raw -t -e 16 -x demo -p "$qn_port" /dev/shm/bdbench.raw >"$work/qemu-nbd.log" 2>&1 & pids+=($!)
+if [ -n "${BASELINE_CP:-}" ]; then
+  base_port=$(free_port)
+  "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"/bin/java --enable-native-access=ALL-UNNAMED -XX:+UseZGC -Xss512k \
+    -cp "$BASELINE_CP" io.bucketdisk.app.Main gateway --store memory:// --listen "127.0.0.1:$base_port" \
+    --control "unix://$work/control-base.sock" >"$work/baseline.log" 2>&1 & pids+=($!)
+fi
 
 declare -A uri=(
   [gateway]="nbd://127.0.0.1:$gw_port/demo"
@@ -46,6 +56,10 @@ declare -A uri=(
   [qemu-nbd]="nbd://127.0.0.1:$qn_port/demo"
 )
 servers=(gateway nbdkit qemu-nbd)
+if [ -n "${BASELINE_CP:-}" ]; then
+  uri[baseline]="nbd://127.0.0.1:$base_port/demo"
+  servers+=(baseline)
+fi
 for s in "${servers[@]}"; do wait_nbd "${uri[$s]}"; done
 
 # name | fio arguments | metric (iops, bw = MB/s, lat = mean completion latency in us)
@@ -83,10 +97,12 @@ PY
 for s in "${servers[@]}"; do
   fio --name=warm --ioengine=nbd --uri="${uri[$s]}" --size="$SIZE" --rw=write --bs=1M --iodepth=8 >/dev/null 2>&1
 done
-fio_json "${uri[gateway]}" --rw=randrw --bs=4k --iodepth=32 --runtime=5 >/dev/null
+for s in gateway ${BASELINE_CP:+baseline}; do
+  fio_json "${uri[$s]}" --rw=randrw --bs=4k --iodepth=32 --runtime=5 >/dev/null
+done
 
-date_utc=$(date -u +%Y-%m-%d)
-out="bench/results/$date_utc.md"
+out="bench/results/$(date -u +%Y-%m-%d-%H%M).md"
+bcols=${BASELINE_CP:+ baseline | baseline/nbdkit |}
 cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
 {
   echo "# NBD benchmark $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -95,11 +111,15 @@ cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
   echo "Tools: $(fio --version), $(nbdkit --version | head -1), $(qemu-nbd --version | head -1), $("${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"/bin/java -version 2>&1 | head -1)."
   echo "fio nbd engine over loopback TCP, one job, ${RUNTIME}s per run after 1s ramp, range $SIZE (pre-written);"
   echo "each figure is the median of $REPEAT runs, the servers taking turns."
-  echo "Gateway: \`./bucketdisk gateway --store memory://\` (in-memory export); nbdkit: \`nbdkit memory 1G\`;"
+  echo "Gateway: \`./bucketdisk gateway --store memory://\` (in-memory export, build $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- nbd-gateway app 2>/dev/null || echo ' with local changes'));"
+  if [ -n "${BASELINE_CP:-}" ]; then
+    echo "baseline: the same command from \`$BASELINE_CP\`${BASELINE_NAME:+ ($BASELINE_NAME)};"
+  fi
+  echo "nbdkit: \`nbdkit memory 1G\`;"
   echo "qemu-nbd: raw file in /dev/shm."
   echo
-  echo "| job | unit | gateway | nbdkit | qemu-nbd | gateway/nbdkit |"
-  echo "|---|---|---:|---:|---:|---:|"
+  echo "| job | unit | gateway | nbdkit | qemu-nbd | gateway/nbdkit |$bcols"
+  echo "|---|---|---:|---:|---:|---:|${BASELINE_CP:+---:|---:|}"
 } >"$out"
 
 printf '%-26s %-6s %10s %10s %10s %10s\n' job unit gateway nbdkit qemu-nbd gw/nbdkit
@@ -118,16 +138,28 @@ for j in "${jobs[@]}"; do
   done
   unit=$([ "$m" = iops ] && echo IOPS || { [ "$m" = bw ] && echo MB/s || echo "us"; })
   # For latency lower is better: the ratio is nbdkit/gateway so that >= 1.0 always means "gateway as good".
-  if [ "$m" = lat ]; then
-    ratio=$(python3 -c "print(f'{${val[nbdkit]}/${val[gateway]}:.2f}')")
-  else
-    ratio=$(python3 -c "print(f'{${val[gateway]}/${val[nbdkit]}:.2f}')")
+  ratio_of() {
+    if [ "$m" = lat ]; then
+      python3 -c "print(f'{${val[nbdkit]}/${val[$1]}:.2f}')"
+    else
+      python3 -c "print(f'{${val[$1]}/${val[nbdkit]}:.2f}')"
+    fi
+  }
+  ratio=$(ratio_of gateway)
+  extra=""
+  if [ -n "${BASELINE_CP:-}" ]; then
+    extra=" ${val[baseline]} | $(ratio_of baseline) |"
   fi
-  printf '%-26s %-6s %10s %10s %10s %10s\n' "$name" "$unit" "${val[gateway]}" "${val[nbdkit]}" "${val[qemu-nbd]}" "$ratio"
-  echo "| $name | $unit | ${val[gateway]} | ${val[nbdkit]} | ${val[qemu-nbd]} | $ratio |" >>"$out"
+  printf '%-26s %-6s %10s %10s %10s %10s %s\n' "$name" "$unit" "${val[gateway]}" "${val[nbdkit]}" "${val[qemu-nbd]}" "$ratio" \
+    "${BASELINE_CP:+baseline ${val[baseline]} (ratio $(ratio_of baseline))}"
+  echo "| $name | $unit | ${val[gateway]} | ${val[nbdkit]} | ${val[qemu-nbd]} | $ratio |$extra" >>"$out"
 done
 {
   echo
   echo "Latency row: mean completion latency; its ratio is nbdkit/gateway, so >= 1.0 means the gateway is as fast."
+  if [ -n "${BASELINE_CP:-}" ]; then
+    echo "Baseline: an earlier gateway build run in the same pass (\`BASELINE_CP\`), with its own ratio to nbdkit."
+  fi
+  echo "Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)."
 } >>"$out"
 echo "results: $out"
