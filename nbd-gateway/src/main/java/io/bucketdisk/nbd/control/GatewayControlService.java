@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The GatewayControl RPCs over a {@link VolumeExportProvider}. Thread safe; each call runs on its own thread.
- * CreateEphemeralVolume and DeleteEphemeralVolume need the provider's store catalog (FAILED_PRECONDITION without one).
+ * CreateEphemeralVolume and DeleteEphemeralVolume need the provider's store catalog (FAILED_PRECONDITION without one);
+ * the first records the asking node's publication in the manifest, the second removes it before deleting.
  */
 public final class GatewayControlService extends GatewayControlGrpc.GatewayControlImplBase {
   private static final Logger log = LoggerFactory.getLogger(GatewayControlService.class);
@@ -143,6 +144,12 @@ public final class GatewayControlService extends GatewayControlGrpc.GatewayContr
             + m.sizeBytes() + " bytes, chunk " + m.chunkSize() + " bytes; asked for " + request.getSizeBytes()
             + " bytes, chunk " + chunk).asRuntimeException();
       }
+      String node = request.getNodeId();
+      if (!node.isEmpty() && !m.publications().containsKey(node)) {
+        // exclusive writer: an inline volume belongs to one pod, so to one node
+        catalog.publish(id, node, false, true);
+        log.info("control: CreateEphemeralVolume {}: published to node {}", id, node);
+      }
       reply(out, CreateEphemeralVolumeResponse.newBuilder().setVolumeId(id).setSizeBytes(m.sizeBytes()).build());
     } catch (IOException | RuntimeException e) {
       out.onError(status(e, "CreateEphemeralVolume " + request.getName()));
@@ -172,8 +179,12 @@ public final class GatewayControlService extends GatewayControlGrpc.GatewayContr
             + " connection(s) on this gateway after " + disconnectWait.toSeconds() + " s; detach it first")
             .asRuntimeException();
       }
+      for (String node : m.get().publications().keySet()) {
+        catalog.unpublish(id, node);
+      }
       catalog.delete(id);
-      log.info("control: DeleteEphemeralVolume {}: deleted", id);
+      log.info("control: DeleteEphemeralVolume {}: unpublished from {} and deleted", id,
+          m.get().publications().keySet());
       reply(out, DeleteEphemeralVolumeResponse.newBuilder().setExisted(true).build());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -94,6 +94,11 @@ class EphemeralVolumeControlIT {
         .setChunkSize(CHUNK).putParameters("fsType", "ext4").build());
   }
 
+  CreateEphemeralVolumeResponse createOn(String node) {
+    return stub().createEphemeralVolume(CreateEphemeralVolumeRequest.newBuilder().setName(NAME).setSizeBytes(SIZE)
+        .setChunkSize(CHUNK).setNodeId(node).build());
+  }
+
   DeleteEphemeralVolumeResponse delete(String id) {
     return stub().deleteEphemeralVolume(DeleteEphemeralVolumeRequest.newBuilder().setVolumeId(id).build());
   }
@@ -180,6 +185,32 @@ class EphemeralVolumeControlIT {
     assertThat(provider.catalog().orElseThrow().get("pvc-persistent")).isPresent();
     // A persistent volume whose id a name would map to is not taken over either.
     assertCode(() -> create("pvc-persistent", SIZE), Status.Code.ALREADY_EXISTS, "taken");
+  }
+
+  @Test
+  void createRecordsThePublicationToTheNodeAndDeleteRemovesIt() throws Exception {
+    var catalog = provider.catalog().orElseThrow();
+    String id = createOn("node-a").getVolumeId();
+    var pubs = catalog.get(id).orElseThrow().publications();
+    assertThat(pubs).containsOnlyKeys("node-a");
+    assertThat(pubs.get("node-a").readOnly()).isFalse();
+    long at = pubs.get("node-a").publishedAtMillis();
+    assertThat(createOn("node-a").getVolumeId()).as("a retry").isEqualTo(id);
+    assertThat(catalog.get(id).orElseThrow().publications().get("node-a").publishedAtMillis())
+        .as("a retry leaves the record as it was").isEqualTo(at);
+    assertCode(() -> createOn("node-b"), Status.Code.FAILED_PRECONDITION, id, "node-a");
+    assertThat(catalog.get(id).orElseThrow().publications()).containsOnlyKeys("node-a");
+
+    // No lease (as while the node's gateway restarts): the publication alone still shows the volume is in use.
+    assertThat(catalog.get(id).orElseThrow().lease()).isNull();
+    assertThat(delete(id).getExisted()).isTrue();
+    assertThat(catalog.get(id)).isEmpty();
+    assertThat(storedFilesOf(id)).isEmpty();
+
+    // An old node plugin sends no node id: no publication, as before.
+    String again = create(NAME, SIZE).getVolumeId();
+    assertThat(catalog.get(again).orElseThrow().publications()).isEmpty();
+    assertThat(delete(again).getExisted()).isTrue();
   }
 
   @Test
