@@ -48,17 +48,21 @@ final class GatewayControl implements AutoCloseable {
     return address;
   }
 
-  /** Creates (or finds, on a retry) the store volume of ephemeral volume {@code name}; its store id. */
-  String createEphemeral(String name, long sizeBytes, int chunkSize, Map<String, String> parameters) {
+  /**
+   * Creates (or finds, on a retry) the store volume of ephemeral volume {@code name}, published to {@code nodeId} in
+   * its manifest so nothing deletes it while this node uses it; its store id.
+   */
+  String createEphemeral(String name, long sizeBytes, int chunkSize, Map<String, String> parameters, String nodeId) {
     try {
       return stub().createEphemeralVolume(CreateEphemeralVolumeRequest.newBuilder().setName(name)
-          .setSizeBytes(sizeBytes).setChunkSize(chunkSize).putAllParameters(parameters).build()).getVolumeId();
+          .setSizeBytes(sizeBytes).setChunkSize(chunkSize).putAllParameters(parameters).setNodeId(nodeId).build())
+          .getVolumeId();
     } catch (StatusRuntimeException e) {
       throw relay(e);
     }
   }
 
-  /** Deletes ephemeral store volume {@code volumeId}; false when it was already gone. */
+  /** Unpublishes and deletes ephemeral store volume {@code volumeId}; false when it was already gone. */
   boolean deleteEphemeral(String volumeId) {
     try {
       return stub().deleteEphemeralVolume(DeleteEphemeralVolumeRequest.newBuilder().setVolumeId(volumeId).build())

@@ -46,8 +46,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Ephemeral inline volumes</b> ({@code csi.storage.k8s.io/ephemeral=true} in NodePublishVolume's
  * volume_context, no staging path): publish creates the volume through the gateway's control API ({@link
- * GatewayControl}; the node has no store access), attaches it, formats it and mounts it straight at the target;
- * unpublish unmounts, detaches and deletes it. Both persist each step first, so a retry or a restarted plugin picks up
+ * GatewayControl}; the node has no store access) and records it in the manifest as published to this node (so an
+ * operator's delete refuses it even while a gateway restart leaves it without a lease), attaches it, formats it and
+ * mounts it straight at the target; unpublish unmounts, detaches, unpublishes and deletes it. Both persist each step first, so a retry or a restarted plugin picks up
  * where a failed call stopped. Attributes are read by {@link EphemeralAttributes}; only filesystem access is offered,
  * as Kubernetes inline volumes are filesystems.
  */
@@ -384,7 +385,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
           .asRuntimeException();
     }
     var gateway = attacher.defaultGateway();
-    String storeId = control.createEphemeral(id, attrs.sizeBytes(), attrs.chunkSize(), attrs.labels());
+    String storeId = control.createEphemeral(id, attrs.sizeBytes(), attrs.chunkSize(), attrs.labels(), nodeId);
     // Recorded before attaching: an unpublish after a failure here still finds the volume and deletes it.
     var v = new StagedVolume(id, -1, target, false, attrs.fsType(), cap.getMount().getMountFlagsList(), false,
         described.accessMode(), gateway.text(), Map.of(), storeId, true);

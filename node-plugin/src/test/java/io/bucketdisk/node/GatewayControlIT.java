@@ -30,11 +30,13 @@ class GatewayControlIT {
         var server = GatewayControlServer.start(socket, provider);
         var control = new GatewayControl("unix://" + socket)) {
       String name = "csi-" + "ab".repeat(32);
-      String id = control.createEphemeral(name, 32L << 20, 0, Map.of("fsType", "xfs"));
+      String id = control.createEphemeral(name, 32L << 20, 0, Map.of("fsType", "xfs"), "node-1");
       assertThat(id).isEqualTo(VolumeIds.forName(name));
-      assertThat(control.createEphemeral(name, 32L << 20, 0, Map.of("fsType", "xfs"))).isEqualTo(id);
-      assertThat(provider.catalog().orElseThrow().get(id).orElseThrow().parameters()).containsEntry("fsType", "xfs");
-      assertThatThrownBy(() -> control.createEphemeral(name, 64L << 20, 0, Map.of()))
+      assertThat(control.createEphemeral(name, 32L << 20, 0, Map.of("fsType", "xfs"), "node-1")).isEqualTo(id);
+      var manifest = provider.catalog().orElseThrow().get(id).orElseThrow();
+      assertThat(manifest.parameters()).containsEntry("fsType", "xfs");
+      assertThat(manifest.publications()).as("published to the asking node").containsOnlyKeys("node-1");
+      assertThatThrownBy(() -> control.createEphemeral(name, 64L << 20, 0, Map.of(), "node-1"))
           .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.ALREADY_EXISTS);
             assertThat(e.getStatus().getDescription()).startsWith("gateway control unix://" + socket + ": ");
