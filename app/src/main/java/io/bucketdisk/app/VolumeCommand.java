@@ -40,7 +40,10 @@ import picocli.CommandLine.Spec;
  * <p>Unlike CSI ListVolumes, {@code ls} also shows ephemeral inline volumes (manifest {@code csi.ephemeral=true}),
  * marked as such, because an operator must be able to find the ones a lost node left behind. A volume counts as in
  * use while its lease is live, with the store's clock-skew allowance added (the rule a new owner follows before a
- * takeover); {@code rm} refuses such a volume, and the store re-checks the lease inside its conditional delete.
+ * takeover); {@code rm} refuses such a volume, and the store re-checks the lease inside its conditional delete. A
+ * published volume is in use too (an ephemeral one is published to its node by the gateway, so it stays protected
+ * while the node's gateway restarts and holds no lease); {@code rm --force} removes an ephemeral volume's publication
+ * of a node gone for good, then deletes it, still only with no live lease.
  */
 @Command(
     name = "volume",
@@ -259,9 +262,15 @@ public final class VolumeCommand {
   static final class Rm extends Sub {
     @Parameters(arity = "1..*", paramLabel = "ID") List<String> ids = new ArrayList<>();
     @Option(names = "--snapshot", description = "The ids are snapshots.") boolean snapshot;
+    @Option(names = "--force", description = "Also delete an ephemeral inline volume still published to a node that "
+        + "is gone for good (removes the publication; never while a lease may be live).")
+    boolean force;
 
     @Override
     Object run(VolumeManager volumes, SnapshotManager snapshots, PrintWriter out) throws IOException {
+      if (force && snapshot) {
+        throw new UserError("--force is for volumes; it does not go with --snapshot");
+      }
       for (String id : ids) {
         if (snapshot) {
           snapshots.delete(id);
@@ -269,6 +278,21 @@ public final class VolumeCommand {
           var m = volumes.get(id);
           if (m.isPresent() && inUse(m.get())) {
             throw new UserError(inUseMessage(m.get()));
+          }
+          if (m.isPresent() && isEphemeral(m.get()) && !m.get().publications().isEmpty()) {
+            if (!force) {
+              throw new UserError(publishedMessage(m.get()));
+            }
+            for (String node : m.get().publications().keySet()) {
+              catalog().unpublish(id, node);
+              if (!opts.json) {
+                out.println("unpublished " + id + " from node " + node);
+              }
+            }
+          } else if (force && m.isPresent() && !m.get().publications().isEmpty()) {
+            throw new UserError("volume " + id + " is a persistent volume published to node(s) "
+                + String.join(", ", m.get().publications().keySet()) + " by the controller; --force is only for "
+                + "ephemeral inline volumes: delete the pod or its VolumeAttachment so the controller unpublishes it");
           }
           volumes.delete(id);
         }
@@ -318,9 +342,18 @@ public final class VolumeCommand {
         + l.expiresAt();
     if (isEphemeral(m)) {
       return "volume " + m.id() + " is in use: ephemeral inline volume of pod " + pod(m) + ", open on " + where
-          + "; not deleted (delete the pod and its node removes it; if the node is gone, retry after the lease expires)";
+          + "; not deleted (delete the pod and its node removes it; if the node is gone, retry after the lease expires"
+          + " with --force)";
     }
     return "volume " + m.id() + " is in use: open on " + where + "; not deleted (close it there first)";
+  }
+
+  /** The one-line refusal for an ephemeral volume with no live lease that a node still has published. */
+  static String publishedMessage(VolumeManifest m) {
+    String nodes = String.join(", ", m.publications().keySet());
+    return "volume " + m.id() + " is in use: ephemeral inline volume of pod " + pod(m) + ", published to node "
+        + nodes + "; not deleted (delete the pod and node " + nodes + " removes it; if that node is gone for good: "
+        + "bucketdisk volume rm --force " + m.id() + ")";
   }
 
   static boolean isEphemeral(VolumeManifest m) {

@@ -191,13 +191,75 @@ class VolumeCommandTest {
 
       var refused = run("rm", live);
       assertThat(refused.code()).isEqualTo(1);
-      assertThat(refused.err()).contains("is in use").contains("retry after the lease expires");
+      assertThat(refused.err()).contains("is in use").contains("retry after the lease expires with --force");
       assertThat(catalog.get(live)).isPresent();
 
       assertThat(run("rm", dead).code()).isZero();
       assertThat(catalog.get(dead)).isEmpty();
       assertThat(filesOf(dead)).isEmpty();
     }
+  }
+
+  @Test
+  void publishedEphemeralVolumeIsRefusedWithoutALeaseAndForceRemovesItOnlyWithNoLiveLease() throws Exception {
+    try (var catalog = catalog(CatalogOptions.defaults())) {
+      // Published to its node by the gateway's CreateEphemeralVolume; no lease, as while that gateway restarts.
+      String id = createEphemeral(catalog, "restarting");
+      catalog.publish(id, "node-a", false, true);
+      byte[] chunk = new byte[1 << 20];
+      Arrays.fill(chunk, (byte) 9);
+      try (var open = catalog.open(id, GATEWAY, false)) {
+        open.write(0, ByteBuffer.wrap(chunk));
+      }
+      assertThat(catalog.get(id).orElseThrow().lease()).isNull();
+      assertThat(run("ls", "--ephemeral").out()).contains("node-a");
+
+      var refused = run("rm", id);
+      assertThat(refused.code()).isEqualTo(1);
+      assertThat(refused.err().lines().toList()).hasSize(1);
+      assertThat(refused.err()).startsWith("bucketdisk: volume " + id + " is in use: ephemeral inline volume of pod "
+          + "default/restarting").contains("published to node node-a").contains("delete the pod")
+          .contains("bucketdisk volume rm --force " + id).doesNotContain("Exception");
+      assertThat(catalog.get(id)).as("still there").isPresent();
+      assertThat(filesOf(id)).hasSizeGreaterThanOrEqualTo(2);
+
+      // --force never overrides a live lease: the node's gateway came back and opened it again.
+      try (var open = catalog.open(id, GATEWAY, false)) {
+        var forced = run("rm", "--force", id);
+        assertThat(forced.code()).isEqualTo(1);
+        assertThat(forced.err()).contains("is in use").contains("gateway gw-node-a");
+        assertThat(catalog.get(id).orElseThrow().publications()).as("publication kept").containsOnlyKeys("node-a");
+        var back = ByteBuffer.allocate(1 << 20);
+        assertThat(open.read(0, back)).isTrue();
+        assertThat(back.array()).isEqualTo(chunk);
+      }
+
+      // The node is gone for good and nothing holds a lease: --force unpublishes and deletes.
+      var forced = run("rm", "--force", id);
+      assertThat(forced.code()).as(forced.err()).isZero();
+      assertThat(forced.out()).contains("unpublished " + id + " from node node-a").contains("deleted " + id);
+      assertThat(catalog.get(id)).isEmpty();
+      assertThat(filesOf(id)).as("no object of the volume left").isEmpty();
+    }
+  }
+
+  @Test
+  void forceDoesNotUnpublishAPersistentVolumeNorGoWithSnapshots() throws Exception {
+    assertThat(run("create", "pv1", "--size", "1Gi").code()).isZero();
+    try (var catalog = catalog(CatalogOptions.defaults())) {
+      catalog.publish("pv1", "node-a", false);
+      var plain = run("rm", "pv1");
+      assertThat(plain.code()).isEqualTo(1);
+      assertThat(plain.err()).contains("still published to node(s) [node-a]");
+      var forced = run("rm", "--force", "pv1");
+      assertThat(forced.code()).isEqualTo(1);
+      assertThat(forced.err().lines().toList()).hasSize(1);
+      assertThat(forced.err()).contains("persistent volume published to node(s) node-a")
+          .contains("--force is only for ephemeral inline volumes");
+      assertThat(catalog.get("pv1").orElseThrow().publications()).containsOnlyKeys("node-a");
+    }
+    assertThat(run("rm", "--force", "--snapshot", "s").err().strip())
+        .isEqualTo("bucketdisk: --force is for volumes; it does not go with --snapshot");
   }
 
   @Test
