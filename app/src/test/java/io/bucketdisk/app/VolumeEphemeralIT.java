@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
+import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.GatewayControlGrpc;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -19,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,7 +32,8 @@ import picocli.CommandLine;
  * process on a directory store creates it over its control socket (CreateEphemeralVolume, as the node plugin does)
  * and qemu-io holds it open over NBD. While the client is connected, {@code ls} shows the gateway under OPEN ON and
  * {@code rm} refuses in one line, deleting nothing; once the client is gone the gateway releases the lease and
- * {@code rm} removes every object of the volume.
+ * {@code rm} still refuses, as the gateway recorded the volume published to its node, until the node's
+ * DeleteEphemeralVolume removes publication and objects. {@code rm --force} deletes one of a node gone for good.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class VolumeEphemeralIT {
@@ -102,16 +105,19 @@ class VolumeEphemeralIT {
     return new Result(cli.execute(all.toArray(String[]::new)), out.toString(), err.toString());
   }
 
-  private String createEphemeral() throws Exception {
+  /** CreateEphemeralVolume as the node plugin of {@code node} sends it; the volume id. */
+  private String createEphemeral(String handle, String node) throws Exception {
+    return control(stub -> stub.createEphemeralVolume(CreateEphemeralVolumeRequest.newBuilder().setName(handle)
+        .setSizeBytes(64L << 20).setChunkSize(1 << 20).setNodeId(node).putParameters(VolumeCommand.POD_NAME, "inline")
+        .putParameters(VolumeCommand.POD_NAMESPACE, "default").putParameters(VolumeCommand.POD_UID, "u-1").build())
+        .getVolumeId());
+  }
+
+  private <T> T control(Function<GatewayControlGrpc.GatewayControlBlockingStub, T> call) throws Exception {
     var channel = Grpc.newChannelBuilder("unix://" + dir.resolve("control.sock"), InsecureChannelCredentials.create())
         .build();
     try {
-      return GatewayControlGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
-          .createEphemeralVolume(CreateEphemeralVolumeRequest.newBuilder().setName(HANDLE).setSizeBytes(64L << 20)
-              .setChunkSize(1 << 20).putParameters(VolumeCommand.POD_NAME, "inline")
-              .putParameters(VolumeCommand.POD_NAMESPACE, "default").putParameters(VolumeCommand.POD_UID, "u-1")
-              .build())
-          .getVolumeId();
+      return call.apply(GatewayControlGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS));
     } finally {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
@@ -145,7 +151,7 @@ class VolumeEphemeralIT {
 
   @Test
   void rmRefusesAnInlineVolumeWhileItIsOpenOnTheGatewayAndRemovesItOnceClosed() throws Exception {
-    String id = createEphemeral();
+    String id = createEphemeral(HANDLE, NODE);
     assertThat(id).as("derived from kubelet's handle").startsWith("csi-").isNotEqualTo(HANDLE);
 
     Path qemuOut = dir.resolve("qemu-io.log");
@@ -188,9 +194,31 @@ class VolumeEphemeralIT {
       }
     }
     assertThat(released).as("lease released within 20 s after the client left").isTrue();
-    var removed = volume("rm", id);
-    assertThat(removed.code()).as(removed.err()).isZero();
+    // No lease now (as while the node's gateway restarts), but the node still has it published: rm refuses.
+    var unleased = volume("rm", id);
+    assertThat(unleased.code()).isEqualTo(1);
+    assertThat(unleased.err().lines().toList()).hasSize(1);
+    assertThat(unleased.err()).startsWith("bucketdisk: volume " + id + " is in use: ephemeral inline volume of pod "
+        + "default/inline (uid u-1), published to node " + NODE).contains("rm --force " + id);
+    assertThat(filesOf(id)).as("nothing deleted").hasSize(3);
+    // The node unpublishes its own volume (NodeUnpublishVolume): publication and volume are gone.
+    assertThat(control(stub -> stub.deleteEphemeralVolume(DeleteEphemeralVolumeRequest.newBuilder().setVolumeId(id)
+        .build())).getExisted()).isTrue();
     assertThat(filesOf(id)).as("no object of the volume left").isEmpty();
     assertThat(new ObjectMapper().readTree(volume("ls", "--json").out()).size()).isZero();
+    assertThat(volume("rm", id).code()).as("rm of a deleted volume is OK").isZero();
+  }
+
+  @Test
+  void rmForceRemovesAnUnleasedInlineVolumeOfANodeGoneForGood() throws Exception {
+    String id = createEphemeral("csi-" + "9d".repeat(32), "node-gone");
+    var json = new ObjectMapper().readTree(volume("inspect", id, "--json").out());
+    assertThat(json.get("publications").has("node-gone")).as(json.toString()).isTrue();
+    assertThat(volume("rm", id).err()).contains("published to node node-gone");
+    assertThat(filesOf(id)).isNotEmpty();
+    var forced = volume("rm", "--force", id);
+    assertThat(forced.code()).as(forced.err()).isZero();
+    assertThat(forced.out()).contains("unpublished " + id + " from node node-gone").contains("deleted " + id);
+    assertThat(filesOf(id)).as("no object of the volume left").isEmpty();
   }
 }
