@@ -23,6 +23,7 @@ import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
@@ -93,8 +94,20 @@ final class NbdConnection implements Runnable {
     try {
       var plain = new ChannelTransport(channel);
       transport = plain;
-      Optional<Session> session =
-          new Handshake(plain, provider, options.tls(), options.tlsRequired(), listener::stopping).run();
+      Optional<Session> session;
+      var handshaking = new AtomicBoolean(true);
+      Thread timer = Thread.ofVirtual().name("nbd-handshake-timer-" + id).start(() -> cutOff(handshaking, peer));
+      try {
+        session = new Handshake(plain, provider, options.tls(), options.tlsRequired(), listener::stopping).run();
+      } finally {
+        timer.interrupt();
+      }
+      if (!handshaking.compareAndSet(true, false)) {
+        if (session.isPresent()) {
+          session.get().export().close(); // finished just as the timer fired: the connection is closed already
+        }
+        return;
+      }
       if (session.isEmpty()) {
         log.debug("connection {} from {} ended in the handshake", id, peer);
         return;
@@ -145,6 +158,24 @@ final class NbdConnection implements Runnable {
       }
       listener.ended(this);
       log.debug("connection {} closed", id);
+    }
+  }
+
+  /**
+   * Closes the connection when the handshake is still running after {@link ServerOptions#handshakeTimeout}, so a
+   * client that stalls there cannot hold it; runs on its own virtual thread, which the handshake interrupts when it
+   * ends. Whoever clears {@code handshaking} first wins: the connection either goes on or is cut off, never both.
+   */
+  private void cutOff(AtomicBoolean handshaking, String peer) {
+    try {
+      Thread.sleep(options.handshakeTimeout());
+    } catch (InterruptedException e) {
+      return;
+    }
+    if (handshaking.compareAndSet(true, false)) {
+      log.info("connection {} from {}: handshake not finished within {}, closing", id, peer,
+          options.handshakeTimeout());
+      closeTransport();
     }
   }
 

@@ -14,6 +14,8 @@ import org.jspecify.annotations.Nullable;
  * @param shutdownGrace how long a stopping server waits for clients to disconnect on their own
  * @param platformReaders run each connection's two reader threads as platform threads (faster wake-ups from
  *     blocking socket reads) instead of virtual ones; pipelined requests run on virtual threads either way
+ * @param handshakeTimeout how long a client may take from connecting to the end of the handshake before the
+ *     server closes the connection (a stalled client must not hold a connection forever)
  */
 public record ServerOptions(
     @Nullable SSLContext tls,
@@ -21,7 +23,8 @@ public record ServerOptions(
     int maxInFlight,
     int maxInFlightBytes,
     Duration shutdownGrace,
-    boolean platformReaders) {
+    boolean platformReaders,
+    Duration handshakeTimeout) {
 
   public ServerOptions {
     if (tlsRequired && tls == null) {
@@ -30,25 +33,38 @@ public record ServerOptions(
     if (maxInFlight < 1 || maxInFlightBytes < BufferPool.maxLease()) {
       throw new IllegalArgumentException("in-flight bounds too small");
     }
+    if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
+      throw new IllegalArgumentException("handshake timeout must be positive");
+    }
   }
 
   /** These options with the given shutdown grace period. */
   public ServerOptions withShutdownGrace(Duration grace) {
-    return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, grace, platformReaders);
+    return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, grace, platformReaders, handshakeTimeout);
   }
 
   /** These options with virtual-thread ({@code false}) or platform-thread ({@code true}) readers. */
   public ServerOptions withPlatformReaders(boolean platform) {
-    return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, shutdownGrace, platform);
+    return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, shutdownGrace, platform,
+        handshakeTimeout);
   }
 
-  /** No TLS, 256 requests and 128 MiB in flight per connection, 5 s shutdown grace, platform-thread readers. */
+  /** These options with the given handshake timeout. */
+  public ServerOptions withHandshakeTimeout(Duration timeout) {
+    return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, shutdownGrace, platformReaders, timeout);
+  }
+
+  /**
+   * No TLS, 256 requests and 128 MiB in flight per connection, 5 s shutdown grace, platform-thread readers, 30 s
+   * handshake timeout.
+   */
   public static ServerOptions defaults() {
-    return new ServerOptions(null, false, 256, 128 << 20, Duration.ofSeconds(5), true);
+    return new ServerOptions(null, false, 256, 128 << 20, Duration.ofSeconds(5), true, Duration.ofSeconds(30));
   }
 
   /** These options with TLS. */
   public ServerOptions withTls(SSLContext context, boolean required) {
-    return new ServerOptions(context, required, maxInFlight, maxInFlightBytes, shutdownGrace, platformReaders);
+    return new ServerOptions(context, required, maxInFlight, maxInFlightBytes, shutdownGrace, platformReaders,
+        handshakeTimeout);
   }
 }

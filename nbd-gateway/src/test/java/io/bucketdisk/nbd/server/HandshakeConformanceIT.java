@@ -40,6 +40,20 @@ class HandshakeConformanceIT {
   }
 
   @Test
+  void aClientStallingInTheHandshakeIsCutOffAndAFinishedOneIsNot() throws Exception {
+    var options = ServerOptions.defaults().withHandshakeTimeout(java.time.Duration.ofMillis(300));
+    try (var short_ = new TestServer(TestServer.defaultProvider(1 << 20), options);
+        var stalled = short_.client();
+        var prompt = short_.client().start()) {
+      stalled.greeting(); // and then nothing: no client flags
+      assertThat(prompt.go("demo").getLast().type()).isEqualTo(REP_ACK);
+      assertThat(stalled.closedWithin(5000)).as("stalled in the handshake").isTrue();
+      Thread.sleep(600);
+      assertThat(prompt.closedWithin(50)).as("a finished handshake is not cut off").isFalse();
+    }
+  }
+
+  @Test
   void unknownClientFlagDropsTheConnection() throws Exception {
     try (var c = server.client()) {
       c.greeting();

@@ -29,7 +29,7 @@ public final class HostGateway implements AutoCloseable {
    * with ESHUTDOWN, which the kernel turns into EIO for the application. Closing at once makes the kernel
    * resend them on the reattached connections instead.
    */
-  private static final ServerOptions OPTIONS = new ServerOptions(null, false, 256, 128 << 20, Duration.ZERO, true);
+  private static final ServerOptions OPTIONS = ServerOptions.defaults().withShutdownGrace(Duration.ZERO);
   private final Path storeDir;
   private final URI store;
   private final VolumeCatalog catalog;
