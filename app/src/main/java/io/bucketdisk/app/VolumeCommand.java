@@ -121,7 +121,7 @@ public final class VolumeCommand {
     final boolean inUse(VolumeManifest m) {
       Lease l = m.lease();
       var o = catalog().options();
-      return l != null && o.clock().millis() < l.expiresAtMillis() + o.clockSkew().toMillis();
+      return l != null && l.mayBeHeldAt(o.clock().millis(), o.clockSkew());
     }
   }
 
@@ -196,7 +196,7 @@ public final class VolumeCommand {
       for (int pages = 0; pages < MAX_PAGES; pages++) {
         var page = catalog().list(PAGE, token);
         for (var m : page.items()) {
-          if (!ephemeral || isEphemeral(m)) {
+          if (!ephemeral || VolumeIds.isEphemeral(m)) {
             list.add(m);
           }
         }
@@ -231,7 +231,7 @@ public final class VolumeCommand {
       if (!opts.json) {
         var p = v.parameters();
         out.printf("id:            %s%n", v.id());
-        if (isEphemeral(v)) {
+        if (VolumeIds.isEphemeral(v)) {
           out.printf("kind:          ephemeral inline volume (the node creates and deletes it through its gateway)%n");
           out.printf("pod-side name: %s%n", p.getOrDefault(VolumeManager.NAME_KEY, "-"));
           out.printf("pod:           %s%n", pod(v));
@@ -279,7 +279,7 @@ public final class VolumeCommand {
           if (m.isPresent() && inUse(m.get())) {
             throw new UserError(inUseMessage(m.get()));
           }
-          if (m.isPresent() && isEphemeral(m.get()) && !m.get().publications().isEmpty()) {
+          if (m.isPresent() && VolumeIds.isEphemeral(m.get()) && !m.get().publications().isEmpty()) {
             if (!force) {
               throw new UserError(publishedMessage(m.get()));
             }
@@ -340,7 +340,7 @@ public final class VolumeCommand {
     Lease l = m.lease();
     String where = l == null ? "a gateway" : "gateway " + l.ownerId() + " (" + l.ownerAddress() + "), lease until "
         + l.expiresAt();
-    if (isEphemeral(m)) {
+    if (VolumeIds.isEphemeral(m)) {
       return "volume " + m.id() + " is in use: ephemeral inline volume of pod " + pod(m) + ", open on " + where
           + "; not deleted (delete the pod and its node removes it; if the node is gone, retry after the lease expires"
           + " with --force)";
@@ -354,10 +354,6 @@ public final class VolumeCommand {
     return "volume " + m.id() + " is in use: ephemeral inline volume of pod " + pod(m) + ", published to node "
         + nodes + "; not deleted (delete the pod and node " + nodes + " removes it; if that node is gone for good: "
         + "bucketdisk volume rm --force " + m.id() + ")";
-  }
-
-  static boolean isEphemeral(VolumeManifest m) {
-    return "true".equals(m.parameters().get(VolumeIds.EPHEMERAL_KEY));
   }
 
   /** {@code namespace/name} of the pod an ephemeral volume was made for, as kubelet reported it, or "-". */
@@ -416,7 +412,7 @@ public final class VolumeCommand {
     fill(v, m);
     v.put("inUse", inUse);
     v.put("openOn", inUse && m.lease() != null ? m.lease().ownerId() : null);
-    if (isEphemeral(m)) {
+    if (VolumeIds.isEphemeral(m)) {
       v.put("pod", pod(m));
     }
     return v;
@@ -425,7 +421,7 @@ public final class VolumeCommand {
   /** The manifest's fields as stored, plus the derived {@code ephemeral} and {@code inUse}. */
   private static Map<String, Object> inspectView(VolumeManifest m, boolean inUse) {
     var v = new ObjectMapper().convertValue(m, new TypeReference<LinkedHashMap<String, Object>>() {});
-    v.put("ephemeral", isEphemeral(m));
+    v.put("ephemeral", VolumeIds.isEphemeral(m));
     v.put("inUse", inUse);
     return v;
   }
@@ -433,7 +429,7 @@ public final class VolumeCommand {
   private static void fill(Map<String, Object> v, VolumeManifest m) {
     v.put("id", m.id());
     v.put("name", m.parameters().getOrDefault(VolumeManager.NAME_KEY, ""));
-    v.put("ephemeral", isEphemeral(m));
+    v.put("ephemeral", VolumeIds.isEphemeral(m));
     v.put("sizeBytes", m.sizeBytes());
     v.put("chunkSize", m.chunkSize());
     v.put("source", m.parameters().getOrDefault(VolumeManager.SOURCE_KEY, ""));
@@ -461,7 +457,7 @@ public final class VolumeCommand {
     String row = "%-58s %-10s %-10s %-8s %-20s %-22s %s%n";
     out.printf(row, "ID", "KIND", "SIZE", "CHUNK", "OPEN ON", "PUBLISHED", "SOURCE/POD");
     for (var m : list) {
-      boolean eph = isEphemeral(m);
+      boolean eph = VolumeIds.isEphemeral(m);
       out.printf(row, m.id(), eph ? "ephemeral" : "pv", human(m.sizeBytes()), human(m.chunkSize()),
           inUse.test(m) && m.lease() != null ? m.lease().ownerId() : "-",
           m.publications().isEmpty() ? "-" : String.join(",", m.publications().keySet()),

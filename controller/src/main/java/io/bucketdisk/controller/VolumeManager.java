@@ -280,7 +280,7 @@ public final class VolumeManager {
     try {
       Page<VolumeManifest> page = catalog.list(max, storeToken);
       return new Page<>(page.items().stream()
-          .filter(m -> !"true".equals(m.parameters().get(VolumeIds.EPHEMERAL_KEY))).toList(), page.nextToken());
+          .filter(m -> !VolumeIds.isEphemeral(m)).toList(), page.nextToken());
     } catch (IllegalArgumentException e) {
       throw new VolumeError(VolumeError.Reason.BAD_TOKEN, "starting_token '" + token + "' is no longer valid ("
           + e.getMessage() + "); restart the listing with an empty token");

@@ -251,13 +251,21 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   }
 
   private void cleanupStage(StagedVolume v) throws IOException {
+    unmountAndDetach(v);
+    state.remove(v.volumeId());
+  }
+
+  /**
+   * Unmounts the volume's path (the staging path; an ephemeral volume's target) if mounted and detaches its device
+   * if attached and still serving this volume; touches no record.
+   */
+  private void unmountAndDetach(StagedVolume v) throws IOException {
     if (!v.block() && mounter.isMountPoint(v.stagingPath())) {
       mounter.unmount(v.stagingPath());
     }
     if (v.deviceIndex() >= 0 && NodeAttacher.backend(v.deviceIndex()).map(v.exportName()::equals).orElse(true)) {
       attacher.detach(v.exportName(), v.deviceIndex());
     }
-    state.remove(v.volumeId());
   }
 
   // ---- publish -----------------------------------------------------------------------------------------------
@@ -379,7 +387,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         return NodePublishVolumeResponse.getDefaultInstance(); // a retry of a publish that completed
       }
       log.info("volume {}: ephemeral record found but the device or mount is missing; publishing again", id);
-      unmountAndDetach(v);
+      releaseEphemeral(v);
     } else if (state.all().size() >= maxVolumes) {
       throw Status.RESOURCE_EXHAUSTED.withDescription("node " + nodeId + " already has " + maxVolumes + " volumes")
           .asRuntimeException();
@@ -409,20 +417,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     return NodePublishVolumeResponse.getDefaultInstance();
   }
 
-  /** Unmounts an ephemeral volume's target and detaches its device (if attached and still ours). */
-  private void unmountAndDetach(StagedVolume v) throws IOException {
-    if (mounter.isMountPoint(v.stagingPath())) {
-      mounter.unmount(v.stagingPath());
-    }
-    if (v.deviceIndex() >= 0 && NodeAttacher.backend(v.deviceIndex()).map(v.exportName()::equals).orElse(true)) {
-      attacher.detach(v.exportName(), v.deviceIndex());
-    }
+  /** Unmounts an ephemeral volume's target and detaches its device, recording that it has neither now. */
+  private void releaseEphemeral(StagedVolume v) throws IOException {
+    unmountAndDetach(v);
     state.put(v.withDevice(-1).withoutPublication(v.stagingPath()));
   }
 
   /** Unmount, detach, delete the store volume through the gateway, remove the target, forget; each step idempotent. */
   private void teardownEphemeral(StagedVolume v) throws IOException {
-    unmountAndDetach(v);
+    releaseEphemeral(v);
     control.deleteEphemeral(v.exportName());
     Files.deleteIfExists(Path.of(v.stagingPath()));
     state.remove(v.volumeId());

@@ -442,7 +442,7 @@ public final class VolumeCatalog implements AutoCloseable {
       long now = millis();
       Lease l = cur.lease();
       boolean mine = l != null && l.ownerId().equals(owner.id());
-      if (l != null && !mine && now < l.expiresAtMillis() + options.clockSkew().toMillis()) {
+      if (l != null && !mine && l.mayBeHeldAt(now, options.clockSkew())) {
         throw new StoreException(Kind.CONFLICT, "volume " + cur.id() + " is held by gateway " + l.ownerId() + " ("
             + l.ownerAddress() + ") until " + l.expiresAt() + "; it must release the lease or let it expire");
       }

@@ -1,5 +1,6 @@
 package io.bucketdisk.store;
 
+import io.bucketdisk.store.layout.VolumeManifest;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -30,6 +31,11 @@ public final class VolumeIds {
   public static final String EPHEMERAL_KEY = "csi.ephemeral";
 
   private VolumeIds() {}
+
+  /** Whether {@code m} is an ephemeral inline volume ({@link #EPHEMERAL_KEY}). */
+  public static boolean isEphemeral(VolumeManifest m) {
+    return "true".equals(m.parameters().get(EPHEMERAL_KEY));
+  }
 
   /** The id for {@code name}; deterministic. */
   public static String forName(String name) {

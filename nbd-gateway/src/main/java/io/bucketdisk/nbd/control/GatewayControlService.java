@@ -135,7 +135,7 @@ public final class GatewayControlService extends GatewayControlGrpc.GatewayContr
               .asRuntimeException());
         }
       }
-      if (!ephemeral(m) || !name.equals(m.parameters().get(VolumeIds.NAME_KEY))) {
+      if (!VolumeIds.isEphemeral(m) || !name.equals(m.parameters().get(VolumeIds.NAME_KEY))) {
         throw Status.ALREADY_EXISTS.withDescription("volume id " + id + " (from name '" + name
             + "') is taken by another volume").asRuntimeException();
       }
@@ -167,7 +167,7 @@ public final class GatewayControlService extends GatewayControlGrpc.GatewayContr
         reply(out, DeleteEphemeralVolumeResponse.newBuilder().setExisted(false).build());
         return;
       }
-      if (!ephemeral(m.get())) {
+      if (!VolumeIds.isEphemeral(m.get())) {
         throw Status.FAILED_PRECONDITION.withDescription("volume " + id
             + " is not an ephemeral inline volume; delete it through the controller").asRuntimeException();
       }
@@ -192,10 +192,6 @@ public final class GatewayControlService extends GatewayControlGrpc.GatewayContr
     } catch (IOException | RuntimeException e) {
       out.onError(status(e, "DeleteEphemeralVolume " + request.getVolumeId()));
     }
-  }
-
-  private static boolean ephemeral(VolumeManifest m) {
-    return "true".equals(m.parameters().get(VolumeIds.EPHEMERAL_KEY));
   }
 
   private VolumeCatalog catalog() {

@@ -1,6 +1,7 @@
 package io.bucketdisk.store.layout;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import java.time.Duration;
 import java.time.Instant;
 
 /**
@@ -19,5 +20,13 @@ public record Lease(String ownerId, String ownerAddress, long acquiredAtMillis, 
   /** True when the lease has run out at {@code nowMillis}. */
   public boolean expiredAt(long nowMillis) {
     return nowMillis >= expiresAtMillis;
+  }
+
+  /**
+   * True while its owner may still hold the lease at {@code nowMillis} on another clock: until its expiry plus the
+   * clock-skew allowance, the rule another owner waits out before a takeover.
+   */
+  public boolean mayBeHeldAt(long nowMillis, Duration clockSkew) {
+    return nowMillis < expiresAtMillis + clockSkew.toMillis();
   }
 }
