@@ -95,6 +95,10 @@ public final class S3ObjectStore implements ObjectStore {
   private final StoreMetrics metrics;
   private final Retrier retrier;
   private final boolean conditionalWrites;
+  private final boolean atomicConditionalWrites;
+  private static final int RACERS = 8;
+  /** One race can show a server is not atomic, never that it is: a clean start races this many times. */
+  private static final int RACE_ROUNDS = 3;
   private volatile int deleteBatch = MAX_DELETE_BATCH;
 
   /** Connects and probes conditional writes. Throws a PERMANENT error naming the fix when the bucket is unusable. */
@@ -120,13 +124,24 @@ public final class S3ObjectStore implements ObjectStore {
     }
     this.s3 = builder.build();
     boolean honoured;
+    int racingWinners;
     try {
       honoured = probeConditionalWrites();
+      racingWinners = honoured ? 1 : RACERS;
+      // rounds go on while each has exactly one winner; one round with more is proof enough
+      for (int round = 0; honoured && round < RACE_ROUNDS && racingWinners == 1; round++) {
+        racingWinners = probeRacingWriters();
+      }
     } catch (ObjectStoreException e) {
       s3.close();
       throw e;
     }
     this.conditionalWrites = honoured;
+    this.atomicConditionalWrites = honoured && racingWinners == 1;
+    if (honoured && racingWinners != 1) {
+      log.warn("{} checks conditional writes but not atomically: {} of {} racing If-Match writers won; two "
+          + "gateways racing for one volume's lease are not fenced apart", describe(), racingWinners, RACERS);
+    }
     if (!honoured) {
       log.warn("{} IGNORES conditional writes (If-None-Match): two writers of one volume cannot be fenced apart; "
           + "use a server that supports them (AWS S3, MinIO, s3proxy, Ceph RGW >= 19)", describe());
@@ -153,6 +168,51 @@ public final class S3ObjectStore implements ObjectStore {
             + e.getMessage() + "; check the bucket name, endpoint, region and credentials", e);
       }
       throw e;
+    } finally {
+      try {
+        delete(key);
+      } catch (ObjectStoreException e) {
+        log.debug("probe key {} not deleted: {}", key, e.getMessage());
+      }
+    }
+  }
+
+  /** Races {@link #RACERS} If-Match PUTs on one ETag; returns how many won (1 when the server is atomic). */
+  private int probeRacingWriters() throws ObjectStoreException {
+    String key = ".bucketdisk-probe/" + UUID.randomUUID();
+    try {
+      String etag = put(key, ByteBuffer.wrap(new byte[] {0}));
+      var go = new java.util.concurrent.CountDownLatch(1);
+      var wins = new java.util.concurrent.atomic.AtomicInteger();
+      var failure = new java.util.concurrent.atomic.AtomicReference<ObjectStoreException>();
+      List<Thread> racers = new ArrayList<>();
+      for (int i = 0; i < RACERS; i++) {
+        byte me = (byte) (i + 1);
+        racers.add(Thread.ofVirtual().start(() -> {
+          try {
+            go.await();
+            put(key, ByteBuffer.wrap(new byte[] {me}), WriteCondition.ifMatch(etag));
+            wins.incrementAndGet();
+          } catch (ObjectStoreException e) {
+            if (!e.isPrecondition()) {
+              failure.compareAndSet(null, e);
+            }
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }));
+      }
+      go.countDown();
+      for (Thread t : racers) {
+        t.join(Duration.ofSeconds(60));
+      }
+      if (failure.get() != null) {
+        throw failure.get();
+      }
+      return wins.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ObjectStoreException(Kind.TRANSIENT, 0, "interrupted while probing " + describe(), e);
     } finally {
       try {
         delete(key);
@@ -371,6 +431,11 @@ public final class S3ObjectStore implements ObjectStore {
   @Override
   public boolean conditionalWritesHonoured() {
     return conditionalWrites;
+  }
+
+  @Override
+  public boolean conditionalWritesAtomic() {
+    return atomicConditionalWrites;
   }
 
   @Override

@@ -133,36 +133,44 @@ abstract class ObjectStoreContract {
     }
   }
 
-  /** Whether concurrent conditional writes are atomic in this implementation (see the S3 subclass). */
+  /**
+   * Whether concurrent conditional writes are atomic in this implementation (see the S3 subclass). Five races, each
+   * of 8 writers on one ETag; the most winners any race had is checked.
+   */
   @Test
   void concurrentConditionalWritersOnlyOneWins() throws Exception {
     try (ObjectStore s = store(); ExecutorService pool = Executors.newFixedThreadPool(8)) {
-      String etag = s.put("lease", bytes("free"));
-      CountDownLatch go = new CountDownLatch(1);
-      List<Future<Boolean>> results = new ArrayList<>();
-      for (int i = 0; i < 8; i++) {
-        int me = i;
-        results.add(pool.submit(() -> {
-          go.await();
-          try {
-            s.put("lease", bytes("owner-" + me), WriteCondition.ifMatch(etag));
-            return true;
-          } catch (ObjectStoreException e) {
-            assertThat(e.isPrecondition()).isTrue();
-            return false;
-          }
-        }));
+      int mostWins = 0;
+      for (int round = 0; round < 5; round++) {
+        String etag = s.put("lease", bytes("free-" + round));
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<Boolean>> results = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+          int me = i;
+          results.add(pool.submit(() -> {
+            go.await();
+            try {
+              s.put("lease", bytes("owner-" + me), WriteCondition.ifMatch(etag));
+              return true;
+            } catch (ObjectStoreException e) {
+              assertThat(e.isPrecondition()).isTrue();
+              return false;
+            }
+          }));
+        }
+        go.countDown();
+        int wins = 0;
+        for (Future<Boolean> f : results) {
+          wins += f.get(30, TimeUnit.SECONDS) ? 1 : 0;
+        }
+        mostWins = Math.max(mostWins, wins);
       }
-      go.countDown();
-      int wins = 0;
-      for (Future<Boolean> f : results) {
-        wins += f.get(30, TimeUnit.SECONDS) ? 1 : 0;
-      }
-      checkSingleWinner(wins);
+      checkSingleWinner(s, mostWins);
     }
   }
 
-  void checkSingleWinner(int wins) {
+  void checkSingleWinner(ObjectStore store, int wins) {
+    assertThat(store.conditionalWritesAtomic()).isTrue();
     assertThat(wins).isEqualTo(1);
   }
 
