@@ -1,7 +1,7 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
@@ -48,7 +48,7 @@ class VolumeEphemeralIT {
 
   @BeforeEach
   void startGateway() throws Exception {
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-io")), "qemu-io is not installed (apt-get install qemu-utils)");
+    Tool.require("qemu-io");
     dir = Files.createTempDirectory(Path.of("/tmp"), "bdvol"); // Unix socket paths must stay short
     store = Files.createDirectories(dir.resolve("store"));
     log = dir.resolve("gateway.log");

@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.nbd.TestServer;
@@ -55,7 +56,7 @@ class CacheNbdcopyInteropIT {
 
   @Test
   void multiConnCopyInAndOutMatchesTheStoreObjects() throws Exception {
-    Proc.require("nbdcopy");
+    Tool.require("nbdcopy");
     byte[] data = new byte[48 * CHUNK];
     Random rnd = new Random(3);
     for (int c = 0; c < 48; c++) {
@@ -75,29 +76,29 @@ class CacheNbdcopyInteropIT {
         new VolumeSpec("vol", 48L * CHUNK, CHUNK, Map.of()));
     var atReply = new AtReply(provider, AtReply.bucket(url, "vol"));
     try (var copyServer = new TestServer(atReply, ServerOptions.defaults())) {
-      Proc.run("nbdcopy", "-C", "4", "-T", "4", "--flush", "--destination-is-zero", src.toString(),
+      Tool.run("nbdcopy", "-C", "4", "-T", "4", "--flush", "--destination-is-zero", src.toString(),
           copyServer.uri("vol")).ok();
       assertThat(atReply.mostOpenAtOnce()).as("nbdcopy -C 4 kept four connections (CAN_MULTI_CONN)")
           .isGreaterThanOrEqualTo(4);
       // multi-conn: the first FLUSH, on whichever connection, covers the writes completed on all four
       assertThat(Arrays.mismatch(atReply.firstFlush().image(), data)).as("first byte the bucket lacked when the "
           + "first FLUSH replied").isEqualTo(-1);
-      Proc.run("nbdcopy", "-C", "4", copyServer.uri("vol"), back.toString()).ok();
+      Tool.run("nbdcopy", "-C", "4", copyServer.uri("vol"), back.toString()).ok();
     }
     assertThat(Files.readAllBytes(back)).isEqualTo(data);
   }
 
   @Test
   void nbdinfoMapsAllocationDirtyAndDepth() throws Exception {
-    Proc.require("nbdinfo");
-    Proc.require("qemu-io");
-    Proc.run("qemu-io", "-f", "raw", server.uri("vol"), "-c", "write -P 1 2M 1M", "-c", "flush").ok();
-    String alloc = Proc.run("nbdinfo", "--map", server.uri("vol")).ok().out();
+    Tool.require("nbdinfo");
+    Tool.require("qemu-io");
+    Tool.run("qemu-io", "-f", "raw", server.uri("vol"), "-c", "write -P 1 2M 1M", "-c", "flush").ok();
+    String alloc = Tool.run("nbdinfo", "--map", server.uri("vol")).ok().out();
     assertThat(alloc).containsPattern("0\\s+2097152\\s+3\\s+hole,zero")
         .containsPattern("2097152\\s+1048576\\s+0\\s+data");
-    String depth = Proc.run("nbdinfo", "--map=bucketdisk:allocation-depth", server.uri("vol")).ok().out();
+    String depth = Tool.run("nbdinfo", "--map=bucketdisk:allocation-depth", server.uri("vol")).ok().out();
     assertThat(depth).containsPattern("2097152\\s+1048576\\s+1");
-    String dirty = Proc.run("nbdinfo", "--map=bucketdisk:dirty", server.uri("vol")).ok().out();
+    String dirty = Tool.run("nbdinfo", "--map=bucketdisk:dirty", server.uri("vol")).ok().out();
     assertThat(dirty).containsPattern("0\\s+50331648\\s+0");
   }
 }

@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.nbd.TestServer;
@@ -32,7 +33,7 @@ class CacheQemuIoInteropIT {
 
   @BeforeEach
   void start() throws Exception {
-    Proc.require("qemu-io");
+    Tool.require("qemu-io");
     source = new MemoryVolumeSource();
     store = source.add("vol", 32L * CHUNK, CHUNK);
     var cache = new ChunkCache(config());
@@ -52,13 +53,13 @@ class CacheQemuIoInteropIT {
     }
   }
 
-  Proc.Result io(String... commands) throws Exception {
+  Tool.Result io(String... commands) throws Exception {
     var cmd = new java.util.ArrayList<>(java.util.List.of("qemu-io", "-f", "raw", "-t", "none", server.uri("vol")));
     for (String c : commands) {
       cmd.add("-c");
       cmd.add(c);
     }
-    Proc.Result r = Proc.run(cmd.toArray(String[]::new)).ok();
+    Tool.Result r = Tool.run(cmd.toArray(String[]::new)).ok();
     assertThat(r.out() + r.err()).doesNotContain("Pattern verification failed", "error", "failed");
     return r;
   }
@@ -103,7 +104,7 @@ class CacheQemuIoInteropIT {
         new VolumeSpec("vol", 16L * CHUNK, CHUNK, Map.of()));
     var atReply = new AtReply(provider, AtReply.bucket(url, "vol"));
     try (var fuaServer = new TestServer(atReply, ServerOptions.defaults())) {
-      Proc.run("qemu-io", "-f", "raw", "-t", "none", fuaServer.uri("vol"), "-c", "write -P 0x11 1M 64k",
+      Tool.run("qemu-io", "-f", "raw", "-t", "none", fuaServer.uri("vol"), "-c", "write -P 0x11 1M 64k",
           "-c", "write -f -P 0x77 9M 64k").ok();
     }
     AtReply.Promise fua = atReply.promises().getFirst();
