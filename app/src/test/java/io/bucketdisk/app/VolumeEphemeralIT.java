@@ -55,7 +55,7 @@ class VolumeEphemeralIT {
     var pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "io.bucketdisk.app.Main", "gateway",
         "--store", "file://" + store, "--listen", "unix://" + dir.resolve("nbd.sock"),
-        "--control", "unix://" + dir.resolve("control.sock"), "--cache-size", "256M")
+        "--control", "unix://" + dir.resolve("control.sock"), "--cache-size", "256Mi")
         .redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().put("NODE_NAME", NODE); // the gateway id written into leases
     gateway = pb.start();
