@@ -3,16 +3,16 @@
 # gateway's write-back cache (nbdcopy over NBD), in one run. Prints ratios, PUTs per GiB and memory vs cache size,
 # GETs per chunk of the cold read, then the write amplification (bytes PUT / bytes written) of a fio 4k random-write
 # job through the gateway. Request counts are the store's own metrics.
-# Usage: bench/store-bench.sh [SIZE_MIB=1024] [PARALLELISM=8] [CACHE=512M] [RANDWRITE_SECONDS=60] [RANDWRITE_RANGE=128M]
+# Usage: bench/store-bench.sh [SIZE_MIB=1024] [PARALLELISM=8] [CACHE=512Mi] [RANDWRITE_SECONDS=60] [RANDWRITE_RANGE=128Mi]
 #   (results go to bench/results/; RANDWRITE_SECONDS=0 skips the fio job)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 size_mib=${1:-1024}
 parallel=${2:-8}
-cache=${3:-512M}
+cache=${3:-512Mi}
 rand_seconds=${4:-60}
-rand_range=${5:-128M}
+rand_range=${5:-128Mi}
 command -v nbdcopy >/dev/null || { echo "nbdcopy is not installed (scripts/setup.sh installs it)" >&2; exit 2; }
 if [ "$rand_seconds" != 0 ]; then
   fio --enghelp=nbd >/dev/null 2>&1 || { echo "fio with the nbd engine is needed for the random-write job" >&2; exit 2; }

@@ -7,8 +7,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(qemu-utils qemu-system-x86 libnbd-bin nbd-client nbdkit fio busybox-static cpio kmod
+<<<<<<< HEAD
           e2fsprogs xfsprogs util-linux socat
           ceph-mon ceph-osd radosgw ceph-common python3 curl)
+=======
+          e2fsprogs xfsprogs util-linux socat python3)
+>>>>>>> main
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -18,6 +22,14 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# DeployManifestTest renders the manifests with `kubectl kustomize`. Use the machine's kubectl when it has one
+# (a newer one may come from another package), else Debian's.
+if ! command -v kubectl >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing kubernetes-client (kubectl)"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
 fi
 
 # The VM tests boot Debian's own kernel, which ships nbd.ko. Download and unpack it once into .cache/kernel.

@@ -35,8 +35,8 @@ public final class DevCommand implements Callable<Integer> {
       description = "TCP port on 127.0.0.1 (default: ${DEFAULT-VALUE}).")
   int port;
 
-  @Option(names = "--cache-size", paramLabel = "SIZE", defaultValue = "1G",
-      description = "Chunk cache memory (clean + dirty chunks), e.g. 512M or 2G (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--cache-size", paramLabel = "SIZE", defaultValue = "1Gi",
+      description = "Chunk cache memory (clean + dirty chunks), a Kubernetes quantity, e.g. 512Mi or 2Gi (default: ${DEFAULT-VALUE}).")
   String cacheSize;
 
   @Option(names = "--metrics", paramLabel = "HOST:PORT",

@@ -83,8 +83,8 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(
       names = "--cache-size",
       paramLabel = "SIZE",
-      defaultValue = "1G",
-      description = "Chunk cache memory (clean + dirty chunks), e.g. 512M or 4G (default: ${DEFAULT-VALUE}).")
+      defaultValue = "1Gi",
+      description = "Chunk cache memory (clean + dirty chunks), a Kubernetes quantity, e.g. 512Mi or 4Gi (default: ${DEFAULT-VALUE}).")
   String cacheSize;
 
   @Option(names = "--metrics", paramLabel = "HOST:PORT",
@@ -157,7 +157,7 @@ public final class GatewayCommand implements Callable<Integer> {
 
   /** The export provider for a store URL; the one place where the store-backed provider gets plugged in. */
   static ExportProvider provider(String storeUrl) {
-    return provider(storeUrl, "unix:///run/bucketdisk/control.sock", "1G");
+    return provider(storeUrl, "unix:///run/bucketdisk/control.sock", "1Gi");
   }
 
   static ExportProvider provider(String storeUrl, String control, String cacheSize) {

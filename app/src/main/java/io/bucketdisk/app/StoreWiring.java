@@ -1,5 +1,6 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.common.size.ByteSize;
 import io.bucketdisk.nbd.cache.CacheConfig;
 import io.bucketdisk.nbd.cache.VolumeExportProvider;
 import io.bucketdisk.nbd.control.GatewayControlServer;
@@ -63,9 +64,9 @@ final class StoreWiring {
 
   static CacheConfig cacheConfig(String cacheSize) {
     try {
-      return CacheConfig.ofSize(CacheConfig.parseSize(cacheSize));
+      return CacheConfig.ofSize(ByteSize.parse(cacheSize).bytes());
     } catch (IllegalArgumentException e) {
-      throw new UserError("--cache-size " + cacheSize + ": " + e.getMessage());
+      throw new UserError("--cache-size: " + e.getMessage());
     }
   }
 

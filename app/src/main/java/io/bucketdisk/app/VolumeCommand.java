@@ -1,5 +1,6 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.common.size.ByteSize;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -369,24 +370,17 @@ public final class VolumeCommand {
   }
 
   static long parseSize(String s) {
-    String v = s.trim();
-    long unit = 1;
-    for (var e : Map.of("Ki", 1L << 10, "Mi", 1L << 20, "Gi", 1L << 30, "Ti", 1L << 40).entrySet()) {
-      if (v.endsWith(e.getKey())) {
-        unit = e.getValue();
-        v = v.substring(0, v.length() - 2);
-      }
-    }
     try {
-      long n = Long.parseLong(v);
-      if (n <= 0) {
-        throw new NumberFormatException();
+      long bytes = ByteSize.parse(s).bytes();
+      if (bytes == 0) {
+        throw new IllegalArgumentException("'" + s.strip() + "' is not a size for a volume; it must be more than 0");
       }
-      return Math.multiplyExact(n, unit);
-    } catch (NumberFormatException | ArithmeticException e) {
-      throw new UserError("--size " + s + " is not a size; use bytes or a number with Ki, Mi, Gi or Ti (e.g. 10Gi)");
+      return bytes;
+    } catch (IllegalArgumentException e) {
+      throw new UserError("--size: " + e.getMessage());
     }
   }
+
 
   static String human(long bytes) {
     String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};

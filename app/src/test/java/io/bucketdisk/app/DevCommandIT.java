@@ -1,7 +1,7 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -64,13 +64,9 @@ class DevCommandIT {
     return out;
   }
 
-  static boolean hasNbdinfo() {
-    return Files.isExecutable(Path.of("/usr/bin/nbdinfo"));
-  }
-
   @Test
   void devServesDemoOnTcpAndUnixAndStopsOnSigterm() throws Exception {
-    assumeTrue(hasNbdinfo(), "nbdinfo is not installed");
+    Tool.require("nbdinfo");
     Path data = Files.createTempDirectory(Path.of("/tmp"), "bddev");
     Process p = start("dev", "--data", data.toString(), "--port", "0");
     try {
@@ -98,7 +94,7 @@ class DevCommandIT {
 
   @Test
   void gatewayWithAMemoryStore() throws Exception {
-    assumeTrue(hasNbdinfo(), "nbdinfo is not installed");
+    Tool.require("nbdinfo");
     Process p = start("gateway", "--store", "memory://", "--listen", "127.0.0.1:0");
     try {
       var lines = readUntil(p, "serving NBD on");

@@ -86,7 +86,7 @@ class VolumeCommandTest {
     var bad = run("create", "x", "--chunk-size", "3Mi");
     assertThat(bad.code()).isEqualTo(1);
     assertThat(bad.err()).startsWith("bucketdisk: parameter chunkSize=3Mi").doesNotContain("Exception");
-    assertThat(run("create", "x", "--size", "ten").err()).contains("--size ten is not a size");
+    assertThat(run("create", "x", "--size", "ten").err()).contains("--size: " + io.bucketdisk.common.size.ByteSize.error("ten"));
     run("create", "y", "--size", "1Gi");
     assertThat(run("create", "y", "--size", "2Gi").err()).contains("exists with");
     assertThat(run("inspect", "nope").err()).contains("no volume or snapshot nope");

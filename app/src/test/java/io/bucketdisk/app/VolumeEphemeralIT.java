@@ -1,7 +1,7 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
@@ -48,14 +48,14 @@ class VolumeEphemeralIT {
 
   @BeforeEach
   void startGateway() throws Exception {
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-io")), "qemu-io is not installed (apt-get install qemu-utils)");
+    Tool.require("qemu-io");
     dir = Files.createTempDirectory(Path.of("/tmp"), "bdvol"); // Unix socket paths must stay short
     store = Files.createDirectories(dir.resolve("store"));
     log = dir.resolve("gateway.log");
     var pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "io.bucketdisk.app.Main", "gateway",
         "--store", "file://" + store, "--listen", "unix://" + dir.resolve("nbd.sock"),
-        "--control", "unix://" + dir.resolve("control.sock"), "--cache-size", "256M")
+        "--control", "unix://" + dir.resolve("control.sock"), "--cache-size", "256Mi")
         .redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().put("NODE_NAME", NODE); // the gateway id written into leases
     gateway = pb.start();

@@ -1,5 +1,6 @@
 package io.bucketdisk.controller;
 
+import io.bucketdisk.common.size.ByteSize;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -91,34 +92,15 @@ public record VolumeParameters(int chunkSize, int readAheadChunks, @Nullable Str
     return (int) bytes;
   }
 
-  /** Parses {@code 4194304}, {@code 4Mi}, {@code 64Ki}, {@code 1Gi}; anything else is invalid for {@code key}. */
+  /** Parses a size ({@link ByteSize}); a refusal is invalid for {@code key}. */
   static long parseBinarySize(String value, String key) {
-    String v = value.trim();
-    long unit = 1;
-    String digits = v;
-    for (var suffix : new String[] {"Ki", "Mi", "Gi", "Ti"}) {
-      if (v.endsWith(suffix)) {
-        digits = v.substring(0, v.length() - 2);
-        unit = switch (suffix) {
-          case "Ki" -> 1L << 10;
-          case "Mi" -> 1L << 20;
-          case "Gi" -> 1L << 30;
-          default -> 1L << 40;
-        };
-        break;
-      }
-    }
     try {
-      long n = Long.parseLong(digits);
-      if (n <= 0) {
-        throw new NumberFormatException();
-      }
-      return Math.multiplyExact(n, unit);
-    } catch (NumberFormatException | ArithmeticException e) {
-      throw VolumeError.invalid("parameter " + key + "=" + value
-          + " is not a size (bytes, or a number with Ki, Mi, Gi or Ti)");
+      return ByteSize.parse(value).bytes();
+    } catch (IllegalArgumentException e) {
+      throw VolumeError.invalid("parameter " + key + ": " + e.getMessage());
     }
   }
+
 
   private static int parseReadAhead(String value) {
     try {

@@ -177,7 +177,7 @@ final class DeployManifestTest {
   void kubectlKustomizeRendersExactlyTheseObjects() throws Exception {
     var kubectl = Stream.of(Optional.ofNullable(System.getenv("PATH")).orElse("").split(java.io.File.pathSeparator))
         .map(d -> Path.of(d, "kubectl")).filter(Files::isExecutable).findFirst();
-    org.junit.jupiter.api.Assumptions.assumeTrue(kubectl.isPresent(), "kubectl is not on PATH: cannot run `kubectl kustomize` (the Java checks above still ran)");
+    io.bucketdisk.testing.Requirement.require(kubectl.isPresent(), "kubectl is not on PATH: cannot run `kubectl kustomize` (scripts/setup.sh installs Debian's kubernetes-client)");
     var out = Files.createTempFile("kustomize", ".yaml");
     try {
       var process = new ProcessBuilder(kubectl.get().toString(), "kustomize", BASE.toString())

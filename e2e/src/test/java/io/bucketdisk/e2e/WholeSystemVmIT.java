@@ -1,8 +1,8 @@
 package io.bucketdisk.e2e;
 
+import io.bucketdisk.testing.Requirement;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.bucketdisk.node.vm.GuestJava;
 import io.bucketdisk.node.vm.GuestNodeMain;
@@ -86,7 +86,7 @@ class WholeSystemVmIT {
   @BeforeAll
   void boot() throws Exception {
     var reason = GuestVm.unavailableReason();
-    assumeTrue(reason.isEmpty(), () -> "whole-system VM test skipped: " + reason.orElseThrow());
+    Requirement.require(reason.map(r -> "whole-system VM test: " + r));
     started = System.nanoTime();
     host = HostServices.start(NODE_ID, GuestVm.HOST_FROM_GUEST);
     controllerChannel = Grpc.newChannelBuilder("unix://" + host.csi.socket(), InsecureChannelCredentials.create()).build();

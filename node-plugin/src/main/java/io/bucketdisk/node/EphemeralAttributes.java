@@ -1,10 +1,9 @@
 package io.bucketdisk.node;
 
+import io.bucketdisk.common.size.ByteSize;
 import io.bucketdisk.proto.csi.VolumeCapability;
-import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
 
 /**
  * What a pod asks of a CSI ephemeral inline volume, read from NodePublishVolume's {@code volume_context} (the
@@ -28,7 +27,6 @@ record EphemeralAttributes(long sizeBytes, int chunkSize, String fsType, Map<Str
   static final long MIN_XFS_SIZE = 300L << 20; // mkfs.xfs refuses smaller file systems
   static final long MAX_SIZE = 1L << 50;
   private static final String KUBELET_PREFIX = "csi.storage.k8s.io/";
-  private static final Pattern QUANTITY = Pattern.compile("([0-9]+)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?");
 
   EphemeralAttributes {
     labels = Map.copyOf(labels);
@@ -83,30 +81,13 @@ record EphemeralAttributes(long sizeBytes, int chunkSize, String fsType, Map<Str
     return new EphemeralAttributes(size, chunk, fs, labels);
   }
 
-  /** Bytes of a Kubernetes quantity with an optional binary (Ki..Pi) or decimal (k..P) suffix. */
+  /** Bytes of a Kubernetes quantity ({@link ByteSize}); a refusal is INVALID_ARGUMENT naming {@code key}. */
   static long quantity(String key, String text) {
-    var m = QUANTITY.matcher(text.strip());
-    if (!m.matches()) {
-      throw CsiErrors.invalid("ephemeral volume attribute " + key + "='" + text
-          + "' is not a size; use bytes or a quantity such as 512Mi or 1Gi");
-    }
-    long unit = switch (m.group(2) == null ? "" : m.group(2).toLowerCase(Locale.ROOT)) {
-      case "" -> 1;
-      case "ki" -> 1L << 10;
-      case "mi" -> 1L << 20;
-      case "gi" -> 1L << 30;
-      case "ti" -> 1L << 40;
-      case "pi" -> 1L << 50;
-      case "k" -> 1_000L;
-      case "m" -> 1_000_000L;
-      case "g" -> 1_000_000_000L;
-      case "t" -> 1_000_000_000_000L;
-      default -> 1_000_000_000_000_000L;
-    };
     try {
-      return Math.multiplyExact(Long.parseLong(m.group(1)), unit);
-    } catch (ArithmeticException | NumberFormatException e) {
-      throw CsiErrors.invalid("ephemeral volume attribute " + key + "='" + text + "' is too large");
+      return ByteSize.parse(text).bytes();
+    } catch (IllegalArgumentException e) {
+      throw CsiErrors.invalid("ephemeral volume attribute " + key + ": " + e.getMessage());
     }
   }
+
 }

@@ -46,6 +46,7 @@ class EphemeralAttributesTest {
     assertThat(EphemeralAttributes.parse(Map.of("size", "100M"), EXT4).sizeBytes()).isEqualTo(100_003_840L);
     assertThat(EphemeralAttributes.parse(Map.of("size", "33554432"), EXT4).sizeBytes()).isEqualTo(32L << 20);
     assertThat(EphemeralAttributes.parse(Map.of("size", " 1Ti "), EXT4).sizeBytes()).isEqualTo(1L << 40);
+    assertThat(EphemeralAttributes.parse(Map.of("size", "1.5Gi"), EXT4).sizeBytes()).isEqualTo(3L << 29);
   }
 
   @Test
@@ -60,13 +61,13 @@ class EphemeralAttributesTest {
   @Test
   void badAttributesAreInvalidArgumentsNamingTheKey() {
     assertInvalid(Map.of("sizee", "1Gi"), "'sizee'", "size");
-    assertInvalid(Map.of("size", "lots"), "size", "lots");
-    assertInvalid(Map.of("size", "1.5Gi"), "size");
+    assertInvalid(Map.of("size", "lots"), "size", io.bucketdisk.common.size.ByteSize.error("lots"));
+    assertInvalid(Map.of("size", "1.5.Gi"), "size");
     assertInvalid(Map.of("size", "-1Gi"), "size");
     assertInvalid(Map.of("size", "1Mi"), "size", "out of range");
     assertInvalid(Map.of("size", "2Pi"), "size", "out of range");
     assertInvalid(Map.of("size", "99999999999999999999"), "size");
-    assertInvalid(Map.of("size", "9999999999P"), "size", "too large");
+    assertInvalid(Map.of("size", "9999999999P"), "size", "more bytes than a size can be");
     assertInvalid(Map.of("chunkSize", "3Mi"), "chunkSize", "power of two");
     assertInvalid(Map.of("chunkSize", "128Mi"), "chunkSize");
     assertInvalid(Map.of("fsType", "btrfs"), "fsType", "btrfs");

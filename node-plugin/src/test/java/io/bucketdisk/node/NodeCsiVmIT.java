@@ -1,8 +1,8 @@
 package io.bucketdisk.node;
 
+import io.bucketdisk.testing.Requirement;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.bucketdisk.node.vm.GuestJava;
 import io.bucketdisk.node.vm.GuestNodeMain;
@@ -73,7 +73,7 @@ class NodeCsiVmIT {
   @BeforeAll
   void boot() throws Exception {
     var reason = GuestVm.unavailableReason();
-    assumeTrue(reason.isEmpty(), () -> "VM test skipped: " + reason.orElseThrow());
+    Requirement.require(reason.map(r -> "VM test: " + r));
     started = System.nanoTime();
     work = Files.createTempDirectory(Path.of("/tmp"), "bdnodevm");
     gateway = new HostGateway(work.resolve("store"));

@@ -1,5 +1,6 @@
 package io.bucketdisk.benchmarks.store;
 
+import io.bucketdisk.common.size.ByteSize;
 import io.bucketdisk.nbd.cache.CacheConfig;
 import io.bucketdisk.nbd.cache.VolumeCounters;
 import io.bucketdisk.nbd.cache.VolumeExport;
@@ -45,9 +46,9 @@ public final class StoreBench {
     URI url = URI.create(args[0]);
     Path source = Path.of(args[1]);
     int parallel = args.length > 2 ? Integer.parseInt(args[2]) : 8;
-    long cacheBytes = args.length > 3 ? CacheConfig.parseSize(args[3]) : 512L << 20;
+    long cacheBytes = args.length > 3 ? ByteSize.parse(args[3]).bytes() : 512L << 20;
     int randSeconds = args.length > 4 ? Integer.parseInt(args[4]) : 60;
-    long randRange = args.length > 5 ? CacheConfig.parseSize(args[5]) : 128L << 20;
+    long randRange = args.length > 5 ? ByteSize.parse(args[5]).bytes() : 128L << 20;
     long size = Files.size(source);
     int chunks = (int) (size / CHUNK);
     double gib = size / (double) (1L << 30);

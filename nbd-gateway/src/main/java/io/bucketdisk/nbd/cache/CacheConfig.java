@@ -52,36 +52,6 @@ public record CacheConfig(
         Duration.ofMinutes(2), Duration.ofMinutes(2));
   }
 
-  /** Parses a byte size: a number with an optional K, M, G or T suffix (binary units), e.g. {@code 512M}. */
-  public static long parseSize(String text) {
-    String t = text.trim().toUpperCase(java.util.Locale.ROOT);
-    if (t.endsWith("IB")) {
-      t = t.substring(0, t.length() - 2);
-    } else if (t.endsWith("B")) {
-      t = t.substring(0, t.length() - 1);
-    }
-    int shift = 0;
-    if (!t.isEmpty()) {
-      switch (t.charAt(t.length() - 1)) {
-        case 'K' -> shift = 10;
-        case 'M' -> shift = 20;
-        case 'G' -> shift = 30;
-        case 'T' -> shift = 40;
-        default -> shift = 0;
-      }
-    }
-    String digits = shift == 0 ? t : t.substring(0, t.length() - 1);
-    try {
-      long n = Long.parseLong(digits);
-      if (n <= 0 || n > (Long.MAX_VALUE >> shift)) {
-        throw new NumberFormatException();
-      }
-      return n << shift;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("'" + text + "' is not a size; use e.g. 256M or 1G");
-    }
-  }
-
   /** The clean-chunk budget: what remains of the cache after dirty data and transfer buffers. */
   public long cleanBytes() {
     return cleanBytes(cacheBytes, dirtyBytes, chunkSize, uploadParallelism, loadParallelism);

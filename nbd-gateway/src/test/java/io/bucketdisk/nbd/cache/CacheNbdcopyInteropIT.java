@@ -1,21 +1,33 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.nbd.TestServer;
+import io.bucketdisk.nbd.durable.AtReply;
 import io.bucketdisk.nbd.server.ServerOptions;
+import io.bucketdisk.store.LeaseOwner;
+import io.bucketdisk.store.VolumeSpec;
+import io.bucketdisk.store.testing.S3ProxyFixture;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** nbdcopy over four connections (multi-conn) and nbdinfo --map of our metadata contexts. */
+/**
+ * nbdcopy over four connections (multi-conn) into a volume on s3proxy, the bucket checked when the first FLUSH
+ * replied; and nbdinfo --map of our metadata contexts.
+ */
 @Timeout(120)
 class CacheNbdcopyInteropIT {
+  @RegisterExtension static final S3ProxyFixture S3 = new S3ProxyFixture();
   static final int CHUNK = 1 << 20;
   MemoryVolumeSource source;
   MemoryChunkStore store;
@@ -26,8 +38,7 @@ class CacheNbdcopyInteropIT {
   void start() throws Exception {
     source = new MemoryVolumeSource();
     store = source.add("vol", 48L * CHUNK, CHUNK);
-    var cache = new ChunkCache(new CacheConfig(24L * CHUNK, 8L * CHUNK, CHUNK, 4, 4, 4, Duration.ofSeconds(60),
-        Duration.ofSeconds(30), Duration.ofSeconds(30)));
+    var cache = new ChunkCache(CacheQemuIoInteropIT.config());
     server = new TestServer(new VolumeExportProvider(source, cache, null), ServerOptions.defaults());
     dir = Files.createTempDirectory("bdcopy");
   }
@@ -45,37 +56,49 @@ class CacheNbdcopyInteropIT {
 
   @Test
   void multiConnCopyInAndOutMatchesTheStoreObjects() throws Exception {
-    Proc.require("nbdcopy");
+    Tool.require("nbdcopy");
     byte[] data = new byte[48 * CHUNK];
     Random rnd = new Random(3);
     for (int c = 0; c < 48; c++) {
       if (c % 3 != 1) { // every third chunk stays a hole
-        byte[] part = new byte[CHUNK];
+        // the last quarter of each chunk stays zero and is skipped (--destination-is-zero), so no chunk is
+        // complete and none uploads before a FLUSH asks for it, except under dirty-cap pressure
+        byte[] part = new byte[CHUNK - CHUNK / 4];
         rnd.nextBytes(part);
-        System.arraycopy(part, 0, data, c * CHUNK, CHUNK);
+        System.arraycopy(part, 0, data, c * CHUNK, part.length);
       }
     }
     Path src = dir.resolve("src.img");
     Path back = dir.resolve("back.img");
     Files.write(src, data);
-    Proc.run("nbdcopy", "-C", "4", "-T", "4", "--flush", src.toString(), server.uri("vol")).ok();
-    assertThat(store.image()).as("store objects after nbdcopy --flush").isEqualTo(data);
-    assertThat(store.chunks).hasSize(32);
-    Proc.run("nbdcopy", "-C", "4", server.uri("vol"), back.toString()).ok();
+    URI url = S3.storeUrl("copy-" + System.nanoTime() + "/");
+    var provider = VolumeExportProvider.forStore(url, new LeaseOwner("gw-copy", "none"), CacheQemuIoInteropIT.config(),
+        new VolumeSpec("vol", 48L * CHUNK, CHUNK, Map.of()));
+    var atReply = new AtReply(provider, AtReply.bucket(url, "vol"));
+    try (var copyServer = new TestServer(atReply, ServerOptions.defaults())) {
+      Tool.run("nbdcopy", "-C", "4", "-T", "4", "--flush", "--destination-is-zero", src.toString(),
+          copyServer.uri("vol")).ok();
+      assertThat(atReply.mostOpenAtOnce()).as("nbdcopy -C 4 kept four connections (CAN_MULTI_CONN)")
+          .isGreaterThanOrEqualTo(4);
+      // multi-conn: the first FLUSH, on whichever connection, covers the writes completed on all four
+      assertThat(Arrays.mismatch(atReply.firstFlush().image(), data)).as("first byte the bucket lacked when the "
+          + "first FLUSH replied").isEqualTo(-1);
+      Tool.run("nbdcopy", "-C", "4", copyServer.uri("vol"), back.toString()).ok();
+    }
     assertThat(Files.readAllBytes(back)).isEqualTo(data);
   }
 
   @Test
   void nbdinfoMapsAllocationDirtyAndDepth() throws Exception {
-    Proc.require("nbdinfo");
-    Proc.require("qemu-io");
-    Proc.run("qemu-io", "-f", "raw", server.uri("vol"), "-c", "write -P 1 2M 1M", "-c", "flush").ok();
-    String alloc = Proc.run("nbdinfo", "--map", server.uri("vol")).ok().out();
+    Tool.require("nbdinfo");
+    Tool.require("qemu-io");
+    Tool.run("qemu-io", "-f", "raw", server.uri("vol"), "-c", "write -P 1 2M 1M", "-c", "flush").ok();
+    String alloc = Tool.run("nbdinfo", "--map", server.uri("vol")).ok().out();
     assertThat(alloc).containsPattern("0\\s+2097152\\s+3\\s+hole,zero")
         .containsPattern("2097152\\s+1048576\\s+0\\s+data");
-    String depth = Proc.run("nbdinfo", "--map=bucketdisk:allocation-depth", server.uri("vol")).ok().out();
+    String depth = Tool.run("nbdinfo", "--map=bucketdisk:allocation-depth", server.uri("vol")).ok().out();
     assertThat(depth).containsPattern("2097152\\s+1048576\\s+1");
-    String dirty = Proc.run("nbdinfo", "--map=bucketdisk:dirty", server.uri("vol")).ok().out();
+    String dirty = Tool.run("nbdinfo", "--map=bucketdisk:dirty", server.uri("vol")).ok().out();
     assertThat(dirty).containsPattern("0\\s+50331648\\s+0");
   }
 }

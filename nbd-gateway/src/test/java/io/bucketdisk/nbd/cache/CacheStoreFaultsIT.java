@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.nbd.RawClient;
 import io.bucketdisk.nbd.TestServer;
+import io.bucketdisk.nbd.durable.AtReply;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.server.ServerOptions;
 import io.bucketdisk.store.LeaseOwner;
@@ -12,7 +13,9 @@ import io.bucketdisk.store.testing.FaultyS3Proxy;
 import io.bucketdisk.store.testing.S3ProxyFixture;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -23,7 +26,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * The gateway cache behind the store's fault-injecting proxy (5xx, SlowDown, connection resets, lost responses,
  * slow responses) in front of s3proxy: writes are acknowledged, FLUSHes succeed or fail with EIO (never lie), the
  * data stays dirty through failures, and once the faults stop every written byte reaches the bucket — checked by a
- * fresh gateway reading the bucket directly.
+ * fresh gateway reading the bucket directly. Each FLUSH that succeeded is checked against the bucket as it was at the
+ * moment of its reply.
  */
 @Timeout(180)
 class CacheStoreFaultsIT {
@@ -45,10 +49,14 @@ class CacheStoreFaultsIT {
     int flushOk = 0;
     int flushFailed = 0;
     int injected;
+    List<byte[]> promised = new ArrayList<>();
+    AtReply atReply;
     try (FaultyS3Proxy faulty = FaultyS3Proxy.start(S3.endpoint())) {
       String url = S3ProxyFixture.storeUrl(faulty.endpoint(), S3.bucket(), "faults/").toString();
-      var provider = VolumeExportProvider.forStore(java.net.URI.create(url), new LeaseOwner("gw-faults", "none"),
-          config(), new VolumeSpec("vol", SIZE, CHUNK, Map.of()));
+      var provider = new AtReply(VolumeExportProvider.forStore(java.net.URI.create(url),
+          new LeaseOwner("gw-faults", "none"), config(), new VolumeSpec("vol", SIZE, CHUNK, Map.of())),
+          AtReply.bucket(S3.storeUrl("faults/"), "vol"));
+      atReply = provider;
       try (TestServer server = new TestServer(provider, ServerOptions.defaults());
           RawClient c = new RawClient(server.tcp).open("vol", false)) {
         Random rnd = new Random(99);
@@ -70,6 +78,7 @@ class CacheStoreFaultsIT {
           int err = c.simple().error();
           assertThat(err).as("a flush succeeds or fails with EIO").isIn(0, EIO);
           if (err == 0) {
+            promised.add(model.clone());
             flushOk++;
           } else {
             flushFailed++;
@@ -90,11 +99,21 @@ class CacheStoreFaultsIT {
         c.request(0, CMD_FLUSH, cookie++, 0, 0);
         assertThat(c.simple().error()).as("once the store recovers, the data kept through the faults is stored")
             .isZero();
+        promised.add(model.clone());
         injected = faulty.faultsInjected();
       }
     }
     assertThat(injected).as("faults injected").isPositive();
     assertThat(flushOk + flushFailed).isEqualTo(6);
+    // each FLUSH that replied success had every byte written before it in the bucket at that moment (read
+    // straight from s3proxy, past the faulty proxy), not only once a later FLUSH got through
+    List<AtReply.Promise> flushes = atReply.promises();
+    assertThat(flushes).hasSameSizeAs(promised);
+    for (int i = 0; i < flushes.size(); i++) {
+      assertThat(Arrays.mismatch(flushes.get(i).image(), promised.get(i)))
+          .as("first byte missing from the bucket when successful FLUSH %d of %d replied", i + 1, flushes.size())
+          .isEqualTo(-1);
+    }
     System.out.printf("faults injected %d, flushes ok %d, failed %d%n", injected, flushOk, flushFailed);
     // a fresh gateway, straight on s3proxy, sees exactly what was written
     var fresh = VolumeExportProvider.forStore(S3.storeUrl("faults/"), new LeaseOwner("gw-check", "none"), config(),

@@ -343,7 +343,9 @@ class VolumeCacheTest {
     sampler.join();
     long written = 4 * SIZE;
     assertThat(written).isGreaterThan(cfg.cacheBytes() * 8);
-    assertThat(max.get()).as("max resident bytes").isPositive().isLessThanOrEqualTo(cfg.cacheBytes());
+    // ChunkCache's contract: eviction runs on the inserting thread, so the clean part may hold one chunk more for the
+    // duration of that insert (the sampler sees it now and then on a loaded machine)
+    assertThat(max.get()).as("max resident bytes").isPositive().isLessThanOrEqualTo(cfg.cacheBytes() + CHUNK);
     assertThat(cache.limiter().maxUsed()).isLessThanOrEqualTo(cfg.dirtyBytes());
     assertThat(cache.limiter().waits()).as("writers were throttled").isPositive();
   }

@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.interop;
 
+import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.nbd.TestServer;

@@ -1,7 +1,7 @@
 package io.bucketdisk.nbd.metrics;
 
+import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.bucketdisk.metrics.MetricsServer;
 import io.bucketdisk.nbd.cache.CacheConfig;
@@ -60,7 +60,7 @@ class GatewayMetricsIT {
 
   @BeforeEach
   void start() throws Exception {
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-io")), "qemu-io is not installed (apt-get install qemu-utils)");
+    Tool.require("qemu-io");
     var registry = MetricsServer.newRegistry();
     faults = FaultyS3Proxy.start(S3.endpoint());
     catalog = VolumeCatalog.open(S3ProxyFixture.storeUrl(faults.endpoint(), S3.bucket(), "gm" + (++prefixes) + "/"),

@@ -1,8 +1,8 @@
 package io.bucketdisk.nbd.tls;
 
+import io.bucketdisk.testing.Requirement;
 import static io.bucketdisk.nbd.wire.NbdConstants.*;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.bucketdisk.nbd.TestServer;
 import io.bucketdisk.nbd.server.ServerOptions;
@@ -32,7 +32,7 @@ class StartTlsConformanceIT {
   @Test
   void startTlsThenTransmissionOverTls() throws Exception {
     Path keytool = Path.of(System.getProperty("java.home"), "bin", "keytool");
-    assumeTrue(Files.isExecutable(keytool), "keytool is not in this JDK");
+    Requirement.require(Files.isExecutable(keytool), "keytool is not in this JDK (" + keytool + ")");
     Path dir = Files.createTempDirectory(Path.of("/tmp"), "bdks");
     Path store = dir.resolve("server.p12");
     try {

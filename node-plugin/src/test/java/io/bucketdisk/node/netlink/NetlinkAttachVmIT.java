@@ -1,7 +1,7 @@
 package io.bucketdisk.node.netlink;
 
+import io.bucketdisk.testing.Requirement;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.bucketdisk.node.vm.GuestJava;
 import io.bucketdisk.node.vm.GuestVm;
@@ -27,7 +27,7 @@ class NetlinkAttachVmIT {
   @Test
   void attachWriteReconfigureDisconnect(@TempDir Path tmp) throws Exception {
     var reason = GuestVm.unavailableReason();
-    assumeTrue(reason.isEmpty(), () -> "VM test skipped: " + reason.orElseThrow());
+    Requirement.require(reason.map(r -> "VM test: " + r));
     try (var server = HostNbdServer.start(tmp.resolve("server"), "vol-probe", 64L << 20);
         var vm = GuestVm.boot(tmp.resolve("vm"), 1536, List.of(), Duration.ofSeconds(90))) {
       String cmd = GuestJava.command(NetlinkAttachProbe.class, GuestVm.HOST_FROM_GUEST + ":" + server.port(), "vol-probe", "4");

@@ -92,16 +92,9 @@ public final class GuestVm implements AutoCloseable {
   }
 
   static Optional<Path> which(String tool) {
-    for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-      for (String d : List.of(dir, "/usr/sbin", "/sbin")) {
-        Path p = Path.of(d, tool);
-        if (Files.isExecutable(p)) {
-          return Optional.of(p);
-        }
-      }
-    }
-    return Optional.empty();
+    return io.bucketdisk.testing.Tool.find(tool);
   }
+
 
   /**
    * Boots a guest. {@code guestPorts} are forwarded from free host loopback ports ({@link #hostPort}); the

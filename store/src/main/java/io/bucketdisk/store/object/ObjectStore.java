@@ -70,6 +70,15 @@ public interface ObjectStore extends AutoCloseable {
    */
   boolean conditionalWritesHonoured();
 
+  /**
+   * Whether the start-up probe saw concurrent conditional writers serialized: of several {@code If-Match} PUTs
+   * racing on one ETag, exactly one won. False when they were ignored or when more than one won (a server that
+   * checks the condition and then writes without a lock); then a lease race between two gateways is not safe.
+   */
+  default boolean conditionalWritesAtomic() {
+    return conditionalWritesHonoured();
+  }
+
   /** A description for logs and errors, without secrets: {@code s3://bucket/prefix at http://host:port}. */
   String describe();
 

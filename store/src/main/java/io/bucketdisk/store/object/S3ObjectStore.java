@@ -452,6 +452,11 @@ public final class S3ObjectStore implements ObjectStore {
 
   @Override
   public boolean conditionalWritesHonoured() {
+    return compatibility.createOnly() && compatibility.ifMatch();
+  }
+
+  @Override
+  public boolean conditionalWritesAtomic() {
     return compatibility.fencing();
   }
 

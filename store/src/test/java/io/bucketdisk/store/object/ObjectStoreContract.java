@@ -176,10 +176,12 @@ abstract class ObjectStoreContract {
   /** What the store reports about fencing (the S3 subclasses compare it with what the server is known to do). */
   void checkFencingReported(ObjectStore s) {
     assertThat(s.conditionalWritesHonoured()).isTrue();
+    assertThat(s.conditionalWritesAtomic()).isTrue();
   }
 
   /** Exactly one winner where the store says conditional writes are atomic (see the S3 subclasses). */
   void checkSingleWinner(ObjectStore s, int wins) {
+    assertThat(s.conditionalWritesAtomic()).isTrue();
     assertThat(wins).isEqualTo(1);
   }
 

@@ -39,14 +39,15 @@ abstract class S3ServerContract extends ObjectStoreContract {
 
   @Override
   void checkFencingReported(ObjectStore s) {
-    assertThat(s.conditionalWritesHonoured()).as("probe's verdict on %s", server().name())
+    assertThat(s.conditionalWritesHonoured()).as("sequential preconditions on %s", server().name()).isTrue();
+    assertThat(s.conditionalWritesAtomic()).as("probe's verdict on %s", server().name())
         .isEqualTo(server().atomicConditionalWrites());
   }
 
   @Override
   void checkSingleWinner(ObjectStore s, int wins) {
     checkFencingReported(s);
-    if (s.conditionalWritesHonoured()) {
+    if (s.conditionalWritesAtomic()) {
       assertThat(wins).as("racing If-Match writers that won on %s", server().name()).isEqualTo(1);
     } else {
       assertThat(wins).as("racing If-Match writers that won on %s, whose probe found them not atomic",

@@ -11,6 +11,8 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import io.bucketdisk.testing.Requirement;
+import io.bucketdisk.testing.Tool;
 import org.jspecify.annotations.Nullable;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
@@ -26,8 +28,8 @@ import software.amazon.awssdk.services.s3.S3Client;
  * runs {@code stop}. When the environment names a running one ({@value #ENV}, the line {@code ceph-rgw.sh start}
  * printed; {@code scripts/test.sh} starts one for the whole run and sets it), that one is used and left running.
  *
- * <p>When Ceph is not installed, {@link #shared()} throws naming the fix ({@code scripts/setup.sh}): a test that
- * needs it fails, it never skips.
+ * <p>When Ceph is not installed, {@link #shared()} skips the test naming the fix ({@code scripts/setup.sh}), and
+ * fails it under {@code scripts/test.sh} ({@link Requirement}).
  */
 public final class CephRgwFixture implements S3Server {
   /** The environment variable that names a running gateway: {@code endpoint=... access-key=... secret-key=...}. */
@@ -80,7 +82,7 @@ public final class CephRgwFixture implements S3Server {
       String env = System.getenv(ENV);
       shared = env != null && !env.isBlank() ? new CephRgwFixture(env, null) : start();
       return shared;
-    } catch (RuntimeException e) {
+    } catch (IllegalStateException e) {
       startFailure = e;
       throw e;
     }
@@ -88,6 +90,9 @@ public final class CephRgwFixture implements S3Server {
 
   private static CephRgwFixture start() {
     Path script = script();
+    for (String tool : java.util.List.of("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin")) {
+      Tool.require(tool);
+    }
     Path dir;
     try {
       dir = Files.createTempDirectory("bucketdisk-ceph-");

@@ -1,0 +1,123 @@
+package io.bucketdisk.nbd.durable;
+
+import io.bucketdisk.nbd.export.Export;
+import io.bucketdisk.nbd.export.ExportProvider;
+import io.bucketdisk.nbd.export.ForwardingExport;
+import io.bucketdisk.nbd.wire.NbdConstants;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/**
+ * An {@link ExportProvider} wrapper that looks at the store at the moment a durability promise is made: right after
+ * a FLUSH, or a WRITE with FUA, returned success and before its reply leaves the server, it takes {@link
+ * DurableImage the durable image} and records it. A test then checks each promise against the image of its own
+ * moment, so a later flush (the client's on exit, the volume's on close) cannot cover for one that lied.
+ *
+ * <p>It also counts the handles open at once, so a multi-connection client that fell back to one connection is
+ * seen.
+ */
+public final class AtReply implements ExportProvider {
+
+  /** A promise and the store as it was when the promise was made. */
+  public record Promise(String command, long offset, int length, byte[] image) {}
+
+  private final ExportProvider delegate;
+  private final Supplier<byte[]> durableImage;
+  private final List<Promise> promises = new CopyOnWriteArrayList<>();
+  private final AtomicInteger open = new AtomicInteger();
+  private final AtomicInteger mostOpen = new AtomicInteger();
+
+  public AtReply(ExportProvider delegate, Supplier<byte[]> durableImage) {
+    this.delegate = delegate;
+    this.durableImage = durableImage;
+  }
+
+  /** The FLUSH and FUA-write promises made so far, in the order their replies were about to go out. */
+  public List<Promise> promises() {
+    return List.copyOf(promises);
+  }
+
+  /** The first FLUSH that returned success; fails when there was none. */
+  public Promise firstFlush() {
+    return promises.stream().filter(p -> p.command().equals("flush")).findFirst()
+        .orElseThrow(() -> new AssertionError("no FLUSH reached the server: " + promises));
+  }
+
+  /** The most handles that were open at the same time. */
+  public int mostOpenAtOnce() {
+    return mostOpen.get();
+  }
+
+  @Override
+  public List<Listing> list() throws IOException {
+    return delegate.list();
+  }
+
+  @Override
+  public Optional<Export> open(String name) throws IOException {
+    return delegate.open(name).map(Watched::new);
+  }
+
+  @Override
+  public Optional<String> defaultExport() {
+    return delegate.defaultExport();
+  }
+
+  @Override
+  public void close() throws IOException {
+    delegate.close();
+  }
+
+  private byte[] imageNow() {
+    return durableImage.get();
+  }
+
+  private final class Watched extends ForwardingExport {
+    private final AtomicInteger closed = new AtomicInteger();
+
+    Watched(Export delegate) {
+      super(delegate);
+      mostOpen.accumulateAndGet(open.incrementAndGet(), Math::max);
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, int flags) throws IOException {
+      int length = src.remaining();
+      super.write(offset, src, flags);
+      if ((flags & NbdConstants.CMD_FLAG_FUA) != 0) {
+        promises.add(new Promise("fua-write", offset, length, imageNow()));
+      }
+    }
+
+    @Override
+    public void flush(int flags) throws IOException {
+      super.flush(flags);
+      promises.add(new Promise("flush", 0, 0, imageNow()));
+    }
+
+    @Override
+    public void close() throws IOException {
+      if (closed.getAndIncrement() == 0) {
+        open.decrementAndGet();
+      }
+      super.close();
+    }
+  }
+
+  /** Wraps {@link DurableImage#read} for use as the image supplier. */
+  public static Supplier<byte[]> bucket(java.net.URI storeUrl, String volumeId) {
+    return () -> {
+      try {
+        return DurableImage.read(storeUrl, volumeId);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    };
+  }
+}
