@@ -3,6 +3,7 @@ package io.bucketdisk.store.object;
 import io.bucketdisk.store.StoreException.Kind;
 import io.bucketdisk.store.StoreMetrics;
 import io.bucketdisk.store.StoreMetrics.Op;
+import io.bucketdisk.store.outage.Outage;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -169,6 +170,10 @@ public final class S3ObjectStore implements ObjectStore {
     }
     PROBED.putIfAbsent(config.probeKey(), probed);
     this.compatibility = probed;
+    // attached after the probe: a store that cannot open says so once, in the exception
+    Outage outage = new Outage(log, "store " + describe());
+    retrier.outage(outage);
+    metrics.outage(outage);
   }
 
   /** The one start-up line: the server's gaps and what bucketdisk does about them. */
