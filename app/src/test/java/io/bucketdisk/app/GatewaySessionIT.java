@@ -109,7 +109,7 @@ class GatewaySessionIT {
     }
     cmd.add(url);
     var r = Tool.run(120, cmd.toArray(String[]::new));
-    assertThat(r.exit()).as("qemu-io %s: %s %s", commands, r.out(), r.err()).isZero();
+    assertThat(r.exit()).as("qemu-io %s: %s %s", List.of(commands), r.out(), r.err()).isZero();
     assertThat(r.out() + r.err()).as("qemu-io %s", List.of(commands))
         .doesNotContain("verification failed").doesNotContain("failed:");
   }
