@@ -265,6 +265,15 @@ final class VolumeChunkStore implements ChunkStore {
   }
 
   @Override
+  public double leaseValidSeconds() {
+    if (readOnly()) {
+      return Double.NaN;
+    }
+    long left = validUntilNanos - System.nanoTime();
+    return fenced != null || left <= 0 ? 0 : left / 1e9;
+  }
+
+  @Override
   public boolean readOnly() {
     return owner == null;
   }
