@@ -1,6 +1,6 @@
 package io.bucketdisk.node;
 
-import io.bucketdisk.node.nbd.GatewayAddress;
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.proto.csi.NodeExpandVolumeRequest;
 import io.bucketdisk.proto.csi.NodeExpandVolumeResponse;
 import io.bucketdisk.proto.csi.NodeGetCapabilitiesRequest;
@@ -152,7 +152,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       var gateway = gateway(req.getPublishContextMap());
       var attached = attacher.attach(req.getVolumeId(), gateway);
       var v = new StagedVolume(wanted.volumeId(), attached.index(), staging, wanted.block(), wanted.fsType(),
-          wanted.mountFlags(), wanted.readOnly() || attached.export().readOnly(), wanted.accessMode(), gateway.text(),
+          wanted.mountFlags(), wanted.readOnly() || attached.export().readOnly(), wanted.accessMode(), gateway.toString(),
           Map.of(), wanted.volumeId(), false);
       state.put(v);
       try {
@@ -169,13 +169,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   }
 
   /** The gateway the controller named in publish_context ({@value #GATEWAY_KEY}), else this node's own. */
-  private GatewayAddress gateway(Map<String, String> publishContext) {
+  private Endpoint gateway(Map<String, String> publishContext) {
     String addr = publishContext.get(GATEWAY_KEY);
     if (addr == null || addr.isBlank()) {
       return attacher.defaultGateway();
     }
     try {
-      return GatewayAddress.parse(addr);
+      return Endpoint.parse(addr);
     } catch (IllegalArgumentException e) {
       throw CsiErrors.invalid("publish_context " + GATEWAY_KEY + ": " + e.getMessage());
     }
@@ -396,7 +396,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     String storeId = control.createEphemeral(id, attrs.sizeBytes(), attrs.chunkSize(), attrs.labels(), nodeId);
     // Recorded before attaching: an unpublish after a failure here still finds the volume and deletes it.
     var v = new StagedVolume(id, -1, target, false, attrs.fsType(), cap.getMount().getMountFlagsList(), false,
-        described.accessMode(), gateway.text(), Map.of(), storeId, true);
+        described.accessMode(), gateway.toString(), Map.of(), storeId, true);
     state.put(v);
     try {
       v = v.withDevice(attacher.attach(storeId, gateway).index());
@@ -479,7 +479,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (required < 0 || limit < 0) {
         throw CsiErrors.invalid("capacity_range must not be negative");
       }
-      long size = attacher.refreshSize(v.exportName(), v.deviceIndex(), GatewayAddress.parse(v.gateway()));
+      long size = attacher.refreshSize(v.exportName(), v.deviceIndex(), Endpoint.parse(v.gateway()));
       if (size < required || (limit > 0 && size > limit)) {
         throw Status.OUT_OF_RANGE.withDescription("volume " + v.volumeId() + " is " + size
             + " bytes at the gateway; expand it in the controller first (asked for " + required + ")").asRuntimeException();

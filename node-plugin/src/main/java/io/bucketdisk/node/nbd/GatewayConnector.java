@@ -1,5 +1,6 @@
 package io.bucketdisk.node.nbd;
 
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.node.os.NativeSocket;
 import java.io.IOException;
 import java.time.Duration;
@@ -12,15 +13,15 @@ import java.util.List;
  * refuses more). Each connect and handshake is bounded by the timeout given. Thread-safe (stateless).
  */
 public final class GatewayConnector {
-  private final GatewayAddress address;
+  private final Endpoint address;
   private final Duration timeout;
 
-  public GatewayConnector(GatewayAddress address, Duration timeout) {
+  public GatewayConnector(Endpoint address, Duration timeout) {
     this.address = address;
     this.timeout = timeout;
   }
 
-  public GatewayAddress address() {
+  public Endpoint address() {
     return address;
   }
 
