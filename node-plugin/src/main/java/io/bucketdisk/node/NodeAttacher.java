@@ -1,6 +1,6 @@
 package io.bucketdisk.node;
 
-import io.bucketdisk.node.nbd.ExportInfo;
+import io.bucketdisk.node.nbd.NegotiatedExport;
 import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.node.nbd.GatewayConnector;
 import io.bucketdisk.node.netlink.DeviceConfig;
@@ -40,7 +40,7 @@ final class NodeAttacher {
     this.timeouts = timeouts;
   }
 
-  record Attached(int index, ExportInfo export, int connections) {}
+  record Attached(int index, NegotiatedExport export, int connections) {}
 
   Endpoint defaultGateway() {
     return defaultGateway;

@@ -37,7 +37,7 @@ public final class NbdListener implements AutoCloseable {
 
   private final ExportProvider provider;
   private final ServerOptions options;
-  private final BufferPool pool = new BufferPool();
+  private final PayloadBuffers pool = new PayloadBuffers();
   private final List<ServerSocketChannel> servers = new CopyOnWriteArrayList<>();
   private final List<Path> socketFiles = new CopyOnWriteArrayList<>();
   private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();

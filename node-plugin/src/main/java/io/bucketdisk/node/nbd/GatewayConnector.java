@@ -26,7 +26,7 @@ public final class GatewayConnector {
   }
 
   /** Connected, negotiated sockets plus what the first handshake returned. The caller owns the sockets. */
-  public record Connections(ExportInfo export, List<NativeSocket> sockets) implements AutoCloseable {
+  public record Connections(NegotiatedExport export, List<NativeSocket> sockets) implements AutoCloseable {
     public List<Integer> fds() {
       return sockets.stream().map(NativeSocket::fd).toList();
     }
@@ -41,7 +41,7 @@ public final class GatewayConnector {
   public Connections open(String export, int count) throws IOException {
     var sockets = new ArrayList<NativeSocket>();
     try {
-      ExportInfo first = null;
+      NegotiatedExport first = null;
       for (int i = 0; i < count; i++) {
         var s = NativeSocket.connect(address.socketAddress(), timeout);
         sockets.add(s);

@@ -74,7 +74,7 @@ class NbdClientHandshakeTest {
 
     var info = NbdClientHandshake.negotiate(ch, "vol-1");
 
-    assertThat(info).isEqualTo(new ExportInfo(1L << 30, 0x1ed, 512, 4096, 32 << 20));
+    assertThat(info).isEqualTo(new NegotiatedExport(1L << 30, 0x1ed, 512, 4096, 32 << 20));
     assertThat(info.canMultiConn()).isTrue();
     assertThat(info.kernelBlockSize()).isEqualTo(4096);
     var sent = ch.out.flip();
