@@ -127,10 +127,21 @@ public final class S3ObjectStore implements ObjectStore {
     int racingWinners;
     try {
       honoured = probeConditionalWrites();
-      racingWinners = honoured ? 1 : RACERS;
-      // rounds go on while each has exactly one winner; one round with more is proof enough
-      for (int round = 0; honoured && round < RACE_ROUNDS && racingWinners == 1; round++) {
-        racingWinners = probeRacingWriters();
+      racingWinners = honoured ? 0 : RACERS;
+      // Rounds go on while each has exactly one winner (or was spoiled by a failed request); one round with more
+      // is proof enough. No conclusive round at all counts as not atomic.
+      int conclusive = 0;
+      for (int round = 0; honoured && round < RACE_ROUNDS && racingWinners <= 1; round++) {
+        int winners = probeRacingWriters();
+        if (winners >= 0) {
+          conclusive++;
+          racingWinners = winners;
+        }
+      }
+      if (honoured && conclusive == 0) {
+        racingWinners = RACERS;
+        log.warn("{}: every race of conditional writers was spoiled by failed requests; treating conditional writes"
+            + " as not atomic", describe());
       }
     } catch (ObjectStoreException e) {
       s3.close();
@@ -177,7 +188,10 @@ public final class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** Races {@link #RACERS} If-Match PUTs on one ETag; returns how many won (1 when the server is atomic). */
+  /**
+   * Races {@link #RACERS} If-Match PUTs on one ETag; returns how many won (1 when the server is atomic), or -1 when a
+   * racer failed for another reason than the precondition (the round proves nothing).
+   */
   private int probeRacingWriters() throws ObjectStoreException {
     String key = ".bucketdisk-probe/" + UUID.randomUUID();
     try {
@@ -207,7 +221,8 @@ public final class S3ObjectStore implements ObjectStore {
         t.join(Duration.ofSeconds(60));
       }
       if (failure.get() != null) {
-        throw failure.get();
+        log.debug("{}: a racing probe writer failed: {}", describe(), failure.get().getMessage());
+        return -1;
       }
       return wins.get();
     } catch (InterruptedException e) {
