@@ -1,5 +1,6 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.export.MemoryExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
@@ -96,8 +97,8 @@ public final class GatewayCommand implements Callable<Integer> {
     var addresses = new ArrayList<SocketAddress>();
     for (String a : listen) {
       try {
-        addresses.add(NbdListener.parse(a));
-      } catch (IllegalArgumentException e) {
+        addresses.add(Endpoint.parse(a).socketAddress());
+      } catch (IllegalArgumentException | java.net.UnknownHostException e) {
         throw new UserError("--listen " + e.getMessage());
       }
     }
@@ -126,18 +127,16 @@ public final class GatewayCommand implements Callable<Integer> {
    */
   static String advertise(List<String> controls, @Nullable String podIp) {
     for (String c : controls) {
-      if (!c.startsWith("tcp:")) {
+      if (!(Endpoint.parse(c) instanceof Endpoint.Tcp tcp)) {
         continue;
       }
-      var a = io.bucketdisk.nbd.control.GatewayControlServer.parseTcpAddress(c);
-      String host = a.getHostString();
-      boolean wildcard = host.equals("0.0.0.0") || host.equals("::") || host.matches("[0:]+");
+      String host = tcp.host();
+      boolean wildcard = host.isEmpty() || host.equals("0.0.0.0") || host.matches("[0:]+");
       if (!wildcard) {
-        return c;
+        return tcp.toString();
       }
       if (podIp != null && !podIp.isBlank()) {
-        String ip = podIp.strip();
-        return "tcp://" + (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + a.getPort();
+        return new Endpoint.Tcp(podIp.strip(), tcp.port()).toString();
       }
     }
     return controls.getFirst();
@@ -145,11 +144,7 @@ public final class GatewayCommand implements Callable<Integer> {
 
   private static void checkControl(String flag, String address) {
     try {
-      if (address.startsWith("tcp:")) {
-        io.bucketdisk.nbd.control.GatewayControlServer.parseTcpAddress(address);
-      } else {
-        io.bucketdisk.nbd.control.GatewayControlServer.parseAddress(address);
-      }
+      Endpoint.parse(address);
     } catch (IllegalArgumentException e) {
       throw new UserError(flag + " " + e.getMessage());
     }

@@ -2,7 +2,7 @@ package io.bucketdisk.app;
 
 import io.bucketdisk.node.NodeConfig;
 import io.bucketdisk.node.NodePlugin;
-import io.bucketdisk.node.nbd.GatewayAddress;
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.node.netlink.NetlinkException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -72,7 +72,7 @@ public final class NodeCommand implements Callable<Integer> {
     }
     NodeConfig config;
     try {
-      config = new NodeConfig(NodeConfig.parseEndpoint(ep), id, GatewayAddress.parse(gateway), connections, stateDir,
+      config = new NodeConfig(NodeConfig.parseEndpoint(ep), id, Endpoint.parse(gateway), connections, stateDir,
           maxVolumes, Duration.ofSeconds(ioTimeout), Duration.ofSeconds(reattachTimeout), gatewayControl);
     } catch (IllegalArgumentException e) {
       throw new UserError(e.getMessage());

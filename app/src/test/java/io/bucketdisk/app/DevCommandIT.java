@@ -114,7 +114,7 @@ class DevCommandIT {
     String out = output(p).trim();
     assertThat(p.exitValue()).isEqualTo(1);
     assertThat(out.lines().filter(l -> l.startsWith("bucketdisk:")).toList())
-        .containsExactly("bucketdisk: --listen 'nowhere' is not a listen address: use HOST:PORT, [IPV6]:PORT or unix:///path");
+        .containsExactly("bucketdisk: --listen " + io.bucketdisk.common.net.Endpoint.error("nowhere"));
     assertThat(out).doesNotContain("Exception");
   }
 }

@@ -38,7 +38,7 @@ class GatewayCommandTest {
         .hasMessageStartingWith("--control ").hasMessageContaining("tcp://HOST:PORT");
 
     var badAdvertise = new GatewayCommand();
-    new CommandLine(badAdvertise).parseArgs("--store", "memory://", "--control-advertise=gw:9820");
+    new CommandLine(badAdvertise).parseArgs("--store", "memory://", "--control-advertise=gw");
     assertThatThrownBy(badAdvertise::call).isInstanceOf(UserError.class)
         .hasMessageStartingWith("--control-advertise ").hasMessageContaining("tcp://HOST:PORT");
   }

@@ -50,7 +50,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * CSI Controller service. Each handler follows one recipe: check the request against the spec's field rules
  * (INVALID_ARGUMENT naming the field), call {@link VolumeManager}, {@link SnapshotManager} or {@link PublishFencer},
- * build the reply; {@link CsiErrors} turns failures into the spec's codes. Advertises everything in {@link
+ * build the reply; {@link ControllerErrors} turns failures into the spec's codes. Advertises everything in {@link
  * #CAPABILITIES}; ControllerModifyVolume is answered (no mutable parameters exist) but not advertised.
  */
 final class ControllerService extends ControllerGrpc.ControllerImplBase {
@@ -78,7 +78,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   @Override
   public void createVolume(CreateVolumeRequest req, StreamObserver<CreateVolumeResponse> out) {
-    CsiErrors.reply("CreateVolume", out, () -> {
+    ControllerErrors.reply("CreateVolume", out, () -> {
       String name = required(req.getName(), "name");
       if (name.length() > MAX_NAME) {
         throw VolumeError.invalid("name is " + name.length() + " characters; at most " + MAX_NAME + " allowed");
@@ -126,7 +126,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   @Override
   public void deleteVolume(DeleteVolumeRequest req, StreamObserver<DeleteVolumeResponse> out) {
-    CsiErrors.reply("DeleteVolume", out, () -> {
+    ControllerErrors.reply("DeleteVolume", out, () -> {
       volumes.delete(required(req.getVolumeId(), "volume_id"));
       return DeleteVolumeResponse.getDefaultInstance();
     });
@@ -135,7 +135,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
   @Override
   public void controllerPublishVolume(ControllerPublishVolumeRequest req,
       StreamObserver<ControllerPublishVolumeResponse> out) {
-    CsiErrors.reply("ControllerPublishVolume", out, () -> {
+    ControllerErrors.reply("ControllerPublishVolume", out, () -> {
       String volumeId = required(req.getVolumeId(), "volume_id");
       String nodeId = required(req.getNodeId(), "node_id");
       if (!req.hasVolumeCapability()) {
@@ -153,7 +153,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
   @Override
   public void controllerUnpublishVolume(ControllerUnpublishVolumeRequest req,
       StreamObserver<ControllerUnpublishVolumeResponse> out) {
-    CsiErrors.reply("ControllerUnpublishVolume", out, () -> {
+    ControllerErrors.reply("ControllerUnpublishVolume", out, () -> {
       fencer.unpublish(required(req.getVolumeId(), "volume_id"), req.getNodeId());
       return ControllerUnpublishVolumeResponse.getDefaultInstance();
     });
@@ -162,7 +162,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
   @Override
   public void validateVolumeCapabilities(ValidateVolumeCapabilitiesRequest req,
       StreamObserver<ValidateVolumeCapabilitiesResponse> out) {
-    CsiErrors.reply("ValidateVolumeCapabilities", out, () -> {
+    ControllerErrors.reply("ValidateVolumeCapabilities", out, () -> {
       String volumeId = required(req.getVolumeId(), "volume_id");
       if (req.getVolumeCapabilitiesCount() == 0) {
         throw VolumeError.invalid("volume_capabilities is required");
@@ -189,7 +189,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   @Override
   public void listVolumes(ListVolumesRequest req, StreamObserver<ListVolumesResponse> out) {
-    CsiErrors.reply("ListVolumes", out, () -> {
+    ControllerErrors.reply("ListVolumes", out, () -> {
       var page = volumes.list(req.getMaxEntries(), req.getStartingToken());
       var reply = ListVolumesResponse.newBuilder();
       for (var m : page.items()) {
@@ -206,7 +206,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   @Override
   public void controllerGetVolume(ControllerGetVolumeRequest req, StreamObserver<ControllerGetVolumeResponse> out) {
-    CsiErrors.reply("ControllerGetVolume", out, () -> {
+    ControllerErrors.reply("ControllerGetVolume", out, () -> {
       var m = volumes.require(required(req.getVolumeId(), "volume_id"));
       return ControllerGetVolumeResponse.newBuilder().setVolume(volume(m))
           .setStatus(ControllerGetVolumeResponse.VolumeStatus.newBuilder()
@@ -217,7 +217,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   @Override
   public void getCapacity(GetCapacityRequest req, StreamObserver<GetCapacityResponse> out) {
-    CsiErrors.reply("GetCapacity", out, () -> {
+    ControllerErrors.reply("GetCapacity", out, () -> {
       for (var cap : req.getVolumeCapabilitiesList()) {
         if (unsupported(cap).isPresent()) {
           return GetCapacityResponse.newBuilder().setAvailableCapacity(0).build();
@@ -233,7 +233,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
   @Override
   public void controllerGetCapabilities(ControllerGetCapabilitiesRequest req,
       StreamObserver<ControllerGetCapabilitiesResponse> out) {
-    CsiErrors.reply("ControllerGetCapabilities", out, () -> {
+    ControllerErrors.reply("ControllerGetCapabilities", out, () -> {
       var reply = ControllerGetCapabilitiesResponse.newBuilder();
       for (Type t : CAPABILITIES) {
         reply.addCapabilities(ControllerServiceCapability.newBuilder()
@@ -246,7 +246,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
   @Override
   public void controllerExpandVolume(ControllerExpandVolumeRequest req,
       StreamObserver<ControllerExpandVolumeResponse> out) {
-    CsiErrors.reply("ControllerExpandVolume", out, () -> {
+    ControllerErrors.reply("ControllerExpandVolume", out, () -> {
       String volumeId = required(req.getVolumeId(), "volume_id");
       if (!req.hasCapacityRange()) {
         throw VolumeError.invalid("capacity_range is required");
@@ -268,7 +268,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
   @Override
   public void controllerModifyVolume(ControllerModifyVolumeRequest req,
       StreamObserver<ControllerModifyVolumeResponse> out) {
-    CsiErrors.reply("ControllerModifyVolume", out, () -> {
+    ControllerErrors.reply("ControllerModifyVolume", out, () -> {
       volumes.require(required(req.getVolumeId(), "volume_id"));
       if (!req.getMutableParametersMap().isEmpty()) {
         throw VolumeError.invalid("mutable parameter '" + req.getMutableParametersMap().keySet().iterator().next()
@@ -282,7 +282,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   @Override
   public void createSnapshot(CreateSnapshotRequest req, StreamObserver<CreateSnapshotResponse> out) {
-    CsiErrors.reply("CreateSnapshot", out, () -> {
+    ControllerErrors.reply("CreateSnapshot", out, () -> {
       String name = required(req.getName(), "name");
       String source = required(req.getSourceVolumeId(), "source_volume_id");
       if (name.length() > MAX_NAME) {
@@ -298,7 +298,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   @Override
   public void deleteSnapshot(DeleteSnapshotRequest req, StreamObserver<DeleteSnapshotResponse> out) {
-    CsiErrors.reply("DeleteSnapshot", out, () -> {
+    ControllerErrors.reply("DeleteSnapshot", out, () -> {
       snapshots.delete(required(req.getSnapshotId(), "snapshot_id"));
       return DeleteSnapshotResponse.getDefaultInstance();
     });
@@ -306,7 +306,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   @Override
   public void listSnapshots(ListSnapshotsRequest req, StreamObserver<ListSnapshotsResponse> out) {
-    CsiErrors.reply("ListSnapshots", out, () -> {
+    ControllerErrors.reply("ListSnapshots", out, () -> {
       var page = snapshots.list(emptyToNull(req.getSnapshotId()), emptyToNull(req.getSourceVolumeId()),
           req.getMaxEntries(), req.getStartingToken());
       var reply = ListSnapshotsResponse.newBuilder();
@@ -322,7 +322,7 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   @Override
   public void getSnapshot(GetSnapshotRequest req, StreamObserver<GetSnapshotResponse> out) {
-    CsiErrors.reply("GetSnapshot", out, () -> {
+    ControllerErrors.reply("GetSnapshot", out, () -> {
       String id = required(req.getSnapshotId(), "snapshot_id");
       var s = snapshots.get(id).orElseThrow(() -> VolumeError.notFound("snapshot " + id + " does not exist"));
       return GetSnapshotResponse.newBuilder().setSnapshot(snapshot(s)).build();

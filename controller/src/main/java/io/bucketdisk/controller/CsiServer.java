@@ -1,5 +1,6 @@
 package io.bucketdisk.controller;
 
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.metrics.GrpcServerMetrics;
 import io.bucketdisk.rpc.UnixSocketServer;
 import io.grpc.BindableService;
@@ -26,9 +27,9 @@ public final class CsiServer implements AutoCloseable {
     this.server = server;
   }
 
-  /** The socket path of a CSI endpoint; see {@link UnixSocketServer#parsePath}. */
+  /** The socket path of a CSI endpoint; see {@link Endpoint#parseUnix}. */
   public static Path parseEndpoint(String endpoint) {
-    return UnixSocketServer.parsePath(endpoint, "--endpoint");
+    return Endpoint.parseUnix(endpoint, "--endpoint").path();
   }
 
   /** Binds {@code socket} and starts serving {@code services}. */

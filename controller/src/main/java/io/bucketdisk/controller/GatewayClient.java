@@ -1,5 +1,6 @@
 package io.bucketdisk.controller;
 
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.proto.gateway.GatewayControlGrpc;
 import io.bucketdisk.proto.gateway.RefreshVolumeRequest;
 import io.bucketdisk.proto.gateway.SnapshotVolumeRequest;
@@ -15,7 +16,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Calls a gateway's control API (gateway_control.proto) at the address its lease names: {@code
- * unix:///run/bucketdisk/control.sock}, {@code tcp://host:port} (a gateway on another node) or {@code host:port}. Used when a volume is open on a gateway, so the snapshot
+ * unix:///run/bucketdisk/control.sock} or {@code tcp://host:port} (a gateway on another node), any {@link Endpoint} form. Used
+ * when a volume is open on a gateway, so the snapshot
  * includes every write that gateway acknowledged before the call. One channel per address, kept for reuse. Thread
  * safe. Failures surface as {@link VolumeError.Reason#UNAVAILABLE} naming the gateway.
  */
@@ -57,9 +59,9 @@ public class GatewayClient implements AutoCloseable {
         a -> Grpc.newChannelBuilder(target(a), InsecureChannelCredentials.create()).build());
   }
 
-  /** The grpc-java target for a lease's control address: {@code tcp://h:p} dials the plain {@code h:p}. */
+  /** The grpc-java target for a lease's control address ({@link Endpoint}). */
   static String target(String address) {
-    return address.startsWith("tcp://") ? address.substring("tcp://".length()) : address;
+    return Endpoint.parse(address).target();
   }
 
   @Override

@@ -40,19 +40,19 @@ public final class IdentityService extends IdentityGrpc.IdentityImplBase {
 
   @Override
   public void getPluginInfo(GetPluginInfoRequest request, StreamObserver<GetPluginInfoResponse> out) {
-    CsiErrors.reply("GetPluginInfo", out,
+    ControllerErrors.reply("GetPluginInfo", out,
         () -> GetPluginInfoResponse.newBuilder().setName(NAME).setVendorVersion(VERSION).build());
   }
 
   @Override
   public void getPluginCapabilities(GetPluginCapabilitiesRequest request,
       StreamObserver<GetPluginCapabilitiesResponse> out) {
-    CsiErrors.reply("GetPluginCapabilities", out, IdentityService::capabilities);
+    ControllerErrors.reply("GetPluginCapabilities", out, IdentityService::capabilities);
   }
 
   @Override
   public void probe(ProbeRequest request, StreamObserver<ProbeResponse> out) {
-    CsiErrors.reply("Probe", out, () -> {
+    ControllerErrors.reply("Probe", out, () -> {
       try {
         catalog.objectStore().list("volumes/", null, 1);
       } catch (Exception e) {

@@ -1,7 +1,7 @@
 package io.bucketdisk.controller;
 
 /**
- * A request that the controller's rules refuse, with the reason (which {@code CsiErrors} maps to the spec's gRPC code)
+ * A request that the controller's rules refuse, with the reason (which {@code ControllerErrors} maps to the spec's gRPC code)
  * and a message a human can act on. Thrown by the domain classes and by request checking; never carries secrets.
  */
 public final class VolumeError extends RuntimeException {

@@ -6,7 +6,7 @@
  * call a domain class ({@link io.bucketdisk.controller.VolumeManager}, {@link
  * io.bucketdisk.controller.SnapshotManager}, {@code PublishFencer}) and build the reply. Domain code throws {@link
  * io.bucketdisk.controller.VolumeError} (a reason plus a human message) or lets {@link
- * io.bucketdisk.store.StoreException} through; {@code CsiErrors} is the one place that turns either into the gRPC
+ * io.bucketdisk.store.StoreException} through; {@code ControllerErrors} is the one place that turns either into the gRPC
  * status the spec asks for, so nothing leaves as {@code UNKNOWN}.
  *
  * <p><b>Idempotency.</b> CreateVolume and CreateSnapshot derive the id from the CO's name ({@link

@@ -38,7 +38,7 @@ class PageTokenTest {
 
   @Test
   void badTokenMapsToAborted() {
-    var status = CsiErrors.toStatus(new VolumeError(VolumeError.Reason.BAD_TOKEN, "x"));
+    var status = ControllerErrors.toStatus(new VolumeError(VolumeError.Reason.BAD_TOKEN, "x"));
     assertThat(status.getCode()).isEqualTo(io.grpc.Status.Code.ABORTED);
   }
 }

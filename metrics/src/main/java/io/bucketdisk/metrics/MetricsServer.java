@@ -1,5 +1,6 @@
 package io.bucketdisk.metrics;
 
+import io.bucketdisk.common.net.Endpoint;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
@@ -65,29 +66,18 @@ public final class MetricsServer implements AutoCloseable {
   }
 
   /**
-   * Parses {@code HOST:PORT}, {@code [IPV6]:PORT} or {@code :PORT} (all interfaces); port 0 picks a free one.
-   * Anything else is an {@link IllegalArgumentException} whose message shows the expected form.
+   * The TCP address of {@code address} ({@link Endpoint}: {@code HOST:PORT}, {@code [IPV6]:PORT}, {@code :PORT} for
+   * every interface; port 0 picks a free one), resolved. Anything else is an {@link IllegalArgumentException} whose
+   * message shows the expected forms.
    */
-  public static InetSocketAddress parse(String hostPort) {
-    int colon = hostPort.lastIndexOf(':');
-    if (colon < 0) {
-      throw new IllegalArgumentException("'" + hostPort + "' is not HOST:PORT; use e.g. 0.0.0.0:9810 or 127.0.0.1:0");
-    }
-    String host = hostPort.substring(0, colon);
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    int port;
+  public static InetSocketAddress parse(String address) {
     try {
-      port = Integer.parseInt(hostPort.substring(colon + 1));
-    } catch (NumberFormatException e) {
-      port = -1;
+      return Endpoint.parseTcp(address, "metrics address").socketAddress();
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalArgumentException("metrics address '" + address.strip() + "': unknown host " + e.getMessage());
     }
-    if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("'" + hostPort + "' has no valid port (0-65535); use e.g. 0.0.0.0:9810");
-    }
-    return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
   }
+
 
   /**
    * Starts serving {@code registry} and {@code health} on {@code address} ({@link #parse} form).

@@ -40,21 +40,21 @@ record EphemeralAttributes(long sizeBytes, int chunkSize, String fsType, Map<Str
   static EphemeralAttributes parse(Map<String, String> volumeContext, VolumeCapability cap) {
     for (String key : volumeContext.keySet()) {
       if (!key.startsWith(KUBELET_PREFIX) && !key.equals(SIZE) && !key.equals(CHUNK_SIZE) && !key.equals(FS_TYPE)) {
-        throw CsiErrors.invalid("ephemeral volume attribute '" + key + "' is not known; use " + SIZE + ", "
+        throw NodeErrors.invalid("ephemeral volume attribute '" + key + "' is not known; use " + SIZE + ", "
             + CHUNK_SIZE + " or " + FS_TYPE);
       }
     }
     long size = volumeContext.containsKey(SIZE) ? quantity(SIZE, volumeContext.get(SIZE)) : DEFAULT_SIZE;
     size = (size + 4095) / 4096 * 4096;
     if (size < MIN_SIZE || size > MAX_SIZE) {
-      throw CsiErrors.invalid("ephemeral volume attribute " + SIZE + "=" + volumeContext.get(SIZE)
+      throw NodeErrors.invalid("ephemeral volume attribute " + SIZE + "=" + volumeContext.get(SIZE)
           + " is out of range; use 16Mi to 1Pi");
     }
     int chunk = 0;
     if (volumeContext.containsKey(CHUNK_SIZE)) {
       long c = quantity(CHUNK_SIZE, volumeContext.get(CHUNK_SIZE));
       if (Long.bitCount(c) != 1 || c < (64 << 10) || c > (64 << 20)) {
-        throw CsiErrors.invalid("ephemeral volume attribute " + CHUNK_SIZE + "=" + volumeContext.get(CHUNK_SIZE)
+        throw NodeErrors.invalid("ephemeral volume attribute " + CHUNK_SIZE + "=" + volumeContext.get(CHUNK_SIZE)
             + " must be a power of two from 64Ki to 64Mi");
       }
       chunk = (int) c;
@@ -64,11 +64,11 @@ record EphemeralAttributes(long sizeBytes, int chunkSize, String fsType, Map<Str
       fs = cap.hasMount() && !cap.getMount().getFsType().isEmpty() ? cap.getMount().getFsType() : "ext4";
     }
     if (!Mounter.FILESYSTEMS.contains(fs)) {
-      throw CsiErrors.invalid("ephemeral volume " + FS_TYPE + " '" + fs + "' is not supported; use one of "
+      throw NodeErrors.invalid("ephemeral volume " + FS_TYPE + " '" + fs + "' is not supported; use one of "
           + Mounter.FILESYSTEMS);
     }
     if (fs.equals("xfs") && size < MIN_XFS_SIZE) {
-      throw CsiErrors.invalid("ephemeral volume attribute " + SIZE + ": xfs needs at least 300Mi");
+      throw NodeErrors.invalid("ephemeral volume attribute " + SIZE + ": xfs needs at least 300Mi");
     }
     var labels = new TreeMap<String, String>();
     labels.put(FS_TYPE, fs);
@@ -86,7 +86,7 @@ record EphemeralAttributes(long sizeBytes, int chunkSize, String fsType, Map<Str
     try {
       return ByteSize.parse(text).bytes();
     } catch (IllegalArgumentException e) {
-      throw CsiErrors.invalid("ephemeral volume attribute " + key + ": " + e.getMessage());
+      throw NodeErrors.invalid("ephemeral volume attribute " + key + ": " + e.getMessage());
     }
   }
 

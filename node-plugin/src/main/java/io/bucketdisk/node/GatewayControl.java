@@ -1,5 +1,6 @@
 package io.bucketdisk.node;
 
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.GatewayControlGrpc;
@@ -29,19 +30,9 @@ final class GatewayControl implements AutoCloseable {
     this.channel = Grpc.newChannelBuilder(target(address), InsecureChannelCredentials.create()).build();
   }
 
-  /** The grpc-java target of a control address; IllegalArgumentException naming the accepted forms. */
+  /** The grpc-java target of a control address ({@link Endpoint}); IllegalArgumentException naming the forms. */
   static String target(String address) {
-    if (address.startsWith("tcp://") && address.length() > "tcp://".length()) {
-      return address.substring("tcp://".length());
-    }
-    if (address.startsWith("unix:///")) {
-      return address;
-    }
-    if (address.startsWith("/")) {
-      return "unix://" + address;
-    }
-    throw new IllegalArgumentException("gateway control address '" + address
-        + "': use unix:///run/bucketdisk/control.sock or tcp://HOST:PORT");
+    return Endpoint.parse(address).target();
   }
 
   String address() {

@@ -1,7 +1,7 @@
 package io.bucketdisk.node;
 
-import io.bucketdisk.node.nbd.ExportInfo;
-import io.bucketdisk.node.nbd.GatewayAddress;
+import io.bucketdisk.node.nbd.NegotiatedExport;
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.node.nbd.GatewayConnector;
 import io.bucketdisk.node.netlink.DeviceConfig;
 import io.bucketdisk.node.netlink.NbdNetlink;
@@ -29,28 +29,28 @@ final class NodeAttacher {
   record Timeouts(long ioSeconds, long deadConnectionSeconds) {}
 
   private final NbdNetlink netlink;
-  private final GatewayAddress defaultGateway;
+  private final Endpoint defaultGateway;
   private final int connections;
   private final Timeouts timeouts;
 
-  NodeAttacher(NbdNetlink netlink, GatewayAddress defaultGateway, int connections, Timeouts timeouts) {
+  NodeAttacher(NbdNetlink netlink, Endpoint defaultGateway, int connections, Timeouts timeouts) {
     this.netlink = netlink;
     this.defaultGateway = defaultGateway;
     this.connections = connections;
     this.timeouts = timeouts;
   }
 
-  record Attached(int index, ExportInfo export, int connections) {}
+  record Attached(int index, NegotiatedExport export, int connections) {}
 
-  GatewayAddress defaultGateway() {
+  Endpoint defaultGateway() {
     return defaultGateway;
   }
 
-  private static GatewayConnector connector(GatewayAddress gateway) {
+  private static GatewayConnector connector(Endpoint gateway) {
     return new GatewayConnector(gateway, CONNECT_TIMEOUT);
   }
 
-  Attached attach(String volumeId, GatewayAddress gateway) throws IOException {
+  Attached attach(String volumeId, Endpoint gateway) throws IOException {
     try (var conns = connector(gateway).open(volumeId, connections)) {
       var info = conns.export();
       var cfg = new DeviceConfig(info.sizeBytes(), info.kernelBlockSize(), info.transmissionFlags(),
@@ -68,7 +68,7 @@ final class NodeAttacher {
   }
 
   /** Hands fresh sockets to device {@code index}; the kernel swaps them for dead ones and drops the rest. */
-  int reattach(String volumeId, int index, GatewayAddress gateway) throws IOException {
+  int reattach(String volumeId, int index, Endpoint gateway) throws IOException {
     try (var conns = connector(gateway).open(volumeId, connections)) {
       netlink.reconfigure(index, volumeId, OptionalLong.empty(), conns.fds());
       return conns.sockets().size();
@@ -76,7 +76,7 @@ final class NodeAttacher {
   }
 
   /** Asks the gateway for the export's current size and gives it to the kernel; returns the size. */
-  long refreshSize(String volumeId, int index, GatewayAddress gateway) throws IOException {
+  long refreshSize(String volumeId, int index, Endpoint gateway) throws IOException {
     long size;
     try (var conns = connector(gateway).open(volumeId, 1)) {
       size = conns.export().sizeBytes();

@@ -1,6 +1,7 @@
 package io.bucketdisk.node;
 
-import io.bucketdisk.node.nbd.GatewayAddress;
+import io.bucketdisk.common.net.Endpoint;
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.rpc.UnixSocketServer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,14 +13,14 @@ import java.time.Duration;
  * the gateway's control API address ({@code unix:///path} or {@code tcp://HOST:PORT}), through which ephemeral inline
  * volumes are created and deleted.
  */
-public record NodeConfig(Path socket, String nodeId, GatewayAddress gateway, int connections, Path stateDir,
+public record NodeConfig(Path socket, String nodeId, Endpoint gateway, int connections, Path stateDir,
     long maxVolumes, Duration ioTimeout, Duration reattachTimeout, String gatewayControl) {
 
   /** Where the gateway on this node serves its control API (the hostPath shared with the gateway). */
   public static final String DEFAULT_GATEWAY_CONTROL = "unix:///run/bucketdisk/control.sock";
 
   /** As the canonical constructor, with the gateway control API at {@link #DEFAULT_GATEWAY_CONTROL}. */
-  public NodeConfig(Path socket, String nodeId, GatewayAddress gateway, int connections, Path stateDir,
+  public NodeConfig(Path socket, String nodeId, Endpoint gateway, int connections, Path stateDir,
       long maxVolumes, Duration ioTimeout, Duration reattachTimeout) {
     this(socket, nodeId, gateway, connections, stateDir, maxVolumes, ioTimeout, reattachTimeout,
         DEFAULT_GATEWAY_CONTROL);
@@ -38,8 +39,8 @@ public record NodeConfig(Path socket, String nodeId, GatewayAddress gateway, int
     GatewayControl.target(gatewayControl);
   }
 
-  /** The socket path of a CSI endpoint; see {@link UnixSocketServer#parsePath}. */
+  /** The socket path of a CSI endpoint; see {@link Endpoint#parseUnix}. */
   public static Path parseEndpoint(String endpoint) {
-    return UnixSocketServer.parsePath(endpoint, "--endpoint");
+    return Endpoint.parseUnix(endpoint, "--endpoint").path();
   }
 }

@@ -1,6 +1,6 @@
 package io.bucketdisk.node;
 
-import io.bucketdisk.node.nbd.GatewayAddress;
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.proto.csi.NodeExpandVolumeRequest;
 import io.bucketdisk.proto.csi.NodeExpandVolumeResponse;
 import io.bucketdisk.proto.csi.NodeGetCapabilitiesRequest;
@@ -85,7 +85,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
 
   private <T> void call(String rpc, String volumeId, StreamObserver<T> out, Body<T> body) {
     if (volumeId.isEmpty()) {
-      out.onError(CsiErrors.invalid(rpc + ": volume_id is required"));
+      out.onError(NodeErrors.invalid(rpc + ": volume_id is required"));
       return;
     }
     if (!busy.add(volumeId)) {
@@ -103,7 +103,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       busy.remove(volumeId); // before answering: the CO may send the next call as soon as it has the reply
     }
     if (failure != null) {
-      out.onError(CsiErrors.toStatus(rpc, volumeId, failure));
+      out.onError(NodeErrors.toStatus(rpc, volumeId, failure));
       return;
     }
     out.onNext(result);
@@ -117,10 +117,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     call("NodeStageVolume", req.getVolumeId(), out, () -> {
       String staging = req.getStagingTargetPath();
       if (staging.isEmpty()) {
-        throw CsiErrors.invalid("staging_target_path is required");
+        throw NodeErrors.invalid("staging_target_path is required");
       }
       if (!req.hasVolumeCapability()) {
-        throw CsiErrors.invalid("volume_capability is required");
+        throw NodeErrors.invalid("volume_capability is required");
       }
       var cap = req.getVolumeCapability();
       var wanted = describe(req.getVolumeId(), staging, cap);
@@ -128,12 +128,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (existing.isPresent()) {
         var v = existing.get();
         if (v.ephemeral()) {
-          throw CsiErrors.precondition("volume " + v.volumeId() + " is an ephemeral inline volume published at "
+          throw NodeErrors.precondition("volume " + v.volumeId() + " is an ephemeral inline volume published at "
               + v.stagingPath() + "; it cannot be staged");
         }
         if (!v.stagingPath().equals(staging) || v.block() != wanted.block() || !v.fsType().equals(wanted.fsType())
             || !v.accessMode().equals(wanted.accessMode())) {
-          throw CsiErrors.alreadyExists("volume " + v.volumeId() + " is already staged at " + v.stagingPath()
+          throw NodeErrors.alreadyExists("volume " + v.volumeId() + " is already staged at " + v.stagingPath()
               + " with a different capability");
         }
         if (attacher.serves(v.exportName(), v.deviceIndex()) && (v.block() || mounter.isMountPoint(staging))) {
@@ -143,7 +143,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         cleanupStage(v);
       }
       if (!Files.isDirectory(Path.of(staging))) {
-        throw CsiErrors.invalid("staging_target_path " + staging + " does not exist or is not a directory");
+        throw NodeErrors.invalid("staging_target_path " + staging + " does not exist or is not a directory");
       }
       if (state.all().size() >= maxVolumes) {
         throw Status.RESOURCE_EXHAUSTED.withDescription("node " + nodeId + " already has " + maxVolumes + " volumes")
@@ -152,7 +152,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       var gateway = gateway(req.getPublishContextMap());
       var attached = attacher.attach(req.getVolumeId(), gateway);
       var v = new StagedVolume(wanted.volumeId(), attached.index(), staging, wanted.block(), wanted.fsType(),
-          wanted.mountFlags(), wanted.readOnly() || attached.export().readOnly(), wanted.accessMode(), gateway.text(),
+          wanted.mountFlags(), wanted.readOnly() || attached.export().readOnly(), wanted.accessMode(), gateway.toString(),
           Map.of(), wanted.volumeId(), false);
       state.put(v);
       try {
@@ -169,15 +169,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   }
 
   /** The gateway the controller named in publish_context ({@value #GATEWAY_KEY}), else this node's own. */
-  private GatewayAddress gateway(Map<String, String> publishContext) {
+  private Endpoint gateway(Map<String, String> publishContext) {
     String addr = publishContext.get(GATEWAY_KEY);
     if (addr == null || addr.isBlank()) {
       return attacher.defaultGateway();
     }
     try {
-      return GatewayAddress.parse(addr);
+      return Endpoint.parse(addr);
     } catch (IllegalArgumentException e) {
-      throw CsiErrors.invalid("publish_context " + GATEWAY_KEY + ": " + e.getMessage());
+      throw NodeErrors.invalid("publish_context " + GATEWAY_KEY + ": " + e.getMessage());
     }
   }
 
@@ -185,11 +185,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     var fs = mounter.filesystem(v.device());
     if (fs.isEmpty()) {
       if (v.readOnly()) {
-        throw CsiErrors.precondition("volume " + v.volumeId() + " is blank and read-only: it cannot be formatted");
+        throw NodeErrors.precondition("volume " + v.volumeId() + " is blank and read-only: it cannot be formatted");
       }
       mounter.mkfs(v.device(), v.fsType());
     } else if (!fs.get().equals(v.fsType())) {
-      throw CsiErrors.precondition("volume " + v.volumeId() + " holds a " + fs.get() + " filesystem, not " + v.fsType());
+      throw NodeErrors.precondition("volume " + v.volumeId() + " holds a " + fs.get() + " filesystem, not " + v.fsType());
     }
     var options = new ArrayList<>(v.mountFlags());
     if (v.readOnly()) {
@@ -201,7 +201,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   /** Validates a capability and describes the stage it asks for; FAILED_PRECONDITION when unsupported. */
   private static StagedVolume describe(String volumeId, String staging, VolumeCapability cap) {
     if (!cap.hasAccessMode() || cap.getAccessMode().getMode() == Mode.UNKNOWN) {
-      throw CsiErrors.invalid("volume_capability.access_mode is required");
+      throw NodeErrors.invalid("volume_capability.access_mode is required");
     }
     Mode mode = cap.getAccessMode().getMode();
     boolean readOnly = READ_ONLY_MODES.contains(mode);
@@ -210,15 +210,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
           false);
     }
     if (!cap.hasMount()) {
-      throw CsiErrors.invalid("volume_capability needs block or mount access");
+      throw NodeErrors.invalid("volume_capability needs block or mount access");
     }
     if (!MOUNT_MODES.contains(mode)) {
-      throw CsiErrors.precondition("access mode " + mode + " is not supported for mount volumes (a filesystem "
+      throw NodeErrors.precondition("access mode " + mode + " is not supported for mount volumes (a filesystem "
           + "cannot be written from several nodes); use block access");
     }
     String fs = cap.getMount().getFsType().isEmpty() ? "ext4" : cap.getMount().getFsType();
     if (!Mounter.FILESYSTEMS.contains(fs)) {
-      throw CsiErrors.precondition("filesystem " + fs + " is not supported; use one of " + Mounter.FILESYSTEMS);
+      throw NodeErrors.precondition("filesystem " + fs + " is not supported; use one of " + Mounter.FILESYSTEMS);
     }
     return new StagedVolume(volumeId, -1, staging, false, fs, cap.getMount().getMountFlagsList(), readOnly, mode.name(),
         "", Map.of(), volumeId, false);
@@ -230,7 +230,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   public void nodeUnstageVolume(NodeUnstageVolumeRequest req, StreamObserver<NodeUnstageVolumeResponse> out) {
     call("NodeUnstageVolume", req.getVolumeId(), out, () -> {
       if (req.getStagingTargetPath().isEmpty()) {
-        throw CsiErrors.invalid("staging_target_path is required");
+        throw NodeErrors.invalid("staging_target_path is required");
       }
       var v = state.get(req.getVolumeId());
       if (v.isEmpty()) {
@@ -238,10 +238,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         return NodeUnstageVolumeResponse.getDefaultInstance();
       }
       if (v.get().ephemeral()) {
-        throw CsiErrors.precondition("volume " + req.getVolumeId() + " is an ephemeral inline volume; unpublish it");
+        throw NodeErrors.precondition("volume " + req.getVolumeId() + " is an ephemeral inline volume; unpublish it");
       }
       if (!v.get().publications().isEmpty()) {
-        throw CsiErrors.precondition("volume " + req.getVolumeId() + " is still published at "
+        throw NodeErrors.precondition("volume " + req.getVolumeId() + " is still published at "
             + v.get().publications().keySet() + "; unpublish it first");
       }
       cleanupStage(v.get());
@@ -275,36 +275,36 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     call("NodePublishVolume", req.getVolumeId(), out, () -> {
       String target = req.getTargetPath();
       if (target.isEmpty()) {
-        throw CsiErrors.invalid("target_path is required");
+        throw NodeErrors.invalid("target_path is required");
       }
       if (!req.hasVolumeCapability()) {
-        throw CsiErrors.invalid("volume_capability is required");
+        throw NodeErrors.invalid("volume_capability is required");
       }
       if (EphemeralAttributes.isEphemeral(req.getVolumeContextMap())) {
         return publishEphemeral(req);
       }
       if (req.getStagingTargetPath().isEmpty()) {
-        throw CsiErrors.precondition("staging_target_path is required: this plugin stages volumes (STAGE_UNSTAGE_VOLUME)");
+        throw NodeErrors.precondition("staging_target_path is required: this plugin stages volumes (STAGE_UNSTAGE_VOLUME)");
       }
       var wanted = describe(req.getVolumeId(), req.getStagingTargetPath(), req.getVolumeCapability());
       var v = state.get(req.getVolumeId()).orElseThrow(() ->
-          CsiErrors.notFound("volume " + req.getVolumeId() + " is not staged on node " + nodeId));
+          NodeErrors.notFound("volume " + req.getVolumeId() + " is not staged on node " + nodeId));
       if (v.ephemeral()) {
-        throw CsiErrors.precondition("volume " + v.volumeId() + " is an ephemeral inline volume; it cannot be staged");
+        throw NodeErrors.precondition("volume " + v.volumeId() + " is an ephemeral inline volume; it cannot be staged");
       }
       if (!v.stagingPath().equals(req.getStagingTargetPath())) {
-        throw CsiErrors.precondition("volume " + v.volumeId() + " is staged at " + v.stagingPath() + ", not at "
+        throw NodeErrors.precondition("volume " + v.volumeId() + " is staged at " + v.stagingPath() + ", not at "
             + req.getStagingTargetPath());
       }
       if (v.block() != wanted.block()) {
-        throw CsiErrors.precondition("volume " + v.volumeId() + " was staged for " + (v.block() ? "block" : "mount")
+        throw NodeErrors.precondition("volume " + v.volumeId() + " was staged for " + (v.block() ? "block" : "mount")
             + " access");
       }
       boolean ro = req.getReadonly() || v.readOnly();
       Boolean published = v.publications().get(target);
       if (published != null) {
         if (published != ro) {
-          throw CsiErrors.alreadyExists("volume " + v.volumeId() + " is already published at " + target
+          throw NodeErrors.alreadyExists("volume " + v.volumeId() + " is already published at " + target
               + " with readonly=" + published);
         }
         if (mounter.isMountPoint(target)) {
@@ -332,7 +332,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     call("NodeUnpublishVolume", req.getVolumeId(), out, () -> {
       String target = req.getTargetPath();
       if (target.isEmpty()) {
-        throw CsiErrors.invalid("target_path is required");
+        throw NodeErrors.invalid("target_path is required");
       }
       var v = state.get(req.getVolumeId());
       if (v.isPresent() && v.get().ephemeral() && v.get().stagingPath().equals(target)) {
@@ -363,23 +363,23 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     String target = req.getTargetPath();
     var cap = req.getVolumeCapability();
     if (!req.getStagingTargetPath().isEmpty()) {
-      throw CsiErrors.invalid("ephemeral inline volume " + id + " must come without a staging_target_path");
+      throw NodeErrors.invalid("ephemeral inline volume " + id + " must come without a staging_target_path");
     }
     if (cap.hasBlock()) {
-      throw CsiErrors.invalid("ephemeral inline volume " + id + ": block access is not supported (Kubernetes inline"
+      throw NodeErrors.invalid("ephemeral inline volume " + id + ": block access is not supported (Kubernetes inline"
           + " volumes are filesystems); use mount access");
     }
     var attrs = EphemeralAttributes.parse(req.getVolumeContextMap(), cap);
     var described = describe(id, target, cap.hasMount() ? cap : cap.toBuilder()
         .setMount(VolumeCapability.MountVolume.getDefaultInstance()).build());
     if (req.getReadonly() || described.readOnly()) {
-      throw CsiErrors.invalid("ephemeral inline volume " + id + " starts blank; it cannot be published read-only");
+      throw NodeErrors.invalid("ephemeral inline volume " + id + " starts blank; it cannot be published read-only");
     }
     var existing = state.get(id);
     if (existing.isPresent()) {
       var v = existing.get();
       if (!v.ephemeral() || !v.stagingPath().equals(target)) {
-        throw CsiErrors.alreadyExists("volume " + id + " is already " + (v.ephemeral() ? "published at " : "staged at ")
+        throw NodeErrors.alreadyExists("volume " + id + " is already " + (v.ephemeral() ? "published at " : "staged at ")
             + v.stagingPath());
       }
       if (v.deviceIndex() >= 0 && attacher.serves(v.exportName(), v.deviceIndex()) && mounter.isMountPoint(target)
@@ -396,7 +396,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     String storeId = control.createEphemeral(id, attrs.sizeBytes(), attrs.chunkSize(), attrs.labels(), nodeId);
     // Recorded before attaching: an unpublish after a failure here still finds the volume and deletes it.
     var v = new StagedVolume(id, -1, target, false, attrs.fsType(), cap.getMount().getMountFlagsList(), false,
-        described.accessMode(), gateway.text(), Map.of(), storeId, true);
+        described.accessMode(), gateway.toString(), Map.of(), storeId, true);
     state.put(v);
     try {
       v = v.withDevice(attacher.attach(storeId, gateway).index());
@@ -434,12 +434,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   // ---- stats and expand --------------------------------------------------------------------------------------
 
   private StagedVolume staged(String volumeId, String path) {
-    var v = state.get(volumeId).orElseThrow(() -> CsiErrors.notFound("volume " + volumeId + " is not staged on node " + nodeId));
+    var v = state.get(volumeId).orElseThrow(() -> NodeErrors.notFound("volume " + volumeId + " is not staged on node " + nodeId));
     if (!path.equals(v.stagingPath()) && !v.publications().containsKey(path)) {
-      throw CsiErrors.notFound("volume " + volumeId + " is not staged or published at " + path);
+      throw NodeErrors.notFound("volume " + volumeId + " is not staged or published at " + path);
     }
     if (!Files.exists(Path.of(path))) {
-      throw CsiErrors.notFound("volume path " + path + " does not exist");
+      throw NodeErrors.notFound("volume path " + path + " does not exist");
     }
     return v;
   }
@@ -448,7 +448,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   public void nodeGetVolumeStats(NodeGetVolumeStatsRequest req, StreamObserver<NodeGetVolumeStatsResponse> out) {
     call("NodeGetVolumeStats", req.getVolumeId(), out, () -> {
       if (req.getVolumePath().isEmpty()) {
-        throw CsiErrors.invalid("volume_path is required");
+        throw NodeErrors.invalid("volume_path is required");
       }
       var v = staged(req.getVolumeId(), req.getVolumePath());
       var resp = NodeGetVolumeStatsResponse.newBuilder();
@@ -471,15 +471,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   public void nodeExpandVolume(NodeExpandVolumeRequest req, StreamObserver<NodeExpandVolumeResponse> out) {
     call("NodeExpandVolume", req.getVolumeId(), out, () -> {
       if (req.getVolumePath().isEmpty()) {
-        throw CsiErrors.invalid("volume_path is required");
+        throw NodeErrors.invalid("volume_path is required");
       }
       var v = staged(req.getVolumeId(), req.getVolumePath());
       long required = req.hasCapacityRange() ? req.getCapacityRange().getRequiredBytes() : 0;
       long limit = req.hasCapacityRange() ? req.getCapacityRange().getLimitBytes() : 0;
       if (required < 0 || limit < 0) {
-        throw CsiErrors.invalid("capacity_range must not be negative");
+        throw NodeErrors.invalid("capacity_range must not be negative");
       }
-      long size = attacher.refreshSize(v.exportName(), v.deviceIndex(), GatewayAddress.parse(v.gateway()));
+      long size = attacher.refreshSize(v.exportName(), v.deviceIndex(), Endpoint.parse(v.gateway()));
       if (size < required || (limit > 0 && size > limit)) {
         throw Status.OUT_OF_RANGE.withDescription("volume " + v.volumeId() + " is " + size
             + " bytes at the gateway; expand it in the controller first (asked for " + required + ")").asRuntimeException();
@@ -487,7 +487,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       boolean block = v.block() || (req.hasVolumeCapability() && req.getVolumeCapability().hasBlock());
       if (!block) {
         if (v.readOnly()) {
-          throw CsiErrors.precondition("volume " + v.volumeId() + " is mounted read-only; its filesystem cannot grow");
+          throw NodeErrors.precondition("volume " + v.volumeId() + " is mounted read-only; its filesystem cannot grow");
         }
         mounter.resize(v.device(), v.stagingPath(), v.fsType());
         log.info("volume {}: {} grown online to {} bytes", v.volumeId(), v.fsType(), size);

@@ -99,7 +99,7 @@ final class ReattachWatcher implements AutoCloseable {
     while (running && System.nanoTime() < deadline) {
       attempt++;
       try {
-        int n = attacher.reattach(id, index, io.bucketdisk.node.nbd.GatewayAddress.parse(v.get().gateway()));
+        int n = attacher.reattach(id, index, io.bucketdisk.common.net.Endpoint.parse(v.get().gateway()));
         log.info("volume {}: /dev/nbd{} handed {} fresh connection(s) after {} (attempt {})", id, index, n, why, attempt);
         return;
       } catch (Exception e) {

@@ -68,7 +68,8 @@ class GatewayControlIT {
     assertThat(GatewayControl.target("unix:///run/bucketdisk/control.sock")).isEqualTo("unix:///run/bucketdisk/control.sock");
     assertThat(GatewayControl.target("/run/bucketdisk/control.sock")).isEqualTo("unix:///run/bucketdisk/control.sock");
     assertThat(GatewayControl.target("tcp://10.0.2.2:9820")).isEqualTo("10.0.2.2:9820");
-    assertThatThrownBy(() -> GatewayControl.target("localhost:9820")).isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("unix:///run/bucketdisk/control.sock or tcp://HOST:PORT");
+    assertThat(GatewayControl.target("localhost:9820")).isEqualTo("localhost:9820");
+    assertThatThrownBy(() -> GatewayControl.target("control.sock")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(io.bucketdisk.common.net.Endpoint.GRAMMAR);
   }
 }

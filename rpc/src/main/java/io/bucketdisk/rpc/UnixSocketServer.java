@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
 /**
  * A gRPC server on a Unix domain socket: grpc-netty-shaded over epoll, each call on its own virtual thread.
  *
- * <p><b>Addresses.</b> {@link #parsePath} accepts {@code unix:///abs/path}, {@code unix:/abs/path} or a bare absolute
+ * <p><b>Addresses.</b> {@code io.bucketdisk.common.net.Endpoint#parseUnix} accepts {@code unix:///abs/path}, {@code unix:/abs/path} or a bare absolute
  * path, the forms CSI's {@code CSI_ENDPOINT} uses, and refuses anything else with a message naming the flag.
  *
  * <p><b>Takeover guard.</b> Netty unlinks whatever is at the path before binding, so a second server would silently
@@ -60,26 +60,6 @@ public final class UnixSocketServer implements AutoCloseable {
     this.socket = socket;
     this.role = role;
     this.grace = grace;
-  }
-
-  /**
-   * The socket path of {@code address} ({@code unix:///abs/path}, {@code unix:/abs/path}, {@code /abs/path}).
-   *
-   * @param flag the command-line flag the address came from, named in the error
-   * @throws IllegalArgumentException when {@code address} is not one of those forms
-   */
-  public static Path parsePath(String address, String flag) {
-    String p = address;
-    if (p.startsWith("unix://")) {
-      p = p.substring("unix://".length());
-    } else if (p.startsWith("unix:")) {
-      p = p.substring("unix:".length());
-    }
-    if (!p.startsWith("/") || p.contains(":")) {
-      throw new IllegalArgumentException(flag + " '" + address
-          + "' is not a Unix socket; use unix:///absolute/path/name.sock");
-    }
-    return Path.of(p);
   }
 
   /**

@@ -110,15 +110,4 @@ class UnixSocketServerTest {
         .hasMessageContaining("longer than 107 bytes").hasMessageContaining("--endpoint");
   }
 
-  @Test
-  void parsesTheEndpointForms() {
-    assertThat(UnixSocketServer.parsePath("unix:///csi/csi.sock", "--endpoint")).isEqualTo(Path.of("/csi/csi.sock"));
-    assertThat(UnixSocketServer.parsePath("unix:/csi/csi.sock", "--endpoint")).isEqualTo(Path.of("/csi/csi.sock"));
-    assertThat(UnixSocketServer.parsePath("/csi/csi.sock", "--endpoint")).isEqualTo(Path.of("/csi/csi.sock"));
-    assertThatThrownBy(() -> UnixSocketServer.parsePath("tcp://1.2.3.4:5", "--endpoint"))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("--endpoint 'tcp://1.2.3.4:5' is not a Unix socket; use unix:///absolute/path/name.sock");
-    assertThatThrownBy(() -> UnixSocketServer.parsePath("csi.sock", "--control"))
-        .hasMessageStartingWith("--control 'csi.sock'");
-  }
 }

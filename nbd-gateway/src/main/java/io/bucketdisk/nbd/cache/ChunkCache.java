@@ -32,7 +32,7 @@ public final class ChunkCache {
   final RecentChunks recent;
   final DirtyLimiter limiter;
   final Semaphore loads;
-  private final ConcurrentHashMap<Integer, BufferPool> pools = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, ScratchChunks> pools = new ConcurrentHashMap<>();
   final AtomicLong loadingBytes = new AtomicLong();
 
   public ChunkCache(CacheConfig config) {
@@ -57,8 +57,8 @@ public final class ChunkCache {
   }
 
   /** Scratch buffers of {@code chunkSize}, as many as the upload parallelism. */
-  BufferPool pool(int chunkSize) {
-    return pools.computeIfAbsent(chunkSize, s -> new BufferPool(s, config.uploadParallelism()));
+  ScratchChunks pool(int chunkSize) {
+    return pools.computeIfAbsent(chunkSize, s -> new ScratchChunks(s, config.uploadParallelism()));
   }
 
   /** Bytes of clean chunks held now (recent loads and Caffeine). */
@@ -70,7 +70,7 @@ public final class ChunkCache {
   /** Clean + dirty + scratch buffers in use + loads in flight: everything this cache holds now. */
   public long residentBytes() {
     long scratch = 0;
-    for (BufferPool p : pools.values()) {
+    for (ScratchChunks p : pools.values()) {
       scratch += (long) p.inUse() * p.bufferSize();
     }
     return cleanBytes() + limiter.used() + scratch + loadingBytes.get();

@@ -471,7 +471,7 @@ public final class VolumeCache implements AutoCloseable {
       }
       return;
     }
-    BufferPool pool = shared.pool(chunkSize);
+    ScratchChunks pool = shared.pool(chunkSize);
     byte[] scratch;
     try {
       scratch = pool.take();

@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * <p><b>Design.</b> A dispatcher virtual thread takes upload requests from a queue and, every tick, scans the dirty
  * map for chunks that are due: older than {@link CacheConfig#maxDirtyAge()} (the loss window), waiting for a
  * retry after a failure, or — while the {@link DirtyLimiter} is more than half full — the oldest ones. Each data
- * chunk uploads on its own virtual thread holding one scratch buffer of the gateway's {@link BufferPool}, which
+ * chunk uploads on its own virtual thread holding one scratch buffer of the gateway's {@link ScratchChunks}, which
  * bounds the parallelism; zeroed chunks are collected and deleted in one batched {@code ChunkStore.delete}.
  *
  * <p><b>An upload</b> fills the chunk's missing ranges from the store ({@link VolumeCache#merge}), copies the
@@ -278,7 +278,7 @@ final class WriteBackFlusher implements AutoCloseable {
   }
 
   private void uploadOne(ChunkBuffer b, long seq) {
-    BufferPool pool = volume.shared.pool(volume.chunkSize);
+    ScratchChunks pool = volume.shared.pool(volume.chunkSize);
     try {
       volume.merge(b);
       byte[] scratch = pool.take();

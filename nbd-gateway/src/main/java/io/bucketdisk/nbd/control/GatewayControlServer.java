@@ -1,14 +1,12 @@
 package io.bucketdisk.nbd.control;
 
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.nbd.cache.VolumeExportProvider;
 import io.bucketdisk.rpc.UnixSocketServer;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
-import java.net.Inet6Address;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -45,48 +43,16 @@ public final class GatewayControlServer implements AutoCloseable {
   }
 
   /**
-   * Starts on {@code address}: {@code unix:///abs/path} (or a bare absolute path) or {@code tcp://HOST:PORT}
-   * ({@code tcp://0.0.0.0:9820}, {@code tcp://[::1]:0}).
+   * Starts on {@code address}, an {@link Endpoint}: {@code unix:///abs/path} or {@code tcp://HOST:PORT} ({@code
+   * tcp://0.0.0.0:9820}, {@code tcp://[::1]:0}).
    *
    * @throws IllegalArgumentException for an address of neither form, with a message naming the fix
    */
   public static GatewayControlServer start(String address, VolumeExportProvider volumes) throws IOException {
-    if (address.startsWith("tcp:")) {
-      return start(parseTcpAddress(address), volumes);
-    }
-    return start(parseAddress(address), volumes);
-  }
-
-  /** The socket address of {@code tcp://HOST:PORT} or {@code tcp://[IPV6]:PORT}, not resolved yet. */
-  public static InetSocketAddress parseTcpAddress(String address) {
-    String fix = "; use tcp://HOST:PORT, e.g. tcp://0.0.0.0:9820";
-    URI uri;
-    try {
-      uri = new URI(address);
-    } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("control address '" + address + "' is not valid" + fix);
-    }
-    String host = uri.getHost();
-    int port = uri.getPort();
-    String path = uri.getRawPath();
-    if (!"tcp".equals(uri.getScheme()) || host == null || port < 0 || port > 65535 || uri.getRawUserInfo() != null
-        || (path != null && !path.isEmpty()) || uri.getRawQuery() != null || uri.getRawFragment() != null) {
-      throw new IllegalArgumentException("control address '" + address + "' needs a host and a port" + fix);
-    }
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    return InetSocketAddress.createUnresolved(host, port);
-  }
-
-  /** The socket path of {@code unix:///abs/path}, {@code unix:/abs/path} or a bare absolute path. */
-  public static Path parseAddress(String address) {
-    try {
-      return UnixSocketServer.parsePath(address, "--control");
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("control address '" + address
-          + "' is neither a Unix socket nor TCP; use unix:///absolute/path/control.sock or tcp://HOST:PORT", e);
-    }
+    return switch (Endpoint.parse(address)) {
+      case Endpoint.Tcp tcp -> start(tcp.unresolved(), volumes);
+      case Endpoint.Unix unix -> start(unix.path(), volumes);
+    };
   }
 
   /** Binds {@code socket} and serves the control API over {@code volumes}; see {@link UnixSocketServer}. */
@@ -112,24 +78,14 @@ public final class GatewayControlServer implements AutoCloseable {
           .build()
           .start();
       var bound = (InetSocketAddress) server.getListenSockets().getFirst();
-      String uri = "tcp://" + hostPort(bound);
+      String uri = Endpoint.of(bound).toString();
       log.info("gateway control API listening on {}", uri);
       return new GatewayControlServer(server, null, executor, uri);
     } catch (IOException | RuntimeException e) {
       executor.shutdownNow();
-      throw new IOException("cannot listen on tcp://" + hostPort(bind) + ": " + e.getMessage()
+      throw new IOException("cannot listen on " + Endpoint.of(bind) + ": " + e.getMessage()
           + "; pick another host or port", e);
     }
-  }
-
-  private static String hostPort(InetSocketAddress a) {
-    String host = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
-    boolean v6 = a.getAddress() instanceof Inet6Address || host.contains(":");
-    if (v6) {
-      int zone = host.indexOf('%');
-      host = "[" + (zone >= 0 ? host.substring(0, zone) : host) + "]";
-    }
-    return host + ":" + a.getPort();
   }
 
   /** The Unix socket path, or null when serving on TCP. */

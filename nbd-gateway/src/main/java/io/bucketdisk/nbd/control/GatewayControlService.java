@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.control;
 
+import io.bucketdisk.rpc.GrpcErrors;
 import io.bucketdisk.nbd.cache.VolumeExportProvider;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeResponse;
@@ -216,21 +217,7 @@ public final class GatewayControlService extends GatewayControlGrpc.GatewayContr
       return s;
     }
     log.warn("control: {} failed: {}", what, e.toString());
-    Status s;
-    if (e instanceof StoreException se) {
-      s = switch (se.kind()) {
-        case CONFLICT -> Status.FAILED_PRECONDITION;
-        case NOT_FOUND -> Status.NOT_FOUND;
-        case TRANSIENT -> Status.UNAVAILABLE;
-        case PERMANENT -> Status.INTERNAL;
-      };
-    } else if (e instanceof IOException) {
-      s = Status.UNAVAILABLE;
-    } else if (e instanceof IllegalArgumentException) {
-      s = Status.INVALID_ARGUMENT;
-    } else {
-      s = Status.INTERNAL;
-    }
-    return s.withDescription(what + ": " + e.getMessage()).withCause(e).asRuntimeException();
+    return GrpcErrors.toStatus(what, e).asRuntimeException();
   }
+
 }

@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.metrics;
 
+import io.bucketdisk.nbd.export.ForwardingExportProvider;
 import io.bucketdisk.nbd.cache.VolumeExport;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.export.ExportProvider;
@@ -18,32 +19,21 @@ import java.util.concurrent.ConcurrentMap;
  * volume}. Give the wrapper to the {@code NbdListener}; everything else (the control API) keeps using the wrapped
  * provider. Thread safe; {@link #close} closes the wrapped provider.
  */
-public final class MeteredExportProvider implements ExportProvider {
+public final class MeteredExportProvider extends ForwardingExportProvider {
 
-  private final ExportProvider delegate;
   private final MeterRegistry registry;
   private final ConcurrentMap<String, VolumeMeters> volumes = new ConcurrentHashMap<>();
 
   public MeteredExportProvider(ExportProvider delegate, MeterRegistry registry) {
-    this.delegate = delegate;
+    super(delegate);
     this.registry = registry;
     Gauge.builder("bucketdisk.gateway.volumes.open", volumes, ConcurrentMap::size)
         .description("volumes with at least one NBD handle open").register(registry);
   }
 
-  /** The provider this one measures. */
-  public ExportProvider delegate() {
-    return delegate;
-  }
-
-  @Override
-  public List<Listing> list() throws IOException {
-    return delegate.list();
-  }
-
   @Override
   public Optional<Export> open(String name) throws IOException {
-    Optional<Export> opened = delegate.open(name);
+    Optional<Export> opened = delegate().open(name);
     if (opened.isEmpty()) {
       return opened;
     }
@@ -68,15 +58,5 @@ public final class MeteredExportProvider implements ExportProvider {
       m.remove();
       return null;
     });
-  }
-
-  @Override
-  public Optional<String> defaultExport() {
-    return delegate.defaultExport();
-  }
-
-  @Override
-  public void close() throws IOException {
-    delegate.close();
   }
 }

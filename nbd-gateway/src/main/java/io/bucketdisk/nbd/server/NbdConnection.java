@@ -67,7 +67,7 @@ final class NbdConnection implements Runnable {
   private final SocketChannel channel;
   private final ExportProvider provider;
   private final ServerOptions options;
-  private final BufferPool pool;
+  private final PayloadBuffers pool;
   private final NbdListener listener;
   private final long id = IDS.incrementAndGet();
   private final Semaphore slots;
@@ -77,7 +77,7 @@ final class NbdConnection implements Runnable {
   private volatile boolean closing;
 
   NbdConnection(
-      SocketChannel channel, ExportProvider provider, ServerOptions options, BufferPool pool, NbdListener listener) {
+      SocketChannel channel, ExportProvider provider, ServerOptions options, PayloadBuffers pool, NbdListener listener) {
     this.channel = channel;
     this.provider = provider;
     this.options = options;

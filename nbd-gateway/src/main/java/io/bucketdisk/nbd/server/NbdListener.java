@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.server;
 
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.nbd.export.ExportProvider;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -36,7 +37,7 @@ public final class NbdListener implements AutoCloseable {
 
   private final ExportProvider provider;
   private final ServerOptions options;
-  private final BufferPool pool = new BufferPool();
+  private final PayloadBuffers pool = new PayloadBuffers();
   private final List<ServerSocketChannel> servers = new CopyOnWriteArrayList<>();
   private final List<Path> socketFiles = new CopyOnWriteArrayList<>();
   private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
@@ -46,40 +47,6 @@ public final class NbdListener implements AutoCloseable {
   public NbdListener(ExportProvider provider, ServerOptions options) {
     this.provider = provider;
     this.options = options;
-  }
-
-  /**
-   * Parses a listen address: {@code HOST:PORT}, {@code [V6]:PORT} or {@code unix:///ABS/PATH}.
-   *
-   * @throws IllegalArgumentException with a message naming the accepted forms
-   */
-  public static SocketAddress parse(String spec) {
-    if (spec.startsWith("unix://")) {
-      String path = spec.substring("unix://".length());
-      if (!path.startsWith("/")) {
-        throw new IllegalArgumentException("'" + spec + "': a Unix socket address is unix:///absolute/path");
-      }
-      return UnixDomainSocketAddress.of(path);
-    }
-    int colon = spec.lastIndexOf(':');
-    if (colon <= 0 || colon == spec.length() - 1) {
-      throw new IllegalArgumentException(
-          "'" + spec + "' is not a listen address: use HOST:PORT, [IPV6]:PORT or unix:///path");
-    }
-    String host = spec.substring(0, colon);
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    int port;
-    try {
-      port = Integer.parseInt(spec.substring(colon + 1));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("'" + spec + "': the port must be a number from 0 to 65535");
-    }
-    if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("'" + spec + "': the port must be a number from 0 to 65535");
-    }
-    return new InetSocketAddress(host, port);
   }
 
   /** Binds {@code address}, starts accepting on it and returns the bound address (with the real port). */
@@ -113,17 +80,11 @@ public final class NbdListener implements AutoCloseable {
     return bound;
   }
 
-  /** A human-readable form of a bound address ({@code unix:///path} or {@code host:port}). */
+  /** A human-readable form of a bound address: {@code host:port} or {@code unix:///path} ({@link Endpoint#target}). */
   public static String describe(SocketAddress address) {
-    if (address instanceof UnixDomainSocketAddress unix) {
-      return "unix://" + unix.getPath();
-    }
-    if (address instanceof InetSocketAddress inet) {
-      String host = inet.getAddress().getHostAddress();
-      return (host.contains(":") ? "[" + host + "]" : host) + ":" + inet.getPort();
-    }
-    return address.toString();
+    return Endpoint.of(address).target();
   }
+
 
   private void accept(ServerSocketChannel server) {
     while (!stopping) {

@@ -30,7 +30,7 @@ public record ServerOptions(
     if (tlsRequired && tls == null) {
       throw new IllegalArgumentException("TLS required but no certificate configured");
     }
-    if (maxInFlight < 1 || maxInFlightBytes < BufferPool.maxLease()) {
+    if (maxInFlight < 1 || maxInFlightBytes < PayloadBuffers.maxLease()) {
       throw new IllegalArgumentException("in-flight bounds too small");
     }
     if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {

@@ -2,7 +2,7 @@
  * The NBD server: {@link io.bucketdisk.nbd.server.NbdListener} accepts TCP and Unix-socket connections, each
  * served by an {@code NbdConnection} on a virtual thread: handshake, then two reader threads taking turns
  * (leader/follower) that validate each request ({@code RequestValidator}) and read its payload into a pooled
- * direct buffer ({@code BufferPool}); the reader serves a lone request itself once the other reader took over
+ * direct buffer ({@code PayloadBuffers}); the reader serves a lone request itself once the other reader took over
  * reading, and dispatches the rest on virtual threads; replies leave through the connection's single
  * {@code ReplyWriter}, in completion order, matched by cookie. {@code NbdErrors} is the one place where failures become NBD errors.
  *

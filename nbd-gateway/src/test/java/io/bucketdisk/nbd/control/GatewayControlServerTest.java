@@ -156,13 +156,10 @@ class GatewayControlServerTest {
   void badAddressesNameTheFix() throws Exception {
     assertThatThrownBy(() -> GatewayControlServer.start("tcp://127.0.0.1", provider))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tcp://HOST:PORT");
-    assertThatThrownBy(() -> GatewayControlServer.start("tcp://:9820", provider))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tcp://HOST:PORT");
     assertThatThrownBy(() -> GatewayControlServer.start("tcp://127.0.0.1:99999", provider))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tcp://HOST:PORT");
-    assertThatThrownBy(() -> GatewayControlServer.start("localhost:9820", provider))
+    assertThatThrownBy(() -> GatewayControlServer.start("control.sock", provider))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unix:///", "tcp://HOST:PORT");
-    assertThat(GatewayControlServer.parseTcpAddress("tcp://[::1]:9820").getHostString()).isEqualTo("::1");
     try (GatewayControlServer first = GatewayControlServer.start("tcp://127.0.0.1:0", provider)) {
       assertThatThrownBy(() -> GatewayControlServer.start(first.address(), provider))
           .isInstanceOf(java.io.IOException.class).hasMessageContaining("pick another host or port");

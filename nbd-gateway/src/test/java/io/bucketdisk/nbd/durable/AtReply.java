@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.durable;
 
+import io.bucketdisk.nbd.export.ForwardingExportProvider;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.export.ForwardingExport;
@@ -22,19 +23,18 @@ import java.util.function.Supplier;
  * <p>It also counts the handles open at once, so a multi-connection client that fell back to one connection is
  * seen.
  */
-public final class AtReply implements ExportProvider {
+public final class AtReply extends ForwardingExportProvider {
 
   /** A promise and the store as it was when the promise was made. */
   public record Promise(String command, long offset, int length, byte[] image) {}
 
-  private final ExportProvider delegate;
   private final Supplier<byte[]> durableImage;
   private final List<Promise> promises = new CopyOnWriteArrayList<>();
   private final AtomicInteger open = new AtomicInteger();
   private final AtomicInteger mostOpen = new AtomicInteger();
 
   public AtReply(ExportProvider delegate, Supplier<byte[]> durableImage) {
-    this.delegate = delegate;
+    super(delegate);
     this.durableImage = durableImage;
   }
 
@@ -55,23 +55,8 @@ public final class AtReply implements ExportProvider {
   }
 
   @Override
-  public List<Listing> list() throws IOException {
-    return delegate.list();
-  }
-
-  @Override
   public Optional<Export> open(String name) throws IOException {
-    return delegate.open(name).map(Watched::new);
-  }
-
-  @Override
-  public Optional<String> defaultExport() {
-    return delegate.defaultExport();
-  }
-
-  @Override
-  public void close() throws IOException {
-    delegate.close();
+    return delegate().open(name).map(Watched::new);
   }
 
   private byte[] imageNow() {

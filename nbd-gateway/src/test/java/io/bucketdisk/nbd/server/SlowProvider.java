@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.server;
 
+import io.bucketdisk.nbd.export.ForwardingExportProvider;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.export.ForwardingExport;
@@ -10,15 +11,14 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** Wraps a provider so reads at one offset take 300 ms, and records how many reads ran at once. */
-final class SlowProvider implements ExportProvider {
-  private final ExportProvider delegate;
+final class SlowProvider extends ForwardingExportProvider {
   private final long slowOffset;
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicInteger max = new AtomicInteger();
   private final java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
 
   SlowProvider(ExportProvider delegate, long slowOffset) {
-    this.delegate = delegate;
+    super(delegate);
     this.slowOffset = slowOffset;
   }
 
@@ -37,13 +37,8 @@ final class SlowProvider implements ExportProvider {
   }
 
   @Override
-  public List<Listing> list() throws IOException {
-    return delegate.list();
-  }
-
-  @Override
   public Optional<Export> open(String name) throws IOException {
-    return delegate.open(name).map(e -> new ForwardingExport(e) {
+    return delegate().open(name).map(e -> new ForwardingExport(e) {
       @Override
       public void read(long offset, ByteBuffer dst, int flags) throws IOException {
         max.accumulateAndGet(running.incrementAndGet(), Math::max);
@@ -61,15 +56,5 @@ final class SlowProvider implements ExportProvider {
         }
       }
     });
-  }
-
-  @Override
-  public Optional<String> defaultExport() {
-    return delegate.defaultExport();
-  }
-
-  @Override
-  public void close() throws IOException {
-    delegate.close();
   }
 }

@@ -1,5 +1,6 @@
 package io.bucketdisk.node.nbd;
 
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.node.os.NativeSocket;
 import java.io.IOException;
 import java.time.Duration;
@@ -12,20 +13,20 @@ import java.util.List;
  * refuses more). Each connect and handshake is bounded by the timeout given. Thread-safe (stateless).
  */
 public final class GatewayConnector {
-  private final GatewayAddress address;
+  private final Endpoint address;
   private final Duration timeout;
 
-  public GatewayConnector(GatewayAddress address, Duration timeout) {
+  public GatewayConnector(Endpoint address, Duration timeout) {
     this.address = address;
     this.timeout = timeout;
   }
 
-  public GatewayAddress address() {
+  public Endpoint address() {
     return address;
   }
 
   /** Connected, negotiated sockets plus what the first handshake returned. The caller owns the sockets. */
-  public record Connections(ExportInfo export, List<NativeSocket> sockets) implements AutoCloseable {
+  public record Connections(NegotiatedExport export, List<NativeSocket> sockets) implements AutoCloseable {
     public List<Integer> fds() {
       return sockets.stream().map(NativeSocket::fd).toList();
     }
@@ -40,7 +41,7 @@ public final class GatewayConnector {
   public Connections open(String export, int count) throws IOException {
     var sockets = new ArrayList<NativeSocket>();
     try {
-      ExportInfo first = null;
+      NegotiatedExport first = null;
       for (int i = 0; i < count; i++) {
         var s = NativeSocket.connect(address.socketAddress(), timeout);
         sockets.add(s);

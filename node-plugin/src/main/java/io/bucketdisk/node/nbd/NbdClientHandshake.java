@@ -24,7 +24,7 @@ public final class NbdClientHandshake {
   private NbdClientHandshake() {}
 
   /** Runs the handshake for {@code exportName} on {@code ch} and returns what the server said. */
-  public static ExportInfo negotiate(ByteChannel ch, String exportName) throws IOException {
+  public static NegotiatedExport negotiate(ByteChannel ch, String exportName) throws IOException {
     var greeting = readFully(ch, 18);
     if (greeting.getLong() != NBDMAGIC) {
       throw new NbdHandshakeException("not an NBD server (no NBDMAGIC)", false);
@@ -84,7 +84,7 @@ public final class NbdClientHandshake {
     if (size < 0) {
       throw new NbdHandshakeException("server ended GO without NBD_INFO_EXPORT", false);
     }
-    return new ExportInfo(size, flags, min, pref, max);
+    return new NegotiatedExport(size, flags, min, pref, max);
   }
 
   static ByteBuffer goOption(byte[] name) {
@@ -94,11 +94,11 @@ public final class NbdClientHandshake {
     return b.flip();
   }
 
-  private static ExportInfo exportName(ByteChannel ch, byte[] name, boolean noZeroes) throws IOException {
+  private static NegotiatedExport exportName(ByteChannel ch, byte[] name, boolean noZeroes) throws IOException {
     writeFully(ch, ByteBuffer.allocate(16 + name.length).putLong(IHAVEOPT).putInt(OPT_EXPORT_NAME)
         .putInt(name.length).put(name).flip());
     var reply = readFully(ch, noZeroes ? 10 : 134);
-    return new ExportInfo(reply.getLong(), Short.toUnsignedInt(reply.getShort()), 0, 0, 0);
+    return new NegotiatedExport(reply.getLong(), Short.toUnsignedInt(reply.getShort()), 0, 0, 0);
   }
 
   static String errorName(int type) {

@@ -74,7 +74,7 @@ class NbdClientHandshakeTest {
 
     var info = NbdClientHandshake.negotiate(ch, "vol-1");
 
-    assertThat(info).isEqualTo(new ExportInfo(1L << 30, 0x1ed, 512, 4096, 32 << 20));
+    assertThat(info).isEqualTo(new NegotiatedExport(1L << 30, 0x1ed, 512, 4096, 32 << 20));
     assertThat(info.canMultiConn()).isTrue();
     assertThat(info.kernelBlockSize()).isEqualTo(4096);
     var sent = ch.out.flip();
@@ -124,12 +124,4 @@ class NbdClientHandshakeTest {
     assertThatThrownBy(() -> NbdClientHandshake.negotiate(new Scripted(cut.flip()), "x")).hasMessageContaining("closed");
   }
 
-  @Test
-  void gatewayAddressForms() {
-    assertThat(GatewayAddress.parse("127.0.0.1:10809").socketAddress().toString()).contains("10809");
-    assertThat(GatewayAddress.parse("unix:///run/bucketdisk/nbd.sock").socketAddress().toString())
-        .isEqualTo("/run/bucketdisk/nbd.sock");
-    assertThatThrownBy(() -> GatewayAddress.parse("nohost")).hasMessageContaining("HOST:PORT");
-    assertThatThrownBy(() -> GatewayAddress.parse("h:99999")).hasMessageContaining("range");
-  }
 }

@@ -1,6 +1,6 @@
 package io.bucketdisk.node.netlink;
 
-import io.bucketdisk.node.nbd.GatewayAddress;
+import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.node.nbd.GatewayConnector;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -25,7 +25,7 @@ public final class NetlinkAttachProbe {
     String export = args[1];
     int connections = Integer.parseInt(args[2]);
     try (var nl = NbdNetlink.open();
-        var conns = new GatewayConnector(GatewayAddress.parse(gateway), Duration.ofSeconds(10)).open(export, connections)) {
+        var conns = new GatewayConnector(Endpoint.parse(gateway), Duration.ofSeconds(10)).open(export, connections)) {
       System.out.println("PROBE status-before " + nl.status());
       var info = conns.export();
       int index = nl.connect(new DeviceConfig(info.sizeBytes(), info.kernelBlockSize(), info.transmissionFlags(), 0, 30,

@@ -2,7 +2,7 @@ package io.bucketdisk.node.vm;
 
 import io.bucketdisk.node.NodeConfig;
 import io.bucketdisk.node.NodePlugin;
-import io.bucketdisk.node.nbd.GatewayAddress;
+import io.bucketdisk.common.net.Endpoint;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -15,7 +15,7 @@ public final class GuestNodeMain {
   private GuestNodeMain() {}
 
   public static void main(String[] args) throws Exception {
-    var config = new NodeConfig(Path.of(args[0]), args[1], GatewayAddress.parse(args[2]), Integer.parseInt(args[3]),
+    var config = new NodeConfig(Path.of(args[0]), args[1], Endpoint.parse(args[2]), Integer.parseInt(args[3]),
         Path.of(args[4]), 16, Duration.ofSeconds(Long.parseLong(args[5])), Duration.ofSeconds(Long.parseLong(args[6])),
         args.length > 7 ? args[7] : NodeConfig.DEFAULT_GATEWAY_CONTROL);
     var plugin = NodePlugin.start(config);

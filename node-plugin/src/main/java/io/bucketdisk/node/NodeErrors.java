@@ -1,5 +1,6 @@
 package io.bucketdisk.node;
 
+import io.bucketdisk.rpc.GrpcErrors;
 import io.bucketdisk.node.nbd.NbdHandshakeException;
 import io.bucketdisk.node.netlink.NetlinkException;
 import io.bucketdisk.node.os.ErrnoException;
@@ -10,14 +11,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Turns failures into the CSI spec's gRPC codes (spec.md "Error Scheme"): missing export → NOT_FOUND, missing
- * nbd module or privileges → FAILED_PRECONDITION with the fix in the message, gateway unreachable →
- * UNAVAILABLE, tool or kernel failures → INTERNAL. Messages carry the volume id, never secrets.
+ * Turns the node's own failures into the CSI spec's gRPC codes (spec.md "Error Scheme"): missing export → NOT_FOUND,
+ * missing nbd module or privileges → FAILED_PRECONDITION with the fix in the message, gateway unreachable →
+ * UNAVAILABLE, tool or kernel failures → INTERNAL; anything else as every bucketdisk service maps it ({@link
+ * GrpcErrors}, docs/errors.md). Messages carry the volume id, never secrets.
  */
-final class CsiErrors {
-  private static final Logger log = LoggerFactory.getLogger(CsiErrors.class);
+final class NodeErrors {
+  private static final Logger log = LoggerFactory.getLogger(NodeErrors.class);
 
-  private CsiErrors() {}
+  private NodeErrors() {}
 
   static StatusRuntimeException invalid(String message) {
     return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
@@ -50,8 +52,7 @@ final class CsiErrors {
       case Mounter.ToolException m -> Status.INTERNAL;
       case ErrnoException e -> Status.UNAVAILABLE; // connecting to the gateway failed
       case IOException e when e.getCause() instanceof ErrnoException -> Status.UNAVAILABLE;
-      case IOException e -> Status.INTERNAL;
-      default -> Status.INTERNAL;
+      default -> Status.fromCode(GrpcErrors.code(t));
     };
     if (status.getCode() == Status.Code.INTERNAL) {
       log.warn("{}", what, t);

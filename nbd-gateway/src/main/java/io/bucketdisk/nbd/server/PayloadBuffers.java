@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * data path makes no garbage. Thread safe. A leased buffer belongs to the lessee until {@link #release}; the
  * pool keeps at most a bounded number of idle bytes per class and lets the rest go to the collector.
  */
-public final class BufferPool {
+public final class PayloadBuffers {
   private static final int MIN_SHIFT = 12;
   private static final int MAX_SHIFT = 25;
   private static final long IDLE_BYTES_PER_CLASS = 64L << 20;
@@ -20,7 +20,7 @@ public final class BufferPool {
   private final AtomicLong leased = new AtomicLong();
 
   @SuppressWarnings("unchecked")
-  public BufferPool() {
+  public PayloadBuffers() {
     int classes = MAX_SHIFT - MIN_SHIFT + 1;
     idle = (ConcurrentLinkedQueue<ByteBuffer>[]) new ConcurrentLinkedQueue<?>[classes];
     idleCount = new AtomicInteger[classes];

@@ -7,13 +7,13 @@ import java.util.concurrent.Semaphore;
  * A fixed number of reusable chunk-sized scratch arrays (upload snapshots, store reads for merges). Taking one
  * also bounds parallelism: {@link #take} blocks while all are in use. Thread safe.
  */
-final class BufferPool {
+final class ScratchChunks {
   private final int bufferSize;
   private final int capacity;
   private final Semaphore permits;
   private final ArrayBlockingQueue<byte[]> free;
 
-  BufferPool(int bufferSize, int capacity) {
+  ScratchChunks(int bufferSize, int capacity) {
     this.bufferSize = bufferSize;
     this.capacity = capacity;
     this.permits = new Semaphore(capacity, true);

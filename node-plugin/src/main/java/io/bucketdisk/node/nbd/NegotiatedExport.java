@@ -4,7 +4,7 @@ package io.bucketdisk.node.nbd;
  * What the server said about an export in the handshake: size in bytes, the 16-bit transmission flags, and
  * the block-size constraints (0 when the server sent no {@code NBD_INFO_BLOCK_SIZE}).
  */
-public record ExportInfo(long sizeBytes, int transmissionFlags, int minimumBlockSize, int preferredBlockSize,
+public record NegotiatedExport(long sizeBytes, int transmissionFlags, int minimumBlockSize, int preferredBlockSize,
     int maximumPayload) {
 
   public static final int FLAG_HAS_FLAGS = 1, FLAG_READ_ONLY = 1 << 1, FLAG_SEND_FLUSH = 1 << 2,

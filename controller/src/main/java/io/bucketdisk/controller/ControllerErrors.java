@@ -1,6 +1,6 @@
 package io.bucketdisk.controller;
 
-import io.bucketdisk.store.StoreException;
+import io.bucketdisk.rpc.GrpcErrors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -9,9 +9,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one place where failures become CSI gRPC statuses (spec.md §Error Scheme and the per-RPC tables). Every
- * handler runs inside {@link #reply}, so no exception leaves as UNKNOWN and every status carries a human message
- * (the cause never crosses the wire; what the operator needs is in the description).
+ * Where the controller's failures become CSI gRPC statuses (spec.md §Error Scheme and the per-RPC tables): its own
+ * {@link VolumeError} reasons here, everything else by {@link GrpcErrors}, the mapping every bucketdisk gRPC service
+ * shares (docs/errors.md). Every handler runs inside {@link #reply}, so no exception leaves as UNKNOWN and every
+ * status carries a human message (the cause never crosses the wire).
  *
  * <table>
  *   <caption>Mapping</caption>
@@ -24,11 +25,11 @@ import org.slf4j.LoggerFactory;
  *   <tr><td>anything else</td><td>INTERNAL, logged with its stack trace</td></tr>
  * </table>
  */
-final class CsiErrors {
+final class ControllerErrors {
 
-  private static final Logger log = LoggerFactory.getLogger(CsiErrors.class);
+  private static final Logger log = LoggerFactory.getLogger(ControllerErrors.class);
 
-  private CsiErrors() {}
+  private ControllerErrors() {}
 
   /** A handler body that may fail. */
   interface Body<T> {
@@ -59,16 +60,10 @@ final class CsiErrors {
   static Status toStatus(Throwable t) {
     return switch (t) {
       case VolumeError e -> Status.fromCode(code(e.reason())).withDescription(e.getMessage());
-      case StoreException e -> Status.fromCode(switch (e.kind()) {
-        case TRANSIENT -> Status.Code.UNAVAILABLE;
-        case NOT_FOUND -> Status.Code.NOT_FOUND;
-        case CONFLICT -> Status.Code.ABORTED;
-        case PERMANENT -> Status.Code.INTERNAL;
-      }).withDescription("store: " + e.getMessage());
-      case IllegalArgumentException e -> Status.INVALID_ARGUMENT.withDescription(e.getMessage());
+      case IOException e -> GrpcErrors.toStatus("store", e);
+      case IllegalArgumentException e -> GrpcErrors.toStatus("", e);
       case StatusRuntimeException e -> e.getStatus();
-      case IOException e -> Status.UNAVAILABLE.withDescription("store I/O failed: " + e.getMessage());
-      default -> Status.INTERNAL.withDescription(t.getClass().getSimpleName() + ": " + t.getMessage());
+      default -> GrpcErrors.toStatus(t.getClass().getSimpleName(), t);
     };
   }
 

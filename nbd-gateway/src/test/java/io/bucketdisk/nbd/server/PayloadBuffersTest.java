@@ -6,10 +6,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 @Timeout(10)
-class BufferPoolTest {
+class PayloadBuffersTest {
   @Test
   void leasesAreDirectSizedAndReused() {
-    var pool = new BufferPool();
+    var pool = new PayloadBuffers();
     var a = pool.acquire(5000);
     assertThat(a.isDirect()).isTrue();
     assertThat(a.capacity()).isEqualTo(8192);
@@ -19,6 +19,6 @@ class BufferPoolTest {
     assertThat(pool.leased()).isZero();
     assertThat(pool.acquire(8000)).isSameAs(a);
     assertThat(pool.acquire(1).capacity()).isEqualTo(4096);
-    assertThat(pool.acquire(BufferPool.maxLease()).capacity()).isEqualTo(1 << 25);
+    assertThat(pool.acquire(PayloadBuffers.maxLease()).capacity()).isEqualTo(1 << 25);
   }
 }
