@@ -19,7 +19,7 @@ import org.jspecify.annotations.Nullable;
  * @param createOnly a second {@code If-None-Match: *} PUT of an existing key was refused
  * @param ifMatch a PUT with a stale ETag, and one naming a missing key, were refused
  * @param raceWinners of {@code raceWriters} PUTs racing with one {@code If-Match} ETag, how many won (1 when the
- *     server checks and writes atomically)
+ *     server checks and writes atomically; -1 when every race was spoiled by failed requests)
  * @param rangedGet a ranged GET returned exactly the requested bytes
  * @param listPaging ListObjectsV2 with max-keys and a continuation token returned every key once, in order
  * @param batchDeleteRejection the error code DeleteObjects was refused with (then keys are deleted one by one);
@@ -64,7 +64,9 @@ public record S3Compatibility(@Nullable String streamingRejection, boolean strea
     } else if (!ifMatch) {
       out.add("If-Match with a stale or missing ETag not refused");
     }
-    if (raceWinners != 1 && !neverMatched) {
+    if (raceWinners < 0) {
+      out.add("conditional writes of unknown atomicity (every race of If-Match PUTs was spoiled by failed requests)");
+    } else if (raceWinners != 1 && !neverMatched) {
       out.add("conditional writes not atomic (" + raceWinners + " of " + raceWriters + " racing If-Match PUTs won)");
     }
     if (!fencing()) {
