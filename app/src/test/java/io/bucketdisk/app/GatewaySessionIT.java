@@ -39,11 +39,26 @@ class GatewaySessionIT {
     Path dir = Files.createTempDirectory(Path.of("/tmp"), "bdsession");
     List<Process> started = new ArrayList<>();
     try {
+      // a wrong secret: one line with the server's own code and the fix, never the secret
+      Process bad = start("volume", "ls", "--store", url.replaceAll("secret-key=[^&]*", "secret-key=not-the-secret"));
+      assertThat(bad.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      assertThat(bad.exitValue()).isEqualTo(1);
+      var errors = output(bad).lines().filter(l -> l.startsWith("bucketdisk:")).toList();
+      assertThat(errors).hasSize(1);
+      assertThat(errors.getFirst()).contains("HTTP 403 SignatureDoesNotMatch").contains("the secret key is wrong")
+          .doesNotContain("not-the-secret");
+
       String created = cli("volume", "create", "v1", "--size", "64Mi", "--chunk-size", "1Mi", "--store", url);
       assertThat(created).contains("v1");
 
       Process gw = gateway(url, dir, started);
       String nbd = nbdAddress(gw);
+      // the one start-up line about the server
+      assertThat(output(gw).lines().filter(l -> l.contains("store s3://")).count()).isEqualTo(1);
+      if (server.refusesStreamingUploads()) {
+        assertThat(output(gw)).contains("server gaps: aws-chunked uploads refused (XAmzContentSHA256Mismatch)")
+            .contains("If-Match compared without quotes -> ETags sent unquoted");
+      }
       qemuIo(nbd + "/v1", "write -P 0xab 0 1M", "write -P 0xcd 3M 64k", "write -P 0x11 40M 8k", "flush");
       qemuIo(nbd + "/v1", "write -P 0x77 10M 4k"); // not flushed by this client: may or may not survive
       gw.destroyForcibly(); // SIGKILL

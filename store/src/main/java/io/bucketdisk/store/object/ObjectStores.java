@@ -186,9 +186,13 @@ public final class ObjectStores {
 
   /** The URL without its query (which may hold a secret key), for messages. */
   public static String redact(URI url) {
-    String s = url.toString();
-    int q = s.indexOf('?');
-    return q < 0 ? s : s.substring(0, q) + "?…";
+    return redact(url.toString());
+  }
+
+  /** A store URL as the user typed it, without its query (which may hold a secret key), for messages. */
+  public static String redact(String url) {
+    int q = url.indexOf('?');
+    return q < 0 ? url : url.substring(0, q) + "?…";
   }
 
   private static String envOr(String name, String dflt) {
