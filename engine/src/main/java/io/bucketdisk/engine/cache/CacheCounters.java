@@ -9,18 +9,63 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link VolumeCache}.
  */
 final class CacheCounters implements VolumeCounters {
-  final LongAdder gets = new LongAdder();
-  final LongAdder rangeGets = new LongAdder();
-  final LongAdder puts = new LongAdder();
-  final LongAdder deletes = new LongAdder();
-  final LongAdder deleteRequests = new LongAdder();
-  final LongAdder failures = new LongAdder();
-  final LongAdder bytesUp = new LongAdder();
-  final LongAdder bytesDown = new LongAdder();
-  final LongAdder hits = new LongAdder();
-  final LongAdder misses = new LongAdder();
-  final LongAdder readAheads = new LongAdder();
-  final LongAdder flushes = new LongAdder();
+  private final LongAdder gets = new LongAdder();
+  private final LongAdder rangeGets = new LongAdder();
+  private final LongAdder puts = new LongAdder();
+  private final LongAdder deletes = new LongAdder();
+  private final LongAdder deleteRequests = new LongAdder();
+  private final LongAdder failures = new LongAdder();
+  private final LongAdder bytesUp = new LongAdder();
+  private final LongAdder bytesDown = new LongAdder();
+  private final LongAdder hits = new LongAdder();
+  private final LongAdder misses = new LongAdder();
+  private final LongAdder readAheads = new LongAdder();
+  private final LongAdder flushes = new LongAdder();
+
+  /** A whole-chunk GET that found {@code bytes}. */
+  void got(long bytes) {
+    gets.increment();
+    bytesDown.add(bytes);
+  }
+
+  /** A ranged GET of {@code bytes}. */
+  void gotRange(long bytes) {
+    rangeGets.increment();
+    bytesDown.add(bytes);
+  }
+
+  /** An acknowledged PUT of {@code bytes}. */
+  void put(long bytes) {
+    puts.increment();
+    bytesUp.add(bytes);
+  }
+
+  /** One delete call for {@code chunks} chunks. */
+  void deleted(int chunks) {
+    deleteRequests.increment();
+    deletes.add(chunks);
+  }
+
+  /** A store call that failed after the store's retries. */
+  void failed() {
+    failures.increment();
+  }
+
+  void hit() {
+    hits.increment();
+  }
+
+  void miss() {
+    misses.increment();
+  }
+
+  void readAheadStarted() {
+    readAheads.increment();
+  }
+
+  void flushed() {
+    flushes.increment();
+  }
 
   @Override
   public long gets() {

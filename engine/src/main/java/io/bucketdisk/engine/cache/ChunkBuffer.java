@@ -6,8 +6,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One chunk of one volume held in memory, clean (in the gateway's Caffeine cache) or dirty (pinned in its
- * volume's dirty map). All fields are guarded by this object's monitor; {@link VolumeCache} documents the
- * transitions and the lock order (dirty-map bin lock, then this monitor; never the other way round).
+ * volume's dirty set). All fields are guarded by this object's monitor; {@link DirtyChunks} documents the
+ * transitions and the lock order (dirty-map bin lock, then this monitor; never the other way round), and
+ * {@link UploadScheduler} the upload fields.
  *
  * <p>{@code data == null} means the chunk reads as zeros everywhere (a trimmed or zeroed chunk: uploading it is a
  * delete). Clean buffers are always fully valid and never change while clean.
@@ -60,14 +61,23 @@ final class ChunkBuffer {
     return b;
   }
 
-  /** Copies {@code length} bytes at {@code offset} into {@code dst}; zeros when there is no data. Caller holds the monitor. */
-  void copyTo(int offset, int length, ByteBuffer dst) {
+  /** Copies {@code length} bytes at {@code offset} into {@code dst}; zeros when there is no data. */
+  synchronized void copyTo(int offset, int length, ByteBuffer dst) {
     byte[] d = data;
     if (d == null) {
       Zeros.fill(dst, length);
     } else {
       dst.put(d, offset, length);
     }
+  }
+
+  /** Copies like {@link #copyTo} if this buffer is dirty and every byte of the range is valid; whether it did. */
+  synchronized boolean copyIfDirtyAndValid(int offset, int length, ByteBuffer dst) {
+    if (!dirty || !valid.covers(offset, offset + length)) {
+      return false;
+    }
+    copyTo(offset, length, dst);
+    return true;
   }
 
   @Override

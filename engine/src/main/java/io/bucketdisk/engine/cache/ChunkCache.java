@@ -2,9 +2,11 @@ package io.bucketdisk.engine.cache;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The gateway-wide chunk memory, shared by every open volume and bounded in bytes.
@@ -21,19 +23,24 @@ import java.util.concurrent.atomic.AtomicLong;
  * evicted before its upload succeeded would be silent data loss. So a chunk is in exactly one of the two places:
  * Caffeine while clean, its volume's dirty map while dirty (pinned: nothing but a successful upload removes it).
  *
+ * <p><b>The two clean tiers</b> are one place to the volumes: {@link #get}, {@link #contains} and {@link #remove} look
+ * in both; {@link #admitLoaded} puts a fresh load in the recent tier, {@link #admitUploaded} a just-stored chunk in
+ * Caffeine, and {@link #offer} hands what the recent tier pushed out to Caffeine's admission. A volume calls the
+ * admitting methods only inside its dirty-map transition for the chunk, so a chunk is never clean and dirty at once.
+ *
  * <p>Thread safe. Closing a volume removes its clean chunks.
  */
 public final class ChunkCache {
   /** Caffeine key: the volume (by identity) and chunk index. */
   record Key(VolumeCache volume, long index) {}
 
-  final CacheConfig config;
-  final Cache<Key, ChunkBuffer> clean;
-  final RecentChunks recent;
-  final DirtyLimiter limiter;
-  final Semaphore loads;
+  private final CacheConfig config;
+  private final Cache<Key, ChunkBuffer> clean;
+  private final RecentChunks recent;
+  private final DirtyLimiter limiter;
+  private final Semaphore loads;
   private final ConcurrentHashMap<Integer, ScratchChunks> pools = new ConcurrentHashMap<>();
-  final AtomicLong loadingBytes = new AtomicLong();
+  private final AtomicLong loadingBytes = new AtomicLong();
 
   public ChunkCache(CacheConfig config) {
     this.config = config;
@@ -56,8 +63,86 @@ public final class ChunkCache {
     return limiter;
   }
 
+  /** The clean buffer of {@code key} from either tier (a use: it counts for recency and frequency), or null. */
+  @Nullable ChunkBuffer get(Key key) {
+    ChunkBuffer b = recent.get(key);
+    return b != null ? b : clean.getIfPresent(key);
+  }
+
+  /** Whether {@code key} is held clean in either tier, without counting it as a use. */
+  boolean contains(Key key) {
+    return recent.contains(key) || clean.asMap().containsKey(key);
+  }
+
+  /** Whether {@code key} is in the recent tier (for invariant checks). */
+  boolean inRecent(Key key) {
+    return recent.contains(key);
+  }
+
+  /** Whether {@code key} is in Caffeine (for invariant checks). */
+  boolean inCaffeine(Key key) {
+    return clean.asMap().containsKey(key);
+  }
+
+  /** Takes {@code key} out of both tiers (a write takes its buffer over); the buffer, or null. */
+  @Nullable ChunkBuffer remove(Key key) {
+    ChunkBuffer c = clean.asMap().remove(key);
+    ChunkBuffer r = recent.remove(key);
+    return c != null ? c : r;
+  }
+
+  /**
+   * A chunk just loaded at stripe stamp {@code stamp}: into the recent tier unless Caffeine holds it already;
+   * returns what the recent tier pushed out, to be {@link #offer}ed once the caller left its transition.
+   */
+  List<RecentChunks.Evicted> admitLoaded(Key key, ChunkBuffer buffer, long stamp, boolean readAhead) {
+    if (clean.asMap().containsKey(key)) {
+      return List.of();
+    }
+    return recent.put(key, buffer, stamp, readAhead);
+  }
+
+  /** A chunk whose upload made it clean: into Caffeine. */
+  void admitUploaded(Key key, ChunkBuffer buffer) {
+    clean.put(key, buffer);
+  }
+
+  /** A chunk the recent tier pushed out: Caffeine keeps it if its admission wants it. */
+  void offer(RecentChunks.Evicted e) {
+    clean.asMap().putIfAbsent(e.key(), e.buffer());
+  }
+
+  /** The recent tier's size: half the clean budget, in bytes. */
+  long recentCapacityBytes() {
+    return recent.capacityBytes();
+  }
+
+  /** Read-ahead chunks in the recent tier that no reader has asked for yet. */
+  int unreadReadAhead() {
+    return recent.unread();
+  }
+
+  /**
+   * Takes one of the {@code loadParallelism} load slots and counts a chunk of {@code chunkSize} in flight (blocks
+   * while all are taken); give it back with {@link #loadDone}.
+   */
+  void loadStarted(int chunkSize) throws InterruptedException {
+    loads.acquire();
+    loadingBytes.addAndGet(chunkSize);
+  }
+
+  /** The bytes of a load stop counting (before they may count as a clean chunk). */
+  void loadBytesDone(int chunkSize) {
+    loadingBytes.addAndGet(-chunkSize);
+  }
+
+  /** Gives back a load slot taken by {@link #loadStarted}. */
+  void loadDone() {
+    loads.release();
+  }
+
   /** Scratch buffers of {@code chunkSize}, as many as the upload parallelism. */
-  ScratchChunks pool(int chunkSize) {
+  ScratchChunks scratch(int chunkSize) {
     return pools.computeIfAbsent(chunkSize, s -> new ScratchChunks(s, config.uploadParallelism()));
   }
 

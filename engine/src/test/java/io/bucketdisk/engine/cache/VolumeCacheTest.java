@@ -138,7 +138,7 @@ class VolumeCacheTest {
             byte[] back = read(off, len);
             if (!Arrays.equals(back, data)) {
               System.err.println("mismatch at " + off + "+" + len + " first diff " + Arrays.mismatch(back, data)
-                  + " state " + volume.dirty.get((long) (off + Arrays.mismatch(back, data)) / CHUNK));
+                  + " state " + volume.dirtyBuffer((long) (off + Arrays.mismatch(back, data)) / CHUNK));
               failed.set(true);
             }
           }
