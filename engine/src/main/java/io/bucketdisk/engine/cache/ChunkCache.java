@@ -31,8 +31,17 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread safe. Closing a volume removes its clean chunks.
  */
 public final class ChunkCache {
-  /** Caffeine key: the volume (by identity) and chunk index. */
-  record Key(VolumeCache volume, long index) {}
+  /**
+   * The volume a chunk belongs to, by identity: told when one of its chunks leaves the recent tier, so that it can
+   * offer it to Caffeine if the chunk did not change meanwhile.
+   */
+  @FunctionalInterface
+  interface Owner {
+    void demote(RecentChunks.Evicted evicted);
+  }
+
+  /** Key in both clean tiers: the owning volume (by identity) and chunk index. */
+  record Key(Owner owner, long index) {}
 
   private final CacheConfig config;
   private final Cache<Key, ChunkBuffer> clean;
@@ -161,8 +170,9 @@ public final class ChunkCache {
     return cleanBytes() + limiter.used() + scratch + loadingBytes.get();
   }
 
-  void invalidate(VolumeCache volume) {
-    recent.removeVolume(volume);
-    clean.asMap().keySet().removeIf(k -> k.volume() == volume);
+  /** Drops every clean chunk of {@code owner} (its volume closed). */
+  void invalidate(Owner owner) {
+    recent.removeVolume(owner);
+    clean.asMap().keySet().removeIf(k -> k.owner() == owner);
   }
 }

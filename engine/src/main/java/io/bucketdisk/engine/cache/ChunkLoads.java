@@ -40,7 +40,7 @@ final class ChunkLoads {
   /** A finished load: the chunk's bytes (null: reads as zeros), or stale (retry). */
   record Result(byte @Nullable [] data, boolean stale) {}
 
-  private final VolumeCache volume;
+  private final ChunkCache.Owner volume;
   private final ChunkStore store;
   private final ChunkCache shared;
   private final DirtyChunks dirty;
@@ -51,7 +51,7 @@ final class ChunkLoads {
   private final AtomicInteger prefetching = new AtomicInteger();
 
   /** {@code closed}: whether the volume closed (a chunk pushed out of the recent tier then goes nowhere). */
-  ChunkLoads(VolumeCache volume, ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters,
+  ChunkLoads(ChunkCache.Owner volume, ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters,
       BooleanSupplier closed) {
     this.volume = volume;
     this.store = store;
@@ -205,7 +205,7 @@ final class ChunkLoads {
       loading.remove(index, f);
       f.complete(new Result(result, !fresh));
       for (RecentChunks.Evicted e : out) {
-        e.key().volume().demote(e);
+        e.key().owner().demote(e);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -55,7 +55,7 @@ final class DirtyChunks {
     ZEROED
   }
 
-  private final VolumeCache volume;
+  private final ChunkCache.Owner volume;
   private final ChunkStore store;
   private final ChunkCache shared;
   private final int chunkSize;
@@ -64,7 +64,7 @@ final class DirtyChunks {
   private final AtomicLongArray stripes = new AtomicLongArray(STRIPES);
 
   /** {@code dirtied} runs inside the transition of an index into the set: loads of it in flight are stale now. */
-  DirtyChunks(VolumeCache volume, ChunkStore store, ChunkCache shared, LongConsumer dirtied) {
+  DirtyChunks(ChunkCache.Owner volume, ChunkStore store, ChunkCache shared, LongConsumer dirtied) {
     this.volume = volume;
     this.store = store;
     this.shared = shared;

@@ -16,7 +16,7 @@ import org.jspecify.annotations.Nullable;
  * cache under 400 MiB. A chunk a streaming reader has just loaded (or read ahead) has been used once, so Caffeine
  * rejected it at insert, and the next request for the same chunk fetched it again (416 GETs for 256 chunks in a cold
  * sequential read). Here a loaded chunk stays, least recently used first out, until newer loads push it out; only
- * then is it offered to Caffeine ({@link VolumeCache#demote}), which keeps it if it earned its place by frequency.
+ * then is it offered to Caffeine ({@link ChunkCache.Owner#demote}), which keeps it if it earned its place by frequency.
  *
  * <p><b>Entries</b> are clean and fully valid. Inserting happens inside the volume's {@code dirty.compute} for the
  * chunk (with the stripe stamp check), removal for a write also ({@code becomeDirty}); so a chunk is never both here
@@ -117,11 +117,11 @@ final class RecentChunks {
   }
 
   /** Drops every chunk of {@code volume} (it closed). */
-  synchronized void removeVolume(VolumeCache volume) {
+  synchronized void removeVolume(ChunkCache.Owner volume) {
     Iterator<Map.Entry<ChunkCache.Key, Entry>> it = map.entrySet().iterator();
     while (it.hasNext()) {
       Map.Entry<ChunkCache.Key, Entry> e = it.next();
-      if (e.getKey().volume() == volume) {
+      if (e.getKey().owner() == volume) {
         it.remove();
         forget(e.getValue());
       }

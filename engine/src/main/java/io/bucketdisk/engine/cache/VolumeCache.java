@@ -47,6 +47,8 @@ public final class VolumeCache implements Volume {
   private final int chunkShift;
   private final String volumeId;
   private final CacheCounters counters = new CacheCounters();
+  /** This volume in the clean tiers' keys; a chunk pushed out of the recent tier comes back here. */
+  private final ChunkCache.Owner owner = e -> loads().demote(e);
   private final DirtyChunks dirty;
   private final ChunkLoads loads;
   private final ReadAheadStreams streams;
@@ -63,8 +65,8 @@ public final class VolumeCache implements Volume {
     }
     this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
     this.volumeId = store.volumeId();
-    this.dirty = new DirtyChunks(this, store, shared, index -> loads().forget(index));
-    this.loads = new ChunkLoads(this, store, shared, dirty, counters, this::isClosed);
+    this.dirty = new DirtyChunks(owner, store, shared, index -> loads().forget(index));
+    this.loads = new ChunkLoads(owner, store, shared, dirty, counters, this::isClosed);
     this.streams = new ReadAheadStreams(shared.config().readAheadChunks());
     this.uploader = new ChunkUploader(store, shared, dirty, counters);
     this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, this::isClosed);
@@ -148,7 +150,7 @@ public final class VolumeCache implements Volume {
         dirty.settle(index);
         continue;
       }
-      ChunkBuffer c = shared.get(new ChunkCache.Key(this, index));
+      ChunkBuffer c = shared.get(new ChunkCache.Key(owner, index));
       if (c != null) {
         c.copyTo(off, n, dst);
         counters.hit();
@@ -186,11 +188,6 @@ public final class VolumeCache implements Volume {
     long last = (offset + length - 1) >>> chunkShift;
     long budget = Math.max(1, shared.recentCapacityBytes() / chunkSize);
     loads.loadAll(first, Math.min(last, first + budget - 1));
-  }
-
-  /** A chunk of this volume left the recent tier (see {@link ChunkLoads#demote}). */
-  void demote(RecentChunks.Evicted e) {
-    loads.demote(e);
   }
 
   // ---------------------------------------------------------------- write, trim, zero
@@ -411,7 +408,7 @@ public final class VolumeCache implements Volume {
     closed = true;
     scheduler.close();
     int lost = dirty.dropAll();
-    shared.invalidate(this);
+    shared.invalidate(owner);
     if (lost > 0) {
       log.error("volume {}: closed with {} chunks that could not be stored; their last writes are lost", volumeId,
           lost);
