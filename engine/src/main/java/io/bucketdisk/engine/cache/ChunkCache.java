@@ -31,20 +31,8 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread safe. Closing a volume removes its clean chunks.
  */
 public final class ChunkCache {
-  /**
-   * The volume a chunk belongs to, by identity: told when one of its chunks leaves the recent tier, so that it can
-   * offer it to Caffeine if the chunk did not change meanwhile.
-   */
-  @FunctionalInterface
-  interface Owner {
-    void demote(RecentChunks.Evicted evicted);
-  }
-
-  /** Key in both clean tiers: the owning volume (by identity) and chunk index. */
-  record Key(Owner owner, long index) {}
-
   private final CacheConfig config;
-  private final Cache<Key, ChunkBuffer> clean;
+  private final Cache<ChunkKey, ChunkBuffer> clean;
   private final RecentChunks recent;
   private final DirtyLimiter limiter;
   private final Semaphore loads;
@@ -57,7 +45,7 @@ public final class ChunkCache {
     this.recent = new RecentChunks(recentBytes);
     this.clean = Caffeine.newBuilder()
         .maximumWeight(config.cleanBytes() - recentBytes)
-        .weigher((Key k, ChunkBuffer b) -> b.valid.limit())
+        .weigher((ChunkKey k, ChunkBuffer b) -> b.valid.limit())
         .executor(Runnable::run)
         .build();
     this.limiter = new DirtyLimiter(config.dirtyBytes());
@@ -73,28 +61,28 @@ public final class ChunkCache {
   }
 
   /** The clean buffer of {@code key} from either tier (a use: it counts for recency and frequency), or null. */
-  @Nullable ChunkBuffer get(Key key) {
+  @Nullable ChunkBuffer get(ChunkKey key) {
     ChunkBuffer b = recent.get(key);
     return b != null ? b : clean.getIfPresent(key);
   }
 
   /** Whether {@code key} is held clean in either tier, without counting it as a use. */
-  boolean contains(Key key) {
+  boolean contains(ChunkKey key) {
     return recent.contains(key) || clean.asMap().containsKey(key);
   }
 
   /** Whether {@code key} is in the recent tier (for invariant checks). */
-  boolean inRecent(Key key) {
+  boolean inRecent(ChunkKey key) {
     return recent.contains(key);
   }
 
   /** Whether {@code key} is in Caffeine (for invariant checks). */
-  boolean inCaffeine(Key key) {
+  boolean inCaffeine(ChunkKey key) {
     return clean.asMap().containsKey(key);
   }
 
   /** Takes {@code key} out of both tiers (a write takes its buffer over); the buffer, or null. */
-  @Nullable ChunkBuffer remove(Key key) {
+  @Nullable ChunkBuffer remove(ChunkKey key) {
     ChunkBuffer c = clean.asMap().remove(key);
     ChunkBuffer r = recent.remove(key);
     return c != null ? c : r;
@@ -104,7 +92,7 @@ public final class ChunkCache {
    * A chunk just loaded at stripe stamp {@code stamp}: into the recent tier unless Caffeine holds it already;
    * returns what the recent tier pushed out, to be {@link #offer}ed once the caller left its transition.
    */
-  List<RecentChunks.Evicted> admitLoaded(Key key, ChunkBuffer buffer, long stamp, boolean readAhead) {
+  List<RecentChunks.Evicted> admitLoaded(ChunkKey key, ChunkBuffer buffer, long stamp, boolean readAhead) {
     if (clean.asMap().containsKey(key)) {
       return List.of();
     }
@@ -112,7 +100,7 @@ public final class ChunkCache {
   }
 
   /** A chunk whose upload made it clean: into Caffeine. */
-  void admitUploaded(Key key, ChunkBuffer buffer) {
+  void admitUploaded(ChunkKey key, ChunkBuffer buffer) {
     clean.put(key, buffer);
   }
 
@@ -171,7 +159,7 @@ public final class ChunkCache {
   }
 
   /** Drops every clean chunk of {@code owner} (its volume closed). */
-  void invalidate(Owner owner) {
+  void invalidate(ChunkOwner owner) {
     recent.removeVolume(owner);
     clean.asMap().keySet().removeIf(k -> k.owner() == owner);
   }

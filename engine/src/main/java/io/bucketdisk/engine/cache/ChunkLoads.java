@@ -40,7 +40,7 @@ final class ChunkLoads {
   /** A finished load: the chunk's bytes (null: reads as zeros), or stale (retry). */
   record Result(byte @Nullable [] data, boolean stale) {}
 
-  private final ChunkCache.Owner volume;
+  private final ChunkOwner volume;
   private final ChunkStore store;
   private final ChunkCache shared;
   private final DirtyChunks dirty;
@@ -51,7 +51,7 @@ final class ChunkLoads {
   private final AtomicInteger prefetching = new AtomicInteger();
 
   /** {@code closed}: whether the volume closed (a chunk pushed out of the recent tier then goes nowhere). */
-  ChunkLoads(ChunkCache.Owner volume, ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters,
+  ChunkLoads(ChunkOwner volume, ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters,
       BooleanSupplier closed) {
     this.volume = volume;
     this.store = store;
@@ -69,7 +69,7 @@ final class ChunkLoads {
 
   /** Whether chunk {@code index} is held clean (either tier), without counting it as a use. */
   boolean cached(long index) {
-    return shared.contains(new ChunkCache.Key(volume, index));
+    return shared.contains(new ChunkKey(volume, index));
   }
 
   /** Loads chunk {@code index} for a reader that saw stamp {@code stamp}, or joins the load in flight; waits for it. */
@@ -196,7 +196,7 @@ final class ChunkLoads {
       // the buffer stops counting as a load before it can count as a clean chunk: never both at once
       shared.loadBytesDone(chunkSize);
       counted = false;
-      ChunkCache.Key key = new ChunkCache.Key(volume, index);
+      ChunkKey key = new ChunkKey(volume, index);
       boolean fresh = dirty.whileClean(index, stamp, () -> {
         if (result != null) {
           out.addAll(shared.admitLoaded(key, ChunkBuffer.clean(index, result), stamp, readAhead));

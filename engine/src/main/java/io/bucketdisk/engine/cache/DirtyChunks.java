@@ -55,7 +55,7 @@ final class DirtyChunks {
     ZEROED
   }
 
-  private final ChunkCache.Owner volume;
+  private final ChunkOwner volume;
   private final ChunkStore store;
   private final ChunkCache shared;
   private final int chunkSize;
@@ -64,7 +64,7 @@ final class DirtyChunks {
   private final AtomicLongArray stripes = new AtomicLongArray(STRIPES);
 
   /** {@code dirtied} runs inside the transition of an index into the set: loads of it in flight are stale now. */
-  DirtyChunks(ChunkCache.Owner volume, ChunkStore store, ChunkCache shared, LongConsumer dirtied) {
+  DirtyChunks(ChunkOwner volume, ChunkStore store, ChunkCache shared, LongConsumer dirtied) {
     this.volume = volume;
     this.store = store;
     this.shared = shared;
@@ -225,7 +225,7 @@ final class DirtyChunks {
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       ChunkBuffer b = map.get(index);
       if (b == null) {
-        if (!store.isStored(index) && !shared.contains(new ChunkCache.Key(volume, index))) {
+        if (!store.isStored(index) && !shared.contains(new ChunkKey(volume, index))) {
           return;
         }
         b = map.computeIfAbsent(index, k -> becomeDirty(k, false));
@@ -272,7 +272,7 @@ final class DirtyChunks {
    * array and is charged one chunk (the caller reserved it); otherwise it is a zero tombstone.
    */
   private ChunkBuffer becomeDirty(long k, boolean forData) {
-    ChunkBuffer c = shared.remove(new ChunkCache.Key(volume, k));
+    ChunkBuffer c = shared.remove(new ChunkKey(volume, k));
     stripes.incrementAndGet((int) (k & (STRIPES - 1)));
     dirtied.accept(k);
     ChunkBuffer b;
@@ -347,7 +347,7 @@ final class DirtyChunks {
           }
           stripes.incrementAndGet((int) (k & (STRIPES - 1)));
           if (b.data != null && !zero) {
-            shared.admitUploaded(new ChunkCache.Key(volume, k), b);
+            shared.admitUploaded(new ChunkKey(volume, k), b);
           }
           b.notifyAll();
           return null;
@@ -447,7 +447,7 @@ final class DirtyChunks {
             out.add("charge mismatch: " + b + " charged=" + b.charged);
           }
         }
-        ChunkCache.Key ck = new ChunkCache.Key(volume, key);
+        ChunkKey ck = new ChunkKey(volume, key);
         if (shared.inCaffeine(ck)) {
           out.add("chunk " + key + " both dirty and in Caffeine");
         }

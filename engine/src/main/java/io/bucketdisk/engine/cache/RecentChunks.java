@@ -16,7 +16,7 @@ import org.jspecify.annotations.Nullable;
  * cache under 400 MiB. A chunk a streaming reader has just loaded (or read ahead) has been used once, so Caffeine
  * rejected it at insert, and the next request for the same chunk fetched it again (416 GETs for 256 chunks in a cold
  * sequential read). Here a loaded chunk stays, least recently used first out, until newer loads push it out; only
- * then is it offered to Caffeine ({@link ChunkCache.Owner#demote}), which keeps it if it earned its place by frequency.
+ * then is it offered to Caffeine ({@link ChunkOwner#demote}), which keeps it if it earned its place by frequency.
  *
  * <p><b>Entries</b> are clean and fully valid. Inserting happens inside the volume's {@code dirty.compute} for the
  * chunk (with the stripe stamp check), removal for a write also ({@code becomeDirty}); so a chunk is never both here
@@ -27,7 +27,7 @@ import org.jspecify.annotations.Nullable;
  */
 final class RecentChunks {
   /** A chunk pushed out (or never admitted); offer it to Caffeine if its stripe stamp still holds. */
-  record Evicted(ChunkCache.Key key, ChunkBuffer buffer, long stamp) {}
+  record Evicted(ChunkKey key, ChunkBuffer buffer, long stamp) {}
 
   private static final class Entry {
     final ChunkBuffer buffer;
@@ -43,7 +43,7 @@ final class RecentChunks {
     }
   }
 
-  private final LinkedHashMap<ChunkCache.Key, Entry> map = new LinkedHashMap<>(64, 0.75f, true);
+  private final LinkedHashMap<ChunkKey, Entry> map = new LinkedHashMap<>(64, 0.75f, true);
   private final long capacityBytes;
   private long bytes;
   private int unread;
@@ -57,7 +57,7 @@ final class RecentChunks {
   }
 
   /** The buffer of {@code key}, marking it most recently used (and read), or null. */
-  synchronized @Nullable ChunkBuffer get(ChunkCache.Key key) {
+  synchronized @Nullable ChunkBuffer get(ChunkKey key) {
     Entry e = map.get(key);
     if (e == null) {
       return null;
@@ -70,7 +70,7 @@ final class RecentChunks {
   }
 
   /** Whether {@code key} is held, without touching its recency. */
-  synchronized boolean contains(ChunkCache.Key key) {
+  synchronized boolean contains(ChunkKey key) {
     return map.containsKey(key);
   }
 
@@ -78,7 +78,7 @@ final class RecentChunks {
    * Adds {@code buffer} (loaded when the chunk's stripe stamp was {@code stamp}) unless {@code key} is held already;
    * returns what had to leave to stay within the capacity (possibly {@code buffer} itself), or an empty list.
    */
-  synchronized List<Evicted> put(ChunkCache.Key key, ChunkBuffer buffer, long stamp, boolean readAhead) {
+  synchronized List<Evicted> put(ChunkKey key, ChunkBuffer buffer, long stamp, boolean readAhead) {
     if (map.containsKey(key)) {
       return List.of();
     }
@@ -92,9 +92,9 @@ final class RecentChunks {
       unread++;
     }
     List<Evicted> out = List.of();
-    Iterator<Map.Entry<ChunkCache.Key, Entry>> it = map.entrySet().iterator();
+    Iterator<Map.Entry<ChunkKey, Entry>> it = map.entrySet().iterator();
     while (bytes > capacityBytes && it.hasNext()) {
-      Map.Entry<ChunkCache.Key, Entry> eldest = it.next();
+      Map.Entry<ChunkKey, Entry> eldest = it.next();
       Entry e = eldest.getValue();
       it.remove();
       forget(e);
@@ -107,7 +107,7 @@ final class RecentChunks {
   }
 
   /** Removes and returns the buffer of {@code key} (a write takes it over), or null. */
-  synchronized @Nullable ChunkBuffer remove(ChunkCache.Key key) {
+  synchronized @Nullable ChunkBuffer remove(ChunkKey key) {
     Entry e = map.remove(key);
     if (e == null) {
       return null;
@@ -117,10 +117,10 @@ final class RecentChunks {
   }
 
   /** Drops every chunk of {@code volume} (it closed). */
-  synchronized void removeVolume(ChunkCache.Owner volume) {
-    Iterator<Map.Entry<ChunkCache.Key, Entry>> it = map.entrySet().iterator();
+  synchronized void removeVolume(ChunkOwner volume) {
+    Iterator<Map.Entry<ChunkKey, Entry>> it = map.entrySet().iterator();
     while (it.hasNext()) {
-      Map.Entry<ChunkCache.Key, Entry> e = it.next();
+      Map.Entry<ChunkKey, Entry> e = it.next();
       if (e.getKey().owner() == volume) {
         it.remove();
         forget(e.getValue());

@@ -48,7 +48,7 @@ public final class VolumeCache implements Volume {
   private final String volumeId;
   private final CacheCounters counters = new CacheCounters();
   /** This volume in the clean tiers' keys; a chunk pushed out of the recent tier comes back here. */
-  private final ChunkCache.Owner owner = e -> loads().demote(e);
+  private final ChunkOwner owner = e -> loads().demote(e);
   private final DirtyChunks dirty;
   private final ChunkLoads loads;
   private final ReadAheadStreams streams;
@@ -150,7 +150,7 @@ public final class VolumeCache implements Volume {
         dirty.settle(index);
         continue;
       }
-      ChunkBuffer c = shared.get(new ChunkCache.Key(owner, index));
+      ChunkBuffer c = shared.get(new ChunkKey(owner, index));
       if (c != null) {
         c.copyTo(off, n, dst);
         counters.hit();

@@ -56,14 +56,14 @@ class ChunkCacheTest {
 
   @Test
   void invalidateDropsOneOwnersChunksOnly() {
-    ChunkCache.Owner other = e -> {};
+    ChunkOwner other = e -> {};
     cache.admitLoaded(p.key(1), clean(1), 0, false);
     cache.admitUploaded(p.key(2), clean(2));
-    cache.admitUploaded(new ChunkCache.Key(other, 2), clean(2));
+    cache.admitUploaded(new ChunkKey(other, 2), clean(2));
     cache.invalidate(p.owner);
     assertThat(cache.contains(p.key(1))).isFalse();
     assertThat(cache.contains(p.key(2))).isFalse();
-    assertThat(cache.contains(new ChunkCache.Key(other, 2))).isTrue();
+    assertThat(cache.contains(new ChunkKey(other, 2))).isTrue();
   }
 
   @Test

@@ -10,7 +10,7 @@ final class Parts {
 
   final MemoryChunkStore store = new MemoryChunkStore("vol", SIZE, CHUNK, false);
   final ChunkCache shared;
-  final ChunkCache.Owner owner = e -> {};
+  final ChunkOwner owner = e -> {};
   final CacheCounters counters = new CacheCounters();
 
   /**
@@ -26,8 +26,8 @@ final class Parts {
         Duration.ofSeconds(5)));
   }
 
-  ChunkCache.Key key(long index) {
-    return new ChunkCache.Key(owner, index);
+  ChunkKey key(long index) {
+    return new ChunkKey(owner, index);
   }
 
   static byte[] pattern(int n, long seed) {
