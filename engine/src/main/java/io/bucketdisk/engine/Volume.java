@@ -79,6 +79,12 @@ public interface Volume extends AutoCloseable {
   /** Age of the oldest change not yet stored, 0 when there is none: the loss window right now. */
   long oldestDirtyAgeNanos();
 
+  /**
+   * How long this gateway's lease on the volume stays valid without another renewal, in seconds: 0 once fenced or
+   * expired (changes are refused), NaN for a read-only open (no lease).
+   */
+  double leaseValidSeconds();
+
   boolean isClosed();
 
   /**

@@ -1,6 +1,7 @@
 package io.bucketdisk.engine.cache;
 
 import io.bucketdisk.store.ChunkStore;
+import io.bucketdisk.store.outage.Outage;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -60,6 +61,8 @@ final class DirtyChunks {
   private final ChunkCache shared;
   private final int chunkSize;
   private final LongConsumer dirtied;
+  /** Upload failures, logged once per kind per interval while they last, and the recovery. */
+  private final Outage uploads;
   private final ConcurrentHashMap<Long, ChunkBuffer> map = new ConcurrentHashMap<>();
   private final AtomicLongArray stripes = new AtomicLongArray(STRIPES);
 
@@ -70,6 +73,7 @@ final class DirtyChunks {
     this.shared = shared;
     this.chunkSize = store.chunkSize();
     this.dirtied = dirtied;
+    this.uploads = new Outage(log, "volume " + store.volumeId());
   }
 
   /** The stripe stamp of {@code index}: moves on every transition of any index of its stripe. */
@@ -327,6 +331,7 @@ final class DirtyChunks {
 
   /** The store acknowledged version {@code v} of {@code b} (PUT, or DELETE when {@code zero}). */
   void uploaded(ChunkBuffer b, long v, boolean zero) {
+    uploads.succeeded();
     map.compute(b.index, (k, cur) -> {
       synchronized (b) {
         b.uploading = false;
@@ -368,7 +373,7 @@ final class DirtyChunks {
       b.retryAfterNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
       b.notifyAll();
     }
-    log.warn("volume {} chunk {}: upload failed, chunk stays dirty: {}", store.volumeId(), b.index, e.toString());
+    uploads.failed("upload", "chunk " + b.index + ": upload failed, chunk stays dirty: " + e);
   }
 
   /**

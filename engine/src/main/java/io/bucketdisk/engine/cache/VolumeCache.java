@@ -121,6 +121,11 @@ public final class VolumeCache implements Volume {
     return dirty.oldestDirtyAgeNanos();
   }
 
+  @Override
+  public double leaseValidSeconds() {
+    return store.leaseValidSeconds();
+  }
+
   // ---------------------------------------------------------------- read
 
   @Override

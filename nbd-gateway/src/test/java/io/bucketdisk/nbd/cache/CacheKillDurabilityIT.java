@@ -3,7 +3,7 @@ package io.bucketdisk.nbd.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.nbd.RawClient;
-import io.bucketdisk.store.testing.S3ProxyFixture;
+import io.bucketdisk.store.testing.S3Server;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -15,19 +15,18 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Durability across SIGKILL: a gateway child JVM serves a volume from s3proxy; the test writes over NBD, FLUSHes,
+ * Durability across SIGKILL: a gateway child JVM serves a volume from each real S3 server (s3proxy, Ceph RGW); the test writes over NBD, FLUSHes,
  * writes more without flushing, and SIGKILLs the process at a random moment. A new gateway on the same bucket must
  * return every byte acknowledged before the FLUSH exactly; bytes written after it may hold the flushed value or any
  * value written after it. Ten kill points.
  */
 @Timeout(180)
 class CacheKillDurabilityIT {
-  @RegisterExtension static final S3ProxyFixture S3 = new S3ProxyFixture();
   static final int CMD_READ = 0;
   static final int CMD_WRITE = 1;
   static final int CMD_FLUSH = 3;
@@ -76,9 +75,10 @@ class CacheKillDurabilityIT {
 
   record Write(int offset, int length, byte fill) {}
 
-  @Test
-  void everyByteAcknowledgedBeforeAFlushSurvivesSigkill() throws Exception {
-    String storeUrl = S3.storeUrl("kill/").toString();
+  @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+  @MethodSource("io.bucketdisk.store.testing.S3Server#all")
+  void everyByteAcknowledgedBeforeAFlushSurvivesSigkill(S3Server server) throws Exception {
+    String storeUrl = server.storeUrl("kill-" + System.nanoTime() + "/").toString();
     Random rnd = new Random(20261121);
     byte[] flushed = new byte[SIZE];
     List<Write> after = new ArrayList<>();
