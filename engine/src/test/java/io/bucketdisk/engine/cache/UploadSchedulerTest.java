@@ -62,7 +62,8 @@ class UploadSchedulerTest {
       f.get();
     }
     assertThat(p.store.writes.get()).isEqualTo(3);
-    assertThat(dirty.isEmpty()).isTrue();
+    // the buffers are clean; the map entry goes a moment after the waiters were woken
+    assertThat(dirty.dirtyChunks()).isZero();
   }
 
   @Test
