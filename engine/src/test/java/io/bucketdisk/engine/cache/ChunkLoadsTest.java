@@ -35,7 +35,7 @@ class ChunkLoadsTest {
         } catch (Exception e) {
           throw new RuntimeException(e);
         }
-      }));
+      }, Parts.THREADS));
     }
     for (var r : readers) {
       ChunkLoads.Result result = r.get();
@@ -60,7 +60,7 @@ class ChunkLoadsTest {
       } catch (Exception e) {
         throw new RuntimeException(e);
       }
-    });
+    }, Parts.THREADS);
     Thread.sleep(50);
     dirty.write(2, 0, 1, ByteBuffer.wrap(new byte[] {9}), null);
     assertThat(reader.get().stale()).isTrue();

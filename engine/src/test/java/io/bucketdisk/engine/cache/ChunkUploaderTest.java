@@ -112,9 +112,9 @@ class ChunkUploaderTest {
       } catch (Exception e) {
         throw new RuntimeException(e);
       }
-    });
+    }, Parts.THREADS);
     held.await();
-    var upload = CompletableFuture.supplyAsync(() -> uploader.upload(b, attempt(b)));
+    var upload = CompletableFuture.supplyAsync(() -> uploader.upload(b, attempt(b)), Parts.THREADS);
     Thread.sleep(200);
     assertThat(upload).as("waits for the snapshot").isNotDone();
     assertThat(p.store.chunks).doesNotContainKey(7L);

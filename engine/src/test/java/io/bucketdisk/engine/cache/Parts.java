@@ -2,6 +2,7 @@ package io.bucketdisk.engine.cache;
 
 import java.time.Duration;
 import java.util.Random;
+import java.util.concurrent.Executor;
 
 /** A small cache and store for the unit tests of the cache's parts: 64 KiB chunks, 32 of them. */
 final class Parts {
@@ -25,6 +26,12 @@ final class Parts {
     shared = new ChunkCache(new CacheConfig(16L * CHUNK, 6L * CHUNK, CHUNK, 2, 2, 4, maxAge, Duration.ofSeconds(5),
         Duration.ofSeconds(5)));
   }
+
+  /**
+   * Runs each task on a thread of its own. The common pool that {@code CompletableFuture}'s default executor uses has
+   * a parallelism of one on a 2-core machine, which runs "concurrent" tasks one after the other.
+   */
+  static final Executor THREADS = task -> Thread.ofPlatform().daemon().start(task);
 
   ChunkKey key(long index) {
     return new ChunkKey(owner, index);

@@ -56,7 +56,7 @@ class UploadSchedulerTest {
         } catch (Exception e) {
           throw new RuntimeException(e);
         }
-      }));
+      }, Parts.THREADS));
     }
     for (var f : flushes) {
       f.get();
