@@ -115,8 +115,8 @@ public final class GatewayCommand implements Callable<Integer> {
     checkControl("--control-advertise", advertise);
     Operations ops = Operations.start(metrics);
     ExportProvider provider = provider(store, advertise, cacheSize, ops);
-    if (provider instanceof io.bucketdisk.nbd.cache.VolumeExportProvider volumes) {
-      control.forEach(c -> StoreWiring.startControl(c, volumes));
+    if (provider instanceof io.bucketdisk.nbd.export.VolumeExportProvider volumes) {
+      control.forEach(c -> StoreWiring.startControl(c, volumes.volumes()));
     }
     serve(ops == null ? provider : ops.gateway(provider), addresses, options, spec.commandLine().getOut(), null, ops);
     return 0;

@@ -1,7 +1,7 @@
 package io.bucketdisk.nbd;
 
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.export.MemoryExport;
@@ -44,7 +44,7 @@ public final class StoreExports implements ExportProvider {
         Duration.ofSeconds(30), Duration.ofSeconds(30));
     var provider = VolumeExportProvider.forStore(url, new LeaseOwner("gw-conformance", "none"), config,
         new VolumeSpec("demo", demoSize, 1 << 20, Map.of()));
-    var catalog = provider.catalog().orElseThrow();
+    var catalog = provider.volumes().catalog().orElseThrow();
     catalog.create(new VolumeSpec(RO_SOURCE, 1 << 20, 1 << 20, Map.of()));
     catalog.snapshot(RO_SOURCE, "snap");
     return new StoreExports(provider, dir);

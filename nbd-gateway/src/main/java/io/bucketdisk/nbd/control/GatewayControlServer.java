@@ -1,7 +1,7 @@
 package io.bucketdisk.nbd.control;
 
 import io.bucketdisk.common.net.Endpoint;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.volume.VolumeRegistry;
 import io.bucketdisk.rpc.UnixSocketServer;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -48,7 +48,7 @@ public final class GatewayControlServer implements AutoCloseable {
    *
    * @throws IllegalArgumentException for an address of neither form, with a message naming the fix
    */
-  public static GatewayControlServer start(String address, VolumeExportProvider volumes) throws IOException {
+  public static GatewayControlServer start(String address, VolumeRegistry volumes) throws IOException {
     return switch (Endpoint.parse(address)) {
       case Endpoint.Tcp tcp -> start(tcp.unresolved(), volumes);
       case Endpoint.Unix unix -> start(unix.path(), volumes);
@@ -56,13 +56,13 @@ public final class GatewayControlServer implements AutoCloseable {
   }
 
   /** Binds {@code socket} and serves the control API over {@code volumes}; see {@link UnixSocketServer}. */
-  public static GatewayControlServer start(Path socket, VolumeExportProvider volumes) throws IOException {
+  public static GatewayControlServer start(Path socket, VolumeRegistry volumes) throws IOException {
     var server = UnixSocketServer.start(socket, UNIX_OPTIONS, List.of(new GatewayControlService(volumes).bindService()));
     return new GatewayControlServer(null, server, null, "unix://" + socket);
   }
 
   /** Binds TCP {@code address} (resolved here; port 0 picks a free port) and serves the control API. */
-  public static GatewayControlServer start(InetSocketAddress address, VolumeExportProvider volumes)
+  public static GatewayControlServer start(InetSocketAddress address, VolumeRegistry volumes)
       throws IOException {
     InetSocketAddress bind = address.isUnresolved()
         ? new InetSocketAddress(address.getHostString(), address.getPort()) : address;

@@ -1,5 +1,9 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.engine.cache.ChunkCache;
+import io.bucketdisk.engine.volume.MemoryVolumeSource;
+import io.bucketdisk.engine.cache.MemoryChunkStore;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,5 +1,7 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.bucketdisk.nbd.server.ServerOptions;
 import io.bucketdisk.store.LeaseOwner;
