@@ -1,5 +1,6 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.store.object.ObjectStores;
 import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.export.MemoryExportProvider;
@@ -167,7 +168,7 @@ public final class GatewayCommand implements Callable<Integer> {
       return StoreWiring.gatewayProvider(storeUrl, control, cacheSize,
           ops == null ? io.bucketdisk.store.StoreMetrics.NONE : ops.storeMetrics());
     }
-    throw new UserError("--store " + storeUrl + ": use memory://, file:///abs/dir or s3://bucket/prefix");
+    throw new UserError("--store " + ObjectStores.redact(storeUrl) + ": use memory://, file:///abs/dir or s3://bucket/prefix");
   }
 
   /** Builds the STARTTLS context from the flags, or null when no TLS flag is given. */

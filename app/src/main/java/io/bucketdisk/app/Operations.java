@@ -82,6 +82,9 @@ final class Operations {
   void serving(NbdListener listener, ExportProvider provider) {
     GatewayMeters.bind(listener, registry());
     ExportProvider measured = provider instanceof MeteredExportProvider m ? m.delegate() : provider;
-    health(GatewayMeters.health(listener, measured));
+    HealthCheck serving = GatewayMeters.health(listener, measured);
+    // during an outage say since when the store fails, before the listing fails with only the last error
+    StoreMeters store = storeMeters;
+    health(store == null ? serving : store.health().and(serving));
   }
 }

@@ -1,5 +1,6 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.store.object.ObjectStores;
 import io.bucketdisk.common.size.ByteSize;
 import io.bucketdisk.nbd.cache.CacheConfig;
 import io.bucketdisk.nbd.cache.VolumeExportProvider;
@@ -39,9 +40,9 @@ final class StoreWiring {
       return VolumeExportProvider.forStore(URI.create(storeUrl), new LeaseOwner(gatewayId(), control), config, null,
           metrics);
     } catch (IllegalArgumentException e) {
-      throw new UserError("--store " + storeUrl + ": " + e.getMessage());
+      throw new UserError("--store " + ObjectStores.redact(storeUrl) + ": " + e.getMessage());
     } catch (IOException e) {
-      throw new UserError("--store " + storeUrl + ": cannot open the store: " + e.getMessage());
+      throw new UserError("--store " + ObjectStores.redact(storeUrl) + ": cannot open the store: " + e.getMessage());
     }
   }
 

@@ -1,5 +1,6 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.store.object.ObjectStores;
 import io.bucketdisk.common.size.ByteSize;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -75,7 +76,7 @@ public final class VolumeCommand {
     } catch (IllegalArgumentException e) {
       throw new UserError("--store: " + e.getMessage());
     } catch (StoreException e) {
-      throw new UserError("--store " + url + ": " + e.getMessage());
+      throw new UserError("--store " + ObjectStores.redact(url) + ": " + e.getMessage());
     }
   }
 

@@ -275,6 +275,22 @@ final class DeployManifestTest {
     })));
   }
 
+  /** What scripts/image.sh builds and tags (from the Dockerfile's version label) is what the manifests pull. */
+  @Test
+  void theImageTheDockerfileBuildsIsTheImageTheManifestsName() throws Exception {
+    var dockerfile = java.nio.file.Files.readString(Path.of("Dockerfile"));
+    var label = java.util.regex.Pattern.compile("org\\.opencontainers\\.image\\.version=\"([^\"]+)\"")
+        .matcher(dockerfile);
+    assertThat(label.find()).as("Dockerfile has an org.opencontainers.image.version label").isTrue();
+    assertThat(label.group(1)).as("image version label = driver version").isEqualTo(IdentityService.VERSION);
+    var tag = new ProcessBuilder("bash", "-c", ". ../scripts/image-env.sh && bd_image_tag").start();
+    assertThat(tag.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    var built = new String(tag.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+    assertThat(built).as("scripts/image.sh's tag").isEqualTo(IMAGE_REPO + ":" + label.group(1));
+    assertAll(bucketdisk().map(bc -> () -> assertThat(bc.container().getImage()).as(bc.where() + " image")
+        .isEqualTo(built)));
+  }
+
   @Test
   void bucketdiskContainersUseOnlyKnownFlagsAndDefinedEnvironment() {
     var seen = new HashSet<String>();
@@ -596,9 +612,10 @@ final class DeployManifestTest {
   @Test
   void dockerfileBuildsTheLauncherTheManifestsRun() throws IOException {
     var dockerfile = Files.readString(Path.of("Dockerfile"));
-    assertThat(dockerfile).contains("FROM eclipse-temurin:25-jdk AS build", "FROM eclipse-temurin:25-jre",
-        "./mvnw", "e2fsprogs", "xfsprogs", "util-linux", "io.bucketdisk.app.Main", "ENTRYPOINT [\"/usr/local/bin/bucketdisk\"]",
-        "USER 65532");
+    assertThat(dockerfile).contains("FROM eclipse-temurin:25-jdk AS build", "FROM debian:bookworm-slim", "jlink",
+        "./mvnw", "e2fsprogs", "xfsprogs", "util-linux", "deploy/bucketdisk.sh",
+        "ENTRYPOINT [\"/usr/local/bin/bucketdisk\"]", "USER 65532");
+    assertThat(Files.readString(Path.of("bucketdisk.sh"))).contains("io.bucketdisk.app.Main");
     assertThat(dockerfile).doesNotContain(":latest");
     assertThat(bucketdisk()).as("pods use the image's entrypoint")
         .allSatisfy(bc -> assertThat(bc.container().getCommand()).as(bc.where() + " command").isNullOrEmpty());

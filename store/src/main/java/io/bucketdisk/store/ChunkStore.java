@@ -65,6 +65,15 @@ public interface ChunkStore extends AutoCloseable {
    */
   void snapshot(String snapshotId) throws IOException;
 
+  /**
+   * How long this handle's lease stays valid without another renewal, in seconds: 0 once it ran out or the handle is
+   * fenced (writes are refused), NaN for a handle that holds no lease (read-only). For metrics: an outage shows as
+   * this falling towards 0.
+   */
+  default double leaseValidSeconds() {
+    return Double.NaN;
+  }
+
   /** Re-reads the manifest (size changes made by the controller). */
   void refresh() throws IOException;
 

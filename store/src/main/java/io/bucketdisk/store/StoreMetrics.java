@@ -33,4 +33,10 @@ public interface StoreMetrics {
 
   /** Bytes received from the store (GET bodies). */
   default void bytesDown(long bytes) {}
+
+  /**
+   * Called once when an object store opens, with the tracker of its outages (every call that failed for good, every
+   * success), for meters and health checks that say since when the store fails.
+   */
+  default void outage(io.bucketdisk.store.outage.Outage outage) {}
 }

@@ -13,6 +13,7 @@ import io.bucketdisk.store.layout.VolumeManifest;
 import io.bucketdisk.store.object.ListPage;
 import io.bucketdisk.store.object.ObjectInfo;
 import io.bucketdisk.store.object.ObjectStore;
+import io.bucketdisk.store.outage.Outage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -66,6 +67,7 @@ final class VolumeChunkStore implements ChunkStore {
   private final ObjectStore store;
   private final String name;
   private final String dataVolume;
+  private final Outage renewals;
   private final List<Layer> layers;
   private final @Nullable LeaseOwner owner;
   private final boolean snapshotView;
@@ -91,6 +93,7 @@ final class VolumeChunkStore implements ChunkStore {
     this.store = catalog.objectStore();
     this.name = name;
     this.dataVolume = m.id();
+    this.renewals = new Outage(log, "volume " + dataVolume);
     this.layers = List.copyOf(layers);
     this.owner = owner;
     this.snapshotView = snapshotView;
@@ -176,6 +179,7 @@ final class VolumeChunkStore implements ChunkStore {
       try {
         VolumeManifest m = catalog.renewLease(dataVolume, requireOwner());
         validUntilNanos = sent + validityNanos;
+        renewals.succeeded();
         wait = interval;
         if (m.sizeBytes() > size) {
           log.info("volume {}: size grew to {} bytes (seen at lease renewal; refresh to use it)", dataVolume,
@@ -186,10 +190,10 @@ final class VolumeChunkStore implements ChunkStore {
           fence(e.getMessage());
           return;
         }
-        log.warn("volume {}: lease renewal failed, retrying: {}", dataVolume, e.getMessage());
+        renewals.failed("lease renewal", "lease renewal failed, retrying: " + e.getMessage());
         wait = Math.max(20, interval / 4);
       } catch (IOException | RuntimeException e) {
-        log.warn("volume {}: lease renewal failed, retrying: {}", dataVolume, e.toString());
+        renewals.failed("lease renewal", "lease renewal failed, retrying: " + e);
         wait = Math.max(20, interval / 4);
       }
       if (System.nanoTime() - validUntilNanos > 0) {
@@ -258,6 +262,15 @@ final class VolumeChunkStore implements ChunkStore {
   @Override
   public int chunkSize() {
     return chunkSize;
+  }
+
+  @Override
+  public double leaseValidSeconds() {
+    if (readOnly()) {
+      return Double.NaN;
+    }
+    long left = validUntilNanos - System.nanoTime();
+    return fenced != null || left <= 0 ? 0 : left / 1e9;
   }
 
   @Override

@@ -150,7 +150,8 @@ final class K3sLifecycleIT {
     core = new CoreV1Api(client);
 
     var hostFromPods = cluster.getContainerInfo().getNetworkSettings().getNetworks().values().iterator().next().getGateway();
-    var store = "s3://" + BUCKET + "/" + PREFIX.substring(0, PREFIX.length() - 1) + "?endpoint=http://" + hostFromPods + ":" + s3.getPort() + "&region=us-east-1&path-style=true";
+    var store = "s3://" + BUCKET + "/" + PREFIX.substring(0, PREFIX.length() - 1) + "?endpoint=http://" + hostFromPods + ":" + s3.getPort() + "&region=us-east-1&path-style=true"
+        + "&accept-unfenced=true"; // s3proxy: conditional writes not atomic
     log.info("store for the pods: {}", store);
 
     var applier = new ManifestApplier(client);

@@ -1,6 +1,7 @@
 package io.bucketdisk.nbd.cache;
 
 import io.bucketdisk.store.ChunkStore;
+import io.bucketdisk.store.outage.Outage;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -59,6 +60,7 @@ public final class VolumeCache implements AutoCloseable {
   final int chunkSize;
   private final int chunkShift;
   final String volumeId;
+  private final Outage uploads;
   final ConcurrentHashMap<Long, ChunkBuffer> dirty = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Long, CompletableFuture<LoadResult>> loading = new ConcurrentHashMap<>();
   private final AtomicLongArray stripes = new AtomicLongArray(STRIPES);
@@ -86,6 +88,7 @@ public final class VolumeCache implements AutoCloseable {
     }
     this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
     this.volumeId = store.volumeId();
+    this.uploads = new Outage(log, "volume " + volumeId);
     java.util.Arrays.fill(streamLast, -2);
     this.flusher = new WriteBackFlusher(this);
     flusher.start();
@@ -767,6 +770,7 @@ public final class VolumeCache implements AutoCloseable {
 
   /** The store acknowledged version {@code v} of {@code b} (PUT, or DELETE when {@code zero}). */
   void uploaded(ChunkBuffer b, long v, boolean zero) {
+    uploads.succeeded();
     dirty.compute(b.index, (k, cur) -> {
       synchronized (b) {
         b.uploading = false;
@@ -809,7 +813,7 @@ public final class VolumeCache implements AutoCloseable {
       b.retryAfterNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
       b.notifyAll();
     }
-    log.warn("volume {} chunk {}: upload failed, chunk stays dirty: {}", volumeId, b.index, e.toString());
+    uploads.failed("upload", "chunk " + b.index + ": upload failed, chunk stays dirty: " + e);
   }
 
   // ---------------------------------------------------------------- block status

@@ -1,21 +1,32 @@
 package io.bucketdisk.nbd.metrics;
 
+import io.bucketdisk.metrics.HealthCheck;
 import io.bucketdisk.metrics.LatencyHistogram;
 import io.bucketdisk.store.StoreException;
 import io.bucketdisk.store.StoreMetrics;
+import io.bucketdisk.store.outage.Outage;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The object store's {@link StoreMetrics} listener as Micrometer meters, for the whole process (all volumes share
  * one bucket connection): {@code bucketdisk.store.requests} (timer by {@code op}: every attempt, retried or not),
  * {@code bucketdisk.store.retries} by {@code op}, {@code bucketdisk.store.failures} by {@code op} and {@code kind}
- * (calls that failed for good), and {@code bucketdisk.store.payload} bytes by {@code direction}. Pass it to {@code
- * ObjectStores.open}. Thread safe; timers and counters are resolved up front except the rare failure counters.
+ * (calls that failed for good), {@code bucketdisk.store.payload} bytes by {@code direction}, and the outage gauges
+ * {@code bucketdisk.store.outage.seconds} (how long the store has been failing, 0 while it works) and {@code
+ * bucketdisk.store.outage.failures} (failed calls in the current outage). Pass it to {@code ObjectStores.open}; {@link
+ * #health()} fails with "store unreachable since ..." during an outage. Thread safe; timers and counters are resolved
+ * up front except the rare failure counters.
  */
 public final class StoreMeters implements StoreMetrics {
 
@@ -24,6 +35,7 @@ public final class StoreMeters implements StoreMetrics {
   private final Map<Op, Counter> retries = new EnumMap<>(Op.class);
   private final Counter up;
   private final Counter down;
+  private final List<Outage> outages = new CopyOnWriteArrayList<>();
 
   public StoreMeters(MeterRegistry registry) {
     this.registry = registry;
@@ -38,6 +50,36 @@ public final class StoreMeters implements StoreMetrics {
         .tag("direction", "up").register(registry);
     down = Counter.builder("bucketdisk.store.payload").baseUnit("bytes").description("object bytes moved")
         .tag("direction", "down").register(registry);
+    Gauge.builder("bucketdisk.store.outage", this, m -> m.outageSeconds()).baseUnit("seconds")
+        .description("how long the store has been failing (calls failing for good, no success since); 0 while it "
+            + "works").register(registry);
+    Gauge.builder("bucketdisk.store.outage.failures", this,
+            m -> m.outages.stream().mapToLong(Outage::failures).sum())
+        .description("object store calls that failed for good in the current outage").register(registry);
+  }
+
+  @Override
+  public void outage(Outage outage) {
+    outages.add(outage);
+  }
+
+  double outageSeconds() {
+    Instant now = Instant.now();
+    return outages.stream().flatMap(o -> o.since().stream())
+        .mapToDouble(since -> Duration.between(since, now).toMillis() / 1000.0).max().orElse(0);
+  }
+
+  /** Healthy unless a store is in an outage: then "store unreachable since ..." with the count and the store. */
+  public HealthCheck health() {
+    return () -> {
+      for (Outage o : outages) {
+        var since = o.since();
+        if (since.isPresent()) {
+          throw new IllegalStateException("store unreachable since " + since.get().truncatedTo(ChronoUnit.SECONDS)
+              + " (" + o.failures() + " failed calls, " + o.subject() + ")");
+        }
+      }
+    };
   }
 
   @Override

@@ -112,6 +112,9 @@ final class VolumeMeters {
             VolumeCache::oldestDirtyAgeNanos)
         .description("age of the oldest acknowledged change not yet stored: the data-loss window of a crash now")
         .tags(tags).register(registry));
+    cacheMeters.add(Gauge.builder("bucketdisk.volume.lease.valid", v, vc -> vc.store().leaseValidSeconds())
+        .baseUnit("seconds").description("how long the volume's lease stays valid without a renewal; 0 = fenced or "
+            + "expired (writes refused), NaN = no lease (read-only)").tags(tags).register(registry));
     cacheMeters.add(Gauge.builder("bucketdisk.volume.size", v, VolumeCache::size).baseUnit("bytes")
         .description("volume size").tags(tags).register(registry));
   }

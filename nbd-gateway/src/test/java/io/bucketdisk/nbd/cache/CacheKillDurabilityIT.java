@@ -1,9 +1,11 @@
 package io.bucketdisk.nbd.cache;
 
+import java.time.Duration;
+import io.bucketdisk.testing.ChildJvm;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.nbd.RawClient;
-import io.bucketdisk.store.testing.S3ProxyFixture;
+import io.bucketdisk.store.testing.S3Server;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -15,26 +17,25 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Durability across SIGKILL: a gateway child JVM serves a volume from s3proxy; the test writes over NBD, FLUSHes,
+ * Durability across SIGKILL: a gateway child JVM serves a volume from each real S3 server (s3proxy, Ceph RGW); the test writes over NBD, FLUSHes,
  * writes more without flushing, and SIGKILLs the process at a random moment. A new gateway on the same bucket must
  * return every byte acknowledged before the FLUSH exactly; bytes written after it may hold the flushed value or any
  * value written after it. Ten kill points.
  */
 @Timeout(180)
 class CacheKillDurabilityIT {
-  @RegisterExtension static final S3ProxyFixture S3 = new S3ProxyFixture();
   static final int CMD_READ = 0;
   static final int CMD_WRITE = 1;
   static final int CMD_FLUSH = 3;
   static final int SIZE = (int) GatewayMain.SIZE;
 
   Path dir;
-  Process gateway;
+  ChildJvm gateway;
 
   @BeforeEach
   void dir() throws Exception {
@@ -44,7 +45,7 @@ class CacheKillDurabilityIT {
   @AfterEach
   void stop() throws Exception {
     if (gateway != null) {
-      gateway.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      gateway.close();
     }
     try (var files = Files.list(dir)) {
       for (Path p : files.toList()) {
@@ -55,30 +56,19 @@ class CacheKillDurabilityIT {
   }
 
   int startGateway(String storeUrl, int iteration) throws Exception {
-    Path portFile = dir.resolve("port-" + iteration);
-    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-    gateway = new ProcessBuilder(java.toString(), "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-cp", cp, GatewayMain.class.getName(), storeUrl,
-        portFile.toString())
-        .redirectOutput(dir.resolve("gw-" + iteration + ".out").toFile())
-        .redirectError(dir.resolve("gw-" + iteration + ".err").toFile())
-        .start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!Files.exists(portFile)) {
-      if (!gateway.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError("gateway did not start: "
-            + Files.readString(dir.resolve("gw-" + iteration + ".err")));
-      }
-      Thread.sleep(20);
-    }
-    return Integer.parseInt(Files.readString(portFile).trim());
+    gateway = ChildJvm.start(dir.resolve("gw-" + iteration + ".log"),
+        List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"), java.util.Map.of(),
+        GatewayMain.class.getName(), storeUrl);
+    return Integer.parseInt(gateway.awaitLine(l -> l.startsWith("READY "), Duration.ofSeconds(60)).substring(6));
   }
+
 
   record Write(int offset, int length, byte fill) {}
 
-  @Test
-  void everyByteAcknowledgedBeforeAFlushSurvivesSigkill() throws Exception {
-    String storeUrl = S3.storeUrl("kill/").toString();
+  @ParameterizedTest(name = "{0}", autoCloseArguments = false)
+  @MethodSource("io.bucketdisk.store.testing.S3Server#all")
+  void everyByteAcknowledgedBeforeAFlushSurvivesSigkill(S3Server server) throws Exception {
+    String storeUrl = server.storeUrl("kill-" + System.nanoTime() + "/").toString();
     Random rnd = new Random(20261121);
     byte[] flushed = new byte[SIZE];
     List<Write> after = new ArrayList<>();
@@ -106,11 +96,11 @@ class CacheKillDurabilityIT {
           write(c, cookie++, w); // pipelined, replies not awaited
         }
         Thread.sleep(rnd.nextInt(400));
-        gateway.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        gateway.kill();
       } catch (java.io.IOException expectedAfterKill) {
         // the connection dies with the process
       }
-      gateway.waitFor(10, TimeUnit.SECONDS);
+      gateway.kill();
       gateway = null;
     }
     int port = startGateway(storeUrl, 10);

@@ -222,6 +222,7 @@ class GatewayMetricsIT {
           v -> v >= 1.0 * CHUNK);
       assertThat(value(flushed, "bucketdisk_volume_dirty_bytes", vol)).isZero();
       assertThat(value(flushed, "bucketdisk_volume_dirty_oldest_age_seconds", vol)).isZero();
+      assertThat(value(flushed, "bucketdisk_volume_lease_valid_seconds", vol)).as("a live lease").isBetween(1.0, 35.0);
       assertThat(value(flushed, "bucketdisk_volume_store_requests_total", "type=\"put\"," + vol)).isEqualTo(3);
       assertThat(value(flushed, "bucketdisk_volume_store_payload_bytes_total", "direction=\"up\"," + vol))
           .isEqualTo(3.0 * CHUNK);

@@ -5,10 +5,13 @@ import io.bucketdisk.store.StoreMetrics;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Opens an {@link ObjectStore} from a store URL:
@@ -20,14 +23,18 @@ import java.util.Set;
  *       S3ObjectStore}; credentials from the query ({@code access-key}, {@code secret-key}), else the AWS default
  *       chain (env {@code AWS_ACCESS_KEY_ID}/{@code AWS_SECRET_ACCESS_KEY}, profile, instance role). The region
  *       defaults to {@code AWS_REGION}, else {@code us-east-1}; {@code path-style} to true when an endpoint is given.
+ *       What the start-up probe cannot find out: {@code checksum=auto|when-supported|when-required} (request
+ *       checksums; auto probes), {@code request-timeout=30s} (one attempt; {@code ms}, {@code s} or {@code m}),
+ *       {@code ca-bundle=/path/ca.pem} (the CAs an https endpoint is checked against), {@code accept-unfenced=true}
+ *       (use a server whose conditional writes are not atomic).
  * </ul>
  *
- * Bad URLs throw {@link IllegalArgumentException} with a one-line message naming the fix. After opening, an S3 store
- * probes whether conditional writes are honoured and logs a warning when they are not.
+ * Bad URLs throw {@link IllegalArgumentException} with a one-line message naming the fix. Opening an S3 store runs
+ * its compatibility probe ({@link S3ObjectStore}).
  */
 public final class ObjectStores {
-  private static final Set<String> S3_PARAMS =
-      Set.of("endpoint", "region", "path-style", "access-key", "secret-key");
+  private static final Set<String> S3_PARAMS = new TreeSet<>(Set.of("endpoint", "region", "path-style", "access-key",
+      "secret-key", "checksum", "request-timeout", "ca-bundle", "accept-unfenced"));
 
   private ObjectStores() {}
 
@@ -107,8 +114,56 @@ public final class ObjectStores {
       throw new IllegalArgumentException("store URL needs both access-key and secret-key, or neither (then the "
           + "AWS default credentials chain is used)");
     }
-    return S3ObjectStore.Config.of(bucket, prefix, endpoint, region, Boolean.parseBoolean(pathStyleValue),
+    var config = S3ObjectStore.Config.of(bucket, prefix, endpoint, region, Boolean.parseBoolean(pathStyleValue),
         accessKey, secretKey);
+    String checksum = q.getOrDefault("checksum", "auto");
+    config = config.withChecksum(switch (checksum) {
+      case "auto" -> S3ObjectStore.ChecksumMode.AUTO;
+      case "when-supported" -> S3ObjectStore.ChecksumMode.WHEN_SUPPORTED;
+      case "when-required" -> S3ObjectStore.ChecksumMode.WHEN_REQUIRED;
+      default -> throw new IllegalArgumentException("store URL parameter checksum must be auto, when-supported or "
+          + "when-required, not '" + checksum + "'");
+    });
+    if (q.containsKey("request-timeout")) {
+      config = config.withAttemptTimeout(timeout(q.get("request-timeout")));
+    }
+    if (q.containsKey("ca-bundle")) {
+      Path ca = Path.of(q.get("ca-bundle"));
+      if (!ca.isAbsolute() || !Files.isReadable(ca)) {
+        throw new IllegalArgumentException("store URL parameter ca-bundle '" + ca + "' must be an absolute path to "
+            + "a readable PEM file");
+      }
+      if (endpoint == null || !endpoint.getScheme().equals("https")) {
+        throw new IllegalArgumentException("store URL parameter ca-bundle needs an https:// endpoint");
+      }
+      config = config.withCaBundle(ca);
+    }
+    String accept = q.getOrDefault("accept-unfenced", "false");
+    if (!accept.equals("true") && !accept.equals("false")) {
+      throw new IllegalArgumentException("store URL parameter accept-unfenced must be true or false, not '" + accept
+          + "'");
+    }
+    return config.withAcceptUnfenced(Boolean.parseBoolean(accept));
+  }
+
+  /** {@code 500ms}, {@code 30s} or {@code 2m}, between 1 s and 10 min. */
+  static Duration timeout(String value) {
+    var m = java.util.regex.Pattern.compile("(\\d{1,6})(ms|s|m)").matcher(value);
+    if (!m.matches()) {
+      throw new IllegalArgumentException("store URL parameter request-timeout '" + value + "' must look like 500ms, "
+          + "30s or 2m");
+    }
+    long n = Long.parseLong(m.group(1));
+    Duration d = switch (m.group(2)) {
+      case "ms" -> Duration.ofMillis(n);
+      case "s" -> Duration.ofSeconds(n);
+      default -> Duration.ofMinutes(n);
+    };
+    if (d.compareTo(Duration.ofSeconds(1)) < 0 || d.compareTo(Duration.ofMinutes(10)) > 0) {
+      throw new IllegalArgumentException("store URL parameter request-timeout must be between 1s and 10m, not "
+          + value);
+    }
+    return d;
   }
 
   private static Map<String, String> query(URI url) {
@@ -131,9 +186,13 @@ public final class ObjectStores {
 
   /** The URL without its query (which may hold a secret key), for messages. */
   public static String redact(URI url) {
-    String s = url.toString();
-    int q = s.indexOf('?');
-    return q < 0 ? s : s.substring(0, q) + "?…";
+    return redact(url.toString());
+  }
+
+  /** A store URL as the user typed it, without its query (which may hold a secret key), for messages. */
+  public static String redact(String url) {
+    int q = url.indexOf('?');
+    return q < 0 ? url : url.substring(0, q) + "?…";
   }
 
   private static String envOr(String name, String dflt) {

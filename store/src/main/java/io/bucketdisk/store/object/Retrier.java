@@ -3,14 +3,18 @@ package io.bucketdisk.store.object;
 import io.bucketdisk.store.StoreException.Kind;
 import io.bucketdisk.store.StoreMetrics;
 import io.bucketdisk.store.StoreMetrics.Op;
+import io.bucketdisk.store.outage.Outage;
 import java.util.concurrent.ThreadLocalRandom;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Runs one object-store call with the {@link RetryPolicy}: transient failures are retried after a full-jitter
  * backoff, everything else (and the last transient failure) is thrown as an {@link ObjectStoreException}. The
- * classifier turns the implementation's exceptions into an {@link ObjectStoreException} with the right kind.
+ * classifier turns the implementation's exceptions into an {@link ObjectStoreException} with the right kind. Once an
+ * {@link Outage} is attached, every call that fails for good (other than a lost precondition) and every success is
+ * reported to it, which logs the failures throttled.
  */
 final class Retrier {
   private static final Logger log = LoggerFactory.getLogger(Retrier.class);
@@ -26,11 +30,17 @@ final class Retrier {
   private final RetryPolicy policy;
   private final StoreMetrics metrics;
   private final Classifier classifier;
+  private volatile @Nullable Outage outage;
 
   Retrier(RetryPolicy policy, StoreMetrics metrics, Classifier classifier) {
     this.policy = policy;
     this.metrics = metrics;
     this.classifier = classifier;
+  }
+
+  /** From now on, reports failures and successes to {@code o}. */
+  void outage(Outage o) {
+    outage = o;
   }
 
   <T> T call(Op op, String key, Call<T> call) throws ObjectStoreException {
@@ -42,6 +52,10 @@ final class Retrier {
       try {
         T result = call.run();
         metrics.request(op, System.nanoTime() - t0);
+        Outage o = outage;
+        if (o != null) {
+          o.succeeded();
+        }
         return result;
       } catch (Exception e) {
         metrics.request(op, System.nanoTime() - t0);
@@ -52,6 +66,7 @@ final class Retrier {
           || attempt >= policy.maxAttempts()
           || System.nanoTime() + sleepNanos - deadline > 0) {
         metrics.failure(op, failure.kind());
+        report(op, failure);
         if (failure.isTransient() && attempt > 1) {
           throw new ObjectStoreException(Kind.TRANSIENT, failure.httpStatus(),
               failure.getMessage() + " (gave up after " + attempt + " attempts)", failure);
@@ -68,6 +83,17 @@ final class Retrier {
             "interrupted while retrying " + op + " " + key, failure);
       }
     }
+  }
+
+  private void report(Op op, ObjectStoreException failure) {
+    Outage o = outage;
+    if (o == null || failure.isPrecondition()) {
+      return;
+    }
+    String how = failure.httpStatus() > 0
+        ? "HTTP " + failure.httpStatus() + (failure.errorCode() != null ? " " + failure.errorCode() : "")
+        : "no answer";
+    o.failed(op + " " + how, failure.getMessage());
   }
 
   private long backoffNanos(int attempt) {

@@ -3,31 +3,25 @@ package io.bucketdisk.store.object;
 import io.bucketdisk.store.StoreException.Kind;
 import io.bucketdisk.store.StoreMetrics;
 import io.bucketdisk.store.StoreMetrics.Op;
+import io.bucketdisk.store.outage.Outage;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import org.slf4j.event.Level;
 import software.amazon.awssdk.core.ResponseInputStream;
-import software.amazon.awssdk.core.exception.SdkClientException;
-import software.amazon.awssdk.core.exception.SdkServiceException;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.Delete;
 import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
@@ -43,14 +37,19 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * An {@link ObjectStore} on an S3-compatible server through the AWS SDK v2 sync client (URL-connection HTTP client,
  * no Netty). Keys are prefixed with the configured prefix. The SDK's own retries are off: {@link Retrier} retries
  * 5xx, 429, 503 SlowDown, throttling and request-timeout codes and connection errors, with backoff and full jitter.
+ * Errors carry the server's code and message and the fix ({@link S3Errors}).
  *
- * <p>At construction it probes conditional writes (two {@code If-None-Match: *} PUTs of one random key under
- * {@code <prefix>.bucketdisk-probe/}; the second must be refused) and logs a warning when the server ignores them.
- * Thread safe.
+ * <p>At construction the {@link S3Probe} checks every feature the layout relies on and picks the working form of
+ * each (aws-chunked or plain uploads, request checksums, ETag quoting in {@code If-Match}, batched deletes); the result is logged as one line and
+ * kept per server, bucket and credentials for the life of the process. When a feature without which data could be
+ * lost is missing, construction fails with a one-line fix; a server whose conditional writes are not atomic is used
+ * only with {@code accept-unfenced=true}. Thread safe.
  */
 public final class S3ObjectStore implements ObjectStore {
   private static final Logger log = LoggerFactory.getLogger(S3ObjectStore.class);
   private static final int MAX_DELETE_BATCH = 1000;
+  /** Probe results per server, bucket and credentials: a process may open many stores on one server. */
+  private static final Map<String, S3Compatibility> PROBED = new ConcurrentHashMap<>();
 
   static {
     // The URL-connection client keeps at most http.maxConnections idle connections per host (JDK default 5); the
@@ -61,12 +60,22 @@ public final class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** How request checksums are chosen: probed, the SDK default (streaming, trailing), or only where required. */
+  public enum ChecksumMode {
+    AUTO,
+    WHEN_SUPPORTED,
+    WHEN_REQUIRED
+  }
+
   /**
    * Where and how to connect. {@code endpoint} null means AWS itself; {@code accessKey}/{@code secretKey} null means
-   * the AWS default credentials chain. {@code prefix} is empty or ends with '/'.
+   * the AWS default credentials chain. {@code prefix} is empty or ends with '/'. {@code attemptTimeout} bounds one
+   * request attempt. {@code caBundle} is a PEM file of the CAs to trust for an https endpoint (null: the JDK's).
+   * {@code acceptUnfenced} lets the store open on a server whose conditional writes are not atomic.
    */
   public record Config(String bucket, String prefix, @Nullable URI endpoint, String region, boolean pathStyle,
-      @Nullable String accessKey, @Nullable String secretKey, RetryPolicy retry, Duration attemptTimeout) {
+      @Nullable String accessKey, @Nullable String secretKey, RetryPolicy retry, Duration attemptTimeout,
+      ChecksumMode checksum, @Nullable Path caBundle, boolean acceptUnfenced) {
 
     public Config {
       if (!prefix.isEmpty() && !prefix.endsWith("/")) {
@@ -74,167 +83,153 @@ public final class S3ObjectStore implements ObjectStore {
       }
     }
 
-    /** A config with the default retry policy and a 30 s per-attempt timeout. */
+    /** A config with the default retry policy, a 30 s per-attempt timeout and probed checksums. */
     public static Config of(String bucket, String prefix, @Nullable URI endpoint, String region, boolean pathStyle,
         @Nullable String accessKey, @Nullable String secretKey) {
       return new Config(bucket, prefix, endpoint, region, pathStyle, accessKey, secretKey, RetryPolicy.defaults(),
-          Duration.ofSeconds(30));
+          Duration.ofSeconds(30), ChecksumMode.AUTO, null, false);
     }
 
     public Config withRetry(RetryPolicy r) {
-      return new Config(bucket, prefix, endpoint, region, pathStyle, accessKey, secretKey, r, attemptTimeout);
+      return new Config(bucket, prefix, endpoint, region, pathStyle, accessKey, secretKey, r, attemptTimeout,
+          checksum, caBundle, acceptUnfenced);
     }
 
     public Config withAttemptTimeout(Duration d) {
-      return new Config(bucket, prefix, endpoint, region, pathStyle, accessKey, secretKey, retry, d);
+      return new Config(bucket, prefix, endpoint, region, pathStyle, accessKey, secretKey, retry, d, checksum,
+          caBundle, acceptUnfenced);
+    }
+
+    public Config withChecksum(ChecksumMode c) {
+      return new Config(bucket, prefix, endpoint, region, pathStyle, accessKey, secretKey, retry, attemptTimeout, c,
+          caBundle, acceptUnfenced);
+    }
+
+    public Config withCaBundle(@Nullable Path p) {
+      return new Config(bucket, prefix, endpoint, region, pathStyle, accessKey, secretKey, retry, attemptTimeout,
+          checksum, p, acceptUnfenced);
+    }
+
+    public Config withAcceptUnfenced(boolean accept) {
+      return new Config(bucket, prefix, endpoint, region, pathStyle, accessKey, secretKey, retry, attemptTimeout,
+          checksum, caBundle, accept);
+    }
+
+    String probeKey() {
+      return endpoint + "|" + region + "|" + bucket + "|" + pathStyle + "|" + accessKey + "|"
+          + (secretKey == null ? 0 : secretKey.hashCode()) + "|" + checksum + "|" + caBundle;
     }
   }
 
   private final Config config;
-  private final S3Client s3;
   private final StoreMetrics metrics;
   private final Retrier retrier;
-  private final boolean conditionalWrites;
-  private final boolean atomicConditionalWrites;
-  private static final int RACERS = 8;
-  /** One race can show a server is not atomic, never that it is: a clean start races this many times. */
-  private static final int RACE_ROUNDS = 3;
+  private final S3Compatibility compatibility;
+  private volatile S3Client s3;
+  private volatile boolean streaming = true;
+  private volatile boolean requestChecksums;
+  private volatile boolean ifMatchUnquoted;
+  private volatile boolean batchDeletes = true;
   private volatile int deleteBatch = MAX_DELETE_BATCH;
 
-  /** Connects and probes conditional writes. Throws a PERMANENT error naming the fix when the bucket is unusable. */
+  /**
+   * Connects and probes the server (once per server, bucket and credentials in this process). Throws a PERMANENT
+   * error naming the fix when the bucket is unusable or a data-safety feature is missing and not accepted.
+   */
   public S3ObjectStore(Config config, StoreMetrics metrics) throws ObjectStoreException {
     this.config = config;
     this.metrics = metrics;
     this.retrier = new Retrier(config.retry(), metrics, this::classify);
-    AwsCredentialsProvider credentials = config.accessKey() != null && config.secretKey() != null
-        ? StaticCredentialsProvider.create(AwsBasicCredentials.create(config.accessKey(), config.secretKey()))
-        : DefaultCredentialsProvider.builder().build();
-    var builder = S3Client.builder()
-        .region(Region.of(config.region()))
-        .forcePathStyle(config.pathStyle())
-        .credentialsProvider(credentials)
-        .httpClient(UrlConnectionHttpClient.builder()
-            .connectionTimeout(Duration.ofSeconds(5))
-            .socketTimeout(config.attemptTimeout())
-            .build())
-        .overrideConfiguration(c -> c.retryStrategy(AwsRetryStrategy.doNotRetry())
-            .apiCallAttemptTimeout(config.attemptTimeout()));
-    if (config.endpoint() != null) {
-      builder.endpointOverride(config.endpoint());
-    }
-    this.s3 = builder.build();
-    boolean honoured;
-    int racingWinners;
+    this.requestChecksums = config.checksum() != ChecksumMode.WHEN_REQUIRED;
+    this.s3 = S3Clients.build(config, true, requestChecksums);
+    S3Compatibility probed = PROBED.get(config.probeKey());
     try {
-      honoured = probeConditionalWrites();
-      racingWinners = honoured ? 0 : RACERS;
-      // Rounds go on while each has exactly one winner (or was spoiled by a failed request); one round with more
-      // is proof enough. No conclusive round at all counts as not atomic.
-      int conclusive = 0;
-      for (int round = 0; honoured && round < RACE_ROUNDS && racingWinners <= 1; round++) {
-        int winners = probeRacingWriters();
-        if (winners >= 0) {
-          conclusive++;
-          racingWinners = winners;
-        }
+      if (probed == null) {
+        probed = new S3Probe(this).run(config.checksum() != ChecksumMode.WHEN_REQUIRED);
+        log.atLevel(probed.gaps(config.acceptUnfenced()).isEmpty() ? Level.INFO : Level.WARN)
+            .log("{}", startLine(probed));
+      } else {
+        useUploadForm(probed.streaming(), probed.requestChecksums());
+        ifMatchUnquoted(probed.ifMatchUnquoted());
+        batchDeletes(probed.batchDeleteRejection() == null);
       }
-      if (honoured && conclusive == 0) {
-        racingWinners = RACERS;
-        log.warn("{}: every race of conditional writers was spoiled by failed requests; treating conditional writes"
-            + " as not atomic", describe());
+      if (config.checksum() == ChecksumMode.WHEN_SUPPORTED && !probed.requestChecksums()) {
+        throw new ObjectStoreException(Kind.PERMANENT, 400, probed.checksumRejection(), "store " + describe()
+            + " refuses request checksums (" + probed.checksumRejection() + "); use checksum=auto or "
+            + "checksum=when-required", null);
+      }
+      if (probed.unusable() || !probed.fencing() && !config.acceptUnfenced()) {
+        throw new ObjectStoreException(Kind.PERMANENT, 0, refusal(probed));
       }
     } catch (ObjectStoreException e) {
       s3.close();
+      if (e.kind() == Kind.NOT_FOUND) {
+        throw new ObjectStoreException(Kind.PERMANENT, e.httpStatus(), e.getMessage(), e);
+      }
       throw e;
     }
-    this.conditionalWrites = honoured;
-    this.atomicConditionalWrites = honoured && racingWinners == 1;
-    if (honoured && racingWinners != 1) {
-      log.warn("{} checks conditional writes but not atomically: {} of {} racing If-Match writers won; two "
-          + "gateways racing for one volume's lease are not fenced apart", describe(), racingWinners, RACERS);
+    PROBED.putIfAbsent(config.probeKey(), probed);
+    this.compatibility = probed;
+    // attached after the probe: a store that cannot open says so once, in the exception
+    Outage outage = new Outage(log, "store " + describe());
+    retrier.outage(outage);
+    metrics.outage(outage);
+  }
+
+  /** The one start-up line: the server's gaps and what bucketdisk does about them. */
+  private String startLine(S3Compatibility c) {
+    List<String> gaps = c.gaps(config.acceptUnfenced());
+    return gaps.isEmpty()
+        ? "store " + describe() + ": every S3 feature bucketdisk uses works (conditional writes atomic: 1 of "
+            + c.raceWriters() + " racing writers won)"
+        : "store " + describe() + ": server gaps: " + String.join("; ", gaps);
+  }
+
+  private String refusal(S3Compatibility c) {
+    if (c.unusable()) {
+      return "store " + describe() + " cannot hold volumes: " + String.join("; ", c.gaps(false))
+          + "; use another S3 server (see docs/troubleshooting.md)";
     }
-    if (!honoured) {
-      log.warn("{} IGNORES conditional writes (If-None-Match): two writers of one volume cannot be fenced apart; "
-          + "use a server that supports them (AWS S3, MinIO, s3proxy, Ceph RGW >= 19)", describe());
+    return "store " + describe() + ": " + String.join("; ", c.gaps(false)) + ": two gateways could both own a "
+        + "volume and overwrite each other; use a server with atomic conditional writes (AWS S3, Ceph RGW), or add "
+        + "accept-unfenced=true to the store URL to accept that risk";
+  }
+
+  /** What the start-up probe found (or the remembered result for this server), and so how this store talks. */
+  public S3Compatibility compatibility() {
+    return compatibility;
+  }
+
+  void useUploadForm(boolean streamingUploads, boolean checksums) {
+    if (streamingUploads != streaming || checksums != requestChecksums) {
+      S3Client old = s3;
+      s3 = S3Clients.build(config, streamingUploads, checksums);
+      streaming = streamingUploads;
+      requestChecksums = checksums;
+      old.close();
     }
   }
 
-  private boolean probeConditionalWrites() throws ObjectStoreException {
-    String key = ".bucketdisk-probe/" + UUID.randomUUID();
-    try {
-      put(key, ByteBuffer.wrap(new byte[] {1}), WriteCondition.ifNoneMatch());
-      try {
-        // different bytes, so a retried attempt cannot mistake the first PUT for its own
-        put(key, ByteBuffer.wrap(new byte[] {2}), WriteCondition.ifNoneMatch());
-        return false;
-      } catch (ObjectStoreException e) {
-        if (e.isPrecondition()) {
-          return true;
-        }
-        throw e;
-      }
-    } catch (ObjectStoreException e) {
-      if (e.kind() == Kind.PERMANENT || e.kind() == Kind.NOT_FOUND) {
-        throw new ObjectStoreException(Kind.PERMANENT, e.httpStatus(), "cannot write to " + describe() + ": "
-            + e.getMessage() + "; check the bucket name, endpoint, region and credentials", e);
-      }
-      throw e;
-    } finally {
-      try {
-        delete(key);
-      } catch (ObjectStoreException e) {
-        log.debug("probe key {} not deleted: {}", key, e.getMessage());
-      }
-    }
+  boolean streaming() {
+    return streaming;
   }
 
-  /**
-   * Races {@link #RACERS} If-Match PUTs on one ETag; returns how many won (1 when the server is atomic), or -1 when a
-   * racer failed for another reason than the precondition (the round proves nothing).
-   */
-  private int probeRacingWriters() throws ObjectStoreException {
-    String key = ".bucketdisk-probe/" + UUID.randomUUID();
-    try {
-      String etag = put(key, ByteBuffer.wrap(new byte[] {0}));
-      var go = new java.util.concurrent.CountDownLatch(1);
-      var wins = new java.util.concurrent.atomic.AtomicInteger();
-      var failure = new java.util.concurrent.atomic.AtomicReference<ObjectStoreException>();
-      List<Thread> racers = new ArrayList<>();
-      for (int i = 0; i < RACERS; i++) {
-        byte me = (byte) (i + 1);
-        racers.add(Thread.ofVirtual().start(() -> {
-          try {
-            go.await();
-            put(key, ByteBuffer.wrap(new byte[] {me}), WriteCondition.ifMatch(etag));
-            wins.incrementAndGet();
-          } catch (ObjectStoreException e) {
-            if (!e.isPrecondition()) {
-              failure.compareAndSet(null, e);
-            }
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }));
-      }
-      go.countDown();
-      for (Thread t : racers) {
-        t.join(Duration.ofSeconds(60));
-      }
-      if (failure.get() != null) {
-        log.debug("{}: a racing probe writer failed: {}", describe(), failure.get().getMessage());
-        return -1;
-      }
-      return wins.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ObjectStoreException(Kind.TRANSIENT, 0, "interrupted while probing " + describe(), e);
-    } finally {
-      try {
-        delete(key);
-      } catch (ObjectStoreException e) {
-        log.debug("probe key {} not deleted: {}", key, e.getMessage());
-      }
-    }
+  boolean requestChecksums() {
+    return requestChecksums;
+  }
+
+  void ifMatchUnquoted(boolean on) {
+    ifMatchUnquoted = on;
+  }
+
+  void batchDeletes(boolean on) {
+    batchDeletes = on;
+  }
+
+  private String ifMatchHeader(String etag) {
+    String bare = etag.length() >= 2 && etag.startsWith("\"") && etag.endsWith("\"")
+        ? etag.substring(1, etag.length() - 1) : etag;
+    return ifMatchUnquoted ? bare : "\"" + bare + "\"";
   }
 
   @Override
@@ -265,6 +260,10 @@ public final class S3ObjectStore implements ObjectStore {
       String range = "bytes=" + offset + "-" + (offset + dst.remaining() - 1);
       try (ResponseInputStream<GetObjectResponse> in =
           s3.getObject(b -> b.bucket(config.bucket()).key(full(key)).range(range))) {
+        if (in.response().contentRange() == null && offset > 0) {
+          throw new ObjectStoreException(Kind.PERMANENT, 200, null, "GET " + describe() + " " + key + " " + range
+              + ": the server ignored the Range header; use another S3 server (see docs/troubleshooting.md)", null);
+        }
         int n = readInto(in, dst);
         metrics.bytesDown(n);
         return n;
@@ -319,7 +318,7 @@ public final class S3ObjectStore implements ObjectStore {
         req.ifNoneMatch("*");
       }
       if (condition.matchEtag() != null) {
-        req.ifMatch(condition.matchEtag());
+        req.ifMatch(ifMatchHeader(condition.matchEtag()));
       }
       RequestBody body = RequestBody.fromContentProvider(
           () -> new ByteBufferInputStream(data.duplicate()), length, "application/octet-stream");
@@ -386,10 +385,14 @@ public final class S3ObjectStore implements ObjectStore {
 
   @Override
   public void delete(Collection<String> keys) throws ObjectStoreException {
+    if (!batchDeletes) {
+      deleteEach(keys);
+      return;
+    }
     int max = deleteBatch;
-    List<ObjectIdentifier> batch = new ArrayList<>(Math.min(keys.size(), max));
+    List<String> batch = new ArrayList<>(Math.min(keys.size(), max));
     for (String key : keys) {
-      batch.add(ObjectIdentifier.builder().key(full(key)).build());
+      batch.add(key);
       if (batch.size() == max) {
         deleteBatch(batch);
         batch = new ArrayList<>(max);
@@ -400,7 +403,15 @@ public final class S3ObjectStore implements ObjectStore {
     }
   }
 
-  private void deleteBatch(List<ObjectIdentifier> batch) throws ObjectStoreException {
+  void deleteEach(Collection<String> keys) throws ObjectStoreException {
+    for (String key : keys) {
+      delete(key);
+    }
+  }
+
+  /** One DeleteObjects request (retried) for up to 1000 keys. */
+  void deleteBatch(List<String> keys) throws ObjectStoreException {
+    List<ObjectIdentifier> batch = keys.stream().map(k -> ObjectIdentifier.builder().key(full(k)).build()).toList();
     retrier.call(Op.DELETE, batch.size() + " keys", () -> {
       DeleteObjectsResponse r = s3.deleteObjects(b -> b.bucket(config.bucket())
           .delete(Delete.builder().objects(batch).quiet(true).build()));
@@ -409,9 +420,10 @@ public final class S3ObjectStore implements ObjectStore {
         var first = errors.getFirst();
         boolean transientError = "InternalError".equals(first.code()) || "SlowDown".equals(first.code())
             || "ServiceUnavailable".equals(first.code());
-        throw new ObjectStoreException(transientError ? Kind.TRANSIENT : Kind.PERMANENT, 200,
-            "DeleteObjects: " + errors.size() + " of " + batch.size() + " keys not deleted, first "
-                + first.key() + ": " + first.code() + " " + first.message());
+        String fix = S3Errors.fix(200, first.code());
+        throw new ObjectStoreException(transientError ? Kind.TRANSIENT : Kind.PERMANENT, 200, first.code(),
+            "DeleteObjects " + describe() + ": " + errors.size() + " of " + batch.size() + " keys not deleted, first "
+                + first.key() + ": " + first.code() + " " + first.message() + (fix != null ? "; " + fix : ""), null);
       }
       return null;
     });
@@ -445,12 +457,12 @@ public final class S3ObjectStore implements ObjectStore {
 
   @Override
   public boolean conditionalWritesHonoured() {
-    return conditionalWrites;
+    return compatibility.createOnly() && compatibility.ifMatch();
   }
 
   @Override
   public boolean conditionalWritesAtomic() {
-    return atomicConditionalWrites;
+    return compatibility.fencing();
   }
 
   @Override
@@ -473,64 +485,7 @@ public final class S3ObjectStore implements ObjectStore {
   }
 
   private ObjectStoreException classify(Op op, String key, Exception e) {
-    String what = op + " " + describe() + " " + key;
-    if (e instanceof SdkServiceException se) {
-      int status = se.statusCode();
-      String code = e instanceof S3Exception s3e && s3e.awsErrorDetails() != null
-          ? s3e.awsErrorDetails().errorCode() : null;
-      String msg = what + ": HTTP " + status + (code != null ? " " + code : "");
-      if (status == 412) {
-        return new ObjectStoreException(Kind.CONFLICT, status, msg, e);
-      }
-      boolean retryable = status >= 500 || status == 429 || status == 409 || se.isThrottlingException()
-          || "SlowDown".equals(code) || "RequestTimeout".equals(code) || "Throttling".equals(code)
-          || "RequestTimeTooSkewed".equals(code);
-      if (retryable) {
-        return new ObjectStoreException(Kind.TRANSIENT, status, msg, e);
-      }
-      if (status == 404 && "NoSuchBucket".equals(code)) {
-        return new ObjectStoreException(Kind.PERMANENT, status, msg + "; create the bucket or fix its name", e);
-      }
-      if (status == 403) {
-        return new ObjectStoreException(Kind.PERMANENT, status, msg + "; check the credentials", e);
-      }
-      return new ObjectStoreException(Kind.PERMANENT, status, msg, e);
-    }
-    if (e instanceof SdkClientException || e instanceof IOException || e instanceof UncheckedIOException) {
-      return new ObjectStoreException(Kind.TRANSIENT, 0, what + ": " + e.getMessage(), e);
-    }
-    return new ObjectStoreException(Kind.PERMANENT, 0, what + ": " + e, e);
-  }
-
-  /** Streams a buffer's remaining bytes without copying them first. */
-  private static final class ByteBufferInputStream extends InputStream {
-    private final ByteBuffer buf;
-
-    ByteBufferInputStream(ByteBuffer buf) {
-      this.buf = buf;
-    }
-
-    @Override
-    public int read() {
-      return buf.hasRemaining() ? buf.get() & 0xff : -1;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) {
-      if (len == 0) {
-        return 0;
-      }
-      if (!buf.hasRemaining()) {
-        return -1;
-      }
-      int n = Math.min(len, buf.remaining());
-      buf.get(b, off, n);
-      return n;
-    }
-
-    @Override
-    public int available() {
-      return buf.remaining();
-    }
+    return S3Errors.classify(op + " " + describe() + " " + key,
+        config.endpoint() != null ? config.endpoint().toString() : "AWS", e);
   }
 }

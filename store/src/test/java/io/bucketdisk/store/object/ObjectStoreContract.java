@@ -129,48 +129,59 @@ abstract class ObjectStoreContract {
       assertThatThrownBy(() -> s.put("absent", bytes("x"), WriteCondition.ifMatch(e2)))
           .isInstanceOfSatisfying(ObjectStoreException.class, e -> assertThat(e.isPrecondition()).isTrue());
       assertThat(s.get("absent")).isEmpty();
-      assertThat(s.conditionalWritesHonoured()).isTrue();
+      checkFencingReported(s);
     }
   }
 
   /**
-   * Whether concurrent conditional writes are atomic in this implementation (see the S3 subclass). Five races, each
-   * of 8 writers on one ETag; the most winners any race had is checked.
+   * Whether concurrent conditional writes are atomic in this implementation: 8 writers race with one If-Match ETag,
+   * in up to 4 rounds until one round shows more than one winner (a non-atomic server loses the race only by timing).
    */
   @Test
   void concurrentConditionalWritersOnlyOneWins() throws Exception {
     try (ObjectStore s = store(); ExecutorService pool = Executors.newFixedThreadPool(8)) {
-      int mostWins = 0;
-      for (int round = 0; round < 5; round++) {
-        String etag = s.put("lease", bytes("free-" + round));
-        CountDownLatch go = new CountDownLatch(1);
-        List<Future<Boolean>> results = new ArrayList<>();
-        for (int i = 0; i < 8; i++) {
-          int me = i;
-          results.add(pool.submit(() -> {
-            go.await();
-            try {
-              s.put("lease", bytes("owner-" + me), WriteCondition.ifMatch(etag));
-              return true;
-            } catch (ObjectStoreException e) {
-              assertThat(e.isPrecondition()).isTrue();
-              return false;
-            }
-          }));
-        }
-        go.countDown();
-        int wins = 0;
-        for (Future<Boolean> f : results) {
-          wins += f.get(30, TimeUnit.SECONDS) ? 1 : 0;
-        }
-        mostWins = Math.max(mostWins, wins);
+      int wins = 0;
+      for (int round = 0; round < 4 && (round == 0 || wins == 1); round++) {
+        wins = race(s, pool, "lease" + round);
       }
-      checkSingleWinner(s, mostWins);
+      checkSingleWinner(s, wins);
     }
   }
 
-  void checkSingleWinner(ObjectStore store, int wins) {
-    assertThat(store.conditionalWritesAtomic()).isTrue();
+  private static int race(ObjectStore s, ExecutorService pool, String key) throws Exception {
+    String etag = s.put(key, bytes("free"));
+    CountDownLatch go = new CountDownLatch(1);
+    List<Future<Boolean>> results = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      int me = i;
+      results.add(pool.submit(() -> {
+        go.await();
+        try {
+          s.put(key, bytes("owner-" + me), WriteCondition.ifMatch(etag));
+          return true;
+        } catch (ObjectStoreException e) {
+          assertThat(e.isPrecondition()).isTrue();
+          return false;
+        }
+      }));
+    }
+    go.countDown();
+    int wins = 0;
+    for (Future<Boolean> f : results) {
+      wins += f.get(30, TimeUnit.SECONDS) ? 1 : 0;
+    }
+    return wins;
+  }
+
+  /** What the store reports about fencing (the S3 subclasses compare it with what the server is known to do). */
+  void checkFencingReported(ObjectStore s) {
+    assertThat(s.conditionalWritesHonoured()).isTrue();
+    assertThat(s.conditionalWritesAtomic()).isTrue();
+  }
+
+  /** Exactly one winner where the store says conditional writes are atomic (see the S3 subclasses). */
+  void checkSingleWinner(ObjectStore s, int wins) {
+    assertThat(s.conditionalWritesAtomic()).isTrue();
     assertThat(wins).isEqualTo(1);
   }
 

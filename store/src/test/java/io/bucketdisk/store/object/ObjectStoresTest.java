@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.bucketdisk.store.StoreMetrics;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,6 +49,56 @@ class ObjectStoresTest {
         .hasMessageContaining("both access-key and secret-key");
     assertThatThrownBy(() -> ObjectStores.parseS3(URI.create("s3://bkt/p?path-style=yes")))
         .hasMessageContaining("true or false");
+  }
+
+  @Test
+  void parsesTheSettingsTheProbeCannotFind(@TempDir Path dir) throws Exception {
+    var c = ObjectStores.parseS3(URI.create("s3://bkt/p?endpoint=http://127.0.0.1:9000"));
+    assertThat(c.checksum()).isEqualTo(S3ObjectStore.ChecksumMode.AUTO);
+    assertThat(c.attemptTimeout()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.caBundle()).isNull();
+    assertThat(c.acceptUnfenced()).isFalse();
+    Path ca = dir.resolve("ca.pem");
+    Files.writeString(ca, "not yet checked at parse time");
+    c = ObjectStores.parseS3(URI.create("s3://bkt/p?endpoint=https://s3.internal:8443&checksum=when-required"
+        + "&request-timeout=5s&ca-bundle=" + ca + "&accept-unfenced=true&path-style=false&region=eu-central-1"));
+    assertThat(c.checksum()).isEqualTo(S3ObjectStore.ChecksumMode.WHEN_REQUIRED);
+    assertThat(c.attemptTimeout()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(c.caBundle()).isEqualTo(ca);
+    assertThat(c.acceptUnfenced()).isTrue();
+    assertThat(c.pathStyle()).isFalse();
+    assertThat(c.region()).isEqualTo("eu-central-1");
+    assertThat(ObjectStores.parseS3(URI.create("s3://b?checksum=when-supported")).checksum())
+        .isEqualTo(S3ObjectStore.ChecksumMode.WHEN_SUPPORTED);
+    assertThat(ObjectStores.timeout("1500ms")).isEqualTo(Duration.ofMillis(1500));
+    assertThat(ObjectStores.timeout("2m")).isEqualTo(Duration.ofMinutes(2));
+  }
+
+  @Test
+  void badSettingsGetOneLineErrorsNamingTheFix(@TempDir Path dir) {
+    assertThatThrownBy(() -> ObjectStores.parseS3(URI.create("s3://b?checksum=crc32")))
+        .hasMessageContaining("auto, when-supported or when-required");
+    assertThatThrownBy(() -> ObjectStores.parseS3(URI.create("s3://b?request-timeout=30")))
+        .hasMessageContaining("500ms, 30s or 2m");
+    assertThatThrownBy(() -> ObjectStores.parseS3(URI.create("s3://b?request-timeout=20m")))
+        .hasMessageContaining("between 1s and 10m");
+    assertThatThrownBy(() -> ObjectStores.parseS3(URI.create("s3://b?endpoint=https://h:1&ca-bundle=" + dir
+        + "/missing.pem"))).hasMessageContaining("readable PEM file");
+    assertThatThrownBy(() -> ObjectStores.parseS3(URI.create("s3://b?endpoint=https://h:1&ca-bundle=rel.pem")))
+        .hasMessageContaining("absolute path");
+    assertThatThrownBy(() -> ObjectStores.parseS3(URI.create("s3://b?accept-unfenced=yes")))
+        .hasMessageContaining("true or false");
+  }
+
+  @Test
+  void caBundleMustHoldCertificates(@TempDir Path dir) throws Exception {
+    Path bad = dir.resolve("bad.pem");
+    Files.writeString(bad, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n");
+    assertThatThrownBy(() -> S3Clients.trustManagers(bad)).hasMessageContaining("not a PEM certificate bundle")
+        .hasMessageNotContaining("\n");
+    Path empty = dir.resolve("empty.pem");
+    Files.writeString(empty, "");
+    assertThatThrownBy(() -> S3Clients.trustManagers(empty)).hasMessageContaining("bundle");
   }
 
   @Test

@@ -32,7 +32,8 @@ import org.jspecify.annotations.Nullable;
  * or as an {@link AutoCloseable} via {@link #start()}. Credentials are {@link #ACCESS_KEY}/{@link #SECRET_KEY}.
  * Stopping takes about 2 s (Jetty's graceful stop), so share one per class.
  */
-public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
+public final class S3ProxyFixture implements S3Server, AutoCloseable, BeforeAllCallback, AfterAllCallback {
+  private static @Nullable S3ProxyFixture shared;
   public static final String ACCESS_KEY = "access";
   public static final String SECRET_KEY = "secret";
   public static final String REGION = "us-east-1";
@@ -51,6 +52,51 @@ public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, A
   /** A filesystem store under {@code directory} (which must exist), or in-memory when null. */
   public S3ProxyFixture(@Nullable Path directory) {
     this.directory = directory;
+  }
+
+  /** One in-memory s3proxy for the whole JVM (for {@link S3Server#all()}), stopped when the JVM exits. */
+  public static synchronized S3ProxyFixture shared() {
+    if (shared == null) {
+      S3ProxyFixture f = new S3ProxyFixture();
+      try {
+        f.startProxy();
+      } catch (Exception e) {
+        throw new IllegalStateException("s3proxy did not start: " + e, e);
+      }
+      Runtime.getRuntime().addShutdownHook(new Thread(f::close, "s3proxy-stop"));
+      shared = f;
+    }
+    return shared;
+  }
+
+  @Override
+  public String name() {
+    return "s3proxy";
+  }
+
+  @Override
+  public String toString() {
+    return name();
+  }
+
+  @Override
+  public boolean atomicConditionalWrites() {
+    return false;
+  }
+
+  @Override
+  public boolean refusesStreamingUploads() {
+    return false;
+  }
+
+  @Override
+  public boolean comparesUnquotedEtags() {
+    return false;
+  }
+
+  @Override
+  public URI storeUrlVia(URI endpoint, String bucket, String prefix) {
+    return storeUrl(endpoint, bucket, prefix);
   }
 
   /** Creates and starts an in-memory fixture. */
@@ -87,11 +133,13 @@ public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, A
   }
 
   /** The default bucket's name. */
+  @Override
   public String bucket() {
     return "bucketdisk";
   }
 
   /** Creates a fresh, empty bucket and returns its name (to isolate tests within a class). */
+  @Override
   public String newBucket() {
     String name = "bucket-" + buckets.incrementAndGet();
     requireBlobStore().createContainer(name);
@@ -99,6 +147,7 @@ public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, A
   }
 
   /** {@code http://127.0.0.1:<port>}. */
+  @Override
   public URI endpoint() {
     if (endpoint == null) {
       throw new IllegalStateException("S3ProxyFixture not started");
@@ -107,15 +156,26 @@ public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, A
   }
 
   /** The store URL of {@code prefix} in the default bucket, with credentials in the query. */
+  @Override
   public URI storeUrl(String prefix) {
     return storeUrl(endpoint(), bucket(), prefix);
   }
 
-  /** The store URL of {@code prefix} in {@code bucket}, through {@code endpoint} (e.g. a {@link FaultyS3Proxy}). */
+  /**
+   * The store URL of {@code prefix} in {@code bucket}, through {@code endpoint} (e.g. a {@link FaultyS3Proxy}).
+   * It carries {@code accept-unfenced=true}: s3proxy's conditional writes are not atomic, so the store refuses to
+   * open on it otherwise.
+   */
   public static URI storeUrl(URI endpoint, String bucket, String prefix) {
+    return storeUrl(endpoint, bucket, prefix, true);
+  }
+
+  /** As {@link #storeUrl(URI, String, String)}, with or without {@code accept-unfenced=true}. */
+  public static URI storeUrl(URI endpoint, String bucket, String prefix, boolean acceptUnfenced) {
     return URI.create("s3://" + bucket + "/" + prefix + "?endpoint="
         + URLEncoder.encode(endpoint.toString(), StandardCharsets.UTF_8) + "&region=" + REGION
-        + "&path-style=true&access-key=" + ACCESS_KEY + "&secret-key=" + SECRET_KEY);
+        + "&path-style=true&access-key=" + ACCESS_KEY + "&secret-key=" + SECRET_KEY
+        + (acceptUnfenced ? "&accept-unfenced=true" : ""));
   }
 
   /** An {@link S3ObjectStore} on {@code prefix} of the default bucket, default retries. */
@@ -127,7 +187,7 @@ public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, A
   public static S3ObjectStore objectStore(URI endpoint, String bucket, String prefix, RetryPolicy retry,
       StoreMetrics metrics) throws ObjectStoreException {
     return new S3ObjectStore(S3ObjectStore.Config.of(bucket, prefix, endpoint, REGION, true, ACCESS_KEY, SECRET_KEY)
-        .withRetry(retry).withAttemptTimeout(Duration.ofSeconds(10)), metrics);
+        .withRetry(retry).withAttemptTimeout(Duration.ofSeconds(10)).withAcceptUnfenced(true), metrics);
   }
 
   private BlobStore requireBlobStore() {
