@@ -1,5 +1,6 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.testing.QemuIoSession;
 import java.time.Duration;
 import io.bucketdisk.testing.ChildJvm;
 import static io.bucketdisk.app.DevCommandIT.output;
@@ -37,6 +38,7 @@ class GatewaySessionIT {
   @MethodSource("io.bucketdisk.store.testing.S3Server#all")
   void createWriteFlushKillReopenSnapshotCloneDelete(S3Server server) throws Exception {
     Tool.require("qemu-io");
+    Tool.require("stdbuf");
     String url = server.storeUrl("session-" + System.nanoTime() + "/").toString();
     Path dir = Files.createTempDirectory(Path.of("/tmp"), "bdsession");
     List<ChildJvm> started = new ArrayList<>();
@@ -60,9 +62,18 @@ class GatewaySessionIT {
         assertThat(output(gw)).contains("server gaps: aws-chunked uploads refused (XAmzContentSHA256Mismatch)")
             .contains("If-Match compared without quotes -> ETags sent unquoted");
       }
-      qemuIo(nbd + "/v1", "write -P 0xab 0 1M", "write -P 0xcd 3M 64k", "write -P 0x11 40M 8k", "flush");
-      qemuIo(nbd + "/v1", "write -P 0x77 10M 4k"); // not flushed by this client: may or may not survive
-      gw.kill(); // SIGKILL
+      // A second client holds the volume open, so the writer leaving does not close (and flush) it; the writes go
+      // without FUA (-t writeback), so only the FLUSH stores them before the SIGKILL, well inside the 3 s loss window.
+      try (var holder = new QemuIoSession(nbd + "/v1")) {
+        holder.command("read 60M 512", "read 512/512 bytes");
+        long start = System.nanoTime();
+        qemuIo(nbd + "/v1", "write -P 0xab 0 1M", "write -P 0xcd 3M 64k", "write -P 0x11 40M 8k", "flush");
+        qemuIo(nbd + "/v1", "write -P 0x77 10M 4k"); // not flushed by this client: may or may not survive
+        gw.kill(); // SIGKILL
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start))
+            .as("ms from the writes to the SIGKILL (over 3000, the age bound rather than the FLUSH may have stored "
+                + "them)").isLessThan(3000);
+      }
 
       gw = gateway(url, dir, started);
       nbd = nbdAddress(gw);
@@ -116,7 +127,8 @@ class GatewaySessionIT {
   }
 
   static void qemuIo(String url, String... commands) throws Exception {
-    var cmd = new ArrayList<>(List.of("qemu-io", "-f", "raw"));
+    // -t writeback: qemu-io's default (writethrough) sends every write with FUA
+    var cmd = new ArrayList<>(List.of("qemu-io", "-f", "raw", "-t", "writeback"));
     for (String c : commands) {
       cmd.add("-c");
       cmd.add(c);

@@ -1,5 +1,6 @@
 package io.bucketdisk.deploy;
 
+import io.bucketdisk.testing.QemuIoSession;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.testing.Requirement;
@@ -120,7 +121,7 @@ class ImageIT {
       Tool.run(60, "qemu-io", "-f", "raw", uri, "-c", "write -P 0x11 0 4M", "-c", "flush").ok();
       // a second client holds the volume open (a volume whose last client leaves flushes itself); it reads another
       // chunk, so chunk 0 is not loaded and the partial write below leaves it incomplete: only a FLUSH uploads it
-      try (var holder = new QemuIo(uri)) {
+      try (var holder = new QemuIoSession(uri)) {
         holder.command("read 32M 512", "read 512/512 bytes");
         long start = System.nanoTime();
         // -t writeback: qemu-io's default (writethrough) sends every write with FUA, which would store it at once
@@ -178,56 +179,5 @@ class ImageIT {
     }
     throw new AssertionError("gateway container " + name + " does not listen on " + port + "; its log:\n"
         + podman(30, "logs", name).out() + podman(30, "logs", name).err());
-  }
-
-  /**
-   * qemu-io kept connected: one command at a time on its stdin, each answer awaited for at most 60 s (a second
-   * command sent before the first is answered may sit unread in qemu-io's input buffer).
-   */
-  static final class QemuIo implements AutoCloseable {
-    private final Process process;
-    private final java.io.PrintWriter commands;
-    private final java.util.concurrent.BlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
-    private final StringBuilder transcript = new StringBuilder();
-
-    QemuIo(String uri) throws IOException {
-      // stdbuf: qemu-io's answers go through stdio, fully buffered on a pipe
-      process = new ProcessBuilder("stdbuf", "-oL", "qemu-io", "-f", "raw", uri).redirectErrorStream(true).start();
-      commands = new java.io.PrintWriter(process.getOutputStream(), true, java.nio.charset.StandardCharsets.UTF_8);
-      Thread.ofVirtual().start(() -> {
-        try (var out = process.inputReader(java.nio.charset.StandardCharsets.UTF_8)) {
-          out.lines().forEach(lines::add);
-        } catch (IOException | java.io.UncheckedIOException ignored) {
-          // the process went away; command() sees the end marker
-        }
-        lines.add("\u0000end");
-      });
-    }
-
-    /** Sends {@code command} and waits for a line containing {@code answer}. */
-    void command(String command, String answer) throws InterruptedException {
-      commands.println(command);
-      transcript.append("> ").append(command).append('\n');
-      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
-      while (true) {
-        String line = lines.poll(Math.max(1, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
-        if (line == null || line.equals("\u0000end")) {
-          throw new AssertionError((line == null ? "no answer in 60 s" : "qemu-io ended") + " waiting for '" + answer
-              + "':\n" + transcript);
-        }
-        transcript.append(line).append('\n');
-        assertThat(line).as("qemu-io:%n%s", transcript).doesNotContain("failed", "error", "Error");
-        if (line.contains(answer)) {
-          return;
-        }
-      }
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      commands.close();
-      process.destroy();
-      process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
-    }
   }
 }

@@ -7,6 +7,7 @@ import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.bucketdisk.engine.cache.CacheConfig;
 import io.bucketdisk.nbd.TestServer;
 import io.bucketdisk.nbd.durable.AtReply;
 import io.bucketdisk.nbd.server.ServerOptions;
