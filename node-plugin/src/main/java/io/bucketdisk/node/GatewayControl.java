@@ -4,8 +4,7 @@ import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.GatewayControlGrpc;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
+import io.bucketdisk.rpc.GatewayChannels;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -26,8 +25,13 @@ final class GatewayControl implements AutoCloseable {
   private final ManagedChannel channel;
 
   GatewayControl(String address) {
+    this(address, null);
+  }
+
+  /** As above; on TCP, mutual TLS with {@code tls} when given (see {@link GatewayChannels}). */
+  GatewayControl(String address, io.bucketdisk.common.tls.@org.jspecify.annotations.Nullable TlsFiles tls) {
     this.address = address;
-    this.channel = Grpc.newChannelBuilder(target(address), InsecureChannelCredentials.create()).build();
+    this.channel = GatewayChannels.open(Endpoint.parse(address), tls);
   }
 
   /** The grpc-java target of a control address ({@link Endpoint}); IllegalArgumentException naming the forms. */
