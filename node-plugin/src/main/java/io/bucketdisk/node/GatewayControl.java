@@ -1,6 +1,7 @@
 package io.bucketdisk.node;
 
 import io.bucketdisk.common.net.Endpoint;
+import io.bucketdisk.proto.gateway.AwaitVolumeClosedRequest;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.GatewayControlGrpc;
@@ -62,6 +63,19 @@ final class GatewayControl implements AutoCloseable {
     try {
       return stub().deleteEphemeralVolume(DeleteEphemeralVolumeRequest.newBuilder().setVolumeId(volumeId).build())
           .getExisted();
+    } catch (StatusRuntimeException e) {
+      throw relay(e);
+    }
+  }
+
+  /**
+   * Waits until the gateway has let go of {@code volumeId} (last connection ended, flushed, lease released); the
+   * connections still open after {@code timeout} (0 when it let go).
+   */
+  int awaitClosed(String volumeId, java.time.Duration timeout) {
+    try {
+      return stub().awaitVolumeClosed(AwaitVolumeClosedRequest.newBuilder().setVolumeId(volumeId)
+          .setTimeoutMs((int) timeout.toMillis()).build()).getConnections();
     } catch (StatusRuntimeException e) {
       throw relay(e);
     }

@@ -58,6 +58,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   static final String TOPOLOGY_KEY = "topology.csi.bucketdisk.io/node";
   private static final Set<Mode> MOUNT_MODES = Set.of(Mode.SINGLE_NODE_WRITER, Mode.SINGLE_NODE_READER_ONLY,
       Mode.MULTI_NODE_READER_ONLY, Mode.SINGLE_NODE_SINGLE_WRITER, Mode.SINGLE_NODE_MULTI_WRITER);
+  /** How long NodeUnstageVolume waits for the gateway to close the volume after the disconnect. */
+  static final java.time.Duration UNSTAGE_CLOSE_WAIT = java.time.Duration.ofSeconds(30);
   private static final Set<Mode> READ_ONLY_MODES = Set.of(Mode.SINGLE_NODE_READER_ONLY, Mode.MULTI_NODE_READER_ONLY);
 
   private final String nodeId;
@@ -245,9 +247,38 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             + v.get().publications().keySet() + "; unpublish it first");
       }
       cleanupStage(v.get());
+      awaitGatewayLetGo(v.get());
       log.info("volume {} unstaged from {}", req.getVolumeId(), v.get().stagingPath());
       return NodeUnstageVolumeResponse.getDefaultInstance();
     });
+  }
+
+  /**
+   * After the disconnect, waits until this node's gateway has closed the volume (flushed, lease released), so the
+   * DeleteVolume that may follow NodeUnstage and ControllerUnpublish finds it free. Only for this node's own
+   * gateway (another gateway, named in publish_context, may still serve other nodes). A gateway that cannot be
+   * reached holds nothing open here: that is logged, not an error.
+   */
+  private void awaitGatewayLetGo(StagedVolume v) {
+    if (!v.gateway().equals(attacher.defaultGateway().toString())) {
+      return;
+    }
+    int open;
+    try {
+      open = control.awaitClosed(v.exportName(), UNSTAGE_CLOSE_WAIT);
+    } catch (io.grpc.StatusRuntimeException e) {
+      if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+        throw e;
+      }
+      log.warn("volume {}: detached; the gateway's control API ({}) did not answer, so its close was not awaited: {}",
+          v.volumeId(), control.address(), e.getStatus().getDescription());
+      return;
+    }
+    if (open > 0) {
+      throw Status.UNAVAILABLE.withDescription("volume " + v.volumeId() + " is detached here but the gateway still "
+          + "has " + open + " connection(s) to it after " + UNSTAGE_CLOSE_WAIT.toSeconds() + " s; retry")
+          .asRuntimeException();
+    }
   }
 
   private void cleanupStage(StagedVolume v) throws IOException {

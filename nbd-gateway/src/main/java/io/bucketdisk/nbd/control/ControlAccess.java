@@ -2,6 +2,7 @@ package io.bucketdisk.nbd.control;
 
 import io.bucketdisk.common.tls.PeerIdentity;
 import io.bucketdisk.nbd.access.PublicationAccess;
+import io.bucketdisk.proto.gateway.AwaitVolumeClosedRequest;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.FlushVolumeRequest;
@@ -26,10 +27,10 @@ import org.slf4j.LoggerFactory;
  * for the name in its client certificate ({@link PeerIdentity}):
  *
  * <ul>
- *   <li>{@link PeerIdentity#CONTROLLER}: FlushVolume, RefreshVolume, SnapshotVolume, CloseVolume, ListOpenVolumes on
+ *   <li>{@link PeerIdentity#CONTROLLER}: FlushVolume, RefreshVolume, SnapshotVolume, AwaitVolumeClosed, ListOpenVolumes on
  *       any volume (what CreateSnapshot, clones, expansion and DeleteVolume need);
- *   <li>a node: CreateEphemeralVolume for itself ({@code node_id} is its own name), DeleteEphemeralVolume and
- *       FlushVolume of volumes published to it;
+ *   <li>a node: CreateEphemeralVolume for itself ({@code node_id} is its own name), DeleteEphemeralVolume,
+ *       FlushVolume and AwaitVolumeClosed of volumes published to it;
  *   <li>anything else: PERMISSION_DENIED, logged with the caller's name and address.
  * </ul>
  *
@@ -38,7 +39,7 @@ import org.slf4j.LoggerFactory;
 final class ControlAccess implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger(ControlAccess.class);
   private static final Set<String> CONTROLLER_RPCS =
-      Set.of("FlushVolume", "RefreshVolume", "SnapshotVolume", "CloseVolume", "ListOpenVolumes");
+      Set.of("FlushVolume", "RefreshVolume", "SnapshotVolume", "AwaitVolumeClosed", "ListOpenVolumes");
 
   private final @Nullable PublicationAccess publications;
 
@@ -93,6 +94,7 @@ final class ControlAccess implements ServerInterceptor {
           : "a node creates ephemeral volumes only for itself, not for node '" + r.getNodeId() + "'";
       case DeleteEphemeralVolumeRequest r -> publishedTo(caller, r.getVolumeId());
       case FlushVolumeRequest r -> publishedTo(caller, r.getVolumeId());
+      case AwaitVolumeClosedRequest r -> publishedTo(caller, r.getVolumeId());
       default -> "a node may not call " + rpc;
     };
   }
