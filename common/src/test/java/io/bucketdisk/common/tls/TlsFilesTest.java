@@ -119,6 +119,20 @@ class TlsFilesTest {
   }
 
   @Test
+  void aClientCertificateRotatedOnDiskNamesTheNewHolderOnTheNextConnection() throws Exception {
+    Path live = Files.createDirectories(dir.resolve("client-live"));
+    Files.copy(nodeA.cert(), live.resolve("tls.crt"), StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(nodeA.key(), live.resolve("tls.key"), StandardCopyOption.REPLACE_EXISTING);
+    var client = TlsFiles.load(live.resolve("tls.crt"), live.resolve("tls.key"), pki.caCert());
+    var serverFiles = TlsFiles.load(server.cert(), server.key(), pki.caCert());
+    assertThat(handshake(serverFiles, client).serverSaw()).contains("node-a");
+    var nodeB = pki.issue("node-b", false);
+    Files.copy(nodeB.key(), live.resolve("tls.key"), StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(nodeB.cert(), live.resolve("tls.crt"), StandardCopyOption.REPLACE_EXISTING);
+    assertThat(handshake(serverFiles, client).serverSaw()).contains("node-b");
+  }
+
+  @Test
   void badFilesAreRefusedNamingTheFile() throws Exception {
     assertThatThrownBy(() -> TlsFiles.load(dir.resolve("absent.crt"), server.key(), null))
         .isInstanceOf(IOException.class).hasMessageContaining("absent.crt");

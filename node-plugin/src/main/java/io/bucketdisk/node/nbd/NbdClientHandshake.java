@@ -20,7 +20,8 @@ public final class NbdClientHandshake {
   static final long NBDMAGIC = 0x4e42444d41474943L, IHAVEOPT = 0x49484156454F5054L, REPLY_MAGIC = 0x0003e889045565a9L;
   static final int FLAG_FIXED_NEWSTYLE = 1, FLAG_NO_ZEROES = 2;
   static final int OPT_EXPORT_NAME = 1, OPT_STARTTLS = 5, OPT_GO = 7;
-  static final int REP_ACK = 1, REP_INFO = 3, REP_ERR_UNSUP = 0x80000001, REP_ERR_UNKNOWN = 0x80000006;
+  static final int REP_ACK = 1, REP_INFO = 3, REP_ERR_UNSUP = 0x80000001, REP_ERR_POLICY = 0x80000002,
+      REP_ERR_UNKNOWN = 0x80000006;
   static final int INFO_EXPORT = 0, INFO_BLOCK_SIZE = 3;
   private static final int MAX_REPLY = 64 * 1024;
 
@@ -108,7 +109,7 @@ public final class NbdClientHandshake {
         String msg = StandardCharsets.UTF_8.decode(data).toString();
         boolean unknown = type == REP_ERR_UNKNOWN;
         throw new NbdHandshakeException("server refused export '" + exportName + "': " + errorName(type)
-            + (msg.isEmpty() ? "" : " (" + msg + ")"), unknown);
+            + (msg.isEmpty() ? "" : " (" + msg + ")"), unknown, type == REP_ERR_POLICY);
       }
       // Unknown non-error replies are ignored, as the spec asks of clients.
     }
