@@ -152,10 +152,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             .asRuntimeException();
       }
       var gateway = gateway(req.getPublishContextMap());
-      var attached = attacher.attach(req.getVolumeId(), gateway);
+      // Every node of a MULTI_NODE_READER_ONLY volume reads it read-only from its own gateway, without the writer's
+      // lease: the export "<volume>@" (the gateway refuses it while anybody holds the lease).
+      String export = cap.getAccessMode().getMode() == Mode.MULTI_NODE_READER_ONLY ? req.getVolumeId() + "@"
+          : req.getVolumeId();
+      var attached = attacher.attach(export, gateway);
       var v = new StagedVolume(wanted.volumeId(), attached.index(), staging, wanted.block(), wanted.fsType(),
           wanted.mountFlags(), wanted.readOnly() || attached.export().readOnly(), wanted.accessMode(), gateway.toString(),
-          Map.of(), wanted.volumeId(), false);
+          Map.of(), export, false);
       state.put(v);
       try {
         if (!v.block()) {
