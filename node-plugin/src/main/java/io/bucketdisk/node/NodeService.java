@@ -211,6 +211,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     }
     Mode mode = cap.getAccessMode().getMode();
     boolean readOnly = READ_ONLY_MODES.contains(mode);
+    if (cap.hasBlock() && (mode == Mode.MULTI_NODE_MULTI_WRITER || mode == Mode.MULTI_NODE_SINGLE_WRITER)) {
+      throw NodeErrors.invalid("access mode " + mode + " is not supported: a volume is written from one node at a time");
+    }
     if (cap.hasBlock()) {
       return new StagedVolume(volumeId, -1, staging, true, "", List.of(), readOnly, mode.name(), "", Map.of(), volumeId,
           false);
