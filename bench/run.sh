@@ -111,7 +111,7 @@ cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
   echo "Tools: $(fio --version), $(nbdkit --version | head -1), $(qemu-nbd --version | head -1), $("${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"/bin/java -version 2>&1 | head -1)."
   echo "fio nbd engine over loopback TCP, one job, ${RUNTIME}s per run after 1s ramp, range $SIZE (pre-written);"
   echo "each figure is the median of $REPEAT runs, the servers taking turns."
-  echo "Gateway: \`./bucketdisk gateway --store memory://\` (in-memory export, build $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- nbd-gateway app 2>/dev/null || echo ' with local changes'));"
+  echo "Gateway: \`./bucketdisk gateway --store memory://\` (in-memory export, build $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- nbd-gateway engine app 2>/dev/null || echo ' with local changes'));"
   if [ -n "${BASELINE_CP:-}" ]; then
     echo "baseline: the same command from \`$BASELINE_CP\`${BASELINE_NAME:+ ($BASELINE_NAME)};"
   fi

@@ -38,7 +38,7 @@ head -c $((size_mib << 20)) /dev/urandom >"$work/source.img"
 mkdir -p bench/results
 out="bench/results/store-$(date -u +%Y%m%dT%H%M%SZ).txt"
 {
-  echo "# bench/store-bench.sh $size_mib $parallel $cache $rand_seconds $rand_range   ($(date -u +%FT%TZ)), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- nbd-gateway/src/main || echo '+local changes')"
+  echo "# bench/store-bench.sh $size_mib $parallel $cache $rand_seconds $rand_range   ($(date -u +%FT%TZ)), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- nbd-gateway/src/main engine/src/main || echo '+local changes')"
   echo "# machine: $(nproc) CPUs, $(free -m | awk '/Mem:/{print $2}') MiB RAM, $(uname -r), $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
   echo "# store: embedded s3proxy 4.1.0 (filesystem blob store in /tmp) on 127.0.0.1, same machine; load average $(cut -d' ' -f1-3 /proc/loadavg)"
   [ -n "${BENCH_LABEL:-}" ] && echo "# label: $BENCH_LABEL"

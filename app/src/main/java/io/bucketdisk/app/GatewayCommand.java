@@ -132,12 +132,12 @@ public final class GatewayCommand implements Callable<Integer> {
     Operations ops = Operations.start(metrics);
     ExportProvider provider = provider(store, advertise, cacheSize, ops);
     if (mutual != null && tls != null) {
-      ExportAccess access = provider instanceof io.bucketdisk.nbd.cache.VolumeExportProvider v && v.catalog().isPresent()
-          ? new PublicationAccess(v.catalog().get()) : ExportAccess.ALL;
+      ExportAccess access = provider instanceof io.bucketdisk.nbd.export.VolumeExportProvider v
+          && v.volumes().catalog().isPresent() ? new PublicationAccess(v.volumes().catalog().get()) : ExportAccess.ALL;
       options = options.withClientCertificates(tls, access);
     }
-    if (provider instanceof io.bucketdisk.nbd.cache.VolumeExportProvider volumes) {
-      control.forEach(c -> StoreWiring.startControl(c, volumes, mutual));
+    if (provider instanceof io.bucketdisk.nbd.export.VolumeExportProvider volumes) {
+      control.forEach(c -> StoreWiring.startControl(c, volumes.volumes(), mutual));
     }
     serve(ops == null ? provider : ops.gateway(provider), addresses, options, spec.commandLine().getOut(), null, ops);
     return 0;

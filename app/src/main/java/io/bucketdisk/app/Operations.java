@@ -2,7 +2,7 @@ package io.bucketdisk.app;
 
 import io.bucketdisk.metrics.HealthCheck;
 import io.bucketdisk.metrics.MetricsServer;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.metrics.GatewayMeters;
 import io.bucketdisk.nbd.metrics.MeteredExportProvider;
@@ -73,7 +73,7 @@ final class Operations {
   /** The gateway's provider, measured: give the result to the NBD listener. */
   ExportProvider gateway(ExportProvider provider) {
     if (provider instanceof VolumeExportProvider volumes) {
-      GatewayMeters.bind(volumes.chunkCache(), registry());
+      GatewayMeters.bind(volumes.volumes().chunkCache(), registry());
     }
     return new MeteredExportProvider(provider, registry());
   }

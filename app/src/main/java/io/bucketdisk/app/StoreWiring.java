@@ -2,8 +2,9 @@ package io.bucketdisk.app;
 
 import io.bucketdisk.store.object.ObjectStores;
 import io.bucketdisk.common.size.ByteSize;
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.engine.volume.VolumeRegistry;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.control.GatewayControlServer;
 import io.bucketdisk.store.LeaseOwner;
 import io.bucketdisk.store.VolumeSpec;
@@ -73,12 +74,12 @@ final class StoreWiring {
   }
 
   /** Starts the control API on {@code address} ({@code unix:///path} or {@code tcp://HOST:PORT}); stopped by a shutdown hook. */
-  static void startControl(String address, VolumeExportProvider volumes) {
+  static void startControl(String address, VolumeRegistry volumes) {
     startControl(address, volumes, null);
   }
 
   /** As above; a TCP address serves mutual TLS with {@code tls} when given. */
-  static void startControl(String address, VolumeExportProvider volumes, io.bucketdisk.common.tls.@Nullable TlsFiles tls) {
+  static void startControl(String address, VolumeRegistry volumes, io.bucketdisk.common.tls.@Nullable TlsFiles tls) {
     try {
       GatewayControlServer server = GatewayControlServer.start(address, volumes, tls);
       Runtime.getRuntime().addShutdownHook(new Thread(server::close, "bucketdisk-control-stop"));

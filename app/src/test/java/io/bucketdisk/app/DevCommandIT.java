@@ -1,5 +1,7 @@
 package io.bucketdisk.app;
 
+import java.time.Duration;
+import io.bucketdisk.testing.ChildJvm;
 import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -22,36 +24,22 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(120)
 class DevCommandIT {
 
-  static Process start(String... args) throws IOException {
-    var cmd = new ArrayList<String>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "io.bucketdisk.app.Main"));
-    cmd.addAll(List.of(args));
+  /** {@code bucketdisk ARGS} in a child JVM; its output goes to a temporary log. */
+  static ChildJvm start(String... args) throws IOException {
     Path log = Files.createTempFile("bdapp", ".log");
     log.toFile().deleteOnExit();
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    LOG_OF.put(p, log);
-    return p;
+    return ChildJvm.start(log, "io.bucketdisk.app.Main", args);
   }
 
-  static final java.util.Map<Process, Path> LOG_OF = new java.util.concurrent.ConcurrentHashMap<>();
-
-  static String output(Process p) throws IOException {
-    return Files.readString(LOG_OF.get(p), StandardCharsets.UTF_8);
+  static String output(ChildJvm p) {
+    return p.output();
   }
 
-  static List<String> readUntil(Process p, String marker) throws Exception {
-    for (int i = 0; i < 600; i++) {
-      String out = output(p);
-      if (out.contains(marker)) {
-        return out.lines().toList().subList(0, (int) out.lines().takeWhile(l -> !l.contains(marker)).count() + 1);
-      }
-      if (!p.isAlive()) {
-        break;
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError("no '" + marker + "' in the output: " + output(p));
+  /** The lines the child printed up to the first that contains {@code marker} (waits at most 60 s). */
+  static List<String> readUntil(ChildJvm p, String marker) throws Exception {
+    String last = p.awaitLine(marker, Duration.ofSeconds(60));
+    var lines = p.output().lines().toList();
+    return lines.subList(0, lines.indexOf(last) + 1);
   }
 
   static String nbdinfo(String... args) throws Exception {
@@ -68,7 +56,7 @@ class DevCommandIT {
   void devServesDemoOnTcpAndUnixAndStopsOnSigterm() throws Exception {
     Tool.require("nbdinfo");
     Path data = Files.createTempDirectory(Path.of("/tmp"), "bddev");
-    Process p = start("dev", "--data", data.toString(), "--port", "0");
+    ChildJvm p = start("dev", "--data", data.toString(), "--port", "0");
     try {
       var lines = readUntil(p, "Ctrl-C stops");
       var tcp = lines.stream().filter(l -> l.startsWith("nbd://127.0.0.1:")).findFirst().orElseThrow();
@@ -77,12 +65,11 @@ class DevCommandIT {
       assertThat(unix).isEqualTo("nbd+unix:///demo?socket=" + data.toRealPath().resolve("nbd.sock"));
       assertThat(nbdinfo("--size", tcp).trim()).isEqualTo("1073741824");
       assertThat(nbdinfo("--size", unix).trim()).isEqualTo("1073741824");
-      p.destroy(); // SIGTERM
-      assertThat(p.waitFor(20, TimeUnit.SECONDS)).as("stopped after SIGTERM").isTrue();
+      assertThat(p.stop(Duration.ofSeconds(20))).as("stopped after SIGTERM").isTrue();
       assertThat(output(p)).contains("NBD server stopped");
       assertThat(data.resolve("nbd.sock")).doesNotExist();
     } finally {
-      p.destroyForcibly();
+      p.close();
       // dev keeps its store in --data: remove the whole tree.
       try (var walk = Files.walk(data)) {
         for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
@@ -95,24 +82,22 @@ class DevCommandIT {
   @Test
   void gatewayWithAMemoryStore() throws Exception {
     Tool.require("nbdinfo");
-    Process p = start("gateway", "--store", "memory://", "--listen", "127.0.0.1:0");
+    ChildJvm p = start("gateway", "--store", "memory://", "--listen", "127.0.0.1:0");
     try {
       var lines = readUntil(p, "serving NBD on");
       String addr = lines.getLast().substring(lines.getLast().indexOf("serving NBD on ") + 15).trim();
       assertThat(nbdinfo("--list", "nbd://" + addr)).contains("export=\"demo\"");
-      p.destroy();
-      assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.stop(Duration.ofSeconds(20))).isTrue();
     } finally {
-      p.destroyForcibly();
+      p.close();
     }
   }
 
   @Test
   void badFlagsGetOneLineNamingTheFix() throws Exception {
-    Process p = start("gateway", "--store", "memory://", "--listen", "nowhere");
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    ChildJvm p = start("gateway", "--store", "memory://", "--listen", "nowhere");
+    assertThat(p.waitFor(Duration.ofSeconds(30))).isEqualTo(1);
     String out = output(p).trim();
-    assertThat(p.exitValue()).isEqualTo(1);
     assertThat(out.lines().filter(l -> l.startsWith("bucketdisk:")).toList())
         .containsExactly("bucketdisk: --listen " + io.bucketdisk.common.net.Endpoint.error("nowhere"));
     assertThat(out).doesNotContain("Exception");

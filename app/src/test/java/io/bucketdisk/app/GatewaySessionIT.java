@@ -1,5 +1,7 @@
 package io.bucketdisk.app;
 
+import java.time.Duration;
+import io.bucketdisk.testing.ChildJvm;
 import static io.bucketdisk.app.DevCommandIT.output;
 import static io.bucketdisk.app.DevCommandIT.readUntil;
 import static io.bucketdisk.app.DevCommandIT.start;
@@ -37,12 +39,11 @@ class GatewaySessionIT {
     Tool.require("qemu-io");
     String url = server.storeUrl("session-" + System.nanoTime() + "/").toString();
     Path dir = Files.createTempDirectory(Path.of("/tmp"), "bdsession");
-    List<Process> started = new ArrayList<>();
+    List<ChildJvm> started = new ArrayList<>();
     try {
       // a wrong secret: one line with the server's own code and the fix, never the secret
-      Process bad = start("volume", "ls", "--store", url.replaceAll("secret-key=[^&]*", "secret-key=not-the-secret"));
-      assertThat(bad.waitFor(120, TimeUnit.SECONDS)).isTrue();
-      assertThat(bad.exitValue()).isEqualTo(1);
+      ChildJvm bad = start("volume", "ls", "--store", url.replaceAll("secret-key=[^&]*", "secret-key=not-the-secret"));
+      assertThat(bad.waitFor(Duration.ofSeconds(120))).isEqualTo(1);
       var errors = output(bad).lines().filter(l -> l.startsWith("bucketdisk:")).toList();
       assertThat(errors).hasSize(1);
       assertThat(errors.getFirst()).contains("HTTP 403 SignatureDoesNotMatch").contains("the secret key is wrong")
@@ -51,7 +52,7 @@ class GatewaySessionIT {
       String created = cli("volume", "create", "v1", "--size", "64Mi", "--chunk-size", "1Mi", "--store", url);
       assertThat(created).contains("v1");
 
-      Process gw = gateway(url, dir, started);
+      ChildJvm gw = gateway(url, dir, started);
       String nbd = nbdAddress(gw);
       // the one start-up line about the server
       assertThat(output(gw).lines().filter(l -> l.contains("store s3://")).count()).isEqualTo(1);
@@ -61,8 +62,7 @@ class GatewaySessionIT {
       }
       qemuIo(nbd + "/v1", "write -P 0xab 0 1M", "write -P 0xcd 3M 64k", "write -P 0x11 40M 8k", "flush");
       qemuIo(nbd + "/v1", "write -P 0x77 10M 4k"); // not flushed by this client: may or may not survive
-      gw.destroyForcibly(); // SIGKILL
-      assertThat(gw.waitFor(20, TimeUnit.SECONDS)).isTrue();
+      gw.kill(); // SIGKILL
 
       gw = gateway(url, dir, started);
       nbd = nbdAddress(gw);
@@ -75,8 +75,7 @@ class GatewaySessionIT {
       qemuIo(nbd + "/c1", "read -P 0xab 0 1M", "read -P 0xcd 3M 64k");
       qemuIo(nbd + "/v1", "read -P 0xee 0 1M", "read -P 0xcd 3M 64k");
 
-      gw.destroy(); // SIGTERM: flush, release the leases
-      assertThat(gw.waitFor(30, TimeUnit.SECONDS)).as(output(gw)).isTrue();
+      assertThat(gw.stop(Duration.ofSeconds(30))).as("SIGTERM: flush, release the leases; %s", output(gw)).isTrue();
       cli("volume", "rm", "c1", "--store", url);
       cli("volume", "rm", "--snapshot", "s1", "--store", url);
       cli("volume", "rm", "v1", "--store", url);
@@ -85,8 +84,8 @@ class GatewaySessionIT {
             .as("objects left in the bucket prefix on %s", server.name()).isEmpty();
       }
     } finally {
-      for (Process p : started) {
-        p.destroyForcibly();
+      for (ChildJvm p : started) {
+        p.close();
       }
       try (var walk = Files.walk(dir)) {
         for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
@@ -96,23 +95,23 @@ class GatewaySessionIT {
     }
   }
 
-  static Process gateway(String url, Path dir, List<Process> started) throws Exception {
-    Process p = start("gateway", "--store", url, "--listen", "127.0.0.1:0", "--cache-size", "128Mi",
+  static ChildJvm gateway(String url, Path dir, List<ChildJvm> started) throws Exception {
+    ChildJvm p = start("gateway", "--store", url, "--listen", "127.0.0.1:0", "--cache-size", "128Mi",
         "--control", "unix://" + dir.resolve("control.sock"));
     started.add(p);
     return p;
   }
 
-  static String nbdAddress(Process gateway) throws Exception {
+  static String nbdAddress(ChildJvm gateway) throws Exception {
     var lines = readUntil(gateway, "serving NBD on");
     return "nbd://" + lines.getLast().substring(lines.getLast().indexOf("serving NBD on ") + 15).trim();
   }
 
   static String cli(String... args) throws Exception {
-    Process p = start(args);
-    assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("bucketdisk %s finished", String.join(" ", args)).isTrue();
+    ChildJvm p = start(args);
+    int exit = p.waitFor(Duration.ofSeconds(120));
     String out = output(p);
-    assertThat(p.exitValue()).as("bucketdisk %s: %s", args[0] + " " + args[1], out).isZero();
+    assertThat(exit).as("bucketdisk %s: %s", args[0] + " " + args[1], out).isZero();
     return out;
   }
 

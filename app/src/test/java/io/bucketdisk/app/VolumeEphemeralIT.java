@@ -1,5 +1,6 @@
 package io.bucketdisk.app;
 
+import io.bucketdisk.testing.ChildJvm;
 import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -43,7 +44,7 @@ class VolumeEphemeralIT {
   Path dir;
   Path store;
   Path log;
-  Process gateway;
+  ChildJvm gateway;
   Process client;
 
   @BeforeEach
@@ -52,23 +53,19 @@ class VolumeEphemeralIT {
     dir = Files.createTempDirectory(Path.of("/tmp"), "bdvol"); // Unix socket paths must stay short
     store = Files.createDirectories(dir.resolve("store"));
     log = dir.resolve("gateway.log");
-    var pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "io.bucketdisk.app.Main", "gateway",
-        "--store", "file://" + store, "--listen", "unix://" + dir.resolve("nbd.sock"),
-        "--control", "unix://" + dir.resolve("control.sock"), "--cache-size", "256Mi")
-        .redirectErrorStream(true).redirectOutput(log.toFile());
-    pb.environment().put("NODE_NAME", NODE); // the gateway id written into leases
-    gateway = pb.start();
-    for (int i = 0; i < 300 && !Files.readString(log).contains("serving NBD on"); i++) {
-      assertThat(gateway.isAlive()).as("gateway exited: %s", Files.readString(log)).isTrue();
-      Thread.sleep(100);
-    }
-    assertThat(Files.readString(log)).contains("serving NBD on");
+    gateway = ChildJvm.start(log, java.util.List.of(), java.util.Map.of("NODE_NAME", NODE), // the id in leases
+        "io.bucketdisk.app.Main", "gateway", "--store", "file://" + store, "--listen",
+        "unix://" + dir.resolve("nbd.sock"), "--control", "unix://" + dir.resolve("control.sock"),
+        "--cache-size", "256Mi");
+    gateway.awaitLine("serving NBD on", java.time.Duration.ofSeconds(60));
   }
 
   @AfterEach
   void stop() throws Exception {
-    for (Process p : new Process[] {client, gateway}) {
+    if (gateway != null) {
+      gateway.stop(java.time.Duration.ofSeconds(20));
+    }
+    for (Process p : new Process[] {client}) {
       if (p != null) {
         p.destroy();
         if (!p.waitFor(20, TimeUnit.SECONDS)) {

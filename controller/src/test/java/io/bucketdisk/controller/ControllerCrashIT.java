@@ -1,5 +1,7 @@
 package io.bucketdisk.controller;
 
+import java.time.Duration;
+import io.bucketdisk.testing.ChildJvm;
 import static io.bucketdisk.controller.CsiClient.GIB;
 import static io.bucketdisk.controller.CsiClient.createReq;
 import static io.bucketdisk.controller.CsiClient.snapReq;
@@ -13,11 +15,8 @@ import io.bucketdisk.store.CatalogOptions;
 import io.bucketdisk.store.VolumeCatalog;
 import io.bucketdisk.store.testing.S3ProxyFixture;
 import io.grpc.StatusRuntimeException;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,7 +48,7 @@ class ControllerCrashIT {
 
   private Path dir;
   private URI storeUrl;
-  private Process child;
+  private ChildJvm child;
   private final Random random = new Random(42);
 
   @BeforeEach
@@ -74,39 +73,22 @@ class ControllerCrashIT {
   }
 
   private void startChild() throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     // A shared class-data archive and C1 only: the child is restarted a dozen times on a busy 2-core machine.
-    var pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xss512k", "-XX:TieredStopAtLevel=1",
-        "-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + CDS, "-Xshare:auto", "-cp",
-        System.getProperty("java.class.path"), ControllerProcessMain.class.getName(), storeUrl.toString(),
+    child = ChildJvm.start(dir.resolve("controller-" + System.nanoTime() + ".log"),
+        List.of("-Xss512k", "-XX:TieredStopAtLevel=1", "-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + CDS,
+            "-Xshare:auto"), java.util.Map.of(), ControllerProcessMain.class.getName(), storeUrl.toString(),
         socket().toString());
-    pb.redirectErrorStream(true);
-    child = pb.start();
-    var ready = new CompletableFuture<Void>();
-    Thread.ofVirtual().start(() -> {
-      try (var r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = r.readLine()) != null; ) {
-          if (line.equals("READY")) {
-            ready.complete(null);
-          } else if (line.contains("ERROR") || line.contains("Exception")) {
-            log.info("child: {}", line);
-          }
-        }
-      } catch (IOException e) {
-        // the child was killed
-      }
-      ready.completeExceptionally(new IllegalStateException("controller child exited before READY"));
-    });
-    ready.get(60, TimeUnit.SECONDS);
+    child.awaitLine("READY", Duration.ofSeconds(60));
   }
+
 
   private void kill() throws InterruptedException {
     if (child != null) {
-      child.destroyForcibly();
-      child.waitFor(10, TimeUnit.SECONDS);
+      child.kill();
       child = null;
     }
   }
+
 
   /** Sends {@code call} and SIGKILLs the controller after a random delay (0–60 ms), whether or not it finished. */
   private void callThenKill(Consumer<CsiClient> call) throws Exception {

@@ -3,8 +3,8 @@ package io.bucketdisk.e2e;
 import io.bucketdisk.controller.ControllerPlugin;
 import io.bucketdisk.controller.CsiServer;
 import io.bucketdisk.controller.NodeDirectory;
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.control.GatewayControlServer;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.bucketdisk.nbd.server.ServerOptions;
@@ -69,8 +69,8 @@ final class HostServices implements AutoCloseable {
     Path controlSocket = dir.resolve("control.sock");
     var gateway = VolumeExportProvider.forStore(storeUrl, new LeaseOwner(GATEWAY_ID, "unix://" + controlSocket),
         CacheConfig.ofSize(256L << 20), null);
-    var control = GatewayControlServer.start(controlSocket, gateway);
-    var controlTcp = GatewayControlServer.start("tcp://127.0.0.1:0", gateway);
+    var control = GatewayControlServer.start(controlSocket, gateway.volumes());
+    var controlTcp = GatewayControlServer.start("tcp://127.0.0.1:0", gateway.volumes());
     // No lame-duck grace: the guest kernel never disconnects on its own.
     var nbd = new NbdListener(gateway, ServerOptions.defaults().withShutdownGrace(java.time.Duration.ZERO));
     int port = ((InetSocketAddress) nbd.listen(new InetSocketAddress("127.0.0.1", 0))).getPort();

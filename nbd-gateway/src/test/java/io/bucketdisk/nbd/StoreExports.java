@@ -1,7 +1,7 @@
 package io.bucketdisk.nbd;
 
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.export.MemoryExport;
@@ -36,15 +36,22 @@ public final class StoreExports implements ExportProvider {
     this.dir = dir;
   }
 
+  /** The directory store's URL, for reading what it holds ({@code io.bucketdisk.nbd.durable.DurableImage}). */
+  public URI url() {
+    return dir.toUri();
+  }
+
   /** A fresh directory store under /tmp with {@code demo} and the {@code ro} snapshot. */
   public static StoreExports create(long demoSize) throws IOException {
     Path dir = Files.createTempDirectory("bdstore");
     URI url = dir.toUri();
-    var config = new CacheConfig(64L << 20, 16L << 20, 1 << 20, 4, 4, 4, Duration.ofSeconds(3),
+    // A loss window longer than any test: only FLUSH and FUA upload, so a check of the store after one is not
+    // covered by the background write-back.
+    var config = new CacheConfig(64L << 20, 16L << 20, 1 << 20, 4, 4, 4, Duration.ofSeconds(300),
         Duration.ofSeconds(30), Duration.ofSeconds(30));
     var provider = VolumeExportProvider.forStore(url, new LeaseOwner("gw-conformance", "none"), config,
         new VolumeSpec("demo", demoSize, 1 << 20, Map.of()));
-    var catalog = provider.catalog().orElseThrow();
+    var catalog = provider.volumes().catalog().orElseThrow();
     catalog.create(new VolumeSpec(RO_SOURCE, 1 << 20, 1 << 20, Map.of()));
     catalog.snapshot(RO_SOURCE, "snap");
     return new StoreExports(provider, dir);

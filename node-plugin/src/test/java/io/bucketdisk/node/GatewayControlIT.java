@@ -3,8 +3,8 @@ package io.bucketdisk.node;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.control.GatewayControlServer;
 import io.bucketdisk.store.LeaseOwner;
 import io.bucketdisk.store.VolumeIds;
@@ -27,13 +27,13 @@ class GatewayControlIT {
     Path socket = dir.resolve("control.sock");
     try (var provider = VolumeExportProvider.forStore(dir.resolve("store").toUri(),
             new LeaseOwner("gw", "unix://" + socket), CacheConfig.ofSize(256L << 20), null);
-        var server = GatewayControlServer.start(socket, provider);
+        var server = GatewayControlServer.start(socket, provider.volumes());
         var control = new GatewayControl("unix://" + socket)) {
       String name = "csi-" + "ab".repeat(32);
       String id = control.createEphemeral(name, 32L << 20, 0, Map.of("fsType", "xfs"), "node-1");
       assertThat(id).isEqualTo(VolumeIds.forName(name));
       assertThat(control.createEphemeral(name, 32L << 20, 0, Map.of("fsType", "xfs"), "node-1")).isEqualTo(id);
-      var manifest = provider.catalog().orElseThrow().get(id).orElseThrow();
+      var manifest = provider.volumes().catalog().orElseThrow().get(id).orElseThrow();
       assertThat(manifest.parameters()).containsEntry("fsType", "xfs");
       assertThat(manifest.publications()).as("published to the asking node").containsOnlyKeys("node-1");
       assertThatThrownBy(() -> control.createEphemeral(name, 64L << 20, 0, Map.of(), "node-1"))
@@ -43,7 +43,7 @@ class GatewayControlIT {
           });
       assertThat(control.deleteEphemeral(id)).isTrue();
       assertThat(control.deleteEphemeral(id)).isFalse();
-      assertThat(provider.catalog().orElseThrow().get(id)).isEmpty();
+      assertThat(provider.volumes().catalog().orElseThrow().get(id)).isEmpty();
     } finally {
       try (var files = Files.walk(dir)) {
         for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
@@ -60,9 +60,9 @@ class GatewayControlIT {
     Path socket = dir.resolve("control.sock");
     try (var provider = VolumeExportProvider.forStore(dir.resolve("store").toUri(),
             new LeaseOwner("gw", "unix://" + socket), CacheConfig.ofSize(256L << 20), null);
-        var server = GatewayControlServer.start(socket, provider);
+        var server = GatewayControlServer.start(socket, provider.volumes());
         var control = new GatewayControl("unix://" + socket)) {
-      var catalog = provider.catalog().orElseThrow();
+      var catalog = provider.volumes().catalog().orElseThrow();
       catalog.create(new io.bucketdisk.store.VolumeSpec("pv-1", 16L << 20, 1 << 20, Map.of()));
       var handle = provider.open("pv-1").orElseThrow();
       handle.write(0, java.nio.ByteBuffer.wrap(new byte[4096]), 0);

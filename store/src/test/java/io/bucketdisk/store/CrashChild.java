@@ -52,7 +52,8 @@ public final class CrashChild {
           keys.add(k);
         }
         // both processes walk the same keys in the same order from the same moment, to collide on every key
-        java.nio.file.Files.createFile(dir.resolve("ready-" + args[3]));
+        System.out.println("READY");
+        System.out.flush();
         Path go = dir.resolve("go");
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (!java.nio.file.Files.exists(go) && System.nanoTime() < deadline) {

@@ -1,5 +1,7 @@
 package io.bucketdisk.store;
 
+import java.time.Duration;
+import io.bucketdisk.testing.ChildJvm;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.store.object.DirectoryObjectStore;
@@ -26,16 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
 class CrashIT {
   @TempDir Path dir;
 
-  final Map<Process, Path> stderrs = new java.util.HashMap<>();
-
-  Process child(String... args) throws Exception {
-    Path stderr = dir.resolve("child-" + args[0] + "-" + System.nanoTime() + ".err");
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), CrashChild.class.getName()));
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
-    stderrs.put(p, stderr);
-    return p;
+  ChildJvm child(String... args) throws Exception {
+    return ChildJvm.start(dir.resolve("child-" + args[0] + "-" + System.nanoTime() + ".log"),
+        CrashChild.class.getName(), args);
   }
 
   @Test
@@ -44,20 +39,13 @@ class CrashIT {
     try (var store = new DirectoryObjectStore(root, true, StoreMetrics.NONE);
         var catalog = new VolumeCatalog(store, CrashChild.options())) {
       catalog.create(new VolumeSpec("v", 64L * CrashChild.CHUNK, CrashChild.CHUNK, Map.of()));
-      Process p = child("write", root.toString(), "v", "64");
       int lastAck = -1;
-      try (var out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = out.readLine()) != null && lastAck < 20) {
-          if (line.startsWith("ACK ")) {
-            lastAck = Integer.parseInt(line.substring(4));
-          }
+      try (ChildJvm p = child("write", root.toString(), "v", "64")) {
+        while (lastAck < 20) {
+          lastAck = Integer.parseInt(p.awaitLine(l -> l.startsWith("ACK "), Duration.ofSeconds(60)).substring(4));
         }
-        p.destroyForcibly();
-        assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        p.kill();
       }
-      assertThat(lastAck).as("the child acknowledged writes before it was killed; its stderr: %s",
-          Files.readString(stderrs.get(p))).isGreaterThanOrEqualTo(20);
 
       LeaseOwner parent = new LeaseOwner("parent", "here");
       ChunkStore cs = null;
@@ -95,29 +83,20 @@ class CrashIT {
     Path root = dir.resolve("race");
     Files.createDirectories(root);
     int keys = 2000;
-    Process a = child("race", root.toString(), Integer.toString(keys), "a");
-    Process b = child("race", root.toString(), Integer.toString(keys), "b");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!(Files.exists(root.resolve("ready-a")) && Files.exists(root.resolve("ready-b")))
-        && System.nanoTime() < deadline) {
-      Thread.sleep(10);
+    try (ChildJvm a = child("race", root.toString(), Integer.toString(keys), "a");
+        ChildJvm b = child("race", root.toString(), Integer.toString(keys), "b")) {
+      a.awaitLine("READY", Duration.ofSeconds(30));
+      b.awaitLine("READY", Duration.ofSeconds(30));
+      Files.createFile(root.resolve("go")); // both JVMs are up and spinning on this file
+      int wins = wins(a) + wins(b);
+      assertThat(wins).isEqualTo(keys);
     }
-    Files.createFile(root.resolve("go")); // both JVMs are up and spinning on this file
-    int wins = wins(a) + wins(b);
-    assertThat(wins).isEqualTo(keys);
   }
 
-  private int wins(Process p) throws Exception {
-    try (var out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-      String line;
-      while ((line = out.readLine()) != null) {
-        if (line.startsWith("WINS ")) {
-          assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
-          return Integer.parseInt(line.substring(5));
-        }
-      }
-    }
-    p.waitFor(20, TimeUnit.SECONDS);
-    throw new AssertionError("child exited " + p.exitValue() + " without reporting: " + Files.readString(stderrs.get(p)));
+  private int wins(ChildJvm p) throws Exception {
+    int wins = Integer.parseInt(p.awaitLine(l -> l.startsWith("WINS "), Duration.ofSeconds(60)).substring(5));
+    assertThat(p.waitFor(Duration.ofSeconds(20))).isZero();
+    return wins;
   }
+
 }

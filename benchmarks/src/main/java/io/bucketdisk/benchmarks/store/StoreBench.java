@@ -1,10 +1,10 @@
 package io.bucketdisk.benchmarks.store;
 
 import io.bucketdisk.common.size.ByteSize;
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeCounters;
-import io.bucketdisk.nbd.cache.VolumeExport;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.engine.VolumeCounters;
+import io.bucketdisk.nbd.export.VolumeExport;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.bucketdisk.nbd.server.ServerOptions;
@@ -246,7 +246,7 @@ public final class StoreBench {
     long max = 0;
     while (!p.waitFor(100, TimeUnit.MILLISECONDS)) {
       max = Math.max(max, rss());
-      maxCache = Math.max(maxCache, provider.chunkCache().residentBytes());
+      maxCache = Math.max(maxCache, provider.volumes().chunkCache().residentBytes());
     }
     if (p.exitValue() != 0) {
       throw new IllegalStateException("nbdcopy failed with exit " + p.exitValue());

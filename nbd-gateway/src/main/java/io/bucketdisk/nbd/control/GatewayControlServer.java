@@ -1,7 +1,7 @@
 package io.bucketdisk.nbd.control;
 
 import io.bucketdisk.common.net.Endpoint;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.volume.VolumeRegistry;
 import io.bucketdisk.rpc.UnixSocketServer;
 import io.bucketdisk.common.tls.TlsFiles;
 import io.grpc.Server;
@@ -55,12 +55,12 @@ public final class GatewayControlServer implements AutoCloseable {
    *
    * @throws IllegalArgumentException for an address of neither form, with a message naming the fix
    */
-  public static GatewayControlServer start(String address, VolumeExportProvider volumes) throws IOException {
+  public static GatewayControlServer start(String address, VolumeRegistry volumes) throws IOException {
     return start(address, volumes, null);
   }
 
   /** As above; a TCP address with {@code tls} serves mutual TLS (Unix sockets ignore it). */
-  public static GatewayControlServer start(String address, VolumeExportProvider volumes, @Nullable TlsFiles tls)
+  public static GatewayControlServer start(String address, VolumeRegistry volumes, @Nullable TlsFiles tls)
       throws IOException {
     return switch (Endpoint.parse(address)) {
       case Endpoint.Tcp tcp -> start(tcp.unresolved(), volumes, tls);
@@ -69,17 +69,17 @@ public final class GatewayControlServer implements AutoCloseable {
   }
 
   /** Binds {@code socket} and serves the control API over {@code volumes}; see {@link UnixSocketServer}. */
-  public static GatewayControlServer start(Path socket, VolumeExportProvider volumes) throws IOException {
+  public static GatewayControlServer start(Path socket, VolumeRegistry volumes) throws IOException {
     var server = UnixSocketServer.start(socket, UNIX_OPTIONS, List.of(service(volumes)));
     return new GatewayControlServer(null, server, null, "unix://" + socket);
   }
 
-  private static ServerServiceDefinition service(VolumeExportProvider volumes) {
+  private static ServerServiceDefinition service(VolumeRegistry volumes) {
     return ServerInterceptors.intercept(new GatewayControlService(volumes), new ControlAccess(volumes.catalog()));
   }
 
   /** Binds TCP {@code address} (resolved here; port 0 picks a free port) and serves the control API. */
-  public static GatewayControlServer start(InetSocketAddress address, VolumeExportProvider volumes)
+  public static GatewayControlServer start(InetSocketAddress address, VolumeRegistry volumes)
       throws IOException {
     return start(address, volumes, null);
   }
@@ -88,7 +88,7 @@ public final class GatewayControlServer implements AutoCloseable {
    * Binds TCP {@code address} and serves the control API; with {@code tls} (a certificate and a client CA) only to
    * clients with a certificate from that CA.
    */
-  public static GatewayControlServer start(InetSocketAddress address, VolumeExportProvider volumes,
+  public static GatewayControlServer start(InetSocketAddress address, VolumeRegistry volumes,
       @Nullable TlsFiles tls) throws IOException {
     InetSocketAddress bind = address.isUnresolved()
         ? new InetSocketAddress(address.getHostString(), address.getPort()) : address;

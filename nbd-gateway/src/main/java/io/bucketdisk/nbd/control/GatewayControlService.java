@@ -1,7 +1,7 @@
 package io.bucketdisk.nbd.control;
 
 import io.bucketdisk.rpc.GrpcErrors;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.volume.VolumeRegistry;
 import io.bucketdisk.proto.gateway.AwaitVolumeClosedRequest;
 import io.bucketdisk.proto.gateway.AwaitVolumeClosedResponse;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
@@ -34,21 +34,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The GatewayControl RPCs over a {@link VolumeExportProvider}. Thread safe; each call runs on its own thread.
+ * The GatewayControl RPCs over the engine's {@link VolumeRegistry}. Thread safe; each call runs on its own thread.
  * CreateEphemeralVolume and DeleteEphemeralVolume need the provider's store catalog (FAILED_PRECONDITION without one);
  * the first records the asking node's publication in the manifest, the second removes it before deleting.
  */
 public final class GatewayControlService extends GatewayControlGrpc.GatewayControlImplBase {
   private static final Logger log = LoggerFactory.getLogger(GatewayControlService.class);
-  private final VolumeExportProvider volumes;
+  private final VolumeRegistry volumes;
   private final Duration disconnectWait;
 
-  public GatewayControlService(VolumeExportProvider volumes) {
+  public GatewayControlService(VolumeRegistry volumes) {
     this(volumes, Duration.ofSeconds(15));
   }
 
   /** As above; DeleteEphemeralVolume waits up to {@code disconnectWait} for the volume's connections to end. */
-  public GatewayControlService(VolumeExportProvider volumes, Duration disconnectWait) {
+  public GatewayControlService(VolumeRegistry volumes, Duration disconnectWait) {
     this.volumes = volumes;
     this.disconnectWait = disconnectWait;
   }
@@ -95,7 +95,7 @@ public final class GatewayControlService extends GatewayControlGrpc.GatewayContr
   @Override
   public void listOpenVolumes(ListOpenVolumesRequest request, StreamObserver<ListOpenVolumesResponse> out) {
     var b = ListOpenVolumesResponse.newBuilder();
-    for (VolumeExportProvider.OpenVolume v : volumes.openVolumes()) {
+    for (VolumeRegistry.OpenVolume v : volumes.openVolumes()) {
       b.addVolumes(OpenVolume.newBuilder().setVolumeId(v.name()).setConnections(v.connections())
           .setDirtyBytes(v.dirtyBytes()).setSizeBytes(v.sizeBytes()));
     }

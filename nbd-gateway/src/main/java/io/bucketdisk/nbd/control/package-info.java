@@ -2,7 +2,7 @@
  * The gateway's control API ({@code gateway_control.proto}) on a Unix socket: what the controller and node plugin
  * ask of the gateway that owns a volume. {@link io.bucketdisk.nbd.control.GatewayControlServer} owns the socket;
  * {@link io.bucketdisk.nbd.control.GatewayControlService} maps each RPC onto
- * {@link io.bucketdisk.nbd.cache.VolumeExportProvider}: FlushVolume and SnapshotVolume make every acknowledged write
+ * the engine's {@link io.bucketdisk.engine.volume.VolumeRegistry}: FlushVolume and SnapshotVolume make every acknowledged write
  * durable first (SnapshotVolume then records the snapshot through the volume's own {@code ChunkStore}, the lease
  * holder), RefreshVolume re-reads the manifest so an expanded volume grows without reconnecting, ListOpenVolumes
  * reports connections and dirty bytes. Volumes not open here answer {@code was_open = false}, never an error.

@@ -1,7 +1,7 @@
 package io.bucketdisk.nbd.metrics;
 
 import io.bucketdisk.metrics.HealthCheck;
-import io.bucketdisk.nbd.cache.ChunkCache;
+import io.bucketdisk.engine.cache.ChunkCache;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.micrometer.core.instrument.FunctionCounter;

@@ -1,7 +1,7 @@
 package io.bucketdisk.nbd.metrics;
 
 import io.bucketdisk.nbd.export.ForwardingExportProvider;
-import io.bucketdisk.nbd.cache.VolumeExport;
+import io.bucketdisk.nbd.export.VolumeExport;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.micrometer.core.instrument.Gauge;

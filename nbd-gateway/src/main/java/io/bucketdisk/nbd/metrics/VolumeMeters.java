@@ -1,8 +1,8 @@
 package io.bucketdisk.nbd.metrics;
 
 import io.bucketdisk.metrics.LatencyHistogram;
-import io.bucketdisk.nbd.cache.VolumeCache;
-import io.bucketdisk.nbd.cache.VolumeCounters;
+import io.bucketdisk.engine.Volume;
+import io.bucketdisk.engine.VolumeCounters;
 import io.bucketdisk.nbd.export.ExportException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -20,7 +20,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The meters of one open volume (one export name). Created at the first handle, removed from the registry at the
- * last close. NBD meters are owned here; the cache meters read the live {@link VolumeCache} and are rebound when a
+ * last close. NBD meters are owned here; the cache meters read the live {@link Volume} and are rebound when a
  * new cache replaces a closed one under the same name. Thread safe: handle counting happens under the provider's
  * map lock, meters are thread safe themselves.
  */
@@ -34,7 +34,7 @@ final class VolumeMeters {
   private final Counter writeBytes;
   private final List<Meter> owned = new ArrayList<>();
   private final List<Meter> cacheMeters = new ArrayList<>();
-  private @Nullable VolumeCache cache;
+  private @Nullable Volume cache;
   int handles;
 
   VolumeMeters(MeterRegistry registry, String volume) {
@@ -78,7 +78,7 @@ final class VolumeMeters {
   }
 
   /** Binds the cache meters to {@code v} unless they already read it. */
-  void bind(VolumeCache v) {
+  void bind(Volume v) {
     if (cache == v) {
       return;
     }
@@ -104,18 +104,18 @@ final class VolumeMeters {
         "chunk loads started by read-ahead or NBD CACHE", VolumeCounters::readAheads);
     counter(c, "bucketdisk.volume.flushes", Tags.empty(), null,
         "flushes to the store (NBD FLUSH and FUA)", VolumeCounters::flushes);
-    cacheMeters.add(Gauge.builder("bucketdisk.volume.dirty", v, VolumeCache::dirtyBytes).baseUnit("bytes")
+    cacheMeters.add(Gauge.builder("bucketdisk.volume.dirty", v, Volume::dirtyBytes).baseUnit("bytes")
         .description("acknowledged bytes not yet stored").tags(tags).register(registry));
-    cacheMeters.add(Gauge.builder("bucketdisk.volume.dirty.chunks", v, VolumeCache::dirtyChunks)
+    cacheMeters.add(Gauge.builder("bucketdisk.volume.dirty.chunks", v, Volume::dirtyChunks)
         .description("chunks not yet stored").tags(tags).register(registry));
     cacheMeters.add(TimeGauge.builder("bucketdisk.volume.dirty.oldest.age", v, TimeUnit.NANOSECONDS,
-            VolumeCache::oldestDirtyAgeNanos)
+            Volume::oldestDirtyAgeNanos)
         .description("age of the oldest acknowledged change not yet stored: the data-loss window of a crash now")
         .tags(tags).register(registry));
-    cacheMeters.add(Gauge.builder("bucketdisk.volume.lease.valid", v, vc -> vc.store().leaseValidSeconds())
+    cacheMeters.add(Gauge.builder("bucketdisk.volume.lease.valid", v, Volume::leaseValidSeconds)
         .baseUnit("seconds").description("how long the volume's lease stays valid without a renewal; 0 = fenced or "
             + "expired (writes refused), NaN = no lease (read-only)").tags(tags).register(registry));
-    cacheMeters.add(Gauge.builder("bucketdisk.volume.size", v, VolumeCache::size).baseUnit("bytes")
+    cacheMeters.add(Gauge.builder("bucketdisk.volume.size", v, Volume::size).baseUnit("bytes")
         .description("volume size").tags(tags).register(registry));
   }
 

@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.server;
 
+import io.bucketdisk.engine.EngineException;
 import io.bucketdisk.nbd.export.ExportException;
 import io.bucketdisk.nbd.export.NbdError;
 import io.bucketdisk.nbd.wire.NbdConstants;
@@ -12,6 +13,10 @@ import org.slf4j.LoggerFactory;
  * by blame first because the client only sees the reduced code: shutdown at info, an export's own
  * {@link ExportException} at warn, any other I/O error as EIO at warn, a {@link RuntimeException} as a bug at
  * error. ENOTSUP only reaches clients that sent FAST_ZERO; EOVERFLOW only those that sent DF.
+ *
+ * <p>The volume engine's {@link EngineException} kinds: CLOSED is ESHUTDOWN, READ_ONLY is EPERM, INVALID is EINVAL,
+ * IO is EIO, and FENCED (another gateway holds the volume's lease) is EIO too: NBD has no error for "not yours any
+ * more", and the kernel must fail the I/O rather than retry it here.
  */
 final class NbdErrors {
   private static final Logger log = LoggerFactory.getLogger(NbdErrors.class);
@@ -20,6 +25,16 @@ final class NbdErrors {
 
   static NbdError map(Throwable t, RequestHeader h, String export) {
     String what = NbdConstants.commandName(h.type());
+    if (t instanceof EngineException e) {
+      NbdError error = of(e.kind());
+      if (error == NbdError.ESHUTDOWN) {
+        log.info("{} on {}: shutting down", what, export);
+      } else {
+        log.warn("{} on {} at {} (+{}) failed with {} ({}): {}", what, export, h.offset(), h.length(), error, e.kind(),
+            e.getMessage());
+      }
+      return error;
+    }
     if (t instanceof ExportException e) {
       NbdError error = e.error();
       if (error == NbdError.ESHUTDOWN) {
@@ -45,5 +60,15 @@ final class NbdErrors {
     }
     log.error("{} on {} at {} (+{}): bug, answering EIO", what, export, h.offset(), h.length(), t);
     return NbdError.EIO;
+  }
+
+  /** The NBD error for a failure of the volume engine. */
+  static NbdError of(EngineException.Kind kind) {
+    return switch (kind) {
+      case IO, FENCED -> NbdError.EIO;
+      case READ_ONLY -> NbdError.EPERM;
+      case INVALID -> NbdError.EINVAL;
+      case CLOSED -> NbdError.ESHUTDOWN;
+    };
   }
 }

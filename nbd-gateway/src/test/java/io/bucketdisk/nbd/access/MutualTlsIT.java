@@ -3,8 +3,8 @@ package io.bucketdisk.nbd.access;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.common.tls.TlsFiles;
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.bucketdisk.nbd.server.ServerOptions;
 import io.bucketdisk.store.LeaseOwner;
@@ -55,7 +55,7 @@ class MutualTlsIT {
         Duration.ofSeconds(30), Duration.ofSeconds(30));
     provider = VolumeExportProvider.forStore(Files.createDirectories(dir.resolve("store")).toUri(),
         new LeaseOwner("gw", "none"), config, null);
-    VolumeCatalog catalog = provider.catalog().orElseThrow();
+    VolumeCatalog catalog = provider.volumes().catalog().orElseThrow();
     for (String v : new String[] {"vol-a", "vol-b"}) {
       catalog.create(new VolumeSpec(v, 4 << 20, 1 << 20, Map.of()));
     }

@@ -1,5 +1,7 @@
 package io.bucketdisk.nbd.cache;
 
+import java.time.Duration;
+import io.bucketdisk.testing.ChildJvm;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.nbd.RawClient;
@@ -33,7 +35,7 @@ class CacheKillDurabilityIT {
   static final int SIZE = (int) GatewayMain.SIZE;
 
   Path dir;
-  Process gateway;
+  ChildJvm gateway;
 
   @BeforeEach
   void dir() throws Exception {
@@ -43,7 +45,7 @@ class CacheKillDurabilityIT {
   @AfterEach
   void stop() throws Exception {
     if (gateway != null) {
-      gateway.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      gateway.close();
     }
     try (var files = Files.list(dir)) {
       for (Path p : files.toList()) {
@@ -54,24 +56,12 @@ class CacheKillDurabilityIT {
   }
 
   int startGateway(String storeUrl, int iteration) throws Exception {
-    Path portFile = dir.resolve("port-" + iteration);
-    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-    gateway = new ProcessBuilder(java.toString(), "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-cp", cp, GatewayMain.class.getName(), storeUrl,
-        portFile.toString())
-        .redirectOutput(dir.resolve("gw-" + iteration + ".out").toFile())
-        .redirectError(dir.resolve("gw-" + iteration + ".err").toFile())
-        .start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!Files.exists(portFile)) {
-      if (!gateway.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError("gateway did not start: "
-            + Files.readString(dir.resolve("gw-" + iteration + ".err")));
-      }
-      Thread.sleep(20);
-    }
-    return Integer.parseInt(Files.readString(portFile).trim());
+    gateway = ChildJvm.start(dir.resolve("gw-" + iteration + ".log"),
+        List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"), java.util.Map.of(),
+        GatewayMain.class.getName(), storeUrl);
+    return Integer.parseInt(gateway.awaitLine(l -> l.startsWith("READY "), Duration.ofSeconds(60)).substring(6));
   }
+
 
   record Write(int offset, int length, byte fill) {}
 
@@ -106,11 +96,11 @@ class CacheKillDurabilityIT {
           write(c, cookie++, w); // pipelined, replies not awaited
         }
         Thread.sleep(rnd.nextInt(400));
-        gateway.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        gateway.kill();
       } catch (java.io.IOException expectedAfterKill) {
         // the connection dies with the process
       }
-      gateway.waitFor(10, TimeUnit.SECONDS);
+      gateway.kill();
       gateway = null;
     }
     int port = startGateway(storeUrl, 10);

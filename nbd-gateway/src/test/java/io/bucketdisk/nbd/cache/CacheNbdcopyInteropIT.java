@@ -1,5 +1,10 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.engine.cache.ChunkCache;
+import io.bucketdisk.engine.volume.MemoryVolumeSource;
+import io.bucketdisk.engine.cache.MemoryChunkStore;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -12,6 +17,7 @@ import io.bucketdisk.store.testing.S3ProxyFixture;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
@@ -72,7 +78,11 @@ class CacheNbdcopyInteropIT {
     Path back = dir.resolve("back.img");
     Files.write(src, data);
     URI url = S3.storeUrl("copy-" + System.nanoTime() + "/");
-    var provider = VolumeExportProvider.forStore(url, new LeaseOwner("gw-copy", "none"), CacheQemuIoInteropIT.config(),
+    // No dirty-space pressure (the 24 MiB copied stay under half the dirty cap) and a loss window longer than the
+    // test: nothing reaches the bucket before a FLUSH asks for it.
+    var noEarlyUploads = new CacheConfig(96L * CHUNK, 64L * CHUNK, CHUNK, 4, 4, 4, Duration.ofSeconds(300),
+        Duration.ofSeconds(30), Duration.ofSeconds(30));
+    var provider = VolumeExportProvider.forStore(url, new LeaseOwner("gw-copy", "none"), noEarlyUploads,
         new VolumeSpec("vol", 48L * CHUNK, CHUNK, Map.of()));
     var atReply = new AtReply(provider, AtReply.bucket(url, "vol"));
     try (var copyServer = new TestServer(atReply, ServerOptions.defaults())) {
@@ -80,6 +90,8 @@ class CacheNbdcopyInteropIT {
           copyServer.uri("vol")).ok();
       assertThat(atReply.mostOpenAtOnce()).as("nbdcopy -C 4 kept four connections (CAN_MULTI_CONN)")
           .isGreaterThanOrEqualTo(4);
+      assertThat(atReply.promises()).as("the bucket lacked some of the data when a FLUSH arrived (else nothing "
+          + "here shows that FLUSH stores it)").anyMatch(p -> Arrays.mismatch(p.before(), data) != -1);
       // multi-conn: the first FLUSH, on whichever connection, covers the writes completed on all four
       assertThat(Arrays.mismatch(atReply.firstFlush().image(), data)).as("first byte the bucket lacked when the "
           + "first FLUSH replied").isEqualTo(-1);

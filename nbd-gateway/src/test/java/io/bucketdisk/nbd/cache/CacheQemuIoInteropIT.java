@@ -1,5 +1,10 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.engine.cache.ChunkCache;
+import io.bucketdisk.engine.volume.MemoryVolumeSource;
+import io.bucketdisk.engine.cache.MemoryChunkStore;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -110,6 +115,8 @@ class CacheQemuIoInteropIT {
     AtReply.Promise fua = atReply.promises().getFirst();
     assertThat(fua.command()).as("the first promise is the FUA write, before qemu-io's flush on exit")
         .isEqualTo("fua-write");
+    assertThat(Arrays.copyOfRange(fua.before(), 9 * CHUNK, 9 * CHUNK + 65536)).as("the bucket before the FUA write")
+        .isEqualTo(new byte[65536]);
     assertThat(Arrays.mismatch(Arrays.copyOfRange(fua.image(), 9 * CHUNK, 9 * CHUNK + 65536), filled(65536, 0x77)))
         .as("first byte of the FUA write missing from the bucket when its reply went out").isEqualTo(-1);
   }

@@ -1,5 +1,7 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.nbd.RawClient;

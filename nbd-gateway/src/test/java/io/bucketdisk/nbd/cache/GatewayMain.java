@@ -1,19 +1,20 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.bucketdisk.nbd.server.ServerOptions;
 import io.bucketdisk.store.LeaseOwner;
 import io.bucketdisk.store.VolumeSpec;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 
 /**
  * A gateway process for tests that kill it: serves every volume of the store URL {@code args[0]} (creating volume
- * {@code vol}, 32 MiB in 1 MiB chunks, if absent) on 127.0.0.1 and writes the port to {@code args[1]}; runs until
+ * {@code vol}, 32 MiB in 1 MiB chunks, if absent) on 127.0.0.1 and prints {@code READY <port>}; runs until
  * killed. Dirty chunks upload after 200 ms, so a kill lands at random points of the write-back.
  */
 public final class GatewayMain {
@@ -25,16 +26,14 @@ public final class GatewayMain {
 
   public static void main(String[] args) throws Exception {
     URI store = URI.create(args[0]);
-    Path portFile = Path.of(args[1]);
     CacheConfig config = new CacheConfig(32L * CHUNK, 8L * CHUNK, CHUNK, 4, 4, 4, Duration.ofMillis(200),
         Duration.ofSeconds(60), Duration.ofSeconds(60));
     var provider = VolumeExportProvider.forStore(store, new LeaseOwner("gw-test", "unix:///tmp/none.sock"), config,
         new VolumeSpec(VOLUME, SIZE, CHUNK, Map.of()));
     var listener = new NbdListener(provider, ServerOptions.defaults());
     var bound = (InetSocketAddress) listener.listen(new InetSocketAddress("127.0.0.1", 0));
-    Path tmp = Files.createTempFile(portFile.getParent(), "port", ".tmp");
-    Files.writeString(tmp, Integer.toString(bound.getPort()));
-    Files.move(tmp, portFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    System.out.println("READY " + bound.getPort());
+    System.out.flush();
     Thread.sleep(Long.MAX_VALUE);
   }
 }

@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.common.tls.PeerIdentity;
 import io.bucketdisk.common.tls.TlsFiles;
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.FlushVolumeRequest;
@@ -57,10 +57,10 @@ class ControlMutualTlsIT {
         Duration.ofSeconds(30), Duration.ofSeconds(30));
     provider = VolumeExportProvider.forStore(Files.createDirectories(dir.resolve("store")).toUri(),
         new LeaseOwner("gw", "none"), config, null);
-    catalog = provider.catalog().orElseThrow();
+    catalog = provider.volumes().catalog().orElseThrow();
     catalog.create(new VolumeSpec("vol-a", 4 << 20, 1 << 20, Map.of()));
     catalog.publish("vol-a", "node-a", false);
-    server = GatewayControlServer.start("tcp://127.0.0.1:0", provider, TlsFiles.load(gw.cert(), gw.key(), pki.caCert()));
+    server = GatewayControlServer.start("tcp://127.0.0.1:0", provider.volumes(), TlsFiles.load(gw.cert(), gw.key(), pki.caCert()));
   }
 
   @AfterAll

@@ -3,8 +3,8 @@ package io.bucketdisk.nbd.control;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeResponse;
@@ -61,7 +61,7 @@ class EphemeralVolumeControlIT {
     Path socket = dir.resolve("control.sock");
     provider = VolumeExportProvider.forStore(data.toUri(), new LeaseOwner("gw-eph", "unix://" + socket),
         CacheConfig.ofSize(256L << 20), null);
-    server = GatewayControlServer.start(socket, provider);
+    server = GatewayControlServer.start(socket, provider.volumes());
     channel = Grpc.newChannelBuilder("unix://" + socket, InsecureChannelCredentials.create()).build();
   }
 
@@ -126,7 +126,7 @@ class EphemeralVolumeControlIT {
     String id = created.getVolumeId();
     assertThat(id).isEqualTo(VolumeIds.forName(NAME)).matches("[a-z0-9.-]{1,63}");
     assertThat(created.getSizeBytes()).isEqualTo(SIZE);
-    var manifest = provider.catalog().orElseThrow().get(id).orElseThrow();
+    var manifest = provider.volumes().catalog().orElseThrow().get(id).orElseThrow();
     assertThat(manifest.parameters()).containsEntry(VolumeIds.EPHEMERAL_KEY, "true")
         .containsEntry(VolumeIds.NAME_KEY, NAME).containsEntry("fsType", "ext4");
     assertThat(manifest.chunkSize()).isEqualTo(CHUNK);
@@ -143,7 +143,7 @@ class EphemeralVolumeControlIT {
     assertThat(storedFilesOf(id)).anyMatch(p -> p.contains("chunks"));
     assertThat(delete(id).getExisted()).isTrue();
     assertThat(storedFilesOf(id)).isEmpty();
-    assertThat(provider.catalog().orElseThrow().get(id)).isEmpty();
+    assertThat(provider.volumes().catalog().orElseThrow().get(id)).isEmpty();
     assertThat(delete(id).getExisted()).as("a retried delete is OK").isFalse();
   }
 
@@ -168,7 +168,7 @@ class EphemeralVolumeControlIT {
   @Test
   void deleteRefusesAVolumeStillConnectedAndOneNotEphemeral() throws Exception {
     String id = create(NAME, SIZE).getVolumeId();
-    var impatient = new GatewayControlService(provider, Duration.ofMillis(200));
+    var impatient = new GatewayControlService(provider.volumes(), Duration.ofMillis(200));
     try (Export e = provider.open(id).orElseThrow()) {
       var reply = new Recorder<DeleteEphemeralVolumeResponse>();
       impatient.deleteEphemeralVolume(DeleteEphemeralVolumeRequest.newBuilder().setVolumeId(id).build(), reply);
@@ -176,20 +176,20 @@ class EphemeralVolumeControlIT {
         assertThat(x.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
         assertThat(x.getStatus().getDescription()).contains(id, "1 connection");
       });
-      assertThat(provider.catalog().orElseThrow().get(id)).as("still there").isPresent();
+      assertThat(provider.volumes().catalog().orElseThrow().get(id)).as("still there").isPresent();
     }
     assertThat(delete(id).getExisted()).isTrue();
 
-    provider.catalog().orElseThrow().create(VolumeSpec.of("pvc-persistent", SIZE));
+    provider.volumes().catalog().orElseThrow().create(VolumeSpec.of("pvc-persistent", SIZE));
     assertCode(() -> delete("pvc-persistent"), Status.Code.FAILED_PRECONDITION, "not an ephemeral");
-    assertThat(provider.catalog().orElseThrow().get("pvc-persistent")).isPresent();
+    assertThat(provider.volumes().catalog().orElseThrow().get("pvc-persistent")).isPresent();
     // A persistent volume whose id a name would map to is not taken over either.
     assertCode(() -> create("pvc-persistent", SIZE), Status.Code.ALREADY_EXISTS, "taken");
   }
 
   @Test
   void createRecordsThePublicationToTheNodeAndDeleteRemovesIt() throws Exception {
-    var catalog = provider.catalog().orElseThrow();
+    var catalog = provider.volumes().catalog().orElseThrow();
     String id = createOn("node-a").getVolumeId();
     var pubs = catalog.get(id).orElseThrow().publications();
     assertThat(pubs).containsOnlyKeys("node-a");

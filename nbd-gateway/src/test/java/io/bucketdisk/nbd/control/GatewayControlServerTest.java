@@ -3,11 +3,11 @@ package io.bucketdisk.nbd.control;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.ChunkCache;
-import io.bucketdisk.nbd.cache.MemoryChunkStore;
-import io.bucketdisk.nbd.cache.MemoryVolumeSource;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.engine.cache.ChunkCache;
+import io.bucketdisk.engine.cache.MemoryChunkStore;
+import io.bucketdisk.engine.volume.MemoryVolumeSource;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.proto.gateway.FlushVolumeRequest;
 import io.bucketdisk.proto.gateway.GatewayControlGrpc;
@@ -48,7 +48,7 @@ class GatewayControlServerTest {
     source.add("vol-b", 16L * CHUNK, CHUNK);
     provider = new VolumeExportProvider(source, new ChunkCache(new CacheConfig(16L * CHUNK, 6L * CHUNK, CHUNK, 2, 2,
         2, Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofSeconds(10))), null);
-    server = GatewayControlServer.start(dir.resolve("control.sock"), provider);
+    server = GatewayControlServer.start(dir.resolve("control.sock"), provider.volumes());
     channel = Grpc.newChannelBuilder("unix://" + server.socket(), InsecureChannelCredentials.create()).build();
     stub = GatewayControlGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS);
   }
@@ -126,14 +126,14 @@ class GatewayControlServerTest {
 
   @Test
   void aSecondServerOnTheSameSocketIsRefused() {
-    assertThatThrownBy(() -> GatewayControlServer.start(server.socket(), provider))
+    assertThatThrownBy(() -> GatewayControlServer.start(server.socket(), provider.volumes()))
         .hasMessageContaining("already listening").hasMessageContaining("--control");
   }
 
   @Test
   void flushOverTcpOnLoopback() throws Exception {
     MemoryChunkStore a = source.stores.get("vol-a");
-    try (GatewayControlServer tcp = GatewayControlServer.start("tcp://127.0.0.1:0", provider);
+    try (GatewayControlServer tcp = GatewayControlServer.start("tcp://127.0.0.1:0", provider.volumes());
         Export e = provider.open("vol-a").orElseThrow()) {
       assertThat(tcp.socket()).isNull();
       assertThat(tcp.address()).startsWith("tcp://127.0.0.1:").doesNotEndWith(":0");
@@ -154,14 +154,14 @@ class GatewayControlServerTest {
 
   @Test
   void badAddressesNameTheFix() throws Exception {
-    assertThatThrownBy(() -> GatewayControlServer.start("tcp://127.0.0.1", provider))
+    assertThatThrownBy(() -> GatewayControlServer.start("tcp://127.0.0.1", provider.volumes()))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tcp://HOST:PORT");
-    assertThatThrownBy(() -> GatewayControlServer.start("tcp://127.0.0.1:99999", provider))
+    assertThatThrownBy(() -> GatewayControlServer.start("tcp://127.0.0.1:99999", provider.volumes()))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tcp://HOST:PORT");
-    assertThatThrownBy(() -> GatewayControlServer.start("control.sock", provider))
+    assertThatThrownBy(() -> GatewayControlServer.start("control.sock", provider.volumes()))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unix:///", "tcp://HOST:PORT");
-    try (GatewayControlServer first = GatewayControlServer.start("tcp://127.0.0.1:0", provider)) {
-      assertThatThrownBy(() -> GatewayControlServer.start(first.address(), provider))
+    try (GatewayControlServer first = GatewayControlServer.start("tcp://127.0.0.1:0", provider.volumes())) {
+      assertThatThrownBy(() -> GatewayControlServer.start(first.address(), provider.volumes()))
           .isInstanceOf(java.io.IOException.class).hasMessageContaining("pick another host or port");
     }
   }

@@ -20,13 +20,19 @@ import java.util.function.Supplier;
  * DurableImage the durable image} and records it. A test then checks each promise against the image of its own
  * moment, so a later flush (the client's on exit, the volume's on close) cannot cover for one that lied.
  *
+ * <p>It also takes the image when the request arrives, so a test can show the store lacked the data then (nothing
+ * else, such as a background upload, had already stored it).
+ *
  * <p>It also counts the handles open at once, so a multi-connection client that fell back to one connection is
  * seen.
  */
 public final class AtReply extends ForwardingExportProvider {
 
-  /** A promise and the store as it was when the promise was made. */
-  public record Promise(String command, long offset, int length, byte[] image) {}
+  /**
+   * A promise, the store as it was when the request arrived ({@code before}) and when the promise was made ({@code
+   * image}). A test compares the two to show the request had something to store, so its check is not vacuous.
+   */
+  public record Promise(String command, long offset, int length, byte[] before, byte[] image) {}
 
   private final Supplier<byte[]> durableImage;
   private final List<Promise> promises = new CopyOnWriteArrayList<>();
@@ -74,16 +80,20 @@ public final class AtReply extends ForwardingExportProvider {
     @Override
     public void write(long offset, ByteBuffer src, int flags) throws IOException {
       int length = src.remaining();
-      super.write(offset, src, flags);
-      if ((flags & NbdConstants.CMD_FLAG_FUA) != 0) {
-        promises.add(new Promise("fua-write", offset, length, imageNow()));
+      if ((flags & NbdConstants.CMD_FLAG_FUA) == 0) {
+        super.write(offset, src, flags);
+        return;
       }
+      byte[] before = imageNow();
+      super.write(offset, src, flags);
+      promises.add(new Promise("fua-write", offset, length, before, imageNow()));
     }
 
     @Override
     public void flush(int flags) throws IOException {
+      byte[] before = imageNow();
       super.flush(flags);
-      promises.add(new Promise("flush", 0, 0, imageNow()));
+      promises.add(new Promise("flush", 0, 0, before, imageNow()));
     }
 
     @Override

@@ -4,10 +4,10 @@ import io.bucketdisk.testing.Tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bucketdisk.metrics.MetricsServer;
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.CatalogVolumeSource;
-import io.bucketdisk.nbd.cache.ChunkCache;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.engine.volume.CatalogVolumeSource;
+import io.bucketdisk.engine.cache.ChunkCache;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.bucketdisk.nbd.server.ServerOptions;
 import io.bucketdisk.store.CatalogOptions;

@@ -2,6 +2,10 @@ package io.bucketdisk.nbd.server;
 
 import io.bucketdisk.nbd.StoreExports;
 import io.bucketdisk.nbd.TestServer;
+import io.bucketdisk.nbd.durable.DurableImage;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Optional;
 import org.junit.jupiter.api.BeforeAll;
 
 /**
@@ -22,6 +26,13 @@ class TransmissionConformanceOnStoreIT extends TransmissionConformanceIT {
       case 2, 3 -> new int[] {65536, 0, 131072, 1};
       default -> throw new AssertionError("context id " + id);
     };
+  }
+
+  /** Read back through {@link DurableImage}: the bucket alone, as a gateway that died now would leave it. */
+  @Override
+  Optional<ByteBuffer> durable(long offset, int length) throws IOException {
+    byte[] image = DurableImage.read(((StoreExports) server.provider).url(), "demo");
+    return Optional.of(ByteBuffer.wrap(image, Math.toIntExact(offset), length).slice());
   }
 
   @Override

@@ -1,7 +1,7 @@
 package io.bucketdisk.node.vm;
 
-import io.bucketdisk.nbd.cache.CacheConfig;
-import io.bucketdisk.nbd.cache.VolumeExportProvider;
+import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.bucketdisk.nbd.server.ServerOptions;
 import io.bucketdisk.store.CatalogOptions;
@@ -87,7 +87,7 @@ public final class HostGateway implements AutoCloseable {
   /** Grows a volume in the store and tells the running gateway, as ControllerExpandVolume does. */
   public void resize(String name, long size) throws IOException {
     catalog.resize(name, size);
-    provider.refreshVolume(name);
+    provider.volumes().refreshVolume(name);
   }
 
   /** Chunk objects the store holds for {@code name}. */
@@ -100,8 +100,8 @@ public final class HostGateway implements AutoCloseable {
 
   /** NBD connections the gateway has open for {@code name} (0 when the volume is not open). */
   public int connections(String name) {
-    return provider.openVolumes().stream().filter(v -> v.name().equals(name))
-        .mapToInt(VolumeExportProvider.OpenVolume::connections).sum();
+    return provider.volumes().openVolumes().stream().filter(v -> v.name().equals(name))
+        .mapToInt(io.bucketdisk.engine.volume.VolumeRegistry.OpenVolume::connections).sum();
   }
 
   public int port() {

@@ -14,12 +14,14 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
+import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -340,8 +342,54 @@ public final class S3ObjectStore implements ObjectStore {
           throw new ObjectStoreException(Kind.CONFLICT, 404, "PUT " + key + ": gone (If-Match)", e);
         }
         throw e;
+      } catch (SdkClientException e) {
+        // A server may answer 412 before it reads the body and close the connection (s3proxy does), which the HTTP
+        // client reports as a failed body write, on every retry. Ask the object itself whether the condition still
+        // holds: if not, this is the precondition failure; if the bytes there are ours, an attempt got through.
+        if (condition.isConditional()) {
+          var now = conditionNow(key, data, condition);
+          if (now instanceof String mine) {
+            metrics.bytesUp(length);
+            return mine;
+          }
+          if (Boolean.FALSE.equals(now)) {
+            throw new ObjectStoreException(Kind.CONFLICT, 412, "PUT " + key + ": precondition failed (the server"
+                + " closed the connection before the body was sent; the object shows the condition is false)", e);
+          }
+        }
+        throw e;
       }
     });
+  }
+
+  /**
+   * Whether {@code condition} holds for {@code key} now: the stored ETag when the object already holds {@code data}
+   * (an attempt of ours got through), FALSE when the object disproves it, TRUE when it holds, null when unknown.
+   */
+  private @Nullable Object conditionNow(String key, ByteBuffer data, WriteCondition condition) {
+    Optional<String> etag;
+    try {
+      etag = Optional.of(s3.headObject(b -> b.bucket(config.bucket()).key(full(key))).eTag());
+    } catch (S3Exception e) {
+      if (e.statusCode() != 404) {
+        return null;
+      }
+      etag = Optional.empty();
+    } catch (RuntimeException e) {
+      return null;
+    }
+    boolean holds = condition.createOnly() ? etag.isEmpty()
+        : etag.isPresent() && unquoted(etag.get()).equals(unquoted(Objects.requireNonNull(condition.matchEtag())));
+    if (holds) {
+      return Boolean.TRUE;
+    }
+    String mine = etag.isPresent() ? storedEtagIfSame(key, data) : null;
+    return mine != null ? mine : Boolean.FALSE;
+  }
+
+  private static String unquoted(String etag) {
+    return etag.startsWith("\"") && etag.endsWith("\"") && etag.length() >= 2 ? etag.substring(1, etag.length() - 1)
+        : etag;
   }
 
   private @Nullable String storedEtagIfSame(String key, ByteBuffer data) {

@@ -39,6 +39,7 @@ final class S3Probe {
   private static final Logger log = LoggerFactory.getLogger(S3Probe.class);
   static final int RACE_WRITERS = 8;
   static final int RACE_ROUNDS = 4;
+  static final int RACE_BYTES = 256 << 10;
 
   private final S3ObjectStore store;
   private final String base = ".bucketdisk-probe/" + UUID.randomUUID() + "/";
@@ -146,8 +147,12 @@ final class S3Probe {
 
   /** True when the conditional PUT was refused as a failed precondition; false when it was stored. */
   private boolean refused(String key, String data, WriteCondition condition) throws ObjectStoreException {
+    return refused(key, bytes(data), condition);
+  }
+
+  private boolean refused(String key, ByteBuffer data, WriteCondition condition) throws ObjectStoreException {
     try {
-      store.put(key, bytes(data), condition);
+      store.put(key, data, condition);
       return false;
     } catch (ObjectStoreException e) {
       if (e.isPrecondition()) {
@@ -175,10 +180,13 @@ final class S3Probe {
     List<Future<Boolean>> results = new ArrayList<>();
     try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
       for (int i = 0; i < RACE_WRITERS; i++) {
-        String data = "race-owner-" + i;
+        // A body of RACE_BYTES: a server that checks If-Match and then streams the body without a lock shows its
+        // gap far more reliably than with a few bytes (seen on s3proxy: tiny bodies sometimes let one writer win).
+        byte[] data = new byte[RACE_BYTES];
+        java.util.Arrays.fill(data, (byte) ('a' + i));
         results.add(pool.submit(() -> {
           go.await();
-          return !refused(key, data, WriteCondition.ifMatch(etag));
+          return !refused(key, ByteBuffer.wrap(data), WriteCondition.ifMatch(etag));
         }));
       }
       go.countDown();

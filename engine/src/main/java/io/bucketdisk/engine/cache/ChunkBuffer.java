@@ -1,0 +1,87 @@
+package io.bucketdisk.engine.cache;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One chunk of one volume held in memory, clean (in the gateway's Caffeine cache) or dirty (pinned in its
+ * volume's dirty set). All fields are guarded by this object's monitor; {@link DirtyChunks} documents the
+ * transitions and the lock order (dirty-map bin lock, then this monitor; never the other way round), and
+ * {@link UploadScheduler} the upload fields.
+ *
+ * <p>{@code data == null} means the chunk reads as zeros everywhere (a trimmed or zeroed chunk: uploading it is a
+ * delete). Clean buffers are always fully valid and never change while clean.
+ */
+final class ChunkBuffer {
+  final long index;
+  byte @Nullable [] data;
+  final ValidRanges valid;
+
+  /** True while this buffer is the value of its volume's dirty map; a writer that finds it false retries. */
+  boolean dirty;
+  /** True while this dirty buffer holds one chunk of the {@link DirtyLimiter} (dirty and data != null). */
+  boolean charged;
+  /** Bumped by every change while dirty. */
+  long version;
+  /** The highest version known stored (PUT or DELETE acknowledged). */
+  long durableVersion;
+  /** System.nanoTime() of the oldest change not yet durable; meaningful while dirty. */
+  long dirtySinceNanos;
+  /** System.nanoTime() of the latest change. */
+  long lastChangeNanos;
+  /** The version the upload in flight stores, or -1. */
+  long uploadVersion = -1;
+  /**
+   * System.nanoTime() of the first change after {@code uploadVersion}: once that upload is acknowledged, the oldest
+   * change not yet durable.
+   */
+  long changedSinceUploadNanos;
+
+  boolean uploading;
+  boolean queued;
+  /** A FLUSH or FUA waits for this chunk: requeue at once if an upload ends before its version is durable. */
+  boolean urgent;
+  /** Sequence number of the last upload attempt started, and of the last one that failed. */
+  long attemptSeq;
+  long failedSeq;
+  @Nullable IOException failure;
+  long retryAfterNanos;
+
+  ChunkBuffer(long index, byte @Nullable [] data, int chunkSize) {
+    this.index = index;
+    this.data = data;
+    this.valid = new ValidRanges(chunkSize);
+  }
+
+  /** A clean, fully valid buffer over {@code data}. */
+  static ChunkBuffer clean(long index, byte[] data) {
+    ChunkBuffer b = new ChunkBuffer(index, data, data.length);
+    b.valid.setFull();
+    return b;
+  }
+
+  /** Copies {@code length} bytes at {@code offset} into {@code dst}; zeros when there is no data. */
+  synchronized void copyTo(int offset, int length, ByteBuffer dst) {
+    byte[] d = data;
+    if (d == null) {
+      Zeros.fill(dst, length);
+    } else {
+      dst.put(d, offset, length);
+    }
+  }
+
+  /** Copies like {@link #copyTo} if this buffer is dirty and every byte of the range is valid; whether it did. */
+  synchronized boolean copyIfDirtyAndValid(int offset, int length, ByteBuffer dst) {
+    if (!dirty || !valid.covers(offset, offset + length)) {
+      return false;
+    }
+    copyTo(offset, length, dst);
+    return true;
+  }
+
+  @Override
+  public String toString() {
+    return "chunk " + index + (dirty ? " dirty v" + version + "/" + durableVersion : " clean") + " valid " + valid;
+  }
+}

@@ -1,0 +1,166 @@
+package io.bucketdisk.engine.cache;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The gateway-wide chunk memory, shared by every open volume and bounded in bytes.
+ *
+ * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean chunks ({@link CacheConfig#cleanBytes()}: half of it
+ * for chunks loaded recently, {@link RecentChunks}, the rest a Caffeine cache with a byte weigher) + dirty chunks
+ * (held outside Caffeine, capped by the {@link DirtyLimiter}) + upload scratch buffers
+ * ({@link CacheConfig#uploadParallelism()} of them) + chunk loads in flight ({@link CacheConfig#loadParallelism()}).
+ * Each part has its own hard bound, so {@link #residentBytes()} stays within {@code cacheBytes} (eviction runs on
+ * the inserting thread, so the clean part overshoots by at most the entry being inserted, for the duration of that
+ * insert).
+ *
+ * <p><b>Why dirty chunks are not in Caffeine.</b> Caffeine may evict any entry when over weight; a dirty chunk
+ * evicted before its upload succeeded would be silent data loss. So a chunk is in exactly one of the two places:
+ * Caffeine while clean, its volume's dirty map while dirty (pinned: nothing but a successful upload removes it).
+ *
+ * <p><b>The two clean tiers</b> are one place to the volumes: {@link #get}, {@link #contains} and {@link #remove} look
+ * in both; {@link #admitLoaded} puts a fresh load in the recent tier, {@link #admitUploaded} a just-stored chunk in
+ * Caffeine, and {@link #offer} hands what the recent tier pushed out to Caffeine's admission. A volume calls the
+ * admitting methods only inside its dirty-map transition for the chunk, so a chunk is never clean and dirty at once.
+ *
+ * <p>Thread safe. Closing a volume removes its clean chunks.
+ */
+public final class ChunkCache {
+  private final CacheConfig config;
+  private final Cache<ChunkKey, ChunkBuffer> clean;
+  private final RecentChunks recent;
+  private final DirtyLimiter limiter;
+  private final Semaphore loads;
+  private final ConcurrentHashMap<Integer, ScratchChunks> pools = new ConcurrentHashMap<>();
+  private final AtomicLong loadingBytes = new AtomicLong();
+
+  public ChunkCache(CacheConfig config) {
+    this.config = config;
+    long recentBytes = config.cleanBytes() / 2 / config.chunkSize() * config.chunkSize();
+    this.recent = new RecentChunks(recentBytes);
+    this.clean = Caffeine.newBuilder()
+        .maximumWeight(config.cleanBytes() - recentBytes)
+        .weigher((ChunkKey k, ChunkBuffer b) -> b.valid.limit())
+        .executor(Runnable::run)
+        .build();
+    this.limiter = new DirtyLimiter(config.dirtyBytes());
+    this.loads = new Semaphore(config.loadParallelism(), true);
+  }
+
+  public CacheConfig config() {
+    return config;
+  }
+
+  public DirtyLimiter limiter() {
+    return limiter;
+  }
+
+  /** The clean buffer of {@code key} from either tier (a use: it counts for recency and frequency), or null. */
+  @Nullable ChunkBuffer get(ChunkKey key) {
+    ChunkBuffer b = recent.get(key);
+    return b != null ? b : clean.getIfPresent(key);
+  }
+
+  /** Whether {@code key} is held clean in either tier, without counting it as a use. */
+  boolean contains(ChunkKey key) {
+    return recent.contains(key) || clean.asMap().containsKey(key);
+  }
+
+  /** Whether {@code key} is in the recent tier (for invariant checks). */
+  boolean inRecent(ChunkKey key) {
+    return recent.contains(key);
+  }
+
+  /** Whether {@code key} is in Caffeine (for invariant checks). */
+  boolean inCaffeine(ChunkKey key) {
+    return clean.asMap().containsKey(key);
+  }
+
+  /** Takes {@code key} out of both tiers (a write takes its buffer over); the buffer, or null. */
+  @Nullable ChunkBuffer remove(ChunkKey key) {
+    ChunkBuffer c = clean.asMap().remove(key);
+    ChunkBuffer r = recent.remove(key);
+    return c != null ? c : r;
+  }
+
+  /**
+   * A chunk just loaded at stripe stamp {@code stamp}: into the recent tier unless Caffeine holds it already;
+   * returns what the recent tier pushed out, to be {@link #offer}ed once the caller left its transition.
+   */
+  List<RecentChunks.Evicted> admitLoaded(ChunkKey key, ChunkBuffer buffer, long stamp, boolean readAhead) {
+    if (clean.asMap().containsKey(key)) {
+      return List.of();
+    }
+    return recent.put(key, buffer, stamp, readAhead);
+  }
+
+  /** A chunk whose upload made it clean: into Caffeine. */
+  void admitUploaded(ChunkKey key, ChunkBuffer buffer) {
+    clean.put(key, buffer);
+  }
+
+  /** A chunk the recent tier pushed out: Caffeine keeps it if its admission wants it. */
+  void offer(RecentChunks.Evicted e) {
+    clean.asMap().putIfAbsent(e.key(), e.buffer());
+  }
+
+  /** The recent tier's size: half the clean budget, in bytes. */
+  long recentCapacityBytes() {
+    return recent.capacityBytes();
+  }
+
+  /** Read-ahead chunks in the recent tier that no reader has asked for yet. */
+  int unreadReadAhead() {
+    return recent.unread();
+  }
+
+  /**
+   * Takes one of the {@code loadParallelism} load slots and counts a chunk of {@code chunkSize} in flight (blocks
+   * while all are taken); give it back with {@link #loadDone}.
+   */
+  void loadStarted(int chunkSize) throws InterruptedException {
+    loads.acquire();
+    loadingBytes.addAndGet(chunkSize);
+  }
+
+  /** The bytes of a load stop counting (before they may count as a clean chunk). */
+  void loadBytesDone(int chunkSize) {
+    loadingBytes.addAndGet(-chunkSize);
+  }
+
+  /** Gives back a load slot taken by {@link #loadStarted}. */
+  void loadDone() {
+    loads.release();
+  }
+
+  /** Scratch buffers of {@code chunkSize}, as many as the upload parallelism. */
+  ScratchChunks scratch(int chunkSize) {
+    return pools.computeIfAbsent(chunkSize, s -> new ScratchChunks(s, config.uploadParallelism()));
+  }
+
+  /** Bytes of clean chunks held now (recent loads and Caffeine). */
+  public long cleanBytes() {
+    clean.cleanUp();
+    return recent.bytes() + clean.policy().eviction().orElseThrow().weightedSize().orElse(0);
+  }
+
+  /** Clean + dirty + scratch buffers in use + loads in flight: everything this cache holds now. */
+  public long residentBytes() {
+    long scratch = 0;
+    for (ScratchChunks p : pools.values()) {
+      scratch += (long) p.inUse() * p.bufferSize();
+    }
+    return cleanBytes() + limiter.used() + scratch + loadingBytes.get();
+  }
+
+  /** Drops every clean chunk of {@code owner} (its volume closed). */
+  void invalidate(ChunkOwner owner) {
+    recent.removeVolume(owner);
+    clean.asMap().keySet().removeIf(k -> k.owner() == owner);
+  }
+}

@@ -1,0 +1,220 @@
+package io.bucketdisk.engine.cache;
+
+import io.bucketdisk.store.ChunkStore;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Moves one volume's dirty chunks to the store, one chunk (or one batch of deletes) per call, and reports each
+ * result to {@link DirtyChunks}. Which chunk goes when is {@link UploadScheduler}'s business.
+ *
+ * <p><b>An upload</b> fills the chunk's missing ranges from the store ({@link #merge}), copies the buffer and its
+ * version into a scratch chunk under the buffer monitor, stores the copy (a PUT, or a DELETE when the copy is all
+ * zeros: an all-zero chunk is never stored) and reports the version it stored ({@link DirtyChunks#uploaded}).
+ * Writes may continue meanwhile; they bump the version, so the chunk stays dirty. A failure after the store's retries
+ * is reported with the attempt number ({@link DirtyChunks#uploadFailed}); the chunk stays dirty.
+ *
+ * <p><b>Merging</b> never happens on the write path (invariant 4): a partial chunk is filled just before its upload,
+ * or before a read that needs a missing range. One ranged GET when a single range is missing, a whole GET otherwise,
+ * nothing when the store has no such chunk.
+ *
+ * <p><b>Snapshots.</b> Store calls hold the read side of an epoch lock; {@link #whileHeld} holds the write side, so a
+ * snapshot is recorded with no upload in flight.
+ *
+ * <p>Thread safe. Each call holds one of the cache's scratch chunks while it copies, which bounds the memory of
+ * uploads to {@code uploadParallelism} chunks.
+ */
+final class ChunkUploader {
+  /** A store call run with uploads held off. */
+  @FunctionalInterface
+  interface StoreCall {
+    void run() throws IOException;
+  }
+
+  private final ChunkStore store;
+  private final ChunkCache shared;
+  private final DirtyChunks dirty;
+  private final CacheCounters counters;
+  private final int chunkSize;
+  private final ReentrantReadWriteLock epochLock = new ReentrantReadWriteLock();
+
+  ChunkUploader(ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters) {
+    this.store = store;
+    this.shared = shared;
+    this.dirty = dirty;
+    this.counters = counters;
+    this.chunkSize = store.chunkSize();
+  }
+
+  /** Runs {@code call} with no upload or delete in flight and none starting until it returns. */
+  void whileHeld(StoreCall call) throws IOException {
+    epochLock.writeLock().lock();
+    try {
+      call.run();
+    } finally {
+      epochLock.writeLock().unlock();
+    }
+  }
+
+  /** Stores dirty buffer {@code b} as upload attempt {@code seq}; true when the store acknowledged it. */
+  boolean upload(ChunkBuffer b, long seq) {
+    ScratchChunks pool = shared.scratch(chunkSize);
+    try {
+      merge(b);
+      byte[] scratch = pool.take();
+      try {
+        long version;
+        boolean zero;
+        synchronized (b) {
+          version = b.version;
+          b.uploadVersion = version;
+          byte[] d = b.data;
+          if (d == null) {
+            zero = true;
+          } else {
+            if (!b.valid.isFull()) {
+              throw new IllegalStateException("chunk " + b.index + " not fully valid after merge: " + b.valid);
+            }
+            System.arraycopy(d, 0, scratch, 0, chunkSize);
+            zero = false;
+          }
+        }
+        if (!zero) {
+          zero = Zeros.isZero(scratch, 0, chunkSize);
+        }
+        epochLock.readLock().lock();
+        try {
+          if (zero) {
+            if (store.isStored(b.index)) {
+              store.delete(new long[] {b.index}, 1);
+              counters.deleted(1);
+            }
+          } else {
+            store.write(b.index, ByteBuffer.wrap(scratch, 0, chunkSize));
+            counters.put(chunkSize);
+          }
+        } finally {
+          epochLock.readLock().unlock();
+        }
+        dirty.uploaded(b, version, zero);
+      } finally {
+        pool.give(scratch);
+      }
+      return true;
+    } catch (InterruptedException e) {
+      failed(b, seq, new InterruptedIOException("upload interrupted"));
+    } catch (IOException | RuntimeException e) {
+      failed(b, seq, e);
+    }
+    return false;
+  }
+
+  /**
+   * Deletes zeroed chunks {@code batch} (at {@code versions}, attempts {@code seqs}) in one store call; chunks the
+   * store never had cost nothing. True when the store acknowledged them.
+   */
+  boolean delete(List<ChunkBuffer> batch, List<Long> versions, List<Long> seqs) {
+    long[] indexes = new long[batch.size()];
+    int n = 0;
+    for (ChunkBuffer b : batch) {
+      if (store.isStored(b.index)) {
+        indexes[n++] = b.index;
+      }
+    }
+    try {
+      if (n > 0) {
+        epochLock.readLock().lock();
+        try {
+          store.delete(indexes, n);
+        } finally {
+          epochLock.readLock().unlock();
+        }
+        counters.deleted(n);
+      }
+      for (int i = 0; i < batch.size(); i++) {
+        dirty.uploaded(batch.get(i), versions.get(i), true);
+      }
+      return true;
+    } catch (IOException | RuntimeException e) {
+      for (int i = 0; i < batch.size(); i++) {
+        failed(batch.get(i), seqs.get(i), e);
+      }
+      return false;
+    }
+  }
+
+  private void failed(ChunkBuffer b, long seq, Exception e) {
+    counters.failed();
+    dirty.uploadFailed(b, seq, e);
+  }
+
+  /** Fills the ranges of a dirty buffer that no write covered, from the store (or zeros when it has nothing). */
+  void merge(ChunkBuffer b) throws IOException {
+    int missing;
+    int firstStart = 0;
+    int firstEnd = 0;
+    synchronized (b) {
+      if (!b.dirty || b.data == null || b.valid.isFull()) {
+        return;
+      }
+      missing = b.valid.missingCount();
+      int[] first = new int[2];
+      b.valid.forEachMissing((s, e) -> {
+        if (first[1] == 0) {
+          first[0] = s;
+          first[1] = e;
+        }
+      });
+      firstStart = first[0];
+      firstEnd = first[1];
+    }
+    if (!store.isStored(b.index)) {
+      // A partial buffer's array is zero wherever no write landed, and the store reads as zeros: nothing to fetch.
+      synchronized (b) {
+        if (b.dirty && b.data != null) {
+          b.valid.setFull();
+        }
+      }
+      return;
+    }
+    ScratchChunks pool = shared.scratch(chunkSize);
+    byte[] scratch;
+    try {
+      scratch = pool.take();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted");
+    }
+    try {
+      boolean stored;
+      try {
+        if (missing == 1) {
+          stored = store.readRange(b.index, firstStart, ByteBuffer.wrap(scratch, firstStart, firstEnd - firstStart));
+          counters.gotRange(firstEnd - firstStart);
+        } else {
+          stored = store.read(b.index, ByteBuffer.wrap(scratch, 0, chunkSize));
+          counters.got(chunkSize);
+        }
+      } catch (IOException | RuntimeException e) {
+        counters.failed();
+        throw e;
+      }
+      synchronized (b) {
+        byte[] d = b.data;
+        if (!b.dirty || d == null || b.valid.isFull()) {
+          return;
+        }
+        if (stored) {
+          // writes only add valid bytes, so what is missing now lies within what was fetched
+          b.valid.forEachMissing((s, e) -> System.arraycopy(scratch, s, d, s, e - s));
+        }
+        b.valid.setFull();
+      }
+    } finally {
+      pool.give(scratch);
+    }
+  }
+}

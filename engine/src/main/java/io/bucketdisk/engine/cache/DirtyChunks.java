@@ -1,0 +1,472 @@
+package io.bucketdisk.engine.cache;
+
+import io.bucketdisk.store.ChunkStore;
+import io.bucketdisk.store.outage.Outage;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.LongConsumer;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One volume's dirty set: the chunks with changes not yet stored, pinned outside every evictable tier, with their
+ * versions; and the per-index stripe stamps that let a load tell whether its chunk changed while it ran.
+ *
+ * <p><b>Transitions.</b> A chunk enters the set (clean or absent → dirty: a write, trim or zero) and leaves it (dirty
+ * → clean: {@link #uploaded}) only inside {@code map.compute} for its index, so transitions of one index are atomic
+ * with respect to each other. Entering takes the chunk's clean buffer out of both clean tiers of the
+ * {@link ChunkCache}, or starts an empty one (a partial write to an uncached chunk records only its range; see
+ * {@link ValidRanges}). Every transition bumps the index's stripe stamp; {@link #whileClean} runs a load's publication
+ * only if the stamp did not move and the chunk is not dirty, so a stale load never overwrites newer data.
+ *
+ * <p><b>Invariants.</b> (1) A buffer in the set is dirty and is in neither clean tier. (2) It is charged one chunk of
+ * the {@link DirtyLimiter} exactly when it has data (a zeroed chunk weighs nothing). (3) It leaves only when the
+ * store acknowledged exactly its current version; a change made during an upload keeps it dirty, and its age then
+ * starts at that change.
+ *
+ * <p><b>Durability.</b> A write bumps its buffer's version before it returns, so {@link #flushTargets} taken when a
+ * FLUSH starts covers every write that completed before it, on any connection. Nothing leaves the set without a
+ * store acknowledgement, except {@link #dropAll} when the volume closes after a failed final flush.
+ *
+ * <p><b>Lock order.</b> map bin lock → {@link ChunkBuffer} monitor → {@link ChunkCache} / limiter internals. A thread
+ * holding a buffer monitor never enters {@code map.compute}. Thread safe.
+ */
+final class DirtyChunks {
+  private static final Logger log = LoggerFactory.getLogger(DirtyChunks.class);
+  private static final int STRIPES = 4096;
+  /** Retries of one chunk piece against concurrent transitions before giving up with EIO (never reached in practice). */
+  static final int MAX_ATTEMPTS = 10_000;
+
+  /** A chunk as the dirty set sees it. */
+  enum State {
+    /** Not in the set: clean in memory, in the store, or nowhere (reads as zeros). */
+    CLEAN,
+    /** Dirty with bytes. */
+    DATA,
+    /** Dirty and zeroed (trimmed): reads as zeros; storing it is a delete. */
+    ZEROED
+  }
+
+  private final ChunkOwner volume;
+  private final ChunkStore store;
+  private final ChunkCache shared;
+  private final int chunkSize;
+  private final LongConsumer dirtied;
+  /** Upload failures, logged once per kind per interval while they last, and the recovery. */
+  private final Outage uploads;
+  private final ConcurrentHashMap<Long, ChunkBuffer> map = new ConcurrentHashMap<>();
+  private final AtomicLongArray stripes = new AtomicLongArray(STRIPES);
+
+  /** {@code dirtied} runs inside the transition of an index into the set: loads of it in flight are stale now. */
+  DirtyChunks(ChunkOwner volume, ChunkStore store, ChunkCache shared, LongConsumer dirtied) {
+    this.volume = volume;
+    this.store = store;
+    this.shared = shared;
+    this.chunkSize = store.chunkSize();
+    this.dirtied = dirtied;
+    this.uploads = new Outage(log, "volume " + store.volumeId());
+  }
+
+  /** The stripe stamp of {@code index}: moves on every transition of any index of its stripe. */
+  long stamp(long index) {
+    return stripes.get((int) (index & (STRIPES - 1)));
+  }
+
+  @Nullable ChunkBuffer get(long index) {
+    return map.get(index);
+  }
+
+  boolean contains(long index) {
+    return map.containsKey(index);
+  }
+
+  boolean isEmpty() {
+    return map.isEmpty();
+  }
+
+  /** The buffers in the set now (a weakly consistent view; read each under its monitor). */
+  Collection<ChunkBuffer> buffers() {
+    return map.values();
+  }
+
+  /** Waits until a transition of {@code index} that another thread is inside has ended. */
+  void settle(long index) {
+    map.computeIfPresent(index, (k, cur) -> cur);
+  }
+
+  /**
+   * Runs {@code publish} inside the transition lock of {@code index} if the chunk is not dirty and its stamp is still
+   * {@code stamp}; whether it ran. This is how a clean buffer enters a clean tier without racing a write.
+   */
+  boolean whileClean(long index, long stamp, Runnable publish) {
+    boolean[] ran = {false};
+    map.compute(index, (k, cur) -> {
+      if (cur == null && stamp(k) == stamp) {
+        ran[0] = true;
+        publish.run();
+      }
+      return cur;
+    });
+    return ran[0];
+  }
+
+  State state(long index) {
+    ChunkBuffer b = map.get(index);
+    if (b == null) {
+      return State.CLEAN;
+    }
+    synchronized (b) {
+      return !b.dirty ? State.CLEAN : b.data == null ? State.ZEROED : State.DATA;
+    }
+  }
+
+  /** Whether {@code index} has acknowledged changes not yet stored. */
+  boolean notDurable(long index) {
+    ChunkBuffer b = map.get(index);
+    if (b == null) {
+      return false;
+    }
+    synchronized (b) {
+      return b.dirty && b.durableVersion < b.version;
+    }
+  }
+
+  // ---------------------------------------------------------------- changes
+
+  /**
+   * Writes {@code n} bytes of {@code src} (or zeros when null) at {@code off} in chunk {@code index}, waiting for dirty
+   * space if the chunk is not dirty yet; adds the new version to {@code touched} (FUA). Returns the buffer when this
+   * write completed the chunk (a sequential writer is likely done with it: upload it now), else null.
+   */
+  @Nullable ChunkBuffer write(long index, int off, int n, @Nullable ByteBuffer src, @Nullable List<FlushTarget> touched)
+      throws IOException {
+    boolean reserved = false;
+    try {
+      for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        ChunkBuffer b = map.get(index);
+        if (b == null) {
+          if (!reserved) {
+            reserve();
+            reserved = true;
+          }
+          boolean[] created = {false};
+          b = map.computeIfAbsent(index, k -> {
+            created[0] = true;
+            return becomeDirty(k, true);
+          });
+          if (created[0]) {
+            reserved = false;
+          }
+        }
+        boolean full;
+        boolean needBudget = false;
+        boolean needSettle = false;
+        synchronized (b) {
+          if (!b.dirty) {
+            needSettle = true;
+          } else if (b.data == null) {
+            // a zeroed chunk (reads as zeros, fully valid) gets real bytes: it needs a chunk of dirty budget,
+            // and nobody waits for budget while holding a buffer monitor
+            if (reserved) {
+              b.data = new byte[chunkSize];
+              b.charged = true;
+              reserved = false;
+            } else {
+              needBudget = true;
+            }
+          }
+          byte[] d = needSettle ? null : b.data;
+          if (d == null) {
+            full = false;
+          } else {
+            if (src != null) {
+              src.get(d, off, n);
+            } else {
+              Arrays.fill(d, off, off + n, (byte) 0);
+            }
+            boolean wasFull = b.valid.isFull();
+            b.valid.add(off, off + n);
+            touch(b);
+            if (touched != null) {
+              touched.add(new FlushTarget(b, b.version, b.attemptSeq));
+            }
+            full = !wasFull && b.valid.isFull();
+          }
+        }
+        if (needSettle) {
+          settle(index);
+          continue;
+        }
+        if (needBudget) {
+          reserve();
+          reserved = true;
+          continue;
+        }
+        return full ? b : null;
+      }
+      throw new IOException("volume " + store.volumeId() + " chunk " + index + ": write did not settle");
+    } finally {
+      if (reserved) {
+        shared.limiter().release(chunkSize);
+      }
+    }
+  }
+
+  /**
+   * Turns chunk {@code index} into a zero tombstone (deleted from the store when it uploads), adding the new version
+   * to {@code touched} (FUA); nothing at all when it already reads as zeros and the store has nothing to delete.
+   */
+  void zero(long index, @Nullable List<FlushTarget> touched) throws IOException {
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      ChunkBuffer b = map.get(index);
+      if (b == null) {
+        if (!store.isStored(index) && !shared.contains(new ChunkKey(volume, index))) {
+          return;
+        }
+        b = map.computeIfAbsent(index, k -> becomeDirty(k, false));
+      }
+      boolean done;
+      synchronized (b) {
+        done = b.dirty;
+        if (done) {
+          if (b.charged) {
+            shared.limiter().release(chunkSize);
+            b.charged = false;
+          }
+          b.data = null;
+          b.valid.setFull();
+          touch(b);
+          if (touched != null) {
+            touched.add(new FlushTarget(b, b.version, b.attemptSeq));
+          }
+        }
+      }
+      if (done) {
+        return;
+      }
+      settle(index);
+    }
+    throw new IOException("volume " + store.volumeId() + " chunk " + index + ": zero did not settle");
+  }
+
+  private void reserve() throws IOException {
+    CacheConfig config = shared.config();
+    try {
+      if (!shared.limiter().acquire(chunkSize, config.writeTimeout().toNanos())) {
+        throw new IOException("volume " + store.volumeId() + ": no dirty space within " + config.writeTimeout()
+            + " (uploads are failing or too slow)");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted waiting for dirty space");
+    }
+  }
+
+  /**
+   * Inside {@code map.compute} for {@code k}: the buffer that becomes dirty. With {@code forData} the buffer has an
+   * array and is charged one chunk (the caller reserved it); otherwise it is a zero tombstone.
+   */
+  private ChunkBuffer becomeDirty(long k, boolean forData) {
+    ChunkBuffer c = shared.remove(new ChunkKey(volume, k));
+    stripes.incrementAndGet((int) (k & (STRIPES - 1)));
+    dirtied.accept(k);
+    ChunkBuffer b;
+    if (c != null && forData) {
+      b = c;
+    } else if (forData) {
+      b = new ChunkBuffer(k, new byte[chunkSize], chunkSize);
+    } else {
+      b = new ChunkBuffer(k, null, chunkSize);
+      b.valid.setFull();
+      if (c != null) {
+        synchronized (c) {
+          b.version = c.version;
+          b.durableVersion = c.durableVersion;
+        }
+      }
+    }
+    synchronized (b) {
+      b.dirty = true;
+      b.charged = forData;
+      b.dirtySinceNanos = System.nanoTime();
+    }
+    return b;
+  }
+
+  /** Records a change to a dirty buffer; caller holds its monitor. */
+  private static void touch(ChunkBuffer b) {
+    long now = System.nanoTime();
+    if (b.durableVersion == b.version) {
+      b.dirtySinceNanos = now;
+    } else if (b.version == b.uploadVersion) {
+      b.changedSinceUploadNanos = now;
+    }
+    b.version++;
+    b.lastChangeNanos = now;
+  }
+
+  // ---------------------------------------------------------------- flush and upload results
+
+  /** For a FLUSH: every chunk with changes not yet stored, at the version it has now. */
+  List<FlushTarget> flushTargets() {
+    List<FlushTarget> targets = new ArrayList<>();
+    for (ChunkBuffer b : map.values()) {
+      synchronized (b) {
+        if (b.dirty && b.durableVersion < b.version) {
+          targets.add(new FlushTarget(b, b.version, b.attemptSeq));
+        }
+      }
+    }
+    return targets;
+  }
+
+  /** The store acknowledged version {@code v} of {@code b} (PUT, or DELETE when {@code zero}). */
+  void uploaded(ChunkBuffer b, long v, boolean zero) {
+    uploads.succeeded();
+    map.compute(b.index, (k, cur) -> {
+      synchronized (b) {
+        b.uploading = false;
+        b.failure = null;
+        b.durableVersion = Math.max(b.durableVersion, v);
+        if (v == b.uploadVersion && b.version > v) {
+          // what stays dirty is only what changed after the stored snapshot: its age starts there, so a chunk
+          // rewritten during its upload waits its own loss window instead of uploading again at once
+          b.dirtySinceNanos = b.changedSinceUploadNanos;
+        }
+        b.uploadVersion = -1;
+        if (cur == b && b.version == v) {
+          b.dirty = false;
+          b.urgent = false;
+          if (b.charged) {
+            shared.limiter().release(chunkSize);
+            b.charged = false;
+          }
+          stripes.incrementAndGet((int) (k & (STRIPES - 1)));
+          if (b.data != null && !zero) {
+            shared.admitUploaded(new ChunkKey(volume, k), b);
+          }
+          b.notifyAll();
+          return null;
+        }
+        b.notifyAll();
+        return cur;
+      }
+    });
+  }
+
+  /** Upload attempt {@code seq} of {@code b} failed; the chunk stays dirty and retries after a second. */
+  void uploadFailed(ChunkBuffer b, long seq, Throwable e) {
+    synchronized (b) {
+      b.uploading = false;
+      b.uploadVersion = -1;
+      b.failedSeq = Math.max(b.failedSeq, seq);
+      b.failure = e instanceof IOException io ? io : new IOException(e);
+      b.retryAfterNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+      b.notifyAll();
+    }
+    uploads.failed("upload", "chunk " + b.index + ": upload failed, chunk stays dirty: " + e);
+  }
+
+  /**
+   * The volume closes after its final flush: every chunk still here is dropped (its charge released); the number
+   * dropped, which the caller reports as lost.
+   */
+  int dropAll() {
+    int lost = 0;
+    for (ChunkBuffer b : map.values()) {
+      synchronized (b) {
+        if (b.charged) {
+          shared.limiter().release(chunkSize);
+          b.charged = false;
+        }
+        b.dirty = false;
+        lost++;
+      }
+    }
+    map.clear();
+    return lost;
+  }
+
+  // ---------------------------------------------------------------- measurements
+
+  /** Bytes of dirty chunk data (zeroed chunks weigh nothing). */
+  long dirtyBytes() {
+    long n = 0;
+    for (ChunkBuffer b : map.values()) {
+      synchronized (b) {
+        if (b.dirty && b.data != null) {
+          n += chunkSize;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Number of chunks not yet durable (data and zeroed). */
+  int dirtyChunks() {
+    int n = 0;
+    for (ChunkBuffer b : map.values()) {
+      synchronized (b) {
+        n += b.dirty ? 1 : 0;
+      }
+    }
+    return n;
+  }
+
+  /** Age of the oldest change not yet durable, 0 when nothing is dirty. */
+  long oldestDirtyAgeNanos() {
+    long now = System.nanoTime();
+    long oldest = 0;
+    for (ChunkBuffer b : map.values()) {
+      synchronized (b) {
+        if (b.durableVersion < b.version) {
+          oldest = Math.max(oldest, now - b.dirtySinceNanos);
+        }
+      }
+    }
+    return oldest;
+  }
+
+  /**
+   * Checks invariants (1) and (2) (for tests): every buffer here is dirty, charged exactly when it has data, and in
+   * neither clean tier; returns the violations found.
+   */
+  List<String> invariantViolations() {
+    List<String> out = new ArrayList<>();
+    for (Long k : map.keySet()) {
+      map.computeIfPresent(k, (key, b) -> {
+        synchronized (b) {
+          if (!b.dirty) {
+            out.add("clean buffer in the dirty map: " + b);
+          }
+          if (b.charged != (b.data != null)) {
+            out.add("charge mismatch: " + b + " charged=" + b.charged);
+          }
+        }
+        ChunkKey ck = new ChunkKey(volume, key);
+        if (shared.inCaffeine(ck)) {
+          out.add("chunk " + key + " both dirty and in Caffeine");
+        }
+        if (shared.inRecent(ck)) {
+          out.add("chunk " + key + " both dirty and recent");
+        }
+        return b;
+      });
+    }
+    return out;
+  }
+
+  @Override
+  public String toString() {
+    return "dirty chunks of " + store.volumeId() + ": " + map.size();
+  }
+}

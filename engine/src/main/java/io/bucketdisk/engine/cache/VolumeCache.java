@@ -1,0 +1,435 @@
+package io.bucketdisk.engine.cache;
+
+import io.bucketdisk.engine.EngineException;
+import io.bucketdisk.engine.ExtentMap;
+import io.bucketdisk.engine.ExtentSink;
+import io.bucketdisk.engine.Volume;
+import io.bucketdisk.store.ChunkStore;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One open volume's write-back cache over its {@link ChunkStore}: the engine's {@link Volume}, the NBD verbs split
+ * into chunk pieces and handed to the parts that own each kind of state.
+ *
+ * <p><b>Parts.</b> {@link DirtyChunks}: the dirty set, its versions and the stripe stamps (every clean/dirty
+ * transition). {@link ChunkLoads}: loads in flight and their dedup. {@link ReadAheadStreams}: the sequential streams
+ * read-ahead follows. {@link UploadScheduler}: when dirty chunks go to the store, and FLUSH/FUA waiting.
+ * {@link ChunkUploader}: one upload, delete batch or merge at a time. The clean chunks are in the gateway-wide
+ * {@link ChunkCache}. This class holds no chunk state of its own; the parts talk through methods.
+ *
+ * <p><b>Where a chunk lives.</b> Each chunk index is in at most one of: the dirty set (pinned, not evictable), a clean
+ * tier of the {@link ChunkCache} (evictable), a load in flight, or nowhere (the store has it, or it reads as zeros).
+ *
+ * <p><b>Durability contract</b> (NBD spec "FLUSH", "FUA"). A write returns once its bytes are in a dirty buffer.
+ * {@link #flush} takes, for every dirty chunk, the version it has when the flush starts, which includes every write
+ * that completed before, on any connection, because a write bumps the version before it returns; it returns only when
+ * each chunk's durable version reached it. Uploads already in flight count, so concurrent flushes share uploads
+ * instead of queueing behind each other, and a flush with nothing dirty makes no store request. A FUA write waits the
+ * same way for its own chunks only. An upload that fails (after the store's own retries) leaves the chunk dirty and
+ * fails every flush waiting for it; every later flush retries the upload and fails again while the store refuses it.
+ * Nothing dirty is ever dropped, except by {@link #close} after a final failed flush, which is logged as an error with
+ * the number of chunks lost.
+ *
+ * <p>Thread safe.
+ */
+public final class VolumeCache implements Volume {
+  private static final Logger log = LoggerFactory.getLogger(VolumeCache.class);
+
+  private final ChunkStore store;
+  private final ChunkCache shared;
+  private final int chunkSize;
+  private final int chunkShift;
+  private final String volumeId;
+  private final CacheCounters counters = new CacheCounters();
+  /** This volume in the clean tiers' keys; a chunk pushed out of the recent tier comes back here. */
+  private final ChunkOwner owner = e -> loads().demote(e);
+  private final DirtyChunks dirty;
+  private final ChunkLoads loads;
+  private final ReadAheadStreams streams;
+  private final ChunkUploader uploader;
+  private final UploadScheduler scheduler;
+  private volatile boolean closed;
+
+  public VolumeCache(ChunkStore store, ChunkCache shared) {
+    this.store = store;
+    this.shared = shared;
+    this.chunkSize = store.chunkSize();
+    if (Integer.bitCount(chunkSize) != 1) {
+      throw new IllegalArgumentException("chunk size must be a power of two: " + chunkSize);
+    }
+    this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
+    this.volumeId = store.volumeId();
+    this.dirty = new DirtyChunks(owner, store, shared, index -> loads().forget(index));
+    this.loads = new ChunkLoads(owner, store, shared, dirty, counters, this::isClosed);
+    this.streams = new ReadAheadStreams(shared.config().readAheadChunks());
+    this.uploader = new ChunkUploader(store, shared, dirty, counters);
+    this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, this::isClosed);
+    scheduler.start();
+  }
+
+  private ChunkLoads loads() {
+    return loads;
+  }
+
+  @Override
+  public String id() {
+    return volumeId;
+  }
+
+  @Override
+  public boolean readOnly() {
+    return store.readOnly();
+  }
+
+  public ChunkStore store() {
+    return store;
+  }
+
+  @Override
+  public long size() {
+    return store.size();
+  }
+
+  @Override
+  public int chunkSize() {
+    return chunkSize;
+  }
+
+  @Override
+  public CacheCounters counters() {
+    return counters;
+  }
+
+  @Override
+  public long dirtyBytes() {
+    return dirty.dirtyBytes();
+  }
+
+  @Override
+  public int dirtyChunks() {
+    return dirty.dirtyChunks();
+  }
+
+  @Override
+  public long oldestDirtyAgeNanos() {
+    return dirty.oldestDirtyAgeNanos();
+  }
+
+  @Override
+  public double leaseValidSeconds() {
+    return store.leaseValidSeconds();
+  }
+
+  // ---------------------------------------------------------------- read
+
+  @Override
+  public void read(long offset, ByteBuffer dst) throws IOException {
+    checkRange(offset, dst.remaining());
+    long pos = offset;
+    streams.noteRead(offset >>> chunkShift, (offset + dst.remaining() - 1) >>> chunkShift, loads::prefetch);
+    while (dst.hasRemaining()) {
+      long index = pos >>> chunkShift;
+      int off = (int) (pos & (chunkSize - 1));
+      int n = Math.min(chunkSize - off, dst.remaining());
+      readPiece(index, off, n, dst);
+      pos += n;
+    }
+  }
+
+  private void readPiece(long index, int off, int n, ByteBuffer dst) throws IOException {
+    for (int attempt = 0; attempt < DirtyChunks.MAX_ATTEMPTS; attempt++) {
+      long stamp = dirty.stamp(index);
+      ChunkBuffer b = dirty.get(index);
+      if (b != null) {
+        if (b.copyIfDirtyAndValid(off, n, dst)) {
+          counters.hit();
+          return;
+        }
+        uploader.merge(b);
+        dirty.settle(index);
+        continue;
+      }
+      ChunkBuffer c = shared.get(new ChunkKey(owner, index));
+      if (c != null) {
+        c.copyTo(off, n, dst);
+        counters.hit();
+        return;
+      }
+      if (!store.isStored(index)) {
+        Zeros.fill(dst, n);
+        return;
+      }
+      counters.miss();
+      ChunkLoads.Result r = loads.load(index, stamp);
+      if (r.stale()) {
+        continue;
+      }
+      byte[] data = r.data();
+      if (data == null) {
+        Zeros.fill(dst, n);
+      } else {
+        dst.put(data, off, n);
+      }
+      return;
+    }
+    throw new IOException("volume " + volumeId + " chunk " + index + ": read did not settle under concurrent writes: "
+        + dirty.get(index));
+  }
+
+  /** NBD CACHE: loads the chunks of the range (at most the recent tier, half the clean budget) and waits. */
+  @Override
+  public void cache(long offset, long length) throws IOException {
+    checkOpen();
+    if (length <= 0) {
+      return;
+    }
+    long first = offset >>> chunkShift;
+    long last = (offset + length - 1) >>> chunkShift;
+    long budget = Math.max(1, shared.recentCapacityBytes() / chunkSize);
+    loads.loadAll(first, Math.min(last, first + budget - 1));
+  }
+
+  // ---------------------------------------------------------------- write, trim, zero
+
+  @Override
+  public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+    checkWritable(offset, src.remaining());
+    @Nullable List<FlushTarget> touched = fua ? new ArrayList<>() : null;
+    long pos = offset;
+    while (src.hasRemaining()) {
+      long index = pos >>> chunkShift;
+      int off = (int) (pos & (chunkSize - 1));
+      int n = Math.min(chunkSize - off, src.remaining());
+      writePiece(index, off, n, src, touched);
+      pos += n;
+    }
+    awaitTouched(touched);
+  }
+
+  private void writePiece(long index, int off, int n, @Nullable ByteBuffer src, @Nullable List<FlushTarget> touched)
+      throws IOException {
+    ChunkBuffer completed = dirty.write(index, off, n, src, touched);
+    if (completed != null) {
+      // a chunk that this write completed is likely done (sequential writers): upload it now
+      scheduler.requestUpload(completed, false, true);
+    }
+  }
+
+  /** TRIM: whole chunks become zero tombstones (deleted at upload); partial ranges are zeroed. */
+  @Override
+  public void trim(long offset, long length, boolean fua) throws IOException {
+    zero(offset, length, fua);
+  }
+
+  /**
+   * WRITE_ZEROES: whole chunks become zero tombstones (the store deletes their objects: an all-zero chunk is never
+   * stored), partial ranges are written as zeros in the chunk buffer (no download). Never slow in a way FAST_ZERO
+   * would refuse: it is the same work as a write of that range, or less. Zeroed chunks are not uploaded eagerly: they
+   * wait for a FLUSH or their age, so their deletes go out in batches.
+   */
+  @Override
+  public void zero(long offset, long length, boolean fua) throws IOException {
+    checkWritable(offset, length);
+    @Nullable List<FlushTarget> touched = fua ? new ArrayList<>() : null;
+    long pos = offset;
+    long end = offset + length;
+    while (pos < end) {
+      long index = pos >>> chunkShift;
+      int off = (int) (pos & (chunkSize - 1));
+      int n = (int) Math.min(chunkSize - off, end - pos);
+      if (n == chunkSize || (off == 0 && pos + n >= size() && pos + n == end)) {
+        dirty.zero(index, touched);
+      } else {
+        writePiece(index, off, n, null, touched);
+      }
+      pos += n;
+    }
+    awaitTouched(touched);
+  }
+
+  private void awaitTouched(@Nullable List<FlushTarget> touched) throws IOException {
+    if (touched != null) {
+      counters.flushed();
+      scheduler.awaitDurable(touched);
+    }
+  }
+
+  // ---------------------------------------------------------------- flush, snapshot, refresh
+
+  /** FLUSH: returns when every change completed before the call is durable (see the class note). */
+  @Override
+  public void flush() throws IOException {
+    checkOpen();
+    flushDirty();
+  }
+
+  private void flushDirty() throws IOException {
+    counters.flushed();
+    if (dirty.isEmpty()) {
+      return;
+    }
+    scheduler.awaitDurable(dirty.flushTargets());
+  }
+
+  /** Flushes, then records snapshot {@code snapshotId} in the store with uploads held off. */
+  @Override
+  public void snapshot(String snapshotId) throws IOException {
+    checkOpen();
+    flushDirty();
+    uploader.whileHeld(() -> store.snapshot(snapshotId));
+    log.info("volume {}: snapshot {} recorded", volumeId, snapshotId);
+  }
+
+  @Override
+  public void refresh() throws IOException {
+    checkOpen();
+    store.refresh();
+  }
+
+  // ---------------------------------------------------------------- block status
+
+  @Override
+  public void blockStatus(ExtentMap map, long offset, long length, boolean one, ExtentSink sink) throws IOException {
+    checkOpen();
+    ChunkFlags flags = switch (map) {
+      case ALLOCATION -> this::allocation;
+      case DIRTY -> index -> dirty.notDurable(index) ? ExtentMap.DIRTY_FLAG : 0;
+      case DEPTH -> this::depth;
+    };
+    extents(offset, length, one, flags, sink);
+  }
+
+  /** {@code base:allocation} flags of chunk {@code index}, without reading data. */
+  private int allocation(long index) {
+    return switch (dirty.state(index)) {
+      case ZEROED -> ExtentMap.HOLE | ExtentMap.ZERO;
+      case DATA -> 0;
+      case CLEAN -> loads.cached(index) || store.isStored(index) ? 0 : ExtentMap.HOLE | ExtentMap.ZERO;
+    };
+  }
+
+  /** The layer chunk {@code index} reads from: 0 zeros, 1 this volume, 2 its parent, ... */
+  private int depth(long index) {
+    return switch (dirty.state(index)) {
+      case ZEROED -> 0;
+      case DATA -> 1;
+      case CLEAN -> store.depth(index);
+    };
+  }
+
+  /** Chunk-granular flags for block status. */
+  @FunctionalInterface
+  private interface ChunkFlags {
+    int flags(long index);
+  }
+
+  /**
+   * Emits extents for {@code [offset, offset + length)} (clipped to the volume), merging neighbouring chunks with
+   * equal flags; stops when {@code sink} declines or after one extent with {@code one}.
+   */
+  private void extents(long offset, long length, boolean one, ChunkFlags flags, ExtentSink sink) {
+    long end = Math.min(offset + length, size());
+    long pos = offset;
+    if (pos >= end) {
+      sink.extent(length, 0);
+      return;
+    }
+    long runStart = pos;
+    int runFlags = flags.flags(pos >>> chunkShift);
+    pos = ((pos >>> chunkShift) + 1) << chunkShift;
+    while (pos < end) {
+      int f = flags.flags(pos >>> chunkShift);
+      if (f != runFlags) {
+        if (!sink.extent(pos - runStart, runFlags) || one) {
+          return;
+        }
+        runStart = pos;
+        runFlags = f;
+      }
+      pos += chunkSize;
+    }
+    sink.extent(end - runStart, runFlags);
+  }
+
+  // ---------------------------------------------------------------- checks, close
+
+  /** The structural invariants of the dirty set (for tests); the violations found. */
+  List<String> invariantViolations() {
+    return dirty.invariantViolations();
+  }
+
+  /** The dirty buffer of chunk {@code index} (for test messages), or null. */
+  @Nullable ChunkBuffer dirtyBuffer(long index) {
+    return dirty.get(index);
+  }
+
+  private void checkOpen() throws IOException {
+    if (closed) {
+      throw new EngineException(EngineException.Kind.CLOSED, "volume " + volumeId + " is closed");
+    }
+  }
+
+  private void checkRange(long offset, long length) throws IOException {
+    checkOpen();
+    if (offset < 0 || length < 0 || offset > size() - length) {
+      throw new EngineException(EngineException.Kind.INVALID, "volume " + volumeId + ": range " + offset + " +"
+          + length + " is outside its " + size() + " bytes");
+    }
+  }
+
+  private void checkWritable(long offset, long length) throws IOException {
+    checkRange(offset, length);
+    if (store.readOnly()) {
+      throw new EngineException(EngineException.Kind.READ_ONLY, "volume " + volumeId + " is read-only");
+    }
+  }
+
+  @Override
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /**
+   * Flushes, stops the write-back thread, drops this volume's clean chunks and closes the store handle (releasing
+   * the lease). If the final flush fails, the dirty chunks are lost: that is logged as an error and thrown.
+   */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    IOException failure = null;
+    try {
+      flushDirty();
+    } catch (IOException e) {
+      failure = e;
+    }
+    closed = true;
+    scheduler.close();
+    int lost = dirty.dropAll();
+    shared.invalidate(owner);
+    if (lost > 0) {
+      log.error("volume {}: closed with {} chunks that could not be stored; their last writes are lost", volumeId,
+          lost);
+    }
+    try {
+      store.close();
+    } catch (IOException e) {
+      if (failure == null) {
+        failure = e;
+      } else {
+        failure.addSuppressed(e);
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    log.info("volume {}: closed", volumeId);
+  }
+}

@@ -1,0 +1,79 @@
+package io.bucketdisk.engine.cache;
+
+import static io.bucketdisk.engine.cache.Parts.CHUNK;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ChunkCacheTest {
+  final Parts p = new Parts();
+  final ChunkCache cache = p.shared;
+
+  static ChunkBuffer clean(long index) {
+    return ChunkBuffer.clean(index, Parts.pattern(CHUNK, index));
+  }
+
+  @Test
+  void getContainsAndRemoveSeeBothCleanTiers() {
+    ChunkBuffer loaded = clean(1);
+    ChunkBuffer uploaded = clean(2);
+    assertThat(cache.admitLoaded(p.key(1), loaded, 0, false)).isEmpty();
+    cache.admitUploaded(p.key(2), uploaded);
+    assertThat(cache.inRecent(p.key(1))).isTrue();
+    assertThat(cache.inCaffeine(p.key(2))).isTrue();
+    assertThat(cache.contains(p.key(1))).isTrue();
+    assertThat(cache.contains(p.key(2))).isTrue();
+    assertThat(cache.get(p.key(1))).isSameAs(loaded);
+    assertThat(cache.get(p.key(2))).isSameAs(uploaded);
+    assertThat(cache.remove(p.key(1))).isSameAs(loaded);
+    assertThat(cache.remove(p.key(2))).isSameAs(uploaded);
+    assertThat(cache.contains(p.key(1))).isFalse();
+    assertThat(cache.contains(p.key(2))).isFalse();
+    assertThat(cache.get(p.key(3))).isNull();
+    assertThat(cache.cleanBytes()).isZero();
+  }
+
+  @Test
+  void theRecentTierPushesOutItsEldestForCaffeinesAdmission() {
+    long recentChunks = cache.recentCapacityBytes() / CHUNK;
+    assertThat(recentChunks).isEqualTo(3);
+    for (long i = 0; i < recentChunks; i++) {
+      assertThat(cache.admitLoaded(p.key(i), clean(i), 7, true)).isEmpty();
+    }
+    assertThat(cache.unreadReadAhead()).isEqualTo(3);
+    cache.get(p.key(0));
+    assertThat(cache.unreadReadAhead()).as("a hit reads it").isEqualTo(2);
+    List<RecentChunks.Evicted> out = cache.admitLoaded(p.key(9), clean(9), 8, false);
+    assertThat(out).extracting(e -> e.key().index()).as("least recently used: 1").containsExactly(1L);
+    assertThat(out.getFirst().stamp()).isEqualTo(7);
+    cache.offer(out.getFirst());
+    assertThat(cache.inCaffeine(p.key(1))).isTrue();
+    assertThat(cache.admitLoaded(p.key(1), clean(1), 9, false)).as("held by Caffeine: not loaded twice").isEmpty();
+    assertThat(cache.inRecent(p.key(1))).isFalse();
+    assertThat(cache.cleanBytes()).isEqualTo(4L * CHUNK);
+  }
+
+  @Test
+  void invalidateDropsOneOwnersChunksOnly() {
+    ChunkOwner other = e -> {};
+    cache.admitLoaded(p.key(1), clean(1), 0, false);
+    cache.admitUploaded(p.key(2), clean(2));
+    cache.admitUploaded(new ChunkKey(other, 2), clean(2));
+    cache.invalidate(p.owner);
+    assertThat(cache.contains(p.key(1))).isFalse();
+    assertThat(cache.contains(p.key(2))).isFalse();
+    assertThat(cache.contains(new ChunkKey(other, 2))).isTrue();
+  }
+
+  @Test
+  void residentBytesCountLoadsInFlightAndScratchChunks() throws Exception {
+    cache.loadStarted(CHUNK);
+    byte[] scratch = cache.scratch(CHUNK).take();
+    assertThat(cache.residentBytes()).isEqualTo(2L * CHUNK);
+    cache.loadBytesDone(CHUNK);
+    cache.loadDone();
+    cache.scratch(CHUNK).give(scratch);
+    assertThat(cache.residentBytes()).isZero();
+  }
+}

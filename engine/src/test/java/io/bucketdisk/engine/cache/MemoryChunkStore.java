@@ -1,0 +1,173 @@
+package io.bucketdisk.engine.cache;
+
+import io.bucketdisk.store.ChunkStore;
+import io.bucketdisk.store.StoreException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** An in-memory {@link ChunkStore} for unit tests of the cache logic, with request counters and injected faults. */
+public final class MemoryChunkStore implements ChunkStore {
+  public final ConcurrentHashMap<Long, byte[]> chunks = new ConcurrentHashMap<>();
+  final AtomicLong reads = new AtomicLong();
+  final AtomicLong rangeReads = new AtomicLong();
+  public final AtomicLong writes = new AtomicLong();
+  final AtomicLong deletes = new AtomicLong();
+  public final AtomicLong deleteCalls = new AtomicLong();
+  /** Fail the next N writes/deletes with a transient StoreException. */
+  public final AtomicInteger failNext = new AtomicInteger();
+  public volatile boolean failAll;
+  /** The kind of the injected failures: CONFLICT is what a fenced handle (lease lost) throws. */
+  public volatile StoreException.Kind failKind = StoreException.Kind.TRANSIENT;
+  public volatile long writeDelayMillis;
+  /** Latency of every GET, to let readers and read-ahead overlap as they do against S3. */
+  public volatile long readDelayMillis;
+  final AtomicInteger concurrentSameChunk = new AtomicInteger();
+  private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
+  private final String id;
+  private final long size;
+  private final int chunkSize;
+  private final boolean readOnly;
+  public volatile int snapshots;
+
+  public MemoryChunkStore(String id, long size, int chunkSize, boolean readOnly) {
+    this.id = id;
+    this.size = size;
+    this.chunkSize = chunkSize;
+    this.readOnly = readOnly;
+  }
+
+  long requests() {
+    return reads.get() + rangeReads.get() + writes.get() + deleteCalls.get();
+  }
+
+  /** The stored contents of the volume (zeros where absent). */
+  public byte[] image() {
+    byte[] out = new byte[(int) size];
+    chunks.forEach((i, d) -> System.arraycopy(d, 0, out, (int) (i * chunkSize),
+        (int) Math.min(chunkSize, size - i * chunkSize)));
+    return out;
+  }
+
+  @Override
+  public String volumeId() {
+    return id;
+  }
+
+  @Override
+  public long size() {
+    return size;
+  }
+
+  @Override
+  public int chunkSize() {
+    return chunkSize;
+  }
+
+  @Override
+  public boolean readOnly() {
+    return readOnly;
+  }
+
+  @Override
+  public boolean read(long index, ByteBuffer dst) {
+    byte[] d = chunks.get(index);
+    if (d == null) {
+      return false;
+    }
+    reads.incrementAndGet();
+    sleep(readDelayMillis);
+    dst.put(d, 0, chunkSize);
+    return true;
+  }
+
+  @Override
+  public boolean readRange(long index, int offsetInChunk, ByteBuffer dst) {
+    byte[] d = chunks.get(index);
+    if (d == null) {
+      return false;
+    }
+    rangeReads.incrementAndGet();
+    sleep(readDelayMillis);
+    dst.put(d, offsetInChunk, dst.remaining());
+    return true;
+  }
+
+  private static void sleep(long millis) {
+    if (millis > 0) {
+      try {
+        Thread.sleep(millis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void maybeFail(long index) throws IOException {
+    if (failAll || failNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+      throw new StoreException(failKind, "injected failure for chunk " + index);
+    }
+    long delay = writeDelayMillis;
+    if (delay > 0) {
+      try {
+        Thread.sleep(delay);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException(e);
+      }
+    }
+  }
+
+  @Override
+  public void write(long index, ByteBuffer data) throws IOException {
+    if (readOnly) {
+      throw new StoreException(StoreException.Kind.PERMANENT, "read-only");
+    }
+    if (!inFlight.add(index)) {
+      concurrentSameChunk.incrementAndGet();
+    }
+    try {
+      maybeFail(index);
+      byte[] copy = new byte[chunkSize];
+      data.get(copy);
+      chunks.put(index, copy);
+      writes.incrementAndGet();
+    } finally {
+      inFlight.remove(index);
+    }
+  }
+
+  @Override
+  public void delete(long[] indexes, int count) throws IOException {
+    maybeFail(indexes[0]);
+    deleteCalls.incrementAndGet();
+    for (int i = 0; i < count; i++) {
+      chunks.remove(indexes[i]);
+      deletes.incrementAndGet();
+    }
+  }
+
+  @Override
+  public boolean isStored(long index) {
+    return chunks.containsKey(index);
+  }
+
+  @Override
+  public int depth(long index) {
+    return chunks.containsKey(index) ? 1 : 0;
+  }
+
+  @Override
+  public void snapshot(String snapshotId) {
+    snapshots++;
+  }
+
+  @Override
+  public void refresh() {}
+
+  @Override
+  public void close() {}
+}

@@ -1,0 +1,120 @@
+package io.bucketdisk.engine.cache;
+
+import static io.bucketdisk.engine.cache.Parts.CHUNK;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.bucketdisk.engine.EngineException;
+import io.bucketdisk.store.StoreException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(30)
+class UploadSchedulerTest {
+  Parts p = new Parts();
+  final AtomicBoolean closed = new AtomicBoolean();
+  DirtyChunks dirty;
+  UploadScheduler scheduler;
+
+  void start(Parts parts) {
+    p = parts;
+    dirty = new DirtyChunks(p.owner, p.store, p.shared, index -> {});
+    var uploader = new ChunkUploader(p.store, p.shared, dirty, p.counters);
+    scheduler = new UploadScheduler("vol", p.shared, dirty, uploader, closed::get);
+    scheduler.start();
+  }
+
+  @AfterEach
+  void stop() {
+    scheduler.close();
+  }
+
+  void write(long index, int off, byte[] data) throws Exception {
+    dirty.write(index, off, data.length, ByteBuffer.wrap(data), null);
+  }
+
+  @Test
+  void concurrentWaitersShareOneUploadPerChunk() throws Exception {
+    start(new Parts());
+    p.store.writeDelayMillis = 100;
+    for (long i = 0; i < 3; i++) {
+      write(i, 0, Parts.pattern(CHUNK, i));
+    }
+    List<CompletableFuture<Void>> flushes = new ArrayList<>();
+    for (int f = 0; f < 4; f++) {
+      List<FlushTarget> targets = dirty.flushTargets();
+      flushes.add(CompletableFuture.runAsync(() -> {
+        try {
+          scheduler.awaitDurable(targets);
+        } catch (Exception e) {
+          throw new RuntimeException(e);
+        }
+      }, Parts.THREADS));
+    }
+    for (var f : flushes) {
+      f.get();
+    }
+    assertThat(p.store.writes.get()).isEqualTo(3);
+    // the buffers are clean; the map entry goes a moment after the waiters were woken
+    assertThat(dirty.dirtyChunks()).isZero();
+  }
+
+  @Test
+  void aWaiterFailsWhenTheUploadFailsAndAsFencedWhenTheLeaseIsGone() throws Exception {
+    start(new Parts());
+    write(0, 0, new byte[] {1});
+    p.store.failAll = true;
+    assertThatThrownBy(() -> scheduler.awaitDurable(dirty.flushTargets())).isInstanceOf(EngineException.class)
+        .satisfies(e -> assertThat(((EngineException) e).kind()).isEqualTo(EngineException.Kind.IO));
+    p.store.failKind = StoreException.Kind.CONFLICT;
+    assertThatThrownBy(() -> scheduler.awaitDurable(dirty.flushTargets()))
+        .satisfies(e -> assertThat(((EngineException) e).kind()).isEqualTo(EngineException.Kind.FENCED));
+    p.store.failAll = false;
+    scheduler.awaitDurable(dirty.flushTargets());
+    assertThat(p.store.chunks).containsKey(0L);
+  }
+
+  @Test
+  void oldChunksUploadWithoutAWaiter() throws Exception {
+    start(new Parts(Duration.ofMillis(100)));
+    write(9, 0, new byte[] {1});
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (!dirty.isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(dirty.isEmpty()).isTrue();
+    assertThat(p.store.chunks).containsKey(9L);
+  }
+
+  @Test
+  void zeroedChunksAreDeletedInOneBatch() throws Exception {
+    start(new Parts());
+    for (long i = 0; i < 5; i++) {
+      p.store.chunks.put(i, Parts.pattern(CHUNK, i));
+      dirty.zero(i, null);
+    }
+    scheduler.awaitDurable(dirty.flushTargets());
+    assertThat(p.store.chunks).isEmpty();
+    assertThat(p.store.deleteCalls.get()).isEqualTo(1);
+    assertThat(p.store.writes.get()).isZero();
+  }
+
+  @Test
+  void aRequestedUploadGoesWithoutWaitingForItsAge() throws Exception {
+    start(new Parts());
+    write(2, 0, Parts.pattern(CHUNK, 2));
+    scheduler.requestUpload(dirty.get(2), false, true);
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (!dirty.isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(p.store.chunks).containsKey(2L);
+  }
+}
