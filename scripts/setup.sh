@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(qemu-utils qemu-system-x86 libnbd-bin nbd-client nbdkit fio busybox-static cpio kmod
-          e2fsprogs xfsprogs util-linux socat python3 curl
+          e2fsprogs xfsprogs util-linux socat python3 curl openssl
           ceph-mon ceph-osd radosgw ceph-common
           podman buildah debootstrap runc)
 missing=()

@@ -48,6 +48,18 @@ public final class ControllerCommand implements Callable<Integer> {
       description = "NBD gateway address nodes should use, passed in publish_context (default: each node's own).")
   @Nullable String gatewayAddress;
 
+  @Option(names = "--tls-cert", paramLabel = "PEM",
+      description = "The controller's client certificate (PEM, CN bucketdisk-controller) for gateways' control APIs on "
+          + "TCP (mutual TLS); re-read when it changes.")
+  @Nullable Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "PKCS#8 private key (PEM) for --tls-cert.")
+  @Nullable Path tlsKey;
+
+  @Option(names = "--tls-ca", paramLabel = "PEM",
+      description = "CA bundle (PEM) the gateways' certificates must chain to.")
+  @Nullable Path tlsCa;
+
   @Option(names = "--metrics", paramLabel = "HOST:PORT", description = "Serve Prometheus metrics at /metrics and liveness at /healthz, e.g. 0.0.0.0:9811.")
   @Nullable String metrics;
 
@@ -62,7 +74,8 @@ public final class ControllerCommand implements Callable<Integer> {
     }
     NodeDirectory directory = nodeDirectory();
     try (VolumeCatalog catalog = VolumeCommand.openCatalog(store);
-        ControllerPlugin plugin = new ControllerPlugin(catalog, directory, gatewayAddress)) {
+        ControllerPlugin plugin = new ControllerPlugin(catalog, directory, gatewayAddress,
+            TlsFlags.client(tlsCert, tlsKey, tlsCa))) {
       CsiServer server;
       try {
         Operations ops = Operations.start(metrics);

@@ -7,6 +7,9 @@ import io.bucketdisk.nbd.export.MemoryExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.bucketdisk.nbd.server.ServerOptions;
 import io.bucketdisk.nbd.tls.TlsConfig;
+import io.bucketdisk.common.tls.TlsFiles;
+import io.bucketdisk.nbd.access.ExportAccess;
+import io.bucketdisk.nbd.access.PublicationAccess;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.BindException;
@@ -50,8 +53,9 @@ public final class GatewayCommand implements Callable<Integer> {
       names = "--listen",
       paramLabel = "ADDR",
       split = ",",
-      defaultValue = "127.0.0.1:10809,unix:///run/bucketdisk/nbd.sock",
-      description = "NBD listen addresses: HOST:PORT, [IPV6]:PORT or unix:///path (repeatable; default: ${DEFAULT-VALUE}).")
+      defaultValue = "unix:///run/bucketdisk/nbd.sock",
+      description = "NBD listen addresses: unix:///path, HOST:PORT or [IPV6]:PORT (repeatable; default: ${DEFAULT-VALUE}). "
+          + "TCP beyond loopback needs --tls-client-ca (or --insecure).")
   List<String> listen;
 
   @Option(names = "--tls-cert", paramLabel = "PEM", description = "X.509 certificate chain (PEM) offered with NBD STARTTLS.")
@@ -66,13 +70,24 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--tls-required", description = "Refuse clients that do not start TLS (needs a certificate).")
   boolean tlsRequired;
 
+  @Option(names = "--tls-client-ca", paramLabel = "PEM",
+      description = "CA bundle (PEM) for mutual TLS on every TCP listener (NBD and --control): clients must STARTTLS "
+          + "with a certificate from this CA, whose CN names their node; each node may open only the volumes "
+          + "published to it. Needed for any TCP listener beyond loopback. Files are re-read when they change.")
+  @Nullable Path tlsClientCa;
+
+  @Option(names = "--insecure",
+      description = "Allow TCP listeners beyond loopback without --tls-client-ca: anyone who can reach them can read "
+          + "and write every volume. For labs only; logs a warning.")
+  boolean insecure;
+
   @Option(
       names = "--control",
       paramLabel = "ADDR",
       split = ",",
       defaultValue = "unix:///run/bucketdisk/control.sock",
-      description = "Control gRPC API addresses: unix:///path or tcp://HOST:PORT (repeatable; unauthenticated, "
-          + "restrict who can reach a TCP port; default: ${DEFAULT-VALUE}).")
+      description = "Control gRPC API addresses: unix:///path or tcp://HOST:PORT (repeatable; TCP is mutual TLS with "
+          + "--tls-client-ca; default: ${DEFAULT-VALUE}).")
   List<String> control;
 
   @Option(
@@ -103,20 +118,26 @@ public final class GatewayCommand implements Callable<Integer> {
         throw new UserError("--listen " + e.getMessage());
       }
     }
+    control.forEach(c -> checkControl("--control", c));
+    TlsFiles mutual = mutualTls(listen, control, tlsCert, tlsKey, tlsKeystore, tlsClientCa, insecure);
     var options = ServerOptions.defaults();
-    SSLContext tls = tls(tlsCert, tlsKey, tlsKeystore);
+    SSLContext tls = mutual != null ? mutual.context() : tls(tlsCert, tlsKey, tlsKeystore);
     if (tls != null) {
       options = options.withTls(tls, tlsRequired);
     } else if (tlsRequired) {
       throw new UserError("--tls-required needs a certificate: add --tls-cert and --tls-key (or --tls-keystore)");
     }
-    control.forEach(c -> checkControl("--control", c));
     String advertise = controlAdvertise != null ? controlAdvertise : advertise(control, System.getenv("POD_IP"));
     checkControl("--control-advertise", advertise);
     Operations ops = Operations.start(metrics);
     ExportProvider provider = provider(store, advertise, cacheSize, ops);
+    if (mutual != null && tls != null) {
+      ExportAccess access = provider instanceof io.bucketdisk.nbd.export.VolumeExportProvider v
+          && v.volumes().catalog().isPresent() ? new PublicationAccess(v.volumes().catalog().get()) : ExportAccess.ALL;
+      options = options.withClientCertificates(tls, access);
+    }
     if (provider instanceof io.bucketdisk.nbd.export.VolumeExportProvider volumes) {
-      control.forEach(c -> StoreWiring.startControl(c, volumes.volumes()));
+      control.forEach(c -> StoreWiring.startControl(c, volumes.volumes(), mutual));
     }
     serve(ops == null ? provider : ops.gateway(provider), addresses, options, spec.commandLine().getOut(), null, ops);
     return 0;
@@ -141,6 +162,45 @@ public final class GatewayCommand implements Callable<Integer> {
       }
     }
     return controls.getFirst();
+  }
+
+  /**
+   * The mutual-TLS material when {@code --tls-client-ca} is given, else null; refuses (one line naming the flag) a TCP
+   * listener beyond loopback without it unless {@code insecure}, which logs a warning instead.
+   */
+  static @Nullable TlsFiles mutualTls(List<String> listen, List<String> control, @Nullable Path cert,
+      @Nullable Path key, @Nullable Path keystore, @Nullable Path clientCa, boolean insecure) {
+    var open = new ArrayList<String>();
+    listen.stream().filter(GatewayCommand::beyondLoopback).forEach(a -> open.add("--listen " + a));
+    control.stream().filter(GatewayCommand::beyondLoopback).forEach(a -> open.add("--control " + a));
+    if (clientCa == null) {
+      if (!open.isEmpty() && !insecure) {
+        throw new UserError(open.getFirst() + " is reachable from other machines without authentication: add "
+            + "--tls-client-ca CA.pem with --tls-cert and --tls-key (mutual TLS), or --insecure for a lab");
+      }
+      if (!open.isEmpty()) {
+        org.slf4j.LoggerFactory.getLogger(GatewayCommand.class).warn("--insecure: {} accept(s) anyone who can reach "
+            + "them, without authentication; every volume served here can be read and overwritten", open);
+      }
+      return null;
+    }
+    if (keystore != null) {
+      throw new UserError("--tls-client-ca goes with --tls-cert and --tls-key (PEM files, re-read when rotated), "
+          + "not --tls-keystore");
+    }
+    if (cert == null || key == null) {
+      throw new UserError("--tls-client-ca needs this gateway's own certificate: add --tls-cert and --tls-key");
+    }
+    try {
+      return TlsFiles.load(cert, key, clientCa);
+    } catch (IOException e) {
+      throw new UserError("TLS: " + e.getMessage() + ": check --tls-cert, --tls-key and --tls-client-ca");
+    }
+  }
+
+  /** Whether {@code address} is a TCP endpoint another machine could reach. */
+  private static boolean beyondLoopback(String address) {
+    return Endpoint.parse(address) instanceof Endpoint.Tcp tcp && !tcp.isLoopback();
   }
 
   private static void checkControl(String flag, String address) {

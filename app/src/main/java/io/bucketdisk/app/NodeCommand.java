@@ -33,9 +33,21 @@ public final class NodeCommand implements Callable<Integer> {
   @Option(names = "--node-id", paramLabel = "ID", description = "This node's id (default: env NODE_ID).")
   @Nullable String nodeId;
 
-  @Option(names = "--gateway", paramLabel = "ADDR", defaultValue = "127.0.0.1:10809",
-      description = "The gateway's NBD address: HOST:PORT or unix:///path/nbd.sock (default: ${DEFAULT-VALUE}).")
-  String gateway = "127.0.0.1:10809";
+  @Option(names = "--gateway", paramLabel = "ADDR", defaultValue = "unix:///run/bucketdisk/nbd.sock",
+      description = "This node's gateway's NBD address: unix:///path/nbd.sock, or HOST:PORT (mutual TLS with --tls-*) "
+          + "(default: ${DEFAULT-VALUE}).")
+  String gateway = "unix:///run/bucketdisk/nbd.sock";
+
+  @Option(names = "--tls-cert", paramLabel = "PEM",
+      description = "This node's certificate (PEM; its CN is the node id) for gateways reached over TCP: another "
+          + "node's, for volumes served there. Re-read when it changes.")
+  @Nullable Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "PKCS#8 private key (PEM) for --tls-cert.")
+  @Nullable Path tlsKey;
+
+  @Option(names = "--tls-ca", paramLabel = "PEM", description = "CA bundle (PEM) the gateways' certificates chain to.")
+  @Nullable Path tlsCa;
 
   @Option(names = "--gateway-control", paramLabel = "ADDR", defaultValue = NodeConfig.DEFAULT_GATEWAY_CONTROL,
       description = "The gateway's control API, which creates and deletes ephemeral inline volumes: unix:///path or "
@@ -73,7 +85,8 @@ public final class NodeCommand implements Callable<Integer> {
     NodeConfig config;
     try {
       config = new NodeConfig(NodeConfig.parseEndpoint(ep), id, Endpoint.parse(gateway), connections, stateDir,
-          maxVolumes, Duration.ofSeconds(ioTimeout), Duration.ofSeconds(reattachTimeout), gatewayControl);
+          maxVolumes, Duration.ofSeconds(ioTimeout), Duration.ofSeconds(reattachTimeout), gatewayControl,
+          TlsFlags.client(tlsCert, tlsKey, tlsCa));
     } catch (IllegalArgumentException e) {
       throw new UserError(e.getMessage());
     }

@@ -13,6 +13,7 @@ import java.net.InetAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How {@code gateway} and {@code dev} put the store-backed exports together: a store catalog, the gateway-wide chunk
@@ -74,8 +75,13 @@ final class StoreWiring {
 
   /** Starts the control API on {@code address} ({@code unix:///path} or {@code tcp://HOST:PORT}); stopped by a shutdown hook. */
   static void startControl(String address, VolumeRegistry volumes) {
+    startControl(address, volumes, null);
+  }
+
+  /** As above; a TCP address serves mutual TLS with {@code tls} when given. */
+  static void startControl(String address, VolumeRegistry volumes, io.bucketdisk.common.tls.@Nullable TlsFiles tls) {
     try {
-      GatewayControlServer server = GatewayControlServer.start(address, volumes);
+      GatewayControlServer server = GatewayControlServer.start(address, volumes, tls);
       Runtime.getRuntime().addShutdownHook(new Thread(server::close, "bucketdisk-control-stop"));
     } catch (IllegalArgumentException e) {
       throw new UserError("--control " + e.getMessage());

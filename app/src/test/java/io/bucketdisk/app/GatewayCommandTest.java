@@ -42,4 +42,25 @@ class GatewayCommandTest {
     assertThatThrownBy(badAdvertise::call).isInstanceOf(UserError.class)
         .hasMessageStartingWith("--control-advertise ").hasMessageContaining("tcp://HOST:PORT");
   }
+
+  @Test
+  void aTcpListenerBeyondLoopbackNeedsMutualTlsOrInsecure() throws Exception {
+    for (var args : List.of(List.of("--listen=0.0.0.0:10809"), List.of("--control=tcp://0.0.0.0:9820"),
+        List.of("--listen=[::]:10809"))) {
+      var cmd = new GatewayCommand();
+      var argv = new java.util.ArrayList<>(List.of("--store", "memory://", "--control=unix:///tmp/bd-gct.sock"));
+      argv.addAll(args);
+      new CommandLine(cmd).parseArgs(argv.toArray(String[]::new));
+      assertThatThrownBy(cmd::call).as(args.toString()).isInstanceOf(UserError.class)
+          .hasMessageContaining("reachable from other machines").hasMessageContaining("--tls-client-ca")
+          .hasMessageContaining("--insecure").hasMessageNotContaining("\n");
+    }
+    // Loopback and Unix sockets need nothing; --insecure lets the lab case through (with a warning).
+    assertThat(GatewayCommand.mutualTls(List.of("127.0.0.1:10809", "unix:///run/x.sock"),
+        List.of("tcp://[::1]:9820"), null, null, null, null, false)).isNull();
+    assertThat(GatewayCommand.mutualTls(List.of("0.0.0.0:10809"), List.of(), null, null, null, null, true)).isNull();
+    assertThatThrownBy(() -> GatewayCommand.mutualTls(List.of("0.0.0.0:10809"), List.of(), null, null, null,
+        java.nio.file.Path.of("/nonexistent/ca.crt"), false)).isInstanceOf(UserError.class)
+        .hasMessageContaining("--tls-cert and --tls-key");
+  }
 }

@@ -24,7 +24,13 @@ public final class ControllerPlugin implements AutoCloseable {
   private final List<BindableService> services;
 
   public ControllerPlugin(VolumeCatalog catalog, NodeDirectory nodes, @Nullable String gatewayAddress) {
-    this.gateways = new GatewayClient(Duration.ofSeconds(60));
+    this(catalog, nodes, gatewayAddress, null);
+  }
+
+  /** As above; gateways' control APIs on TCP are called over mutual TLS with {@code tls}. */
+  public ControllerPlugin(VolumeCatalog catalog, NodeDirectory nodes, @Nullable String gatewayAddress,
+      io.bucketdisk.common.tls.@Nullable TlsFiles tls) {
+    this.gateways = new GatewayClient(Duration.ofSeconds(60), tls);
     this.volumes = new VolumeManager(catalog, gateways);
     this.snapshots = new SnapshotManager(volumes, gateways);
     var fencer = new PublishFencer(volumes, nodes, gatewayAddress);

@@ -341,13 +341,12 @@ final class ControllerService extends ControllerGrpc.ControllerImplBase {
     }
     Mode mode = cap.getAccessMode().getMode();
     switch (mode) {
-      case SINGLE_NODE_WRITER, SINGLE_NODE_READER_ONLY, MULTI_NODE_READER_ONLY, MULTI_NODE_SINGLE_WRITER,
-          SINGLE_NODE_SINGLE_WRITER -> { }
-      case MULTI_NODE_MULTI_WRITER -> {
-        if (cap.hasMount()) {
-          return Optional.of("access mode MULTI_NODE_MULTI_WRITER is only supported for block volumes "
-              + "(ext4 and xfs are not cluster filesystems)");
-        }
+      case SINGLE_NODE_WRITER, SINGLE_NODE_READER_ONLY, MULTI_NODE_READER_ONLY, SINGLE_NODE_SINGLE_WRITER -> { }
+      case MULTI_NODE_MULTI_WRITER, MULTI_NODE_SINGLE_WRITER -> {
+        // Several nodes writing, or one writing while others read, needs every node served by the one gateway that
+        // holds the volume (over mutual TLS); that is not built yet, so these modes are refused, not half served.
+        return Optional.of("access mode " + mode + " is not supported: a volume is written from one node at a time "
+            + "(use SINGLE_NODE_WRITER, or MULTI_NODE_READER_ONLY for many readers of an image nobody writes)");
       }
       default -> {
         return Optional.of("access mode " + mode + " is not supported");

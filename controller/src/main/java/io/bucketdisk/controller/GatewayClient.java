@@ -4,13 +4,14 @@ import io.bucketdisk.common.net.Endpoint;
 import io.bucketdisk.proto.gateway.GatewayControlGrpc;
 import io.bucketdisk.proto.gateway.RefreshVolumeRequest;
 import io.bucketdisk.proto.gateway.SnapshotVolumeRequest;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
+import io.bucketdisk.common.tls.TlsFiles;
+import io.bucketdisk.rpc.GatewayChannels;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,9 +27,19 @@ public class GatewayClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GatewayClient.class);
   private final ConcurrentHashMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Duration snapshotDeadline;
+  private final @Nullable TlsFiles tls;
 
   public GatewayClient(Duration snapshotDeadline) {
+    this(snapshotDeadline, null);
+  }
+
+  /**
+   * As above; gateways on TCP are called over mutual TLS with {@code tls} (the controller's certificate, CN {@code
+   * bucketdisk-controller}, and the CA of the gateways' certificates).
+   */
+  public GatewayClient(Duration snapshotDeadline, @Nullable TlsFiles tls) {
     this.snapshotDeadline = snapshotDeadline;
+    this.tls = tls;
   }
 
   /** Asks the gateway at {@code address} to flush the volume and record snapshot {@code snapshotId}. */
@@ -55,8 +66,7 @@ public class GatewayClient implements AutoCloseable {
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address,
-        a -> Grpc.newChannelBuilder(target(a), InsecureChannelCredentials.create()).build());
+    return channels.computeIfAbsent(address, a -> GatewayChannels.open(Endpoint.parse(a), tls));
   }
 
   /** The grpc-java target for a lease's control address ({@link Endpoint}). */

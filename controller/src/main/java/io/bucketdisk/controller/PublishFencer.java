@@ -19,8 +19,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Rules</b> (spec.md §ControllerPublishVolume): unknown volume or node NOT_FOUND; the same node again with the
  * same read-only flag OK, with the other flag ALREADY_EXISTS; another node holding a SINGLE_NODE_* volume, or a
- * second writer of a MULTI_NODE_SINGLE_WRITER volume, FAILED_PRECONDITION naming the holder. *_READER_ONLY modes are
- * always published read-only. Unpublish is idempotent, and an empty node id detaches from every node.
+ * MULTI_NODE_READER_ONLY publish while another node has it read-write, FAILED_PRECONDITION naming the holder.
+ * *_READER_ONLY modes are always published read-only, and each such node reads the volume from its own gateway without
+ * a lease. The multi-writer modes never get here: {@code ControllerService.unsupported} refuses them. Unpublish is idempotent, and an empty node id detaches from every node.
  *
  * <p>publish_context carries {@code exportName} (the volume id), {@code readOnly} and, when configured, {@code
  * gatewayAddress} (the NBD address the node should use). Thread safe.
@@ -73,6 +74,10 @@ final class PublishFencer {
         }
         String writers = others.entrySet().stream().filter(e -> !e.getValue().readOnly()).map(Map.Entry::getKey)
             .collect(Collectors.joining(","));
+        if (mode == Mode.MULTI_NODE_READER_ONLY && !writers.isEmpty()) {
+          throw new VolumeError(VolumeError.Reason.PRECONDITION, "volume " + volumeId + " is published read-write to "
+              + "node " + writers + "; MULTI_NODE_READER_ONLY readers need an image nobody writes: unpublish it there");
+        }
         if (!readOnly && !writers.isEmpty() && mode != Mode.MULTI_NODE_MULTI_WRITER) {
           throw new VolumeError(VolumeError.Reason.PRECONDITION, "volume " + volumeId
               + " already has a writer on node " + writers + "; access mode " + mode + " allows only one");

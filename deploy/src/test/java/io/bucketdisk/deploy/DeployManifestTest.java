@@ -57,9 +57,9 @@ final class DeployManifestTest {
 
   /** The flags each bucketdisk subcommand takes in the manifests, and the metrics port it must use. */
   static final Map<String, Set<String>> FLAGS = Map.of(
-      "controller", Set.of("endpoint", "store", "metrics"),
+      "controller", Set.of("endpoint", "store", "metrics", "tls-cert", "tls-key", "tls-ca"),
       "node", Set.of("endpoint", "node-id", "gateway", "gateway-control", "state-dir", "metrics"),
-      "gateway", Set.of("store", "listen", "control", "cache-size", "metrics"));
+      "gateway", Set.of("store", "listen", "control", "cache-size", "metrics", "tls-cert", "tls-key", "tls-client-ca"));
   /** Metrics ports by subcommand. */
   static final Map<String, Integer> METRICS_PORT = Map.of("gateway", 9810, "controller", 9811, "node", 9812);
 
@@ -435,10 +435,6 @@ final class DeployManifestTest {
     // StoreWiring.gatewayId(): the lease owner id is $NODE_NAME, so each gateway is named after its node.
     assertThat(gw.container().getEnv().stream().filter(e -> e.getName().equals("NODE_NAME")).findFirst()
         .map(e -> e.getValueFrom().getFieldRef().getFieldPath())).as("gateway NODE_NAME").contains("spec.nodeName");
-    var tcp = gw.flag("listen").stream().filter(l -> !l.startsWith("unix://")).toList();
-    assertThat(tcp).as("gateway TCP listener").hasSize(1);
-    var tcpPort = Integer.parseInt(tcp.getFirst().substring(tcp.getFirst().lastIndexOf(':') + 1));
-    assertThat(ports(gw.container())).as("gateway declares its NBD port").containsEntry("nbd", tcpPort);
     assertThat(gwDs.getSpec().getUpdateStrategy().getType()).as("gateway updateStrategy (restarts stall I/O)").isEqualTo("OnDelete");
 
     // The controller runs on another node: the control API is also on TCP, declared, and advertised via $POD_IP.
@@ -451,6 +447,41 @@ final class DeployManifestTest {
         .map(e -> e.getValueFrom().getFieldRef().getFieldPath())).as("gateway POD_IP (advertised in leases)")
         .contains("status.podIP");
     assertThat(gwPod.template().getSpec().getTerminationGracePeriodSeconds()).as("time to flush on SIGTERM").isGreaterThanOrEqualTo(60L);
+  }
+
+  /**
+   * Issue 11: no port that reads or writes a volume is open without authentication. NBD is node-local (Unix sockets
+   * only); the one TCP control listener is mutual TLS with its certificate files on a mounted Secret, and the
+   * controller that calls it has its own client certificate.
+   */
+  @Test
+  void noPortThatReachesAVolumeIsOpenWithoutAuthentication() {
+    var gwPod = pod(m.one(V1DaemonSet.class, "bucketdisk-gateway"));
+    var gw = bucketdiskIn(gwPod);
+    assertThat(gw.flag("listen")).as("gateway --listen: node-local Unix sockets only").isNotEmpty()
+        .allSatisfy(l -> assertThat(l).startsWith("unix:///"));
+    assertThat(ports(gw.container())).as("gateway declares no NBD port").doesNotContainKey("nbd")
+        .doesNotContainValue(10809);
+    assertAll(bucketdisk().map(bc -> () -> assertThat(bc.container().getArgs()).as(bc.where() + " args")
+        .noneMatch(a -> a.startsWith("--insecure"))));
+    var tcpControl = gw.flag("control").stream().filter(c -> !c.startsWith("unix://")).toList();
+    if (!tcpControl.isEmpty()) {
+      for (var flag : List.of("tls-cert", "tls-key", "tls-client-ca")) {
+        var file = gw.flag(flag);
+        assertThat(file).as("a TCP --control needs --" + flag).hasSize(1);
+        var mount = mountAt(gw.container(), parent(file.getFirst()));
+        assertThat(gwPod.volume(mount.getName()).getSecret()).as("--" + flag + " comes from a mounted Secret")
+            .isNotNull();
+      }
+      var ctlPod = pod(m.one(V1Deployment.class, "bucketdisk-controller"));
+      var ctl = bucketdiskIn(ctlPod);
+      for (var flag : List.of("tls-cert", "tls-key", "tls-ca")) {
+        var file = ctl.flag(flag);
+        assertThat(file).as("the controller calls the TCP control API with --" + flag).hasSize(1);
+        assertThat(ctlPod.volume(mountAt(ctl.container(), parent(file.getFirst())).getName()).getSecret())
+            .as("controller --" + flag + " from a mounted Secret").isNotNull();
+      }
+    }
   }
 
   @Test

@@ -1,11 +1,11 @@
 package io.bucketdisk.node;
 
 import io.bucketdisk.common.net.Endpoint;
+import io.bucketdisk.proto.gateway.AwaitVolumeClosedRequest;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.GatewayControlGrpc;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
+import io.bucketdisk.rpc.GatewayChannels;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -26,8 +26,13 @@ final class GatewayControl implements AutoCloseable {
   private final ManagedChannel channel;
 
   GatewayControl(String address) {
+    this(address, null);
+  }
+
+  /** As above; on TCP, mutual TLS with {@code tls} when given (see {@link GatewayChannels}). */
+  GatewayControl(String address, io.bucketdisk.common.tls.@org.jspecify.annotations.Nullable TlsFiles tls) {
     this.address = address;
-    this.channel = Grpc.newChannelBuilder(target(address), InsecureChannelCredentials.create()).build();
+    this.channel = GatewayChannels.open(Endpoint.parse(address), tls);
   }
 
   /** The grpc-java target of a control address ({@link Endpoint}); IllegalArgumentException naming the forms. */
@@ -58,6 +63,19 @@ final class GatewayControl implements AutoCloseable {
     try {
       return stub().deleteEphemeralVolume(DeleteEphemeralVolumeRequest.newBuilder().setVolumeId(volumeId).build())
           .getExisted();
+    } catch (StatusRuntimeException e) {
+      throw relay(e);
+    }
+  }
+
+  /**
+   * Waits until the gateway has let go of {@code volumeId} (last connection ended, flushed, lease released); the
+   * connections still open after {@code timeout} (0 when it let go).
+   */
+  int awaitClosed(String volumeId, java.time.Duration timeout) {
+    try {
+      return stub().awaitVolumeClosed(AwaitVolumeClosedRequest.newBuilder().setVolumeId(volumeId)
+          .setTimeoutMs((int) timeout.toMillis()).build()).getConnections();
     } catch (StatusRuntimeException e) {
       throw relay(e);
     }

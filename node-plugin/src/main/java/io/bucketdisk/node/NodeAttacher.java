@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
+import io.bucketdisk.common.tls.TlsFiles;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,8 +34,16 @@ final class NodeAttacher {
   private final Endpoint defaultGateway;
   private final int connections;
   private final Timeouts timeouts;
+  private final @Nullable TlsFiles tls;
 
   NodeAttacher(NbdNetlink netlink, Endpoint defaultGateway, int connections, Timeouts timeouts) {
+    this(netlink, defaultGateway, connections, timeouts, null);
+  }
+
+  /** As above; connections to a TCP gateway are mutual TLS with {@code tls} when given. */
+  NodeAttacher(NbdNetlink netlink, Endpoint defaultGateway, int connections, Timeouts timeouts,
+      @Nullable TlsFiles tls) {
+    this.tls = tls;
     this.netlink = netlink;
     this.defaultGateway = defaultGateway;
     this.connections = connections;
@@ -46,8 +56,8 @@ final class NodeAttacher {
     return defaultGateway;
   }
 
-  private static GatewayConnector connector(Endpoint gateway) {
-    return new GatewayConnector(gateway, CONNECT_TIMEOUT);
+  private GatewayConnector connector(Endpoint gateway) {
+    return new GatewayConnector(gateway, CONNECT_TIMEOUT, tls);
   }
 
   Attached attach(String volumeId, Endpoint gateway) throws IOException {

@@ -44,6 +44,7 @@ final class NodeErrors {
     String what = rpc + " " + volumeId + ": " + t.getMessage();
     Status status = switch (t) {
       case NbdHandshakeException h when h.exportMissing() -> Status.NOT_FOUND;
+      case NbdHandshakeException h when h.refusedByPolicy() -> Status.PERMISSION_DENIED;
       case NbdHandshakeException h -> Status.UNAVAILABLE;
       case NetlinkException n when n.errno() == ErrnoException.ENOENT || n.errno() == ErrnoException.EPERM ->
           Status.FAILED_PRECONDITION;

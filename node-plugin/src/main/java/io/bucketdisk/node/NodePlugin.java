@@ -48,7 +48,8 @@ public final class NodePlugin implements AutoCloseable {
     var netlink = NbdNetlink.open();
     var state = new StagingState(config.stateDir());
     var attacher = new NodeAttacher(netlink, config.gateway(),
-        config.connections(), new NodeAttacher.Timeouts(config.ioTimeout().toSeconds(), config.reattachTimeout().toSeconds()));
+        config.connections(), new NodeAttacher.Timeouts(config.ioTimeout().toSeconds(), config.reattachTimeout().toSeconds()),
+        config.tls());
     for (var v : state.all()) {
       boolean ok = v.deviceIndex() >= 0 && attacher.serves(v.exportName(), v.deviceIndex());
       log.info("volume {}: staged on /dev/nbd{} at {} ({})", v.volumeId(), v.deviceIndex(), v.stagingPath(),
@@ -57,7 +58,7 @@ public final class NodePlugin implements AutoCloseable {
     var watcher = new ReattachWatcher(netlink.subscribeLinkDead(), attacher, state, config.reattachTimeout());
     watcher.start();
     watcher.reconcile();
-    var control = new GatewayControl(config.gatewayControl());
+    var control = new GatewayControl(config.gatewayControl(), config.tls());
     var node = new NodeService(config.nodeId(), config.maxVolumes(), attacher, new Mounter(), state, control);
     var identity = new IdentityService(() -> {
       try {

@@ -58,6 +58,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   static final String TOPOLOGY_KEY = "topology.csi.bucketdisk.io/node";
   private static final Set<Mode> MOUNT_MODES = Set.of(Mode.SINGLE_NODE_WRITER, Mode.SINGLE_NODE_READER_ONLY,
       Mode.MULTI_NODE_READER_ONLY, Mode.SINGLE_NODE_SINGLE_WRITER, Mode.SINGLE_NODE_MULTI_WRITER);
+  /** How long NodeUnstageVolume waits for the gateway to close the volume after the disconnect. */
+  static final java.time.Duration UNSTAGE_CLOSE_WAIT = java.time.Duration.ofSeconds(30);
   private static final Set<Mode> READ_ONLY_MODES = Set.of(Mode.SINGLE_NODE_READER_ONLY, Mode.MULTI_NODE_READER_ONLY);
 
   private final String nodeId;
@@ -150,10 +152,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             .asRuntimeException();
       }
       var gateway = gateway(req.getPublishContextMap());
-      var attached = attacher.attach(req.getVolumeId(), gateway);
+      // Every node of a MULTI_NODE_READER_ONLY volume reads it read-only from its own gateway, without the writer's
+      // lease: the export "<volume>@" (the gateway refuses it while anybody holds the lease).
+      String export = cap.getAccessMode().getMode() == Mode.MULTI_NODE_READER_ONLY ? req.getVolumeId() + "@"
+          : req.getVolumeId();
+      var attached = attacher.attach(export, gateway);
       var v = new StagedVolume(wanted.volumeId(), attached.index(), staging, wanted.block(), wanted.fsType(),
           wanted.mountFlags(), wanted.readOnly() || attached.export().readOnly(), wanted.accessMode(), gateway.toString(),
-          Map.of(), wanted.volumeId(), false);
+          Map.of(), export, false);
       state.put(v);
       try {
         if (!v.block()) {
@@ -205,6 +211,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     }
     Mode mode = cap.getAccessMode().getMode();
     boolean readOnly = READ_ONLY_MODES.contains(mode);
+    if (cap.hasBlock() && (mode == Mode.MULTI_NODE_MULTI_WRITER || mode == Mode.MULTI_NODE_SINGLE_WRITER)) {
+      throw NodeErrors.invalid("access mode " + mode + " is not supported: a volume is written from one node at a time");
+    }
     if (cap.hasBlock()) {
       return new StagedVolume(volumeId, -1, staging, true, "", List.of(), readOnly, mode.name(), "", Map.of(), volumeId,
           false);
@@ -245,9 +254,38 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             + v.get().publications().keySet() + "; unpublish it first");
       }
       cleanupStage(v.get());
+      awaitGatewayLetGo(v.get());
       log.info("volume {} unstaged from {}", req.getVolumeId(), v.get().stagingPath());
       return NodeUnstageVolumeResponse.getDefaultInstance();
     });
+  }
+
+  /**
+   * After the disconnect, waits until this node's gateway has closed the volume (flushed, lease released), so the
+   * DeleteVolume that may follow NodeUnstage and ControllerUnpublish finds it free. Only for this node's own
+   * gateway (another gateway, named in publish_context, may still serve other nodes). A gateway that cannot be
+   * reached holds nothing open here: that is logged, not an error.
+   */
+  private void awaitGatewayLetGo(StagedVolume v) {
+    if (!v.gateway().equals(attacher.defaultGateway().toString())) {
+      return;
+    }
+    int open;
+    try {
+      open = control.awaitClosed(v.exportName(), UNSTAGE_CLOSE_WAIT);
+    } catch (io.grpc.StatusRuntimeException e) {
+      if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+        throw e;
+      }
+      log.warn("volume {}: detached; the gateway's control API ({}) did not answer, so its close was not awaited: {}",
+          v.volumeId(), control.address(), e.getStatus().getDescription());
+      return;
+    }
+    if (open > 0) {
+      throw Status.UNAVAILABLE.withDescription("volume " + v.volumeId() + " is detached here but the gateway still "
+          + "has " + open + " connection(s) to it after " + UNSTAGE_CLOSE_WAIT.toSeconds() + " s; retry")
+          .asRuntimeException();
+    }
   }
 
   private void cleanupStage(StagedVolume v) throws IOException {

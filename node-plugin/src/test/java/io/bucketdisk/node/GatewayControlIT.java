@@ -53,6 +53,43 @@ class GatewayControlIT {
     }
   }
 
+  /** Issue 11: NodeUnstage waits for this; DeleteVolume right after it must find no lease. */
+  @Test
+  void awaitClosedReturnsOnceTheGatewayLetGoSoTheVolumeCanBeDeletedAtOnce() throws Exception {
+    Path dir = Files.createTempDirectory(Path.of("/tmp"), "bdnctl");
+    Path socket = dir.resolve("control.sock");
+    try (var provider = VolumeExportProvider.forStore(dir.resolve("store").toUri(),
+            new LeaseOwner("gw", "unix://" + socket), CacheConfig.ofSize(256L << 20), null);
+        var server = GatewayControlServer.start(socket, provider.volumes());
+        var control = new GatewayControl("unix://" + socket)) {
+      var catalog = provider.volumes().catalog().orElseThrow();
+      catalog.create(new io.bucketdisk.store.VolumeSpec("pv-1", 16L << 20, 1 << 20, Map.of()));
+      var handle = provider.open("pv-1").orElseThrow();
+      handle.write(0, java.nio.ByteBuffer.wrap(new byte[4096]), 0);
+      assertThat(catalog.get("pv-1").orElseThrow().lease()).as("open: the gateway holds the lease").isNotNull();
+      assertThat(control.awaitClosed("pv-1", java.time.Duration.ofMillis(200))).as("still open").isEqualTo(1);
+      Thread.ofVirtual().start(() -> {
+        try {
+          Thread.sleep(300);
+          handle.close(); // what the kernel's NBD disconnect does to the gateway's last connection
+        } catch (Exception e) {
+          throw new RuntimeException(e);
+        }
+      });
+      assertThat(control.awaitClosed("pv-1", java.time.Duration.ofSeconds(20))).isZero();
+      assertThat(catalog.get("pv-1").orElseThrow().lease()).as("lease released before the answer").isNull();
+      catalog.delete("pv-1");
+      assertThat(catalog.get("pv-1")).isEmpty();
+      assertThat(control.awaitClosed("never-open", java.time.Duration.ofSeconds(5))).isZero();
+    } finally {
+      try (var files = Files.walk(dir)) {
+        for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+  }
+
   @Test
   void anAbsentGatewayIsUnavailableNamingTheAddress() {
     try (var control = new GatewayControl("unix:///tmp/bd-no-such-gateway/control.sock")) {

@@ -3,6 +3,7 @@ package io.bucketdisk.engine.volume;
 import io.bucketdisk.store.ChunkStore;
 import io.bucketdisk.store.LeaseOwner;
 import io.bucketdisk.store.Page;
+import io.bucketdisk.store.StoreException;
 import io.bucketdisk.store.VolumeCatalog;
 import io.bucketdisk.store.layout.SnapshotRecord;
 import io.bucketdisk.store.layout.VolumeManifest;
@@ -14,7 +15,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The volumes and snapshots of a {@link VolumeCatalog} as export names: volume {@code id} (writable, opened with
- * this gateway's lease) and snapshot {@code <volume>@<snapshot>} (read-only, no lease). Thread safe.
+ * this gateway's lease), snapshot {@code <volume>@<snapshot>} (read-only, no lease), and {@code <volume>@} (the
+ * volume's current data read-only, no lease: what every node of a MULTI_NODE_READER_ONLY volume opens on its own
+ * gateway; refused while any gateway holds the writer's lease, since that image would not be consistent). Thread safe.
  */
 public final class CatalogVolumeSource implements VolumeSource {
   /** Separates a volume id from a snapshot id in an export name. */
@@ -67,6 +70,19 @@ public final class CatalogVolumeSource implements VolumeSource {
     if (at >= 0) {
       String volume = name.substring(0, at);
       String snapshot = name.substring(at + 1);
+      if (snapshot.isEmpty()) {
+        Optional<VolumeManifest> m = catalog.get(volume);
+        if (m.isEmpty()) {
+          return Optional.empty();
+        }
+        var lease = m.get().lease();
+        if (lease != null && lease.mayBeHeldAt(System.currentTimeMillis(), catalog.options().clockSkew())) {
+          throw new StoreException(StoreException.Kind.CONFLICT, "volume " + volume + " is being written by gateway "
+              + lease.ownerId() + "; a read-only view needs an image nobody writes (unpublish the writer, or read a "
+              + "snapshot)");
+        }
+        return Optional.of(catalog.open(volume, owner, true));
+      }
       Optional<SnapshotRecord> rec = catalog.getSnapshot(snapshot);
       if (rec.isEmpty() || !rec.get().volumeId().equals(volume)) {
         return Optional.empty();

@@ -2,6 +2,8 @@ package io.bucketdisk.nbd.control;
 
 import io.bucketdisk.rpc.GrpcErrors;
 import io.bucketdisk.engine.volume.VolumeRegistry;
+import io.bucketdisk.proto.gateway.AwaitVolumeClosedRequest;
+import io.bucketdisk.proto.gateway.AwaitVolumeClosedResponse;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeRequest;
 import io.bucketdisk.proto.gateway.CreateEphemeralVolumeResponse;
 import io.bucketdisk.proto.gateway.DeleteEphemeralVolumeRequest;
@@ -192,6 +194,22 @@ public final class GatewayControlService extends GatewayControlGrpc.GatewayContr
       out.onError(Status.CANCELLED.withDescription("interrupted").asRuntimeException());
     } catch (IOException | RuntimeException e) {
       out.onError(status(e, "DeleteEphemeralVolume " + request.getVolumeId()));
+    }
+  }
+
+  @Override
+  public void awaitVolumeClosed(AwaitVolumeClosedRequest request, StreamObserver<AwaitVolumeClosedResponse> out) {
+    try {
+      String id = requireId(request.getVolumeId());
+      long millis = Math.min(Math.max(request.getTimeoutMs(), 0), 60_000);
+      int connections = volumes.awaitClosed(id, Duration.ofMillis(millis));
+      log.info("control: AwaitVolumeClosed {}: {}", id, connections == 0 ? "closed" : connections + " still open");
+      reply(out, AwaitVolumeClosedResponse.newBuilder().setConnections(connections).build());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      out.onError(Status.CANCELLED.withDescription("interrupted").asRuntimeException());
+    } catch (RuntimeException e) {
+      out.onError(status(e, "AwaitVolumeClosed " + request.getVolumeId()));
     }
   }
 

@@ -2,6 +2,7 @@ package io.bucketdisk.nbd.handshake;
 
 import static io.bucketdisk.nbd.wire.NbdConstants.*;
 
+import io.bucketdisk.nbd.access.ExportAccess;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.tls.ChannelTransport;
@@ -35,6 +36,12 @@ import org.slf4j.LoggerFactory;
  * up. While the server shuts down everything but ABORT gets ERR_SHUTDOWN. EXPORT_NAME cannot carry an error, so
  * where it would fail the connection is closed, as the spec says.
  *
+ * <p><b>Mutual TLS and authorisation.</b> With client certificates required, STARTTLS demands one the context
+ * trusts, and the name in it ({@link io.bucketdisk.common.tls.PeerIdentity}) is the node this connection speaks for:
+ * LIST shows it only the exports {@link ExportAccess} lets it open, and INFO, GO, LIST/SET_META_CONTEXT on any other
+ * name get NBD_REP_ERR_POLICY (EXPORT_NAME, which cannot carry an error, closes the connection), each refusal logged
+ * with the node and its address.
+ *
  * <p><b>Bounds.</b> Option data above {@link #MAX_OPTION_DATA} is drained and refused with ERR_TOO_BIG; above
  * {@link #MAX_DRAIN} or after {@link #MAX_OPTIONS} options the client is treated as hostile and dropped.
  */
@@ -52,6 +59,10 @@ public final class Handshake {
   private final @Nullable SSLContext tls;
   private final boolean tlsRequired;
   private final BooleanSupplier shuttingDown;
+  private final boolean clientCertificates;
+  private final ExportAccess access;
+  /** The node named by the client's verified certificate, once TLS is up with client certificates. */
+  private @Nullable String peer;
 
   private Transport transport;
   private final ChannelTransport plain;
@@ -72,6 +83,23 @@ public final class Handshake {
       @Nullable SSLContext tls,
       boolean tlsRequired,
       BooleanSupplier shuttingDown) {
+    this(transport, provider, tls, tlsRequired, false, ExportAccess.ALL, shuttingDown);
+  }
+
+  /**
+   * As above; with {@code clientCertificates}, STARTTLS requires a trusted client certificate and {@code access}
+   * decides which exports the node it names may list and open.
+   */
+  public Handshake(
+      ChannelTransport transport,
+      ExportProvider provider,
+      @Nullable SSLContext tls,
+      boolean tlsRequired,
+      boolean clientCertificates,
+      ExportAccess access,
+      BooleanSupplier shuttingDown) {
+    this.clientCertificates = clientCertificates;
+    this.access = access;
     this.plain = transport;
     this.transport = transport;
     this.provider = provider;
@@ -200,6 +228,10 @@ public final class Handshake {
       log.info("refused EXPORT_NAME: {}", e.getMessage());
       return new Step.Done(Optional.empty());
     }
+    if (refusal(name).isPresent()) {
+      refused(OPT_EXPORT_NAME, name);
+      return new Step.Done(Optional.empty());
+    }
     Optional<Export> export = open(name);
     if (export.isEmpty()) {
       log.info("refused EXPORT_NAME '{}': no such export", name);
@@ -250,7 +282,9 @@ public final class Handshake {
       return CONTINUE;
     }
     for (var l : listings) {
-      reply(OPT_LIST, REP_SERVER, OptionCodec.server(l.name(), l.description()));
+      if (refusal(l.name()).isEmpty()) {
+        reply(OPT_LIST, REP_SERVER, OptionCodec.server(l.name(), l.description()));
+      }
     }
     reply(OPT_LIST, REP_ACK);
     return CONTINUE;
@@ -272,7 +306,13 @@ public final class Handshake {
     }
     reply(OPT_STARTTLS, REP_ACK);
     // A failed TLS handshake throws: the only way out is a hard disconnect.
-    transport = TlsTransport.accept(plain, tls);
+    TlsTransport t = TlsTransport.accept(plain, tls, clientCertificates);
+    transport = t;
+    if (clientCertificates) {
+      peer = t.peerIdentity().orElseThrow(() -> new ProtocolException("client certificate from " + address()
+          + " names no node (no CN in its subject)"));
+      log.debug("TLS established with node {} ({})", peer, address());
+    }
     structured = false;
     extended = false;
     metaExport = null;
@@ -289,6 +329,11 @@ public final class Handshake {
       request = OptionCodec.decodeExportRequest(data);
     } catch (OptionFormatException e) {
       reply(option, REP_ERR_INVALID, e.getMessage());
+      return CONTINUE;
+    }
+    Optional<String> refused = refused(option, request.name());
+    if (refused.isPresent()) {
+      reply(option, REP_ERR_POLICY, refused.get());
       return CONTINUE;
     }
     Optional<Export> opened;
@@ -382,6 +427,11 @@ public final class Handshake {
       reply(option, REP_ERR_INVALID, e.getMessage());
       return CONTINUE;
     }
+    Optional<String> refused = refused(option, request.exportName());
+    if (refused.isPresent()) {
+      reply(option, REP_ERR_POLICY, refused.get());
+      return CONTINUE;
+    }
     List<String> available;
     try {
       Optional<Export> export = open(request.exportName());
@@ -419,6 +469,39 @@ public final class Handshake {
     }
     reply(option, REP_ACK);
     return CONTINUE;
+  }
+
+  /**
+   * Why this connection may not use export {@code name}, or empty when it may: only a connection speaking for a node
+   * (a verified client certificate) is asked about; a rule that cannot be checked now refuses.
+   */
+  private Optional<String> refusal(String name) {
+    if (peer == null) {
+      return Optional.empty();
+    }
+    try {
+      String resolved = canonical(name);
+      return access.refusal(peer, resolved == null ? name : resolved);
+    } catch (IOException e) {
+      return Optional.of("cannot check whether node " + peer + " may open '" + name + "': " + e.getMessage());
+    }
+  }
+
+  /** {@link #refusal}, logged with the node and its address when it refuses. */
+  private Optional<String> refused(int option, String name) {
+    Optional<String> why = refusal(name);
+    why.ifPresent(reason -> log.warn("refused {} '{}' to node {} from {}: {}", optionName(option), name, peer,
+        address(), reason));
+    return why;
+  }
+
+  private String address() {
+    try {
+      var a = plain.channel().getRemoteAddress();
+      return a == null ? "?" : a.toString();
+    } catch (IOException e) {
+      return "?";
+    }
   }
 
   private Session session(Export export, ExportInfo info) {

@@ -98,7 +98,11 @@ final class NbdConnection implements Runnable {
       var handshaking = new AtomicBoolean(true);
       Thread timer = Thread.ofVirtual().name("nbd-handshake-timer-" + id).start(() -> cutOff(handshaking, peer));
       try {
-        session = new Handshake(plain, provider, options.tls(), options.tlsRequired(), listener::stopping).run();
+        // Mutual TLS is for TCP; a Unix socket is the node's own (its directory is the boundary).
+        boolean tcp = !(channel.getLocalAddress() instanceof java.net.UnixDomainSocketAddress);
+        boolean mutual = options.clientCertificates() && tcp;
+        session = new Handshake(plain, provider, options.tls(), options.tlsRequired() || mutual, mutual,
+            options.access(), listener::stopping).run();
       } finally {
         timer.interrupt();
       }

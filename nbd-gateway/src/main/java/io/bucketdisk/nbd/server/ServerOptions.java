@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.server;
 
+import io.bucketdisk.nbd.access.ExportAccess;
 import java.time.Duration;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
@@ -16,6 +17,10 @@ import org.jspecify.annotations.Nullable;
  *     blocking socket reads) instead of virtual ones; pipelined requests run on virtual threads either way
  * @param handshakeTimeout how long a client may take from connecting to the end of the handshake before the
  *     server closes the connection (a stalled client must not hold a connection forever)
+ * @param clientCertificates mutual TLS: every TCP connection must STARTTLS (FORCEDTLS there; Unix sockets, the node's
+ *     own, stay as they are) and show a client certificate the context's trust manager accepts; its name decides
+ *     through {@code access} which exports the connection may list and open
+ * @param access which exports a connection with a verified client certificate may list and open
  */
 public record ServerOptions(
     @Nullable SSLContext tls,
@@ -24,10 +29,12 @@ public record ServerOptions(
     int maxInFlightBytes,
     Duration shutdownGrace,
     boolean platformReaders,
-    Duration handshakeTimeout) {
+    Duration handshakeTimeout,
+    boolean clientCertificates,
+    ExportAccess access) {
 
   public ServerOptions {
-    if (tlsRequired && tls == null) {
+    if ((tlsRequired || clientCertificates) && tls == null) {
       throw new IllegalArgumentException("TLS required but no certificate configured");
     }
     if (maxInFlight < 1 || maxInFlightBytes < PayloadBuffers.maxLease()) {
@@ -40,18 +47,20 @@ public record ServerOptions(
 
   /** These options with the given shutdown grace period. */
   public ServerOptions withShutdownGrace(Duration grace) {
-    return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, grace, platformReaders, handshakeTimeout);
+    return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, grace, platformReaders, handshakeTimeout,
+        clientCertificates, access);
   }
 
   /** These options with virtual-thread ({@code false}) or platform-thread ({@code true}) readers. */
   public ServerOptions withPlatformReaders(boolean platform) {
     return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, shutdownGrace, platform,
-        handshakeTimeout);
+        handshakeTimeout, clientCertificates, access);
   }
 
   /** These options with the given handshake timeout. */
   public ServerOptions withHandshakeTimeout(Duration timeout) {
-    return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, shutdownGrace, platformReaders, timeout);
+    return new ServerOptions(tls, tlsRequired, maxInFlight, maxInFlightBytes, shutdownGrace, platformReaders, timeout,
+        clientCertificates, access);
   }
 
   /**
@@ -59,12 +68,22 @@ public record ServerOptions(
    * handshake timeout.
    */
   public static ServerOptions defaults() {
-    return new ServerOptions(null, false, 256, 128 << 20, Duration.ofSeconds(5), true, Duration.ofSeconds(30));
+    return new ServerOptions(null, false, 256, 128 << 20, Duration.ofSeconds(5), true, Duration.ofSeconds(30), false,
+        ExportAccess.ALL);
   }
 
   /** These options with TLS. */
   public ServerOptions withTls(SSLContext context, boolean required) {
     return new ServerOptions(context, required, maxInFlight, maxInFlightBytes, shutdownGrace, platformReaders,
-        handshakeTimeout);
+        handshakeTimeout, clientCertificates, access);
+  }
+
+  /**
+   * These options with mutual TLS on TCP: {@code context} must verify clients (a trust manager over the client CA);
+   * {@code access} decides what each verified node may open.
+   */
+  public ServerOptions withClientCertificates(SSLContext context, ExportAccess access) {
+    return new ServerOptions(context, tlsRequired, maxInFlight, maxInFlightBytes, shutdownGrace, platformReaders,
+        handshakeTimeout, true, access);
   }
 }

@@ -1,9 +1,11 @@
 package io.bucketdisk.nbd.tls;
 
+import io.bucketdisk.common.tls.PeerIdentity;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
@@ -39,13 +41,17 @@ public final class TlsTransport implements Transport {
   }
 
   /**
-   * Runs the server side of the TLS handshake on {@code plain}'s channel and returns the encrypted stream.
+   * Runs the server side of the TLS handshake on {@code plain}'s channel and returns the encrypted stream. With
+   * {@code needClientCertificate} a client that shows no certificate, or one the context's trust manager does not
+   * accept, fails the handshake.
    *
    * @throws SSLException when the handshake fails (the caller must hard-disconnect)
    */
-  public static TlsTransport accept(ChannelTransport plain, SSLContext context) throws IOException {
+  public static TlsTransport accept(ChannelTransport plain, SSLContext context, boolean needClientCertificate)
+      throws IOException {
     SSLEngine engine = context.createSSLEngine();
     engine.setUseClientMode(false);
+    engine.setNeedClientAuth(needClientCertificate);
     var t = new TlsTransport(plain.channel(), engine, plain.pending());
     t.handshake();
     return t;
@@ -205,6 +211,11 @@ public final class TlsTransport implements Transport {
   @Override
   public boolean isTls() {
     return true;
+  }
+
+  /** The node named by the client's verified certificate ({@link PeerIdentity}); empty when it showed none. */
+  public Optional<String> peerIdentity() {
+    return PeerIdentity.of(engine.getSession());
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.bucketdisk.nbd.cache;
 
+import io.bucketdisk.engine.cache.CacheConfig;
 import io.bucketdisk.engine.cache.ChunkCache;
 import io.bucketdisk.engine.volume.MemoryVolumeSource;
 import io.bucketdisk.engine.cache.MemoryChunkStore;

@@ -12,12 +12,16 @@ import java.nio.charset.StandardCharsets;
  * client flags, then {@code NBD_OPT_GO} with the export name and one info request ({@code NBD_INFO_BLOCK_SIZE}),
  * collecting {@code NBD_REP_INFO} until {@code NBD_REP_ACK}. A server that answers GO with {@code ERR_UNSUP}
  * gets {@code NBD_OPT_EXPORT_NAME}. Blocking; one call per channel; the channel's own timeouts bound it.
+ *
+ * <p>For TLS the steps run apart: {@link #greet}, {@link #startTls} (NBD_OPT_STARTTLS, expecting ACK; the caller then
+ * runs the TLS handshake on the same socket), and {@link #go} over the encrypted stream.
  */
 public final class NbdClientHandshake {
   static final long NBDMAGIC = 0x4e42444d41474943L, IHAVEOPT = 0x49484156454F5054L, REPLY_MAGIC = 0x0003e889045565a9L;
   static final int FLAG_FIXED_NEWSTYLE = 1, FLAG_NO_ZEROES = 2;
-  static final int OPT_EXPORT_NAME = 1, OPT_GO = 7;
-  static final int REP_ACK = 1, REP_INFO = 3, REP_ERR_UNSUP = 0x80000001, REP_ERR_UNKNOWN = 0x80000006;
+  static final int OPT_EXPORT_NAME = 1, OPT_STARTTLS = 5, OPT_GO = 7;
+  static final int REP_ACK = 1, REP_INFO = 3, REP_ERR_UNSUP = 0x80000001, REP_ERR_POLICY = 0x80000002,
+      REP_ERR_UNKNOWN = 0x80000006;
   static final int INFO_EXPORT = 0, INFO_BLOCK_SIZE = 3;
   private static final int MAX_REPLY = 64 * 1024;
 
@@ -25,6 +29,11 @@ public final class NbdClientHandshake {
 
   /** Runs the handshake for {@code exportName} on {@code ch} and returns what the server said. */
   public static NegotiatedExport negotiate(ByteChannel ch, String exportName) throws IOException {
+    return go(ch, exportName, greet(ch));
+  }
+
+  /** Reads the greeting and answers with the client flags; whether NO_ZEROES was agreed. */
+  public static boolean greet(ByteChannel ch) throws IOException {
     var greeting = readFully(ch, 18);
     if (greeting.getLong() != NBDMAGIC) {
       throw new NbdHandshakeException("not an NBD server (no NBDMAGIC)", false);
@@ -38,7 +47,30 @@ public final class NbdClientHandshake {
     }
     boolean noZeroes = (handshakeFlags & FLAG_NO_ZEROES) != 0;
     writeFully(ch, ByteBuffer.allocate(4).putInt(FLAG_FIXED_NEWSTYLE | (noZeroes ? FLAG_NO_ZEROES : 0)).flip());
+    return noZeroes;
+  }
 
+  /** Sends NBD_OPT_STARTTLS and waits for its ACK; the TLS handshake comes next, on the same socket. */
+  public static void startTls(ByteChannel ch) throws IOException {
+    writeFully(ch, ByteBuffer.allocate(16).putLong(IHAVEOPT).putInt(OPT_STARTTLS).putInt(0).flip());
+    var hdr = readFully(ch, 20);
+    if (hdr.getLong() != REPLY_MAGIC || hdr.getInt() != OPT_STARTTLS) {
+      throw new NbdHandshakeException("bad reply to STARTTLS", false);
+    }
+    int type = hdr.getInt();
+    int len = hdr.getInt();
+    if (len < 0 || len > MAX_REPLY) {
+      throw new NbdHandshakeException("bad reply to STARTTLS (length " + len + ")", false);
+    }
+    String msg = StandardCharsets.UTF_8.decode(readFully(ch, len)).toString();
+    if (type != REP_ACK) {
+      throw new NbdHandshakeException("server refused STARTTLS: " + errorName(type) + (msg.isEmpty() ? "" : " (" + msg
+          + ")"), false);
+    }
+  }
+
+  /** NBD_OPT_GO for {@code exportName} (after {@link #greet}, and {@link #startTls} plus TLS if any). */
+  public static NegotiatedExport go(ByteChannel ch, String exportName, boolean noZeroes) throws IOException {
     byte[] name = exportName.getBytes(StandardCharsets.UTF_8);
     writeFully(ch, goOption(name));
     long size = -1;
@@ -77,7 +109,7 @@ public final class NbdClientHandshake {
         String msg = StandardCharsets.UTF_8.decode(data).toString();
         boolean unknown = type == REP_ERR_UNKNOWN;
         throw new NbdHandshakeException("server refused export '" + exportName + "': " + errorName(type)
-            + (msg.isEmpty() ? "" : " (" + msg + ")"), unknown);
+            + (msg.isEmpty() ? "" : " (" + msg + ")"), unknown, type == REP_ERR_POLICY);
       }
       // Unknown non-error replies are ignored, as the spec asks of clients.
     }

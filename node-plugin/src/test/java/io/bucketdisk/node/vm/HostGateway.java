@@ -30,6 +30,7 @@ public final class HostGateway implements AutoCloseable {
    * resend them on the reattached connections instead.
    */
   private static final ServerOptions OPTIONS = ServerOptions.defaults().withShutdownGrace(Duration.ZERO);
+  private final ServerOptions options;
   private final Path storeDir;
   private final URI store;
   private final VolumeCatalog catalog;
@@ -38,12 +39,23 @@ public final class HostGateway implements AutoCloseable {
   private final int port;
 
   public HostGateway(Path storeDir) throws IOException {
+    this(storeDir, null);
+  }
+
+  /**
+   * As above; with {@code tls} (the gateway's certificate and the client CA) the TCP listener is mutual TLS and a
+   * node may open only the volumes {@link #publish published} to the name in its certificate.
+   */
+  public HostGateway(Path storeDir, io.bucketdisk.common.tls.@org.jspecify.annotations.Nullable TlsFiles tls)
+      throws IOException {
     this.storeDir = storeDir;
     Files.createDirectories(storeDir);
     this.store = storeDir.toUri();
     this.catalog = VolumeCatalog.open(store, CatalogOptions.defaults());
+    this.options = tls == null ? OPTIONS : OPTIONS.withTls(tls.context(), false)
+        .withClientCertificates(tls.context(), new io.bucketdisk.nbd.access.PublicationAccess(catalog));
     provider = newProvider();
-    listener = new NbdListener(provider, OPTIONS);
+    listener = new NbdListener(provider, options);
     port = ((InetSocketAddress) listener.listen(new InetSocketAddress("127.0.0.1", 0))).getPort();
   }
 
@@ -56,6 +68,20 @@ public final class HostGateway implements AutoCloseable {
   /** Creates a volume of {@code size} bytes (1 MiB chunks), served as export {@code name}. */
   public void addVolume(String name, long size) throws IOException {
     catalog.create(new VolumeSpec(name, size, CHUNK, java.util.Map.of()));
+  }
+
+  /** Records the volume as published to {@code node}, as ControllerPublishVolume does. */
+  public void publish(String name, String node) throws IOException {
+    catalog.publish(name, node, false);
+  }
+
+  /** The first {@code length} bytes of volume {@code name}, read through the gateway's own export. */
+  public byte[] read(String name, int length) throws IOException {
+    try (var export = provider.open(name).orElseThrow()) {
+      var buf = java.nio.ByteBuffer.allocate(length);
+      export.read(0, buf, 0);
+      return buf.array();
+    }
   }
 
   /** Grows a volume in the store and tells the running gateway, as ControllerExpandVolume does. */
@@ -87,7 +113,7 @@ public final class HostGateway implements AutoCloseable {
     listener.stop();
     provider.close();
     provider = newProvider();
-    listener = new NbdListener(provider, OPTIONS);
+    listener = new NbdListener(provider, options);
     listener.listen(new InetSocketAddress("127.0.0.1", port));
   }
 
