@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything bucketdisk's tests need on a fresh Debian 12 machine: the NBD peers used by the
 # interop tests, QEMU and busybox for the real-kernel VM tests, and Debian's kernel package (unpacked,
-# never installed) that provides nbd.ko. Idempotent; safe to run again.
+# never installed) that provides nbd.ko; plus s3backer (FUSE), the peer bench/engine-bench.sh compares
+# against. Idempotent; safe to run again.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(qemu-utils qemu-system-x86 libnbd-bin nbd-client nbdkit fio busybox-static cpio kmod
-          e2fsprogs xfsprogs util-linux socat)
+          e2fsprogs xfsprogs util-linux socat s3backer)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
