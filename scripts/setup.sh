@@ -2,15 +2,15 @@
 # Installs everything bucketdisk's tests need on a fresh Debian 12 machine: the NBD peers used by the
 # interop tests, QEMU and busybox for the real-kernel VM tests, Ceph (monitor, OSD, RADOS Gateway) for the
 # second real S3 server (scripts/ceph-rgw.sh), podman/buildah/debootstrap/runc to build and run the container image
-# (scripts/image.sh, deploy's ImageIT), and Debian's kernel package (unpacked, never installed) that
-# provides nbd.ko. Idempotent; safe to run again.
+# (scripts/image.sh, deploy's ImageIT), Debian's kernel package (unpacked, never installed) that provides nbd.ko,
+# and s3backer (FUSE), the peer bench/engine-bench.sh compares against. Idempotent; safe to run again.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(qemu-utils qemu-system-x86 libnbd-bin nbd-client nbdkit fio busybox-static cpio kmod
           e2fsprogs xfsprogs util-linux socat python3 curl openssl
           ceph-mon ceph-osd radosgw ceph-common
-          podman buildah debootstrap runc)
+          podman buildah debootstrap runc s3backer)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
