@@ -130,7 +130,7 @@ public final class GatewayCommand implements Callable<Integer> {
     String advertise = controlAdvertise != null ? controlAdvertise : advertise(control, System.getenv("POD_IP"));
     checkControl("--control-advertise", advertise);
     Operations ops = Operations.start(metrics);
-    ExportProvider provider = provider(store, advertise, cacheSize, ops);
+    ExportProvider provider = provider(store, advertise, runDirectory(control), cacheSize, ops);
     if (mutual != null && tls != null) {
       ExportAccess access = provider instanceof io.bucketdisk.nbd.export.VolumeExportProvider v
           && v.volumes().catalog().isPresent() ? new PublicationAccess(v.volumes().catalog().get()) : ExportAccess.ALL;
@@ -211,24 +211,30 @@ public final class GatewayCommand implements Callable<Integer> {
     }
   }
 
-  /** The export provider for a store URL; the one place where the store-backed provider gets plugged in. */
-  static ExportProvider provider(String storeUrl) {
-    return provider(storeUrl, "unix:///run/bucketdisk/control.sock", "1Gi");
-  }
-
-  static ExportProvider provider(String storeUrl, String control, String cacheSize) {
-    return provider(storeUrl, control, cacheSize, null);
-  }
-
-  static ExportProvider provider(String storeUrl, String control, String cacheSize, @Nullable Operations ops) {
+  /**
+   * The export provider for a store URL; the one place where the store-backed provider gets plugged in. {@code runDir}
+   * is where this process's instance lock goes (the directory of its Unix control socket), null for none.
+   */
+  static ExportProvider provider(String storeUrl, String control, @Nullable Path runDir, String cacheSize,
+      @Nullable Operations ops) {
     if (storeUrl.equals("memory://") || storeUrl.equals("memory:")) {
       return MemoryExportProvider.of("demo", "bucketdisk demo volume (in memory, 1 GiB)", DEMO_SIZE);
     }
     if (storeUrl.startsWith("file://") || storeUrl.startsWith("s3://")) {
-      return StoreWiring.gatewayProvider(storeUrl, control, cacheSize,
+      return StoreWiring.gatewayProvider(storeUrl, control, runDir, cacheSize,
           ops == null ? io.bucketdisk.store.StoreMetrics.NONE : ops.storeMetrics());
     }
     throw new UserError("--store " + ObjectStores.redact(storeUrl) + ": use memory://, file:///abs/dir or s3://bucket/prefix");
+  }
+
+  /** The directory of the first Unix {@code --control} socket: where the instance lock lives. */
+  static @Nullable Path runDirectory(List<String> controls) {
+    for (String c : controls) {
+      if (Endpoint.parse(c) instanceof Endpoint.Unix unix) {
+        return unix.path().toAbsolutePath().getParent();
+      }
+    }
+    return null;
   }
 
   /** Builds the STARTTLS context from the flags, or null when no TLS flag is given. */

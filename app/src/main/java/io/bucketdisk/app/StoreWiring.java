@@ -22,7 +22,7 @@ import org.jspecify.annotations.Nullable;
 final class StoreWiring {
   private StoreWiring() {}
 
-  /** The lease owner id of this gateway: {@code $NODE_NAME} (Kubernetes), else the host name. */
+  /** The node part of this gateway's lease owner id: {@code $NODE_NAME} (Kubernetes), else the host name. */
   static String gatewayId() {
     String node = System.getenv("NODE_NAME");
     if (node != null && !node.isBlank()) {
@@ -35,12 +35,18 @@ final class StoreWiring {
     }
   }
 
-  static VolumeExportProvider gatewayProvider(String storeUrl, String control, String cacheSize,
-      io.bucketdisk.store.StoreMetrics metrics) {
+  /**
+   * The store-backed provider of {@code gateway}. Its lease owner is a new instance of this node ({@link #gatewayId}),
+   * locked in {@code runDir} (the directory of its Unix control socket) so that it replaces a dead predecessor at once;
+   * without a run directory it only waits out the leases a predecessor left.
+   */
+  static VolumeExportProvider gatewayProvider(String storeUrl, String control, @Nullable Path runDir,
+      String cacheSize, io.bucketdisk.store.StoreMetrics metrics) {
     CacheConfig config = cacheConfig(cacheSize);
+    LeaseOwner owner = runDir == null ? LeaseOwner.instance(gatewayId(), control, java.util.Set.of())
+        : InstanceLock.acquire(runDir, gatewayId(), control).owner();
     try {
-      return VolumeExportProvider.forStore(URI.create(storeUrl), new LeaseOwner(gatewayId(), control), config, null,
-          metrics);
+      return VolumeExportProvider.forStore(URI.create(storeUrl), owner, config, null, metrics);
     } catch (IllegalArgumentException e) {
       throw new UserError("--store " + ObjectStores.redact(storeUrl) + ": " + e.getMessage());
     } catch (IOException e) {
@@ -58,18 +64,36 @@ final class StoreWiring {
     Path dir = data.toAbsolutePath().normalize();
     try {
       Files.createDirectories(dir);
-      return VolumeExportProvider.forStore(dir.toUri(), new LeaseOwner("dev", "unix://" + dir.resolve("control.sock")),
-          config, VolumeSpec.of("demo", demoSize), metrics);
+      LeaseOwner owner = InstanceLock.acquire(dir, "dev", "unix://" + dir.resolve("control.sock")).owner();
+      return VolumeExportProvider.forStore(dir.toUri(), owner, config, VolumeSpec.of("demo", demoSize), metrics);
     } catch (IOException e) {
       throw new UserError("--data " + data + ": cannot use it as a store: " + e.getMessage());
     }
   }
 
   static CacheConfig cacheConfig(String cacheSize) {
+    CacheConfig config;
     try {
-      return CacheConfig.ofSize(ByteSize.parse(cacheSize).bytes());
+      config = CacheConfig.ofSize(ByteSize.parse(cacheSize).bytes());
     } catch (IllegalArgumentException e) {
       throw new UserError("--cache-size: " + e.getMessage());
+    }
+    checkHeap(cacheSize, config.cacheBytes(), Runtime.getRuntime().maxMemory());
+    return config;
+  }
+
+  /** Heap the process needs beside its cache: requests, connections, the store client (measured: about 100 MiB). */
+  static final long HEAP_OVERHEAD = 64L << 20;
+
+  /**
+   * Refuses a cache the JVM heap cannot hold (it would end in OutOfMemoryError under load): the launcher sizes -Xmx
+   * from --cache-size, so this is a -Xmx set elsewhere.
+   */
+  static void checkHeap(String cacheSize, long cacheBytes, long maxHeap) {
+    if (maxHeap != Long.MAX_VALUE && maxHeap < cacheBytes + HEAP_OVERHEAD) {
+      throw new UserError("--cache-size " + cacheSize + " does not fit the JVM heap of " + (maxHeap >> 20) + " MiB: "
+          + "remove the smaller -Xmx from JAVA_TOOL_OPTIONS or BUCKETDISK_JAVA_OPTS (the bucketdisk launcher sizes "
+          + "the heap from --cache-size), or lower --cache-size");
     }
   }
 

@@ -63,4 +63,13 @@ class GatewayCommandTest {
         java.nio.file.Path.of("/nonexistent/ca.crt"), false)).isInstanceOf(UserError.class)
         .hasMessageContaining("--tls-cert and --tls-key");
   }
+
+  @Test
+  void aCacheTheHeapCannotHoldIsRefusedInOneLine() {
+    StoreWiring.checkHeap("256Mi", 256L << 20, 400L << 20);
+    assertThatThrownBy(() -> StoreWiring.checkHeap("1Gi", 1L << 30, 512L << 20)).isInstanceOf(UserError.class)
+        .hasMessage("--cache-size 1Gi does not fit the JVM heap of 512 MiB: remove the smaller -Xmx from "
+            + "JAVA_TOOL_OPTIONS or BUCKETDISK_JAVA_OPTS (the bucketdisk launcher sizes the heap from --cache-size), "
+            + "or lower --cache-size");
+  }
 }

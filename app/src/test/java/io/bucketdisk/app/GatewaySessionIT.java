@@ -95,14 +95,7 @@ class GatewaySessionIT {
             .as("objects left in the bucket prefix on %s", server.name()).isEmpty();
       }
     } finally {
-      for (ChildJvm p : started) {
-        p.close();
-      }
-      try (var walk = Files.walk(dir)) {
-        for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(f);
-        }
-      }
+      GatewaySessionIT.closeAll(started, dir);
     }
   }
 
@@ -138,5 +131,17 @@ class GatewaySessionIT {
     assertThat(r.exit()).as("qemu-io %s: %s %s", List.of(commands), r.out(), r.err()).isZero();
     assertThat(r.out() + r.err()).as("qemu-io %s", List.of(commands))
         .doesNotContain("verification failed").doesNotContain("failed:");
+  }
+
+  /** Stops every child (SIGKILL if still running) and deletes {@code dir}. */
+  static void closeAll(List<ChildJvm> started, Path dir) throws Exception {
+    for (ChildJvm p : started) {
+      p.close();
+    }
+    try (var walk = Files.walk(dir)) {
+      for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(f);
+      }
+    }
   }
 }

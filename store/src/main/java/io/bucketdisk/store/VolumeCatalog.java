@@ -433,7 +433,8 @@ public final class VolumeCatalog implements AutoCloseable {
 
   /**
    * Acquires (or renews, when {@code owner} holds it) the lease of a volume for {@link CatalogOptions#leaseDuration}.
-   * CONFLICT naming the holder when another owner's lease is live (until its expiry plus the clock-skew allowance).
+   * CONFLICT naming the holder when another owner's lease is live (until its expiry plus the clock-skew allowance),
+   * unless {@code owner} {@link LeaseOwner#replaces replaces} that holder, whose lease it then takes over at once.
    */
   public VolumeManifest acquireLease(String volumeId, LeaseOwner owner) throws IOException {
     Layout.checkId("volume", volumeId);
@@ -442,9 +443,12 @@ public final class VolumeCatalog implements AutoCloseable {
       long now = millis();
       Lease l = cur.lease();
       boolean mine = l != null && l.ownerId().equals(owner.id());
-      if (l != null && !mine && l.mayBeHeldAt(now, options.clockSkew())) {
+      boolean gone = l != null && owner.replaces(l.ownerId());
+      if (l != null && !mine && !gone && l.mayBeHeldAt(now, options.clockSkew())) {
+        boolean sameNode = LeaseOwner.node(l.ownerId()).equals(LeaseOwner.node(owner.id()));
         throw new StoreException(Kind.CONFLICT, "volume " + cur.id() + " is held by gateway " + l.ownerId() + " ("
-            + l.ownerAddress() + ") until " + l.expiresAt() + "; it must release the lease or let it expire");
+            + l.ownerAddress() + ") until " + l.expiresAt() + "; it must release the lease or let it expire"
+            + (sameNode ? " (another live process with this node's name: one gateway per node)" : ""));
       }
       VolumeManifest next = cur;
       if (l != null && !mine) {
@@ -454,8 +458,8 @@ public final class VolumeCatalog implements AutoCloseable {
           throw new StoreException(Kind.PERMANENT, "volume " + cur.id() + " has used up its epochs");
         }
         next = cur.withSnapshots(cur.epoch() + 1, cur.snapshots());
-        log.warn("volume {}: gateway {} takes over the expired lease of gateway {} ({})", cur.id(), owner.id(),
-            l.ownerId(), l.ownerAddress());
+        log.warn("volume {}: gateway {} takes over the {} of gateway {} ({})", cur.id(), owner.id(),
+            gone ? "lease (at once: that process is gone)" : "expired lease", l.ownerId(), l.ownerAddress());
       }
       return next.withLease(new Lease(owner.id(), owner.address(), mine ? l.acquiredAtMillis() : now,
           now + options.leaseDuration().toMillis()));

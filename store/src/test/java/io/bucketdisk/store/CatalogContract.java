@@ -372,6 +372,23 @@ abstract class CatalogContract {
   }
 
   @Test
+  void twoProcessesWithOneNodeNameNeverShareALeaseButASuccessorTakesOverAtOnce() throws Exception {
+    catalog.create(spec("v", CHUNK));
+    LeaseOwner first = LeaseOwner.instance("node-1", "unix:///run/a.sock", java.util.Set.of());
+    LeaseOwner second = LeaseOwner.instance("node-1", "unix:///run/a.sock", java.util.Set.of());
+    assertThat(first.id()).startsWith("node-1#").isNotEqualTo(second.id());
+    catalog.acquireLease("v", first);
+    assertThatThrownBy(() -> catalog.acquireLease("v", second)).isInstanceOf(StoreException.class)
+        .hasMessageContaining("is held by gateway " + first.id()).hasMessageContaining("one gateway per node");
+    // the process that replaces a dead one (it holds the node's instance lock) does not wait for the expiry
+    LeaseOwner successor = LeaseOwner.instance("node-1", "unix:///run/a.sock", java.util.Set.of(first.id()));
+    VolumeManifest m = catalog.acquireLease("v", successor);
+    assertThat(m.lease().ownerId()).isEqualTo(successor.id());
+    assertThat(m.epoch()).as("the takeover fences what the dead process left in flight").isEqualTo(2);
+    assertThatThrownBy(() -> catalog.acquireLease("v", first)).isInstanceOf(StoreException.class);
+  }
+
+  @Test
   void aFencedWriterIsRefusedAfterTakeover() throws Exception {
     catalog.create(spec("v", 2 * CHUNK));
     ChunkStore a = catalog.open("v", A, false);
