@@ -557,7 +557,9 @@ final class DeployManifestTest {
       var needsApi = false;
       for (var c : allContainers(p).toList()) {
         var sidecar = sidecar(c);
-        var needs = sidecar.equals("bucketdisk") ? BUCKETDISK_RBAC.get(c.getArgs().getFirst()) : SIDECAR_RBAC.get(sidecar);
+        var needs = !sidecar.equals("bucketdisk") ? SIDECAR_RBAC.get(sidecar)
+            : c.getCommand() != null ? List.<Need>of() // a plain tool of the image (the gateway's chown step)
+            : BUCKETDISK_RBAC.get(c.getArgs().getFirst());
         for (var need : needs) {
           needsApi = true;
           assertThat(covers(clusterRules, need)).as(p.workload() + " SA " + sa + " lets " + sidecar + " " + String.join(",", need.verbs())
@@ -624,7 +626,7 @@ final class DeployManifestTest {
       for (var mount : Optional.ofNullable(c.getVolumeMounts()).orElse(List.of())) {
         assertThat(names).as(p.workload() + "/" + c.getName() + " mount " + mount.getMountPath()).contains(mount.getName());
       }
-      if (sidecar(c).equals("bucketdisk") && c.getSecurityContext() != null
+      if (sidecar(c).equals("bucketdisk") && c.getCommand() == null && c.getSecurityContext() != null
           && Boolean.TRUE.equals(c.getSecurityContext().getReadOnlyRootFilesystem())) {
         assertThat(mountAt(c, "/tmp")).as(p.workload() + " JVM with read-only root has /tmp").isNotNull();
       }
@@ -638,6 +640,28 @@ final class DeployManifestTest {
     assertThat(sc.getRunAsNonRoot()).isTrue();
     assertThat(sc.getRunAsUser()).isNotZero();
     assertThat(pod.containers()).allSatisfy(c -> assertThat(c.getSecurityContext().getPrivileged()).as(c.getName()).isNotEqualTo(true));
+  }
+
+  @Test
+  void theGatewayRunsAsNonRootAndItsMemoryLimitHoldsTheHeapTheLauncherGivesIt() {
+    var pod = pod(m.one(V1DaemonSet.class, "bucketdisk-gateway"));
+    var gw = bucketdiskIn(pod).container();
+    assertThat(gw.getSecurityContext().getRunAsNonRoot()).isTrue();
+    assertThat(gw.getSecurityContext().getRunAsUser()).isEqualTo(65532L);
+    var init = pod.template().getSpec().getInitContainers();
+    assertThat(init).as("the one root step hands /run/bucketdisk to the gateway's user").singleElement()
+        .satisfies(c -> {
+          assertThat(c.getCommand()).containsExactly("chown", "-R", "65532:65532", "/run/bucketdisk");
+          assertThat(c.getSecurityContext().getCapabilities().getAdd()).containsExactly("CHOWN");
+        });
+    // the launcher's rule (LauncherTest runs it): heap = cache + cache/16 + 128 MiB; the rest of the JVM < 256 MiB
+    String cacheArg = gw.getArgs().stream().filter(a -> a.startsWith("--cache-size=")).findFirst().orElseThrow();
+    long cache = new Quantity(cacheArg.substring("--cache-size=".length())).getNumber().longValueExact();
+    long heap = cache + cache / 16 + (128L << 20);
+    long limit = gw.getResources().getLimits().get("memory").getNumber().longValueExact();
+    assertThat(limit).as("memory limit vs heap %d MiB + 256 MiB", heap >> 20).isGreaterThanOrEqualTo(heap + (256L << 20));
+    assertThat(Optional.ofNullable(gw.getEnv()).orElse(List.of())).as("no heap flag overriding the launcher's")
+        .noneMatch(e -> e.getName().equals("JAVA_TOOL_OPTIONS") || e.getName().equals("BUCKETDISK_JAVA_OPTS"));
   }
 
   @Test

@@ -112,10 +112,17 @@ class ImageIT {
     Path store = Files.createTempDirectory(Path.of("/tmp"), "bdimage");
     Files.setPosixFilePermissions(store, PosixFilePermissions.fromString("rwxrwxrwx")); // the image's user writes it
     String mount = store + ":/data";
+    // the gateway's run directory, as the DaemonSet's hostPath /run/bucketdisk: its sockets and gateway.lock
+    Path runDir = Files.createTempDirectory(Path.of("/tmp"), "bdimage-run");
+    Files.setPosixFilePermissions(runDir, PosixFilePermissions.fromString("rwxrwxrwx"));
+    String runMount = runDir + ":/run/bucketdisk";
     var names = new ArrayList<String>();
     try {
       run(180, "--rm", "-v", mount, tag, "volume", "create", "vol1", "--size", "64Mi", "--store", "file:///data").ok();
-      int port = gateway(mount, names);
+      int port = gateway(List.of(mount, runMount), names);
+      assertThat(podman(30, "exec", names.getLast(), "sh", "-c", "tr '\\0' ' ' </proc/1/cmdline").ok().out())
+          .as("the launcher sizes the heap from --cache-size 128Mi").contains(" -Xmx264m ");
+      assertThat(runDir.resolve("gateway.lock")).exists();
       String uri = "nbd://127.0.0.1:" + port + "/vol1";
       // chunk 0 stored whole; the volume closes when this client leaves, so its cache starts empty again
       Tool.run(60, "qemu-io", "-f", "raw", uri, "-c", "write -P 0x11 0 4M", "-c", "flush").ok();
@@ -142,7 +149,7 @@ class ImageIT {
           }
         }).count()).as("objects of vol1 in the directory").isPositive();
       }
-      int again = gateway(mount, names);
+      int again = gateway(List.of(mount, runMount), names);
       var back = Tool.run(60, "qemu-io", "-f", "raw", "-r", "nbd://127.0.0.1:" + again + "/vol1",
           "-c", "read -P 0x5a 1M 2M", "-c", "read -P 0x11 0 1M", "-c", "read -P 0x11 3M 1M", "-c", "read -P 0 4M 1M")
           .ok();
@@ -152,23 +159,29 @@ class ImageIT {
       for (var name : names) {
         podman(60, "rm", "-f", name);
       }
-      Tool.run(60, "rm", "-rf", store.toString());
+      Tool.run(60, "rm", "-rf", store.toString(), runDir.toString());
     }
   }
 
   /**
-   * Starts a gateway container on a free loopback port (host network) and returns the port once it accepts. Every
-   * gateway of the test has the same id (NODE_NAME), so a new one takes over the lease a killed one still holds.
+   * Starts a gateway container with {@code mounts} (podman volumes) on a free loopback port (host network) and
+   * returns the port once it accepts. Every gateway of the test has the same run directory (as on a
+   * node), so a new one holds the killed one's gateway.lock and takes over at once the lease it left.
    */
-  static int gateway(String mount, List<String> names) throws Exception {
+  static int gateway(List<String> mounts, List<String> names) throws Exception {
     int port;
     try (var s = new ServerSocket(0)) {
       port = s.getLocalPort();
     }
     String name = "bdimage-" + port;
     names.add(name);
-    run(60, "-d", "--name", name, "--network", "host", "-v", mount, "-e", "NODE_NAME=imageit", tag, "gateway",
-        "--store", "file:///data", "--listen", "127.0.0.1:" + port, "--control", "unix:///tmp/control.sock").ok();
+    var args = new ArrayList<>(List.of("-d", "--name", name, "--network", "host"));
+    for (String m : mounts) {
+      args.addAll(List.of("-v", m));
+    }
+    args.addAll(List.of("-e", "NODE_NAME=imageit", tag, "gateway", "--store", "file:///data", "--listen",
+        "127.0.0.1:" + port, "--control", "unix:///run/bucketdisk/control.sock", "--cache-size", "128Mi"));
+    run(60, args.toArray(String[]::new)).ok();
     for (int i = 0; i < 240; i++) { // the JVM in the container takes a few seconds to listen
       try (var socket = new java.net.Socket()) {
         socket.connect(new java.net.InetSocketAddress("127.0.0.1", port), 1000);
