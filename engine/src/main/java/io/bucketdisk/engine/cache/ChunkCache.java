@@ -11,8 +11,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * The gateway-wide chunk memory, shared by every open volume and bounded in bytes.
  *
- * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean chunks ({@link CacheConfig#cleanBytes()}: half of it
- * for chunks loaded recently, {@link RecentChunks}, the rest a Caffeine cache with a byte weigher) + dirty chunks
+ * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean data ({@link CacheConfig#cleanBytes()}: half of it
+ * for chunks loaded recently, {@link RecentChunks}, a quarter for fragments, the granules that small random reads
+ * fetched ({@link FragmentReads}), the rest a Caffeine cache of whole chunks; both Caffeine caches weigh bytes) + dirty chunks
  * (held outside Caffeine, capped by the {@link DirtyLimiter}) + upload scratch buffers
  * ({@link CacheConfig#uploadParallelism()} of them) + chunk loads in flight ({@link CacheConfig#loadParallelism()}).
  * Each part has its own hard bound, so {@link #residentBytes()} stays within {@code cacheBytes} (eviction runs on
@@ -33,6 +34,7 @@ import org.jspecify.annotations.Nullable;
 public final class ChunkCache {
   private final CacheConfig config;
   private final Cache<ChunkKey, ChunkBuffer> clean;
+  private final Cache<FragmentKey, byte[]> fragments;
   private final RecentChunks recent;
   private final DirtyLimiter limiter;
   private final Semaphore loads;
@@ -43,9 +45,15 @@ public final class ChunkCache {
     this.config = config;
     long recentBytes = config.cleanBytes() / 2 / config.chunkSize() * config.chunkSize();
     this.recent = new RecentChunks(recentBytes);
+    long fragmentBytes = FragmentReads.granules(config.chunkSize()) == 0 ? 0 : config.cleanBytes() / 4;
     this.clean = Caffeine.newBuilder()
-        .maximumWeight(config.cleanBytes() - recentBytes)
+        .maximumWeight(Math.max(0, config.cleanBytes() - recentBytes - fragmentBytes))
         .weigher((ChunkKey k, ChunkBuffer b) -> b.valid.limit())
+        .executor(Runnable::run)
+        .build();
+    this.fragments = Caffeine.newBuilder()
+        .maximumWeight(fragmentBytes)
+        .weigher((FragmentKey k, byte[] b) -> b.length)
         .executor(Runnable::run)
         .build();
     this.limiter = new DirtyLimiter(config.dirtyBytes());
@@ -109,6 +117,26 @@ public final class ChunkCache {
     clean.asMap().putIfAbsent(e.key(), e.buffer());
   }
 
+  /** The bytes of granule {@code key} (a use), or null. */
+  byte @Nullable [] fragment(FragmentKey key) {
+    return fragments.getIfPresent(key);
+  }
+
+  /** A granule just fetched; the caller is inside the chunk's transition ({@link DirtyChunks#whileClean}). */
+  void admitFragment(FragmentKey key, byte[] bytes) {
+    fragments.put(key, bytes);
+  }
+
+  /** Drops the {@code granules} granules of chunk {@code index} (it becomes dirty); inside its transition. */
+  void removeFragments(ChunkOwner owner, long index, int granules) {
+    if (fragments.estimatedSize() == 0) {
+      return;
+    }
+    for (int g = 0; g < granules; g++) {
+      fragments.invalidate(new FragmentKey(owner, index, g));
+    }
+  }
+
   /** The recent tier's size: half the clean budget, in bytes. */
   long recentCapacityBytes() {
     return recent.capacityBytes();
@@ -143,10 +171,12 @@ public final class ChunkCache {
     return pools.computeIfAbsent(chunkSize, s -> new ScratchChunks(s, config.uploadParallelism()));
   }
 
-  /** Bytes of clean chunks held now (recent loads and Caffeine). */
+  /** Bytes of clean data held now (recent loads, whole chunks and fragments). */
   public long cleanBytes() {
     clean.cleanUp();
-    return recent.bytes() + clean.policy().eviction().orElseThrow().weightedSize().orElse(0);
+    fragments.cleanUp();
+    return recent.bytes() + clean.policy().eviction().orElseThrow().weightedSize().orElse(0)
+        + fragments.policy().eviction().orElseThrow().weightedSize().orElse(0);
   }
 
   /** Clean + dirty + scratch buffers in use + loads in flight: everything this cache holds now. */
@@ -162,5 +192,6 @@ public final class ChunkCache {
   void invalidate(ChunkOwner owner) {
     recent.removeVolume(owner);
     clean.asMap().keySet().removeIf(k -> k.owner() == owner);
+    fragments.asMap().keySet().removeIf(k -> k.owner() == owner);
   }
 }

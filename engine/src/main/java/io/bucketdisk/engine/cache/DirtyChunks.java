@@ -277,6 +277,7 @@ final class DirtyChunks {
    */
   private ChunkBuffer becomeDirty(long k, boolean forData) {
     ChunkBuffer c = shared.remove(new ChunkKey(volume, k));
+    shared.removeFragments(volume, k, FragmentReads.granules(chunkSize));
     stripes.incrementAndGet((int) (k & (STRIPES - 1)));
     dirtied.accept(k);
     ChunkBuffer b;

@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * into chunk pieces and handed to the parts that own each kind of state.
  *
  * <p><b>Parts.</b> {@link DirtyChunks}: the dirty set, its versions and the stripe stamps (every clean/dirty
- * transition). {@link ChunkLoads}: loads in flight and their dedup. {@link ReadAheadStreams}: the sequential streams
+ * transition). {@link ChunkLoads}: loads in flight and their dedup. {@link FragmentReads}: small random reads that
+ * fetch only the granules around them. {@link ReadAheadStreams}: the sequential streams
  * read-ahead follows. {@link UploadScheduler}: when dirty chunks go to the store, and FLUSH/FUA waiting.
  * {@link ChunkUploader}: one upload, delete batch or merge at a time. The clean chunks are in the gateway-wide
  * {@link ChunkCache}. This class holds no chunk state of its own; the parts talk through methods.
@@ -51,6 +52,7 @@ public final class VolumeCache implements Volume {
   private final ChunkOwner owner = e -> loads().demote(e);
   private final DirtyChunks dirty;
   private final ChunkLoads loads;
+  private final FragmentReads fragments;
   private final ReadAheadStreams streams;
   private final ChunkUploader uploader;
   private final UploadScheduler scheduler;
@@ -67,6 +69,7 @@ public final class VolumeCache implements Volume {
     this.volumeId = store.volumeId();
     this.dirty = new DirtyChunks(owner, store, shared, index -> loads().forget(index));
     this.loads = new ChunkLoads(owner, store, shared, dirty, counters, this::isClosed);
+    this.fragments = new FragmentReads(owner, store, shared, dirty, counters);
     this.streams = new ReadAheadStreams(shared.config().readAheadChunks());
     this.uploader = new ChunkUploader(store, shared, dirty, counters);
     this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, this::isClosed);
@@ -132,17 +135,19 @@ public final class VolumeCache implements Volume {
   public void read(long offset, ByteBuffer dst) throws IOException {
     checkRange(offset, dst.remaining());
     long pos = offset;
-    streams.noteRead(offset >>> chunkShift, (offset + dst.remaining() - 1) >>> chunkShift, loads::prefetch);
+    boolean sequential =
+        streams.noteRead(offset >>> chunkShift, (offset + dst.remaining() - 1) >>> chunkShift, loads::prefetch);
     while (dst.hasRemaining()) {
       long index = pos >>> chunkShift;
       int off = (int) (pos & (chunkSize - 1));
       int n = Math.min(chunkSize - off, dst.remaining());
-      readPiece(index, off, n, dst);
+      readPiece(index, off, n, !sequential && fragments.fits(off, n), dst);
       pos += n;
     }
   }
 
-  private void readPiece(long index, int off, int n, ByteBuffer dst) throws IOException {
+  /** One chunk's piece of a read; {@code small}: a miss fetches only its granules ({@link FragmentReads}). */
+  private void readPiece(long index, int off, int n, boolean small, ByteBuffer dst) throws IOException {
     for (int attempt = 0; attempt < DirtyChunks.MAX_ATTEMPTS; attempt++) {
       long stamp = dirty.stamp(index);
       ChunkBuffer b = dirty.get(index);
@@ -161,11 +166,21 @@ public final class VolumeCache implements Volume {
         counters.hit();
         return;
       }
+      if (small && fragments.copyIfHeld(index, off, n, dst)) {
+        counters.hit();
+        return;
+      }
       if (!store.isStored(index)) {
         Zeros.fill(dst, n);
         return;
       }
       counters.miss();
+      if (small) {
+        if (!fragments.fetch(index, off, n, stamp, dst)) {
+          Zeros.fill(dst, n);
+        }
+        return;
+      }
       ChunkLoads.Result r = loads.load(index, stamp);
       if (r.stale()) {
         continue;

@@ -1,0 +1,113 @@
+package io.bucketdisk.engine.cache;
+
+import io.bucketdisk.store.ChunkStore;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * One volume's small random reads: a read of a few KiB that no sequential stream follows fetches only the aligned
+ * {@link #GRANULE 64 KiB} granules around it, with one ranged GET of the chunk object, instead of the whole chunk, and
+ * keeps them in the fragment tier of the {@link ChunkCache}. Larger reads, and reads of a sequential stream, load whole
+ * chunks ({@link ChunkLoads}), so read-ahead works as before.
+ *
+ * <p><b>Consistency.</b> The reader takes the chunk's stripe stamp and sees it clean before it looks here; a granule
+ * enters the tier only through {@link DirtyChunks#whileClean} with the stamp taken before its GET, and the transition
+ * that makes a chunk dirty drops all of its granules. So a held granule always matches the store; a fetch that raced
+ * a write still answers its own reader (the write was concurrent with the read) but is not kept.
+ *
+ * <p>No dedup and no load slot: each fetch is at most {@link #MAX_SPAN} bytes, and random readers rarely share one.
+ * Thread safe.
+ */
+final class FragmentReads {
+  /** The read granularity: what a lone 4 KiB read fetches. */
+  static final int GRANULE = 64 << 10;
+  /** Reads whose aligned span is larger load the whole chunk. */
+  static final int MAX_SPAN = 4 * GRANULE;
+
+  private final ChunkOwner volume;
+  private final ChunkStore store;
+  private final ChunkCache shared;
+  private final DirtyChunks dirty;
+  private final CacheCounters counters;
+  private final int chunkSize;
+
+  FragmentReads(ChunkOwner volume, ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters) {
+    this.volume = volume;
+    this.store = store;
+    this.shared = shared;
+    this.dirty = dirty;
+    this.counters = counters;
+    this.chunkSize = store.chunkSize();
+  }
+
+  /** Granules per chunk of {@code chunkSize} (0 when chunks are not larger than a few granules: no fragments). */
+  static int granules(int chunkSize) {
+    return chunkSize > MAX_SPAN ? chunkSize / GRANULE : 0;
+  }
+
+  /** Whether a read of {@code [off, off + n)} in a chunk is small enough to fetch as granules. */
+  boolean fits(int off, int n) {
+    return granules(chunkSize) > 0 && end(off, n) - start(off) <= MAX_SPAN;
+  }
+
+  /** Copies {@code [off, off + n)} into {@code dst} if every granule of it is held; whether it did. */
+  boolean copyIfHeld(long index, int off, int n, ByteBuffer dst) {
+    int first = off / GRANULE;
+    int last = (off + n - 1) / GRANULE;
+    byte[][] held = new byte[last - first + 1][];
+    for (int g = first; g <= last; g++) {
+      byte[] b = shared.fragment(new FragmentKey(volume, index, g));
+      if (b == null) {
+        return false;
+      }
+      held[g - first] = b;
+    }
+    int pos = off;
+    int end = off + n;
+    for (int g = first; g <= last; g++) {
+      int from = pos - g * GRANULE;
+      int len = Math.min(end, (g + 1) * GRANULE) - pos;
+      dst.put(held[g - first], from, len);
+      pos += len;
+    }
+    return true;
+  }
+
+  /**
+   * Fetches the granules of {@code [off, off + n)} of stored chunk {@code index} with one ranged GET and copies the
+   * piece into {@code dst}; keeps the granules if the chunk did not change since {@code stamp}. False, leaving {@code
+   * dst} untouched, when the chunk is not stored (it reads as zeros).
+   */
+  boolean fetch(long index, int off, int n, long stamp, ByteBuffer dst) throws IOException {
+    int start = start(off);
+    int end = end(off, n);
+    byte[] span = new byte[end - start];
+    boolean stored;
+    try {
+      stored = store.readRange(index, start, ByteBuffer.wrap(span));
+    } catch (IOException | RuntimeException e) {
+      counters.failed();
+      throw e;
+    }
+    if (!stored) {
+      return false;
+    }
+    counters.gotRange(span.length);
+    dst.put(span, off - start, n);
+    dirty.whileClean(index, stamp, () -> {
+      for (int at = start; at < end; at += GRANULE) {
+        byte[] granule = span.length == GRANULE ? span : java.util.Arrays.copyOfRange(span, at - start, at - start + GRANULE);
+        shared.admitFragment(new FragmentKey(volume, index, at / GRANULE), granule);
+      }
+    });
+    return true;
+  }
+
+  private static int start(int off) {
+    return off / GRANULE * GRANULE;
+  }
+
+  private int end(int off, int n) {
+    return Math.min(chunkSize, (off + n + GRANULE - 1) / GRANULE * GRANULE);
+  }
+}
