@@ -14,11 +14,12 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean data ({@link CacheConfig#cleanBytes()}: half of it
  * for chunks loaded recently, {@link RecentChunks}, a quarter for fragments, the granules that small random reads
  * fetched ({@link FragmentReads}), the rest a Caffeine cache of whole chunks; both Caffeine caches weigh bytes) + dirty chunks
+ * (the dirty cap's unused part is lent to the Caffeine cache of whole chunks: see {@link #lendDirtySpace})
  * (held outside Caffeine, capped by the {@link DirtyLimiter}) + upload scratch buffers
  * ({@link CacheConfig#uploadParallelism()} of them) + chunk loads in flight ({@link CacheConfig#loadParallelism()}).
  * Each part has its own hard bound, so {@link #residentBytes()} stays within {@code cacheBytes} (eviction runs on
  * the inserting thread, so the clean part overshoots by at most the entry being inserted, for the duration of that
- * insert).
+ * insert; a chunk that becomes dirty counts before the lent space shrinks, one chunk for a moment).
  *
  * <p><b>Why dirty chunks are not in Caffeine.</b> Caffeine may evict any entry when over weight; a dirty chunk
  * evicted before its upload succeeded would be silent data loss. So a chunk is in exactly one of the two places:
@@ -40,6 +41,8 @@ public final class ChunkCache {
   private final Semaphore loads;
   private final ConcurrentHashMap<Integer, ScratchChunks> pools = new ConcurrentHashMap<>();
   private final AtomicLong loadingBytes = new AtomicLong();
+  /** Caffeine's own share of the clean budget; it also holds the dirty share that is not dirty now. */
+  private final long wholeBytes;
 
   public ChunkCache(CacheConfig config) {
     this.config = config;
@@ -56,8 +59,21 @@ public final class ChunkCache {
         .weigher((FragmentKey k, byte[] b) -> b.length)
         .executor(Runnable::run)
         .build();
+    this.wholeBytes = Math.max(0, config.cleanBytes() - recentBytes - fragmentBytes);
     this.limiter = new DirtyLimiter(config.dirtyBytes());
+    limiter.onUsedChanged(this::lendDirtySpace);
+    lendDirtySpace();
     this.loads = new Semaphore(config.loadParallelism(), true);
+  }
+
+  /**
+   * Sets Caffeine's bound to its own share plus the dirty bytes not in use, so clean chunks use every byte that dirty
+   * data does not; a dirty chunk that takes space first shrinks it (evicting at once, on this thread). Serialized, and
+   * computed from the limiter's current use, so concurrent changes never leave a stale bound behind.
+   */
+  private synchronized void lendDirtySpace() {
+    long unused = Math.max(0, limiter.limit() - limiter.used());
+    clean.policy().eviction().orElseThrow().setMaximum(wholeBytes + unused);
   }
 
   public CacheConfig config() {

@@ -19,6 +19,8 @@ public final class DirtyLimiter {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition released = lock.newCondition();
   private final List<Runnable> pressureListeners = new CopyOnWriteArrayList<>();
+  /** Told (outside the lock) after every change of {@link #used()}: the clean cache grows into what is not dirty. */
+  private volatile Runnable usedChanged = () -> {};
   private long used;
   private long maxUsed;
   private long waits;
@@ -63,6 +65,11 @@ public final class DirtyLimiter {
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Sets the one listener of {@link #used()} changes (the {@link ChunkCache} that lends unused dirty space). */
+  void onUsedChanged(Runnable listener) {
+    usedChanged = listener;
   }
 
   void addPressureListener(Runnable listener) {
@@ -128,13 +135,15 @@ public final class DirtyLimiter {
       }
       used += bytes;
       maxUsed = Math.max(maxUsed, used);
-      if (used * 2 > limit) {
-        lock.unlock();
-        try {
+      boolean pressure = used * 2 > limit;
+      lock.unlock();
+      try {
+        usedChanged.run();
+        if (pressure) {
           pressureListeners.forEach(Runnable::run);
-        } finally {
-          lock.lock();
         }
+      } finally {
+        lock.lock();
       }
       return true;
     } finally {
@@ -153,5 +162,6 @@ public final class DirtyLimiter {
     } finally {
       lock.unlock();
     }
+    usedChanged.run();
   }
 }

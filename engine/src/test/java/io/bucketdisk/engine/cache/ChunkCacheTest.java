@@ -55,6 +55,28 @@ class ChunkCacheTest {
   }
 
   @Test
+  void cleanChunksUseTheDirtyShareWhileItIsNotDirtyAndGiveItBack() throws Exception {
+    // 16 chunks: 6 dirty cap, 4 transfer buffers, 3 recent, 3 Caffeine of its own
+    for (long i = 0; i < 9; i++) {
+      cache.admitUploaded(p.key(i), clean(i));
+    }
+    assertThat(cache.cleanBytes()).as("nothing dirty: Caffeine holds its 3 chunks and the 6 of the dirty cap")
+        .isEqualTo(9L * CHUNK);
+    for (int i = 0; i < 6; i++) {
+      assertThat(cache.limiter().acquire(CHUNK, 1_000_000_000L)).isTrue();
+    }
+    assertThat(cache.cleanBytes()).as("the dirty cap in use: back to Caffeine's own 3").isEqualTo(3L * CHUNK);
+    assertThat(cache.residentBytes()).isLessThanOrEqualTo(16L * CHUNK);
+    for (int i = 0; i < 6; i++) {
+      cache.limiter().release(CHUNK);
+    }
+    for (long i = 20; i < 26; i++) {
+      cache.admitUploaded(p.key(i), clean(i));
+    }
+    assertThat(cache.cleanBytes()).as("lent again").isGreaterThan(3L * CHUNK);
+  }
+
+  @Test
   void invalidateDropsOneOwnersChunksOnly() {
     ChunkOwner other = e -> {};
     cache.admitLoaded(p.key(1), clean(1), 0, false);
