@@ -20,8 +20,14 @@ final class ChunkIndex {
   static final long PRESENT = 1L << 40;
   static final long TOMBSTONE = 1L << 41;
   static final long OLDER = 1L << 42;
-  /** Inherited entry: bits 0-31 epoch, bits 32-39 depth (0 = a tombstone hides everything below), resolved flag. */
+  /** The newest own key is in the checksummed layout ({@link ChunkFrames}). */
+  static final long FRAMED = 1L << 43;
+  /**
+   * Inherited entry: bits 0-31 epoch, bits 32-39 depth (0 = a tombstone hides everything below), resolved flag, and
+   * whether that key is checksummed.
+   */
   static final long RESOLVED = 1L << 40;
+  static final long INHERITED_FRAMED = 1L << 41;
 
   private volatile AtomicLongArray[] own;
   private volatile AtomicLongArray[] inherited;
@@ -67,12 +73,12 @@ final class ChunkIndex {
     java.util.Objects.requireNonNull(page(false, index, true)).set((int) (index & (PAGE - 1)), value);
   }
 
-  static long ownEntry(long epoch, boolean tombstone, boolean older) {
-    return epoch | PRESENT | (tombstone ? TOMBSTONE : 0) | (older ? OLDER : 0);
+  static long ownEntry(long epoch, boolean tombstone, boolean older, boolean framed) {
+    return epoch | PRESENT | (tombstone ? TOMBSTONE : 0) | (older ? OLDER : 0) | (framed ? FRAMED : 0);
   }
 
-  static long inheritedEntry(int depth, long epoch) {
-    return epoch | ((long) depth << 32) | RESOLVED;
+  static long inheritedEntry(int depth, long epoch, boolean framed) {
+    return epoch | ((long) depth << 32) | RESOLVED | (framed ? INHERITED_FRAMED : 0);
   }
 
   static long epoch(long entry) {

@@ -34,6 +34,9 @@ public interface StoreMetrics {
   /** Bytes received from the store (GET bodies). */
   default void bytesDown(long bytes) {}
 
+  /** A chunk object's bytes did not match their CRC32C: the read failed (EIO), nothing wrong was served. */
+  default void checksumMismatch() {}
+
   /**
    * Called once when an object store opens, with the tracker of its outages (every call that failed for good, every
    * success), for meters and health checks that say since when the store fails.

@@ -1,5 +1,7 @@
 package io.bucketdisk.store;
 
+import static io.bucketdisk.store.ChunkIndex.FRAMED;
+import static io.bucketdisk.store.ChunkIndex.INHERITED_FRAMED;
 import static io.bucketdisk.store.ChunkIndex.OLDER;
 import static io.bucketdisk.store.ChunkIndex.PRESENT;
 import static io.bucketdisk.store.ChunkIndex.RESOLVED;
@@ -65,6 +67,7 @@ final class VolumeChunkStore implements ChunkStore {
 
   private final VolumeCatalog catalog;
   private final ObjectStore store;
+  private final ChecksummedChunks checked;
   private final String name;
   private final String dataVolume;
   private final Outage renewals;
@@ -98,6 +101,7 @@ final class VolumeChunkStore implements ChunkStore {
     this.owner = owner;
     this.snapshotView = snapshotView;
     this.chunkSize = m.chunkSize();
+    this.checked = new ChecksummedChunks(store, dataVolume, chunkSize, catalog.options().metrics());
     this.size = size;
     this.epoch = m.epoch();
     this.maxPin = maxPin(m);
@@ -121,6 +125,7 @@ final class VolumeChunkStore implements ChunkStore {
       long current = -1;
       long newest = -1;
       boolean newestTomb = false;
+      boolean newestFramed = false;
       boolean older = false;
       String token = null;
       do {
@@ -132,7 +137,7 @@ final class VolumeChunkStore implements ChunkStore {
             continue;
           }
           if (i != current) {
-            record(idx, k, current, newest, newestTomb, older);
+            record(idx, k, current, newest, newestTomb, older, newestFramed);
             current = i;
             older = false;
           } else {
@@ -140,22 +145,24 @@ final class VolumeChunkStore implements ChunkStore {
           }
           newest = e;
           newestTomb = o.size() == 0;
+          newestFramed = checked.framed(o.size());
         }
         token = page.nextToken();
       } while (token != null);
-      record(idx, k, current, newest, newestTomb, older);
+      record(idx, k, current, newest, newestTomb, older, newestFramed);
     }
     return idx;
   }
 
-  private static void record(ChunkIndex idx, int layer, long i, long epoch, boolean tomb, boolean older) {
+  private static void record(ChunkIndex idx, int layer, long i, long epoch, boolean tomb, boolean older,
+      boolean framed) {
     if (i < 0) {
       return;
     }
     if (layer == 0) {
-      idx.setOwn(i, ChunkIndex.ownEntry(epoch, tomb, older));
+      idx.setOwn(i, ChunkIndex.ownEntry(epoch, tomb, older, framed));
     } else if (!has(idx.inherited(i), RESOLVED)) {
-      idx.setInherited(i, ChunkIndex.inheritedEntry(tomb ? 0 : layer + 1, epoch));
+      idx.setInherited(i, ChunkIndex.inheritedEntry(tomb ? 0 : layer + 1, epoch, framed));
     }
   }
 
@@ -290,12 +297,13 @@ final class VolumeChunkStore implements ChunkStore {
       throw new IllegalArgumentException("range " + offsetInChunk + "+" + dst.remaining() + " is outside a chunk of "
           + chunkSize);
     }
-    String key = keyOf(i);
-    if (key == null) {
+    Located at = locate(i);
+    if (at == null) {
       return false;
     }
+    String key = at.key();
     int want = dst.remaining();
-    int n = store.read(key, offsetInChunk, dst);
+    int n = at.framed() ? checked.read(key, i, offsetInChunk, dst) : store.read(key, offsetInChunk, dst);
     if (n < 0) {
       throw new StoreException(Kind.PERMANENT, "volume " + name + ": chunk " + i + " (" + key
           + ") is missing from the store");
@@ -306,19 +314,24 @@ final class VolumeChunkStore implements ChunkStore {
     return true;
   }
 
-  /** The key holding chunk {@code i}'s bytes, or null when it reads as zeros. */
-  private @Nullable String keyOf(long i) {
+  /** Where a chunk's bytes are: the key, and whether it is checksummed ({@link ChunkFrames}). */
+  private record Located(String key, boolean framed) {}
+
+  /** The object holding chunk {@code i}'s bytes, or null when it reads as zeros. */
+  private @Nullable Located locate(long i) {
     ChunkIndex idx = index;
     long own = idx.own(i);
     if (has(own, PRESENT)) {
-      return has(own, TOMBSTONE) ? null : Layout.chunkKey(dataVolume, i, ChunkIndex.epoch(own));
+      return has(own, TOMBSTONE) ? null
+          : new Located(Layout.chunkKey(dataVolume, i, ChunkIndex.epoch(own)), has(own, FRAMED));
     }
     long inh = idx.inherited(i);
     int depth = ChunkIndex.depth(inh);
     if (!has(inh, RESOLVED) || depth == 0) {
       return null;
     }
-    return Layout.chunkKey(layers.get(depth - 1).volumeId(), i, ChunkIndex.epoch(inh));
+    return new Located(Layout.chunkKey(layers.get(depth - 1).volumeId(), i, ChunkIndex.epoch(inh)),
+        has(inh, INHERITED_FRAMED));
   }
 
   @Override
@@ -338,7 +351,7 @@ final class VolumeChunkStore implements ChunkStore {
       long e = epoch;
       ChunkIndex idx = index;
       long prev = idx.own(i);
-      store.put(Layout.chunkKey(dataVolume, i, e), data);
+      checked.put(Layout.chunkKey(dataVolume, i, e), data);
       checkLease(); // a PUT that outlived the lease is not acknowledged
       boolean older = has(prev, OLDER);
       String superseded = null;
@@ -349,7 +362,7 @@ final class VolumeChunkStore implements ChunkStore {
           superseded = Layout.chunkKey(dataVolume, i, ChunkIndex.epoch(prev));
         }
       }
-      idx.setOwn(i, ChunkIndex.ownEntry(e, false, older));
+      idx.setOwn(i, ChunkIndex.ownEntry(e, false, older, true));
       if (superseded != null) {
         deleteQuietly(List.of(superseded));
       }
@@ -457,7 +470,7 @@ final class VolumeChunkStore implements ChunkStore {
 
   private void putTombstone(ChunkIndex idx, Tomb t, long e) throws IOException {
     store.put(Layout.chunkKey(dataVolume, t.index(), e), EMPTY);
-    idx.setOwn(t.index(), ChunkIndex.ownEntry(e, true, t.older()));
+    idx.setOwn(t.index(), ChunkIndex.ownEntry(e, true, t.older(), false));
   }
 
   private void deleteQuietly(List<String> keys) {

@@ -352,6 +352,47 @@ abstract class CatalogContract {
   }
 
   @Test
+  void aDamagedChunkObjectFailsItsReadsAndNeverServesWrongBytes() throws Exception {
+    catalog.create(new VolumeSpec("v", 4L << 20, 1 << 20, Map.of()));
+    byte[] data = new byte[1 << 20];
+    new Random(9).nextBytes(data);
+    try (ChunkStore cs = catalog.open("v", A, false)) {
+      cs.write(1, ByteBuffer.wrap(data));
+    }
+    String key = keys(Layout.chunksPrefix("v")).getFirst();
+    byte[] object = store.get(key).orElseThrow().bytes();
+    assertThat(object).as("the object carries a CRC32C per 64 KiB").hasSize((1 << 20) + 16 * 4);
+    object[(int) ChunkFrames.offsetOf(3, 1 << 20) + 100] ^= 1; // one bit of granule 3, as a disk might flip it
+    store.put(key, ByteBuffer.wrap(object));
+    try (ChunkStore cs = catalog.open("v", B, true)) {
+      ByteBuffer fine = ByteBuffer.allocate(4096);
+      assertThat(cs.readRange(1, 65536, fine)).isTrue();
+      assertThat(fine.array()).isEqualTo(java.util.Arrays.copyOfRange(data, 65536, 65536 + 4096));
+      ByteBuffer hit = ByteBuffer.allocate(4096);
+      assertThatThrownBy(() -> cs.readRange(1, 3 * 65536 + 4096, hit)).isInstanceOfSatisfying(StoreException.class,
+          e -> {
+            assertThat(e.kind()).isEqualTo(StoreException.Kind.PERMANENT);
+            assertThat(e.getMessage()).contains("volume v", key, "CRC32C mismatch", "196608..262143");
+          });
+      assertThat(hit.position()).as("nothing served").isZero();
+      assertThatThrownBy(() -> cs.read(1, ByteBuffer.allocate(1 << 20))).hasMessageContaining("CRC32C mismatch");
+    }
+  }
+
+  @Test
+  void aChunkObjectWithoutChecksumsIsStillRead() throws Exception {
+    catalog.create(new VolumeSpec("old", 2L << 20, 1 << 20, Map.of()));
+    byte[] data = new byte[1 << 20];
+    new Random(10).nextBytes(data);
+    store.put(Layout.chunkKey("old", 0, 1), ByteBuffer.wrap(data)); // as written before checksums
+    try (ChunkStore cs = catalog.open("old", A, true)) {
+      ByteBuffer dst = ByteBuffer.allocate(8192);
+      assertThat(cs.readRange(0, 500_000, dst)).isTrue();
+      assertThat(dst.array()).isEqualTo(java.util.Arrays.copyOfRange(data, 500_000, 508_192));
+    }
+  }
+
+  @Test
   void anExpiredLeaseCanBeTakenOver() throws Exception {
     catalog.create(spec("v", CHUNK));
     catalog.acquireLease("v", A);

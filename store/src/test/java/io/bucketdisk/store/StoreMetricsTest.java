@@ -58,7 +58,7 @@ class StoreMetricsTest {
         byte[] data = new byte[chunk];
         data[7] = 1;
         cs.write(0, ByteBuffer.wrap(data));
-        assertThat(m.up.get() - upBefore).isEqualTo(chunk);
+        assertThat(m.up.get() - upBefore).as("the chunk and its CRC32C").isEqualTo(chunk + 4);
         assertThat(m.requests.get(StoreMetrics.Op.PUT).get() - putsBefore).isEqualTo(1);
 
         long getsBefore = m.requests.get(StoreMetrics.Op.GET).get();
@@ -66,7 +66,7 @@ class StoreMetricsTest {
         assertThat(cs.read(0, ByteBuffer.allocate(chunk))).isTrue();
         assertThat(cs.read(1, ByteBuffer.allocate(chunk))).as("absent chunk: no request").isFalse();
         assertThat(m.requests.get(StoreMetrics.Op.GET).get() - getsBefore).isEqualTo(1);
-        assertThat(m.down.get() - downBefore).isEqualTo(chunk);
+        assertThat(m.down.get() - downBefore).isEqualTo(chunk + 4);
 
         long deletesBefore = m.requests.get(StoreMetrics.Op.DELETE).get();
         cs.delete(new long[] {0, 1, 2, 3}, 4);

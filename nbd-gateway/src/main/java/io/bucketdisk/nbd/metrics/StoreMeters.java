@@ -22,7 +22,8 @@ import java.util.concurrent.TimeUnit;
  * The object store's {@link StoreMetrics} listener as Micrometer meters, for the whole process (all volumes share
  * one bucket connection): {@code bucketdisk.store.requests} (timer by {@code op}: every attempt, retried or not),
  * {@code bucketdisk.store.retries} by {@code op}, {@code bucketdisk.store.failures} by {@code op} and {@code kind}
- * (calls that failed for good), {@code bucketdisk.store.payload} bytes by {@code direction}, and the outage gauges
+ * (calls that failed for good), {@code bucketdisk.store.payload} bytes by {@code direction}, {@code
+ * bucketdisk.store.checksum.mismatches} (chunk reads refused for a CRC32C mismatch), and the outage gauges
  * {@code bucketdisk.store.outage.seconds} (how long the store has been failing, 0 while it works) and {@code
  * bucketdisk.store.outage.failures} (failed calls in the current outage). Pass it to {@code ObjectStores.open}; {@link
  * #health()} fails with "store unreachable since ..." during an outage. Thread safe; timers and counters are resolved
@@ -35,6 +36,7 @@ public final class StoreMeters implements StoreMetrics {
   private final Map<Op, Counter> retries = new EnumMap<>(Op.class);
   private final Counter up;
   private final Counter down;
+  private final Counter mismatches;
   private final List<Outage> outages = new CopyOnWriteArrayList<>();
 
   public StoreMeters(MeterRegistry registry) {
@@ -50,6 +52,8 @@ public final class StoreMeters implements StoreMetrics {
         .tag("direction", "up").register(registry);
     down = Counter.builder("bucketdisk.store.payload").baseUnit("bytes").description("object bytes moved")
         .tag("direction", "down").register(registry);
+    mismatches = Counter.builder("bucketdisk.store.checksum.mismatches")
+        .description("chunk reads whose bytes did not match their CRC32C (answered with EIO)").register(registry);
     Gauge.builder("bucketdisk.store.outage", this, m -> m.outageSeconds()).baseUnit("seconds")
         .description("how long the store has been failing (calls failing for good, no success since); 0 while it "
             + "works").register(registry);
@@ -107,5 +111,10 @@ public final class StoreMeters implements StoreMetrics {
   @Override
   public void bytesDown(long bytes) {
     down.increment(bytes);
+  }
+
+  @Override
+  public void checksumMismatch() {
+    mismatches.increment();
   }
 }
