@@ -12,8 +12,9 @@ import org.jspecify.annotations.Nullable;
  * The gateway-wide chunk memory, shared by every open volume and bounded in bytes.
  *
  * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean data ({@link CacheConfig#cleanBytes()}: half of it
- * for chunks loaded recently, {@link RecentChunks}, a quarter for fragments, the granules that small random reads
- * fetched ({@link FragmentReads}), the rest a Caffeine cache of whole chunks; both Caffeine caches weigh bytes) + dirty chunks
+ * for chunks loaded recently, {@link RecentChunks}, the rest a Caffeine cache with a byte weigher that holds whole
+ * chunks and the 64 KiB granules small random reads fetched ({@link FragmentReads}), which compete in its admission) +
+ * dirty chunks
  * (the dirty cap's unused part is lent to the Caffeine cache of whole chunks: see {@link #lendDirtySpace})
  * (held outside Caffeine, capped by the {@link DirtyLimiter}) + upload scratch buffers
  * ({@link CacheConfig#uploadParallelism()} of them) + chunk loads in flight ({@link CacheConfig#loadParallelism()}).
@@ -34,8 +35,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class ChunkCache {
   private final CacheConfig config;
-  private final Cache<ChunkKey, ChunkBuffer> clean;
-  private final Cache<FragmentKey, byte[]> fragments;
+  /** Whole chunks ({@link ChunkKey} to {@link ChunkBuffer}) and granules ({@link FragmentKey} to byte[]). */
+  private final Cache<CleanKey, Object> clean;
   private final RecentChunks recent;
   private final DirtyLimiter limiter;
   private final Semaphore loads;
@@ -48,18 +49,12 @@ public final class ChunkCache {
     this.config = config;
     long recentBytes = config.cleanBytes() / 2 / config.chunkSize() * config.chunkSize();
     this.recent = new RecentChunks(recentBytes);
-    long fragmentBytes = FragmentReads.granules(config.chunkSize()) == 0 ? 0 : config.cleanBytes() / 4;
     this.clean = Caffeine.newBuilder()
-        .maximumWeight(Math.max(0, config.cleanBytes() - recentBytes - fragmentBytes))
-        .weigher((ChunkKey k, ChunkBuffer b) -> b.valid.limit())
+        .maximumWeight(Math.max(0, config.cleanBytes() - recentBytes))
+        .weigher((CleanKey k, Object v) -> v instanceof ChunkBuffer b ? b.valid.limit() : ((byte[]) v).length)
         .executor(Runnable::run)
         .build();
-    this.fragments = Caffeine.newBuilder()
-        .maximumWeight(fragmentBytes)
-        .weigher((FragmentKey k, byte[] b) -> b.length)
-        .executor(Runnable::run)
-        .build();
-    this.wholeBytes = Math.max(0, config.cleanBytes() - recentBytes - fragmentBytes);
+    this.wholeBytes = Math.max(0, config.cleanBytes() - recentBytes);
     this.limiter = new DirtyLimiter(config.dirtyBytes());
     limiter.onUsedChanged(this::lendDirtySpace);
     lendDirtySpace();
@@ -87,7 +82,7 @@ public final class ChunkCache {
   /** The clean buffer of {@code key} from either tier (a use: it counts for recency and frequency), or null. */
   @Nullable ChunkBuffer get(ChunkKey key) {
     ChunkBuffer b = recent.get(key);
-    return b != null ? b : clean.getIfPresent(key);
+    return b != null ? b : (ChunkBuffer) clean.getIfPresent(key);
   }
 
   /** Whether {@code key} is held clean in either tier, without counting it as a use. */
@@ -107,7 +102,7 @@ public final class ChunkCache {
 
   /** Takes {@code key} out of both tiers (a write takes its buffer over); the buffer, or null. */
   @Nullable ChunkBuffer remove(ChunkKey key) {
-    ChunkBuffer c = clean.asMap().remove(key);
+    ChunkBuffer c = (ChunkBuffer) clean.asMap().remove(key);
     ChunkBuffer r = recent.remove(key);
     return c != null ? c : r;
   }
@@ -135,21 +130,18 @@ public final class ChunkCache {
 
   /** The bytes of granule {@code key} (a use), or null. */
   byte @Nullable [] fragment(FragmentKey key) {
-    return fragments.getIfPresent(key);
+    return (byte[]) clean.getIfPresent(key);
   }
 
   /** A granule just fetched; the caller is inside the chunk's transition ({@link DirtyChunks#whileClean}). */
   void admitFragment(FragmentKey key, byte[] bytes) {
-    fragments.put(key, bytes);
+    clean.put(key, bytes);
   }
 
   /** Drops the {@code granules} granules of chunk {@code index} (it becomes dirty); inside its transition. */
   void removeFragments(ChunkOwner owner, long index, int granules) {
-    if (fragments.estimatedSize() == 0) {
-      return;
-    }
     for (int g = 0; g < granules; g++) {
-      fragments.invalidate(new FragmentKey(owner, index, g));
+      clean.invalidate(new FragmentKey(owner, index, g));
     }
   }
 
@@ -190,9 +182,7 @@ public final class ChunkCache {
   /** Bytes of clean data held now (recent loads, whole chunks and fragments). */
   public long cleanBytes() {
     clean.cleanUp();
-    fragments.cleanUp();
-    return recent.bytes() + clean.policy().eviction().orElseThrow().weightedSize().orElse(0)
-        + fragments.policy().eviction().orElseThrow().weightedSize().orElse(0);
+    return recent.bytes() + clean.policy().eviction().orElseThrow().weightedSize().orElse(0);
   }
 
   /** Clean + dirty + scratch buffers in use + loads in flight: everything this cache holds now. */
@@ -208,6 +198,5 @@ public final class ChunkCache {
   void invalidate(ChunkOwner owner) {
     recent.removeVolume(owner);
     clean.asMap().keySet().removeIf(k -> k.owner() == owner);
-    fragments.asMap().keySet().removeIf(k -> k.owner() == owner);
   }
 }

@@ -7,7 +7,7 @@ import java.nio.ByteBuffer;
 /**
  * One volume's small random reads: a read of a few KiB that no sequential stream follows fetches only the aligned
  * {@link #GRANULE 64 KiB} granules around it, with one ranged GET of the chunk object, instead of the whole chunk, and
- * keeps them in the fragment tier of the {@link ChunkCache}. Larger reads, and reads of a sequential stream, load whole
+ * keeps them in the {@link ChunkCache}'s Caffeine cache beside whole chunks. Larger reads, and reads of a sequential stream, load whole
  * chunks ({@link ChunkLoads}), so read-ahead works as before.
  *
  * <p><b>Consistency.</b> The reader takes the chunk's stripe stamp and sees it clean before it looks here; a granule
