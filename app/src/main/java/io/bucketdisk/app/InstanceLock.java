@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,23 +26,16 @@ final class InstanceLock {
   private static final Logger log = LoggerFactory.getLogger(InstanceLock.class);
   static final String FILE = "gateway.lock";
   /** Locks live as long as the process: an unreachable channel would be closed by its cleaner, dropping the lock. */
-  private static final java.util.List<InstanceLock> HELD = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private static final List<FileLock> HELD = new CopyOnWriteArrayList<>();
 
-  private final FileChannel channel; // held open: closing it would drop the lock
-  private final FileLock lock;
-  private final LeaseOwner owner;
-
-  private InstanceLock(FileChannel channel, FileLock lock, LeaseOwner owner) {
-    this.channel = channel;
-    this.lock = lock;
-    this.owner = owner;
-  }
+  private InstanceLock() {}
 
   /**
-   * Locks {@code dir/gateway.lock} for a new process on {@code node} whose control API is {@code address}; a
-   * {@link UserError} naming the holder when another live process has it.
+   * Locks {@code dir/gateway.lock} for the life of this process and returns its lease owner on {@code node}, whose
+   * control API is {@code address}: {@code node#nonce}, replacing the previous holder of the lock. A {@link
+   * UserError} naming the holder when another live process has it.
    */
-  static InstanceLock acquire(Path dir, String node, String address) {
+  static LeaseOwner acquire(Path dir, String node, String address) {
     Path file = dir.resolve(FILE);
     try {
       Files.createDirectories(dir);
@@ -60,9 +55,8 @@ final class InstanceLock {
       if (!previous.isEmpty()) {
         log.info("gateway {} replaces {} (gone; its leases are taken over at once)", owner.id(), previous);
       }
-      InstanceLock held = new InstanceLock(ch, lock, owner);
-      HELD.add(held);
-      return held;
+      HELD.add(lock);
+      return owner;
     } catch (IOException e) {
       throw new UserError(file + ": cannot lock it (" + e.getMessage() + "): the gateway's run directory must be "
           + "writable");
@@ -73,15 +67,5 @@ final class InstanceLock {
     ByteBuffer b = ByteBuffer.allocate((int) Math.min(ch.size(), 512));
     ch.read(b, 0);
     return new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).strip();
-  }
-
-  /** This process's lease owner: {@code node#nonce}, replacing the previous holder of the lock. */
-  LeaseOwner owner() {
-    return owner;
-  }
-
-  @Override
-  public String toString() {
-    return owner.id() + (lock.isValid() && channel.isOpen() ? " (locked)" : " (lost)");
   }
 }

@@ -44,7 +44,7 @@ final class StoreWiring {
       String cacheSize, io.bucketdisk.store.StoreMetrics metrics) {
     CacheConfig config = cacheConfig(cacheSize);
     LeaseOwner owner = runDir == null ? LeaseOwner.instance(gatewayId(), control, java.util.Set.of())
-        : InstanceLock.acquire(runDir, gatewayId(), control).owner();
+        : InstanceLock.acquire(runDir, gatewayId(), control);
     try {
       return VolumeExportProvider.forStore(URI.create(storeUrl), owner, config, null, metrics);
     } catch (IllegalArgumentException e) {
@@ -64,7 +64,7 @@ final class StoreWiring {
     Path dir = data.toAbsolutePath().normalize();
     try {
       Files.createDirectories(dir);
-      LeaseOwner owner = InstanceLock.acquire(dir, "dev", "unix://" + dir.resolve("control.sock")).owner();
+      LeaseOwner owner = InstanceLock.acquire(dir, "dev", "unix://" + dir.resolve("control.sock"));
       return VolumeExportProvider.forStore(dir.toUri(), owner, config, VolumeSpec.of("demo", demoSize), metrics);
     } catch (IOException e) {
       throw new UserError("--data " + data + ": cannot use it as a store: " + e.getMessage());

@@ -13,7 +13,7 @@ import java.util.zip.CRC32C;
  * <p>Stateless; the methods use only their arguments.
  */
 final class ChunkFrames {
-  static final int GRANULE = 64 << 10;
+  static final int GRANULE = ChunkStore.GRANULE;
   static final int CRC_BYTES = 4;
 
   private ChunkFrames() {}

@@ -22,6 +22,12 @@ import java.nio.ByteBuffer;
  */
 public interface ChunkStore extends AutoCloseable {
 
+  /**
+   * The checksum granule: every stored chunk carries a CRC32C per this many bytes (the whole chunk when smaller), so
+   * a {@link #readRange} aligned to it fetches and checks nothing beyond what it asks for.
+   */
+  int GRANULE = 64 << 10;
+
   /** The volume id (also the NBD export name). */
   String volumeId();
 

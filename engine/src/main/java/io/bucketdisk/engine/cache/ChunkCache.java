@@ -14,9 +14,8 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean data ({@link CacheConfig#cleanBytes()}: half of it
  * for chunks loaded recently, {@link RecentChunks}, the rest a Caffeine cache with a byte weigher that holds whole
  * chunks and the 64 KiB granules small random reads fetched ({@link FragmentReads}), which compete in its admission) +
- * dirty chunks
- * (the dirty cap's unused part is lent to the Caffeine cache of whole chunks: see {@link #lendDirtySpace})
- * (held outside Caffeine, capped by the {@link DirtyLimiter}) + upload scratch buffers
+ * dirty chunks (held outside Caffeine, capped by the {@link DirtyLimiter}, whose unused part is lent to Caffeine: see
+ * {@link #lendDirtySpace}) + upload scratch buffers
  * ({@link CacheConfig#uploadParallelism()} of them) + chunk loads in flight ({@link CacheConfig#loadParallelism()}).
  * Each part has its own hard bound, so {@link #residentBytes()} stays within {@code cacheBytes} (eviction runs on
  * the inserting thread, so the clean part overshoots by at most the entry being inserted, for the duration of that
@@ -49,12 +48,12 @@ public final class ChunkCache {
     this.config = config;
     long recentBytes = config.cleanBytes() / 2 / config.chunkSize() * config.chunkSize();
     this.recent = new RecentChunks(recentBytes);
+    this.wholeBytes = Math.max(0, config.cleanBytes() - recentBytes);
     this.clean = Caffeine.newBuilder()
-        .maximumWeight(Math.max(0, config.cleanBytes() - recentBytes))
+        .maximumWeight(wholeBytes)
         .weigher((CleanKey k, Object v) -> v instanceof ChunkBuffer b ? b.valid.limit() : ((byte[]) v).length)
         .executor(Runnable::run)
         .build();
-    this.wholeBytes = Math.max(0, config.cleanBytes() - recentBytes);
     this.limiter = new DirtyLimiter(config.dirtyBytes());
     limiter.onUsedChanged(this::lendDirtySpace);
     lendDirtySpace();

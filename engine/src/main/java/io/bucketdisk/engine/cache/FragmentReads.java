@@ -3,15 +3,16 @@ package io.bucketdisk.engine.cache;
 import io.bucketdisk.store.ChunkStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 
 /**
  * One volume's small random reads: a read of a few KiB that no sequential stream follows fetches only the aligned
- * {@link #GRANULE 64 KiB} granules around it, with one ranged GET of the chunk object, instead of the whole chunk, and
- * keeps them in the {@link ChunkCache}'s Caffeine cache beside whole chunks. Larger reads, and reads of a sequential stream, load whole
- * chunks ({@link ChunkLoads}), so read-ahead works as before.
+ * {@link #GRANULE 64 KiB} granules around it (the store's checksum granules), with one ranged GET of the chunk object,
+ * instead of the whole chunk, and keeps them in the {@link ChunkCache}'s Caffeine cache beside whole chunks. Larger
+ * reads, and reads of a sequential stream, load whole chunks ({@link ChunkLoads}), so read-ahead works as before.
  *
  * <p><b>Consistency.</b> The reader takes the chunk's stripe stamp and sees it clean before it looks here; a granule
- * enters the tier only through {@link DirtyChunks#whileClean} with the stamp taken before its GET, and the transition
+ * enters the cache only through {@link DirtyChunks#whileClean} with the stamp taken before its GET, and the transition
  * that makes a chunk dirty drops all of its granules. So a held granule always matches the store; a fetch that raced
  * a write still answers its own reader (the write was concurrent with the read) but is not kept.
  *
@@ -19,8 +20,8 @@ import java.nio.ByteBuffer;
  * Thread safe.
  */
 final class FragmentReads {
-  /** The read granularity: what a lone 4 KiB read fetches. */
-  static final int GRANULE = 64 << 10;
+  /** The read granularity, what a lone 4 KiB read fetches: the store's checksum granule. */
+  static final int GRANULE = ChunkStore.GRANULE;
   /** Reads whose aligned span is larger load the whole chunk. */
   static final int MAX_SPAN = 4 * GRANULE;
 
@@ -96,7 +97,7 @@ final class FragmentReads {
     dst.put(span, off - start, n);
     dirty.whileClean(index, stamp, () -> {
       for (int at = start; at < end; at += GRANULE) {
-        byte[] granule = span.length == GRANULE ? span : java.util.Arrays.copyOfRange(span, at - start, at - start + GRANULE);
+        byte[] granule = span.length == GRANULE ? span : Arrays.copyOfRange(span, at - start, at - start + GRANULE);
         shared.admitFragment(new FragmentKey(volume, index, at / GRANULE), granule);
       }
     });
