@@ -11,7 +11,7 @@ public interface VolumeCounters {
   /** Ranged GETs (filling partly written chunks). */
   long rangeGets();
 
-  /** Chunk PUTs acknowledged. */
+  /** PUTs acknowledged: chunks and log segments. */
   long puts();
 
   /** Chunks deleted (objects removed or tombstones written by the store). */
@@ -38,4 +38,9 @@ public interface VolumeCounters {
 
   /** FLUSH calls (including FUA). */
   long flushes();
+
+  /** Log segment PUTs acknowledged (part of {@link #puts}). */
+  default long logPuts() {
+    return 0;
+  }
 }

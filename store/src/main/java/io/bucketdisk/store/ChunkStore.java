@@ -72,6 +72,22 @@ public interface ChunkStore extends AutoCloseable {
   void snapshot(String snapshotId) throws IOException;
 
   /**
+   * The number the next log segment of this handle gets: one past the highest the volume's log held when this
+   * writable handle opened (the log is replayed into the chunks and emptied at open), 1 for an empty log.
+   */
+  long nextLogSeq();
+
+  /**
+   * Stores a finished segment ({@code LogSegment.Builder#finish}) as number {@code seq} under this writer's current
+   * epoch, stamping both into it. Returns only after the store acknowledged it; fenced like {@link #write}. A number
+   * whose PUT failed is used again for the next attempt (replay stops at a missing number).
+   */
+  void appendLog(long seq, ByteBuffer segment) throws IOException;
+
+  /** Deletes every log segment numbered at most {@code throughSeq}: their extents are in the chunk objects. */
+  void trimLog(long throughSeq) throws IOException;
+
+  /**
    * How long this handle's lease stays valid without another renewal, in seconds: 0 once it ran out or the handle is
    * fenced (writes are refused), NaN for a handle that holds no lease (read-only). For metrics: an outage shows as
    * this falling towards 0.

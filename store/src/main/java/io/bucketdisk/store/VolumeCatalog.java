@@ -315,6 +315,9 @@ public final class VolumeCatalog implements AutoCloseable {
       }
       return new Taken(existing.get(), requireManifest(volumeId));
     }
+    if (ownerId == null) {
+      foldLeftoverLog(requireManifest(volumeId));
+    }
     VolumeManifest m = update(volumeId, cur -> {
       requireReady(cur);
       if (cur.snapshots().containsKey(snapshotId)) {
@@ -563,6 +566,9 @@ public final class VolumeCatalog implements AutoCloseable {
     Layout.checkId("volume", volumeId);
     VolumeManifest m = readManifest(volumeId).map(Versioned::manifest).filter(x -> x.state() == State.READY)
         .orElseThrow(() -> new StoreException(Kind.NOT_FOUND, "volume " + volumeId + " does not exist"));
+    if (readOnly) {
+      foldLeftoverLog(m);
+    }
     long sent = System.nanoTime();
     if (!readOnly) {
       m = acquireLease(volumeId, owner);
@@ -579,10 +585,35 @@ public final class VolumeCatalog implements AutoCloseable {
     }
     if (!readOnly) {
       cs.startRenewal(sent);
+      try {
+        cs.replayLog();
+      } catch (IOException | RuntimeException e) {
+        cs.close();
+        throw e;
+      }
     }
     log.info("volume {}: opened {} by {} ({} chunks stored)", volumeId, readOnly ? "read-only" : "writable",
         owner.id(), cs.storedChunks());
     return cs;
+  }
+
+  /**
+   * A log left by a writer that is gone (no live lease) is folded into the chunk objects before a reader that only
+   * sees chunk objects (a read-only handle, an offline snapshot) looks at them: a writable open replays it. With a
+   * live writer the reader sees what that writer folded so far.
+   */
+  private void foldLeftoverLog(VolumeManifest m) throws IOException {
+    if (new VolumeLog(store, m.id(), options.metrics()).isEmpty()) {
+      return;
+    }
+    Lease l = m.lease();
+    if (l != null && l.mayBeHeldAt(millis(), options.clockSkew())) {
+      log.info("volume {}: its writer {} has log segments not yet folded; a reader sees the chunks only", m.id(),
+          l.ownerId());
+      return;
+    }
+    log.info("volume {}: folding the write log its last writer left", m.id());
+    open(m.id(), LeaseOwner.instance("log-replay", "", java.util.Set.of()), false).close();
   }
 
   /** Opens a snapshot's data read-only; its {@link ChunkStore#volumeId()} is the snapshot id. */

@@ -68,6 +68,7 @@ final class VolumeChunkStore implements ChunkStore {
   private final VolumeCatalog catalog;
   private final ObjectStore store;
   private final ChecksummedChunks checked;
+  private final VolumeLog writeLog;
   private final String name;
   private final String dataVolume;
   private final Outage renewals;
@@ -102,6 +103,7 @@ final class VolumeChunkStore implements ChunkStore {
     this.snapshotView = snapshotView;
     this.chunkSize = m.chunkSize();
     this.checked = new ChecksummedChunks(store, dataVolume, chunkSize, catalog.options().metrics());
+    this.writeLog = new VolumeLog(store, dataVolume, catalog.options().metrics());
     this.size = size;
     this.epoch = m.epoch();
     this.maxPin = maxPin(m);
@@ -480,6 +482,36 @@ final class VolumeChunkStore implements ChunkStore {
       log.warn("volume {}: could not delete {} replaced chunk version(s), left for garbage collection: {}",
           dataVolume, keys.size(), e.getMessage());
     }
+  }
+
+  /** Folds what the volume's log holds into its chunks and empties the log (a writable handle, at open). */
+  int replayLog() throws IOException {
+    checkWritable();
+    return writeLog.replay(this);
+  }
+
+  @Override
+  public long nextLogSeq() {
+    return writeLog.nextSeq();
+  }
+
+  @Override
+  public void appendLog(long seq, ByteBuffer segment) throws IOException {
+    checkWritable();
+    epochLock.readLock().lock();
+    try {
+      checkLease();
+      writeLog.append(seq, epoch, segment);
+      checkLease(); // a PUT that outlived the lease is not acknowledged
+    } finally {
+      epochLock.readLock().unlock();
+    }
+  }
+
+  @Override
+  public void trimLog(long throughSeq) throws IOException {
+    checkWritable();
+    writeLog.trim(throughSeq);
   }
 
   @Override

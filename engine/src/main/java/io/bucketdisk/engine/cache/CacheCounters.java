@@ -21,6 +21,7 @@ final class CacheCounters implements VolumeCounters {
   private final LongAdder misses = new LongAdder();
   private final LongAdder readAheads = new LongAdder();
   private final LongAdder flushes = new LongAdder();
+  private final LongAdder logPuts = new LongAdder();
 
   /** A whole-chunk GET that found {@code bytes}. */
   void got(long bytes) {
@@ -41,6 +42,12 @@ final class CacheCounters implements VolumeCounters {
   }
 
   /** One delete call for {@code chunks} chunks. */
+  /** An acknowledged PUT of a log segment of {@code bytes} (also counted as a PUT). */
+  void logged(long bytes) {
+    put(bytes);
+    logPuts.increment();
+  }
+
   void deleted(int chunks) {
     deleteRequests.increment();
     deletes.add(chunks);
@@ -120,6 +127,11 @@ final class CacheCounters implements VolumeCounters {
   @Override
   public long readAheads() {
     return readAheads.sum();
+  }
+
+  @Override
+  public long logPuts() {
+    return logPuts.sum();
   }
 
   @Override

@@ -17,6 +17,11 @@ final class ChunkBuffer {
   final long index;
   byte @Nullable [] data;
   final ValidRanges valid;
+  /**
+   * The ranges changed since the last log capture ({@link WriteLog}); always within {@code valid}. Full after a zero
+   * (then a zeroed chunk logs as one zeros extent).
+   */
+  final ValidRanges unlogged;
 
   /** True while this buffer is the value of its volume's dirty map; a writer that finds it false retries. */
   boolean dirty;
@@ -26,6 +31,8 @@ final class ChunkBuffer {
   long version;
   /** The highest version known stored (PUT or DELETE acknowledged). */
   long durableVersion;
+  /** The highest version whose changes a stored log segment holds: durable too, though not folded. */
+  long loggedVersion;
   /** System.nanoTime() of the oldest change not yet durable; meaningful while dirty. */
   long dirtySinceNanos;
   /** System.nanoTime() of the latest change. */
@@ -52,6 +59,7 @@ final class ChunkBuffer {
     this.index = index;
     this.data = data;
     this.valid = new ValidRanges(chunkSize);
+    this.unlogged = new ValidRanges(chunkSize);
   }
 
   /** A clean, fully valid buffer over {@code data}. */
@@ -82,6 +90,6 @@ final class ChunkBuffer {
 
   @Override
   public String toString() {
-    return "chunk " + index + (dirty ? " dirty v" + version + "/" + durableVersion : " clean") + " valid " + valid;
+    return "chunk " + index + (dirty ? " dirty v" + version + "/" + durableVersion + " logged " + loggedVersion : " clean") + " valid " + valid;
   }
 }

@@ -40,8 +40,10 @@ final class ChunkUploader {
   private final CacheCounters counters;
   private final int chunkSize;
   private final ReentrantReadWriteLock epochLock = new ReentrantReadWriteLock();
+  private final WriteLog writeLog;
 
-  ChunkUploader(ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters) {
+  ChunkUploader(ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters, WriteLog writeLog) {
+    this.writeLog = writeLog;
     this.store = store;
     this.shared = shared;
     this.dirty = dirty;
@@ -85,6 +87,7 @@ final class ChunkUploader {
         if (!zero) {
           zero = Zeros.isZero(scratch, 0, chunkSize);
         }
+        logFirstIfHeld(b, version);
         epochLock.readLock().lock();
         try {
           if (zero) {
@@ -125,6 +128,20 @@ final class ChunkUploader {
       }
     }
     try {
+      List<ChunkBuffer> held = new java.util.ArrayList<>();
+      for (int i = 0; i < batch.size(); i++) {
+        ChunkBuffer b = batch.get(i);
+        if (writeLog.holds(b.index)) {
+          synchronized (b) {
+            if (b.loggedVersion < versions.get(i)) {
+              held.add(b);
+            }
+          }
+        }
+      }
+      if (!held.isEmpty()) {
+        writeLog.log(held, false); // the folding rule: a replay must not bring the chunk's old bytes back
+      }
       if (n > 0) {
         epochLock.readLock().lock();
         try {
@@ -144,6 +161,22 @@ final class ChunkUploader {
       }
       return false;
     }
+  }
+
+  /**
+   * The folding rule ({@link WriteLog}): when a stored segment names the chunk, the copy about to be stored must be
+   * logged in full first, else a replay of that segment would take its newer bytes back.
+   */
+  private void logFirstIfHeld(ChunkBuffer b, long version) throws IOException {
+    if (!writeLog.holds(b.index)) {
+      return;
+    }
+    synchronized (b) {
+      if (b.loggedVersion >= version) {
+        return;
+      }
+    }
+    writeLog.log(List.of(b), false);
   }
 
   private void failed(ChunkBuffer b, long seq, Exception e) {

@@ -61,18 +61,29 @@ final class DirtyChunks {
   private final ChunkCache shared;
   private final int chunkSize;
   private final LongConsumer dirtied;
+  private final FoldListener folded;
   /** Upload failures, logged once per kind per interval while they last, and the recovery. */
   private final Outage uploads;
   private final ConcurrentHashMap<Long, ChunkBuffer> map = new ConcurrentHashMap<>();
   private final AtomicLongArray stripes = new AtomicLongArray(STRIPES);
 
-  /** {@code dirtied} runs inside the transition of an index into the set: loads of it in flight are stale now. */
-  DirtyChunks(ChunkOwner volume, ChunkStore store, ChunkCache shared, LongConsumer dirtied) {
+  /** Told, outside every lock, that a chunk is stored at a version (see {@link WriteLog#folded}). */
+  @FunctionalInterface
+  interface FoldListener {
+    void folded(long index, long version);
+  }
+
+  /**
+   * {@code dirtied} runs inside the transition of an index into the set: loads of it in flight are stale now;
+   * {@code folded} after every acknowledged upload or delete.
+   */
+  DirtyChunks(ChunkOwner volume, ChunkStore store, ChunkCache shared, LongConsumer dirtied, FoldListener folded) {
     this.volume = volume;
     this.store = store;
     this.shared = shared;
     this.chunkSize = store.chunkSize();
     this.dirtied = dirtied;
+    this.folded = folded;
     this.uploads = new Outage(log, "volume " + store.volumeId());
   }
 
@@ -136,7 +147,7 @@ final class DirtyChunks {
       return false;
     }
     synchronized (b) {
-      return b.dirty && b.durableVersion < b.version;
+      return b.dirty && Math.max(b.durableVersion, b.loggedVersion) < b.version;
     }
   }
 
@@ -195,6 +206,7 @@ final class DirtyChunks {
             }
             boolean wasFull = b.valid.isFull();
             b.valid.add(off, off + n);
+            b.unlogged.add(off, off + n);
             touch(b);
             if (touched != null) {
               touched.add(new FlushTarget(b, b.version, b.attemptSeq));
@@ -244,6 +256,7 @@ final class DirtyChunks {
           }
           b.data = null;
           b.valid.setFull();
+          b.unlogged.setFull();
           touch(b);
           if (touched != null) {
             touched.add(new FlushTarget(b, b.version, b.attemptSeq));
@@ -296,6 +309,7 @@ final class DirtyChunks {
       }
     }
     synchronized (b) {
+      b.unlogged.clear();
       b.dirty = true;
       b.charged = forData;
       b.dirtySinceNanos = System.nanoTime();
@@ -317,12 +331,22 @@ final class DirtyChunks {
 
   // ---------------------------------------------------------------- flush and upload results
 
-  /** For a FLUSH: every chunk with changes not yet stored, at the version it has now. */
+  /** For a FLUSH: every chunk with changes neither stored nor logged, at the version it has now. */
   List<FlushTarget> flushTargets() {
+    return targets(true);
+  }
+
+  /** For a snapshot or close: every chunk with changes not stored in its chunk object, at its version now. */
+  List<FlushTarget> foldTargets() {
+    return targets(false);
+  }
+
+  private List<FlushTarget> targets(boolean loggedCounts) {
     List<FlushTarget> targets = new ArrayList<>();
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        if (b.dirty && b.durableVersion < b.version) {
+        long stored = loggedCounts ? Math.max(b.durableVersion, b.loggedVersion) : b.durableVersion;
+        if (b.dirty && stored < b.version) {
           targets.add(new FlushTarget(b, b.version, b.attemptSeq));
         }
       }
@@ -362,6 +386,7 @@ final class DirtyChunks {
         return cur;
       }
     });
+    folded.folded(b.index, v);
   }
 
   /** Upload attempt {@code seq} of {@code b} failed; the chunk stays dirty and retries after a second. */

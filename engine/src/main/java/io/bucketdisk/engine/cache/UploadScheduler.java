@@ -51,6 +51,7 @@ final class UploadScheduler implements AutoCloseable {
   private final DirtyChunks dirty;
   private final ChunkUploader uploader;
   private final BooleanSupplier volumeClosed;
+  private final Runnable afterRound;
   private final ConcurrentLinkedQueue<ChunkBuffer> queue = new ConcurrentLinkedQueue<>();
   private final Semaphore wake = new Semaphore(0);
   private final Runnable pressureListener = this::wake;
@@ -58,8 +59,10 @@ final class UploadScheduler implements AutoCloseable {
   private volatile boolean closed;
   private @Nullable Thread dispatcher;
 
+  /** {@code afterRound} runs on the dispatcher after every round (trimming the write log); it must not block. */
   UploadScheduler(String volumeId, ChunkCache shared, DirtyChunks dirty, ChunkUploader uploader,
-      BooleanSupplier volumeClosed) {
+      BooleanSupplier volumeClosed, Runnable afterRound) {
+    this.afterRound = afterRound;
     this.volumeId = volumeId;
     this.config = shared.config();
     this.limiter = shared.limiter();
@@ -97,20 +100,26 @@ final class UploadScheduler implements AutoCloseable {
     }
   }
 
-  /** Returns when every target is durable at its version; fails when an upload for it failed or timed out. */
-  void awaitDurable(List<FlushTarget> targets) throws IOException {
+  /**
+   * Returns when every target is durable at its version: stored in its chunk object, or with {@code loggedCounts} in
+   * a log segment too (the caller logged first; what is left is uploads in flight). Fails when an upload for it
+   * failed or timed out.
+   */
+  void awaitDurable(List<FlushTarget> targets, boolean loggedCounts) throws IOException {
     if (targets.isEmpty()) {
       return;
     }
-    for (FlushTarget t : targets) {
-      requestUpload(t.buffer(), true, false);
+    if (!loggedCounts) {
+      for (FlushTarget t : targets) {
+        requestUpload(t.buffer(), true, false);
+      }
+      wake();
     }
-    wake();
     long deadline = System.nanoTime() + config.flushTimeout().toNanos();
     for (FlushTarget t : targets) {
       ChunkBuffer b = t.buffer();
       synchronized (b) {
-        while (b.durableVersion < t.version()) {
+        while ((loggedCounts ? Math.max(b.durableVersion, b.loggedVersion) : b.durableVersion) < t.version()) {
           if (b.failedSeq > t.attemptSeq()) {
             throw new EngineException(fencedBy(b.failure) ? EngineException.Kind.FENCED : EngineException.Kind.IO,
                 "volume " + volumeId + " chunk " + b.index + " could not be stored: " + b.failure, b.failure);
@@ -155,6 +164,7 @@ final class UploadScheduler implements AutoCloseable {
           break;
         }
         dispatchRound();
+        afterRound.run();
       } catch (InterruptedException e) {
         if (closed) {
           break;

@@ -55,6 +55,11 @@ final class ValidRanges {
     return sum;
   }
 
+  /** The ranges as {@code [start0, end0, start1, end1, ...]}, a copy. */
+  int[] toArray() {
+    return java.util.Arrays.copyOf(bounds, 2 * count);
+  }
+
   /** Marks {@code [start, end)} valid, merging with overlapping or adjacent ranges. */
   void add(int start, int end) {
     if (start < 0 || end > limit || start > end) {

@@ -56,6 +56,7 @@ public final class VolumeCache implements Volume {
   private final ReadAheadStreams streams;
   private final ChunkUploader uploader;
   private final UploadScheduler scheduler;
+  private final WriteLog writeLog;
   private volatile boolean closed;
 
   public VolumeCache(ChunkStore store, ChunkCache shared) {
@@ -67,12 +68,13 @@ public final class VolumeCache implements Volume {
     }
     this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
     this.volumeId = store.volumeId();
-    this.dirty = new DirtyChunks(owner, store, shared, index -> loads().forget(index));
+    this.writeLog = new WriteLog(store, counters);
+    this.dirty = new DirtyChunks(owner, store, shared, index -> loads().forget(index), writeLog::folded);
     this.loads = new ChunkLoads(owner, store, shared, dirty, counters, this::isClosed);
     this.fragments = new FragmentReads(owner, store, shared, dirty, counters);
     this.streams = new ReadAheadStreams(shared.config().readAheadChunks());
-    this.uploader = new ChunkUploader(store, shared, dirty, counters);
-    this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, this::isClosed);
+    this.uploader = new ChunkUploader(store, shared, dirty, counters, writeLog);
+    this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, this::isClosed, writeLog::trimDeadAsync);
     scheduler.start();
   }
 
@@ -271,7 +273,12 @@ public final class VolumeCache implements Volume {
   private void awaitTouched(@Nullable List<FlushTarget> touched) throws IOException {
     if (touched != null) {
       counters.flushed();
-      scheduler.awaitDurable(touched);
+      List<ChunkBuffer> buffers = new ArrayList<>(touched.size());
+      for (FlushTarget t : touched) {
+        buffers.add(t.buffer());
+      }
+      writeLog.log(buffers, true);
+      scheduler.awaitDurable(touched, true);
     }
   }
 
@@ -281,22 +288,38 @@ public final class VolumeCache implements Volume {
   @Override
   public void flush() throws IOException {
     checkOpen();
-    flushDirty();
-  }
-
-  private void flushDirty() throws IOException {
     counters.flushed();
     if (dirty.isEmpty()) {
       return;
     }
-    scheduler.awaitDurable(dirty.flushTargets());
+    List<FlushTarget> targets = dirty.flushTargets();
+    if (targets.isEmpty()) {
+      return;
+    }
+    writeLog.log(dirty.buffers(), true);
+    scheduler.awaitDurable(targets, true);
   }
 
-  /** Flushes, then records snapshot {@code snapshotId} in the store with uploads held off. */
+  /** Folds every dirty chunk into its chunk object now (tests; snapshots and close do it themselves). */
+  void fold() throws IOException {
+    checkOpen();
+    foldAll();
+  }
+
+  /** Stores every dirty chunk in its chunk object (what snapshots and the next opener read without the log). */
+  private void foldAll() throws IOException {
+    counters.flushed();
+    if (dirty.isEmpty()) {
+      return;
+    }
+    scheduler.awaitDurable(dirty.foldTargets(), false);
+  }
+
+  /** Folds everything, then records snapshot {@code snapshotId} in the store with uploads held off. */
   @Override
   public void snapshot(String snapshotId) throws IOException {
     checkOpen();
-    flushDirty();
+    foldAll();
     uploader.whileHeld(() -> store.snapshot(snapshotId));
     log.info("volume {}: snapshot {} recorded", volumeId, snapshotId);
   }
@@ -421,9 +444,17 @@ public final class VolumeCache implements Volume {
     }
     IOException failure = null;
     try {
-      flushDirty();
+      foldAll();
     } catch (IOException e) {
       failure = e;
+    }
+    if (failure == null && !store.readOnly()) {
+      try {
+        writeLog.trimDead();
+      } catch (IOException e) {
+        log.warn("volume {}: folded log segments not deleted at close ({}); the next open replays them", volumeId,
+            e.getMessage());
+      }
     }
     closed = true;
     scheduler.close();

@@ -71,7 +71,7 @@ class FragmentReadTest {
   void aWriteDropsTheChunksGranulesAndAFetchThatRacedOneIsNotKept() throws Exception {
     ChunkOwner owner = e -> {};
     var counters = new CacheCounters();
-    var dirty = new DirtyChunks(owner, store, cache, i -> {});
+    var dirty = new DirtyChunks(owner, store, cache, i -> {}, (i, v) -> {});
     var fragments = new FragmentReads(owner, store, cache, dirty, counters);
     ByteBuffer dst = ByteBuffer.allocate(4096);
     assertThat(fragments.fetch(2, 4096, 4096, dirty.stamp(2), dst)).isTrue();

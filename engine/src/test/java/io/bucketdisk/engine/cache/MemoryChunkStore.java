@@ -168,6 +168,56 @@ public final class MemoryChunkStore implements ChunkStore {
   @Override
   public void refresh() {}
 
+  /** The stored log segments by number (stamped, as the store keeps them). */
+  public final java.util.concurrent.ConcurrentSkipListMap<Long, byte[]> log =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
+  public final AtomicLong logAppends = new AtomicLong();
+  public volatile boolean failLog;
+
+  @Override
+  public long nextLogSeq() {
+    return log.isEmpty() ? 1 : log.lastKey() + 1;
+  }
+
+  @Override
+  public void appendLog(long seq, ByteBuffer segment) throws IOException {
+    if (readOnly) {
+      throw new StoreException(StoreException.Kind.PERMANENT, "read-only");
+    }
+    if (failLog) {
+      throw new StoreException(failKind, "injected failure for log segment " + seq);
+    }
+    maybeFail(-1);
+    ByteBuffer s = segment.duplicate();
+    io.bucketdisk.store.log.LogSegment.stamp(s, seq, 0);
+    byte[] copy = new byte[s.remaining()];
+    s.get(copy);
+    log.put(seq, copy);
+    logAppends.incrementAndGet();
+  }
+
+  @Override
+  public void trimLog(long throughSeq) {
+    log.headMap(throughSeq, true).clear();
+  }
+
+  /** What a crash and a reopen would show: the chunks with every stored segment applied in order. */
+  public byte[] imageAfterReplay() throws Exception {
+    byte[] img = image();
+    for (byte[] seg : log.values()) {
+      var d = io.bucketdisk.store.log.LogSegment.decode(ByteBuffer.wrap(seg));
+      for (var e : d.extents()) {
+        int at = (int) (e.chunk() * chunkSize + e.offset());
+        if (e.data() == null) {
+          java.util.Arrays.fill(img, at, at + e.length(), (byte) 0);
+        } else {
+          e.data().duplicate().get(img, at, e.length());
+        }
+      }
+    }
+    return img;
+  }
+
   @Override
   public void close() {}
 }

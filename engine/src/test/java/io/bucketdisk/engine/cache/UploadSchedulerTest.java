@@ -25,9 +25,9 @@ class UploadSchedulerTest {
 
   void start(Parts parts) {
     p = parts;
-    dirty = new DirtyChunks(p.owner, p.store, p.shared, index -> {});
-    var uploader = new ChunkUploader(p.store, p.shared, dirty, p.counters);
-    scheduler = new UploadScheduler("vol", p.shared, dirty, uploader, closed::get);
+    dirty = new DirtyChunks(p.owner, p.store, p.shared, index -> {}, (i, v) -> {});
+    var uploader = new ChunkUploader(p.store, p.shared, dirty, p.counters, new WriteLog(p.store, p.counters));
+    scheduler = new UploadScheduler("vol", p.shared, dirty, uploader, closed::get, () -> {});
     scheduler.start();
   }
 
@@ -52,7 +52,7 @@ class UploadSchedulerTest {
       List<FlushTarget> targets = dirty.flushTargets();
       flushes.add(CompletableFuture.runAsync(() -> {
         try {
-          scheduler.awaitDurable(targets);
+          scheduler.awaitDurable(targets, false);
         } catch (Exception e) {
           throw new RuntimeException(e);
         }
@@ -71,13 +71,13 @@ class UploadSchedulerTest {
     start(new Parts());
     write(0, 0, new byte[] {1});
     p.store.failAll = true;
-    assertThatThrownBy(() -> scheduler.awaitDurable(dirty.flushTargets())).isInstanceOf(EngineException.class)
+    assertThatThrownBy(() -> scheduler.awaitDurable(dirty.foldTargets(), false)).isInstanceOf(EngineException.class)
         .satisfies(e -> assertThat(((EngineException) e).kind()).isEqualTo(EngineException.Kind.IO));
     p.store.failKind = StoreException.Kind.CONFLICT;
-    assertThatThrownBy(() -> scheduler.awaitDurable(dirty.flushTargets()))
+    assertThatThrownBy(() -> scheduler.awaitDurable(dirty.foldTargets(), false))
         .satisfies(e -> assertThat(((EngineException) e).kind()).isEqualTo(EngineException.Kind.FENCED));
     p.store.failAll = false;
-    scheduler.awaitDurable(dirty.flushTargets());
+    scheduler.awaitDurable(dirty.foldTargets(), false);
     assertThat(p.store.chunks).containsKey(0L);
   }
 
@@ -100,7 +100,7 @@ class UploadSchedulerTest {
       p.store.chunks.put(i, Parts.pattern(CHUNK, i));
       dirty.zero(i, null);
     }
-    scheduler.awaitDurable(dirty.flushTargets());
+    scheduler.awaitDurable(dirty.foldTargets(), false);
     assertThat(p.store.chunks).isEmpty();
     assertThat(p.store.deleteCalls.get()).isEqualTo(1);
     assertThat(p.store.writes.get()).isZero();

@@ -52,6 +52,12 @@ class VolumeCacheTest {
     }
   }
 
+  static byte[] concat(byte[] a, byte[] b) {
+    byte[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
   static byte[] pattern(int n, long seed) {
     byte[] b = new byte[n];
     new Random(seed).nextBytes(b);
@@ -65,9 +71,12 @@ class VolumeCacheTest {
     return dst.array();
   }
 
-  /** After a flush: nothing dirty, limiter empty, store equals the model. */
+  /** After a flush the log holds the model; after folding: nothing dirty, limiter empty, chunks equal the model. */
   void assertSettled(byte[] model) throws Exception {
     volume.flush();
+    assertThat(store.imageAfterReplay()).as("what a reopen would replay after the flush").isEqualTo(model);
+    volume.fold();
+    assertThat(store.imageAfterReplay()).as("folding changes nothing a reopen sees").isEqualTo(model);
     assertThat(volume.dirtyChunks()).isZero();
     assertThat(cache.limiter().used()).isZero();
     assertThat(store.image()).isEqualTo(model);
@@ -156,7 +165,7 @@ class VolumeCacheTest {
   }
 
   @Test
-  void partialWriteToUncachedChunkDoesNotDownloadUntilFlush() throws Exception {
+  void partialWriteToUncachedChunkIsLoggedWithoutADownloadAndMergedOnlyWhenFolded() throws Exception {
     openDefault();
     byte[] full = pattern(CHUNK, 1);
     store.chunks.put(3L, full.clone());
@@ -168,6 +177,12 @@ class VolumeCacheTest {
     assertThat(store.requests()).isEqualTo(before);
     volume.flush();
     System.arraycopy(part, 0, full, 8192, 4096);
+    assertThat(store.requests()).as("FLUSH: no GET, no chunk PUT").isEqualTo(before);
+    assertThat(store.logAppends.get()).as("FLUSH: one log segment").isEqualTo(1);
+    assertThat(store.log.firstEntry().getValue().length).as("the segment holds the 4 KiB written, not the chunk")
+        .isLessThan(4096 + 256);
+    assertThat(Arrays.copyOfRange(store.imageAfterReplay(), 3 * CHUNK, 4 * CHUNK)).isEqualTo(full);
+    volume.fold();
     assertThat(store.chunks.get(3L)).isEqualTo(full);
     assertThat(store.reads.get() + store.rangeReads.get()).as("one merge GET").isEqualTo(1);
     assertThat(store.writes.get()).isEqualTo(1);
@@ -180,6 +195,7 @@ class VolumeCacheTest {
     volume.write(5L * CHUNK + 7, ByteBuffer.wrap(part), false);
     assertThat(read(5L * CHUNK, 200)).startsWith(new byte[7]).containsSequence(part);
     volume.flush();
+    volume.fold();
     assertThat(store.reads.get() + store.rangeReads.get()).isZero();
     byte[] expect = new byte[CHUNK];
     System.arraycopy(part, 0, expect, 7, 100);
@@ -199,7 +215,7 @@ class VolumeCacheTest {
   }
 
   @Test
-  void concurrentFlushesShareUploads() throws Exception {
+  void concurrentFlushesShareOneLogSegment() throws Exception {
     openDefault();
     store.writeDelayMillis = 50;
     for (int c = 0; c < 4; c++) {
@@ -220,7 +236,8 @@ class VolumeCacheTest {
     }
     done.await();
     assertThat(errors).hasValue(0);
-    assertThat(store.writes.get()).as("one PUT per dirty chunk, however many flushes").isEqualTo(4);
+    assertThat(store.logAppends.get()).as("one segment for 4 dirty chunks, however many flushes").isEqualTo(1);
+    assertThat(store.writes.get()).as("no chunk PUT on the FLUSH path").isZero();
   }
 
   @Test
@@ -228,9 +245,10 @@ class VolumeCacheTest {
     openDefault();
     byte[] data = pattern(CHUNK, 5);
     volume.write(2L * CHUNK, ByteBuffer.wrap(data), true);
-    assertThat(store.chunks.get(2L)).isEqualTo(data);
+    assertThat(Arrays.copyOfRange(store.imageAfterReplay(), 2 * CHUNK, 3 * CHUNK)).isEqualTo(data);
     volume.write(4L * CHUNK, ByteBuffer.wrap(data, 0, 1000), false);
-    assertThat(store.chunks.containsKey(4L)).as("a partial write without FUA stays in the cache").isFalse();
+    assertThat(Arrays.copyOfRange(store.imageAfterReplay(), 4 * CHUNK, 5 * CHUNK))
+        .as("a partial write without FUA stays in the cache").isEqualTo(new byte[CHUNK]);
   }
 
   @Test
@@ -248,6 +266,8 @@ class VolumeCacheTest {
     assertThat(read(0, CHUNK)).as("still readable from the cache").isEqualTo(data);
     store.failAll = false;
     volume.flush();
+    assertThat(Arrays.copyOfRange(store.imageAfterReplay(), 0, 2 * CHUNK)).isEqualTo(concat(data, data));
+    volume.fold();
     assertThat(store.chunks.get(0L)).isEqualTo(data);
     assertThat(store.chunks.get(1L)).isEqualTo(data);
     assertThat(volume.dirtyChunks()).isZero();
@@ -263,6 +283,7 @@ class VolumeCacheTest {
     volume.zero(4L * CHUNK, 2L * CHUNK, false);
     volume.zero(6L * CHUNK + 10, 100, false);
     volume.flush();
+    volume.fold();
     assertThat(store.chunks.keySet()).containsExactlyInAnyOrder(6L, 7L);
     assertThat(store.deleteCalls.get()).as("batched").isLessThanOrEqualTo(2);
     assertThat(read(0, 6 * CHUNK)).isEqualTo(new byte[6 * CHUNK]);
@@ -271,6 +292,7 @@ class VolumeCacheTest {
     long before = store.requests();
     volume.trim(10L * CHUNK, 10L * CHUNK, false);
     volume.flush();
+    volume.fold();
     assertThat(store.requests()).isEqualTo(before);
   }
 
@@ -281,6 +303,7 @@ class VolumeCacheTest {
     volume.flush();
     volume.write(0, ByteBuffer.allocate(CHUNK), false);
     volume.flush();
+    volume.fold();
     assertThat(store.chunks).isEmpty();
   }
 

@@ -75,7 +75,7 @@ class WriteCoalescingTest {
     assertThat(store.writes.get()).as("PUTs for a chunk written every millisecond for 3 s, age bound %s", MAX_AGE)
         .isBetween(3L, 3000 / MAX_AGE.toMillis() + 3);
     assertThat(store.concurrentSameChunk.get()).as("two uploads of one chunk at once").isZero();
-    volume.flush();
+    volume.fold();
     assertThat(ByteBuffer.wrap(store.chunks.get(0L)).getLong(0)).isEqualTo(acked.get());
     assertThat(volume.invariantViolations()).isEmpty();
     assertThat(Arrays.copyOfRange(store.chunks.get(0L), 8, CHUNK)).containsOnly(0);
@@ -105,7 +105,7 @@ class WriteCoalescingTest {
     assertThat(store.writes.get()).as("PUTs for 4 chunks rewritten for 3 s, age bound %s", MAX_AGE)
         .isLessThanOrEqualTo(4 * (3000 / MAX_AGE.toMillis() + 3));
     assertThat(store.concurrentSameChunk.get()).isZero();
-    volume.flush();
+    volume.fold();
     assertThat(volume.dirtyChunks()).isZero();
   }
 }

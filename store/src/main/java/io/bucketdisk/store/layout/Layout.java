@@ -67,6 +67,30 @@ public final class Layout {
     return parseHex(key, prefixLength + 17, 8);
   }
 
+  /** Where a volume's write log lives: {@code volumes/<id>/log/<seq as 16 hex digits>@<epoch as 8 hex digits>}. */
+  public static String logPrefix(String volumeId) {
+    return VOLUMES + volumeId + "/log/";
+  }
+
+  public static String logKey(String volumeId, long seq, long epoch) {
+    StringBuilder b = new StringBuilder(VOLUMES.length() + volumeId.length() + 5 + 25);
+    b.append(VOLUMES).append(volumeId).append("/log/");
+    hex(b, seq, 16);
+    b.append('@');
+    hex(b, epoch, 8);
+    return b.toString();
+  }
+
+  /** The sequence number of a key below {@link #logPrefix}, or -1 when it is not a log key (same shape as a chunk key). */
+  public static long logSeq(String key, int prefixLength) {
+    return chunkIndex(key, prefixLength);
+  }
+
+  /** The writer's epoch of a key below {@link #logPrefix}, or -1. */
+  public static long logEpoch(String key, int prefixLength) {
+    return chunkEpoch(key, prefixLength);
+  }
+
   public static String dependentsPrefix(String volumeId) {
     return VOLUMES + volumeId + "/dependents/";
   }

@@ -1,0 +1,261 @@
+package io.bucketdisk.engine.cache;
+
+import io.bucketdisk.engine.EngineException;
+import io.bucketdisk.store.ChunkStore;
+import io.bucketdisk.store.StoreException;
+import io.bucketdisk.store.log.LogSegment;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One volume's write log, engine side: what makes a FLUSH one PUT of the changed bytes instead of one whole-chunk
+ * PUT (and maybe a GET) per dirty chunk.
+ *
+ * <p><b>Logging</b> ({@link #log}). Under one lock per volume, the changes of the given dirty buffers that no segment
+ * holds yet (their {@code unlogged} ranges, or a zeros extent for a zeroed chunk) are copied into one segment, at
+ * most {@link #MAX_SEGMENT_BYTES} of data each, and stored with {@link ChunkStore#appendLog}; then each buffer's
+ * {@code loggedVersion} becomes the version copied. Those versions are durable: a writable open replays the log.
+ * A failed PUT restores the ranges and leaves the number for the next attempt, so the stored log has no gaps.
+ *
+ * <p><b>Folding rule.</b> Replay applies every stored segment, in order, over the chunk objects. So a chunk object
+ * may only be written with state that the log holds in full whenever some stored segment has extents of that chunk
+ * ({@link #holds}): otherwise replaying that older segment would take newer bytes back. The uploader asks
+ * {@link #holds} after copying a chunk and logs it first when needed; a chunk no segment names is folded directly.
+ *
+ * <p><b>Trimming.</b> A segment is dead once every chunk version it logged was folded ({@link #folded}); the longest
+ * dead prefix of segments is deleted ({@link #trimDead}), only then do its chunks stop counting as held. Deleting a
+ * prefix only keeps the stored log a gap-free run.
+ *
+ * <p>Lock order: the append lock, then a buffer monitor; the tracker monitor ({@code this}) is taken alone. Thread
+ * safe.
+ */
+final class WriteLog {
+  private static final Logger log = LoggerFactory.getLogger(WriteLog.class);
+  static final int MAX_SEGMENT_BYTES = 16 << 20;
+  private static final int KEEP_BYTES = 1 << 20;
+
+  /** A chunk version one stored segment logged. */
+  private record Logged(long seq, long version) {}
+
+  /** A stored segment and how many of its chunk versions are not folded yet. */
+  private static final class Segment {
+    final long seq;
+    int live;
+
+    Segment(long seq) {
+      this.seq = seq;
+    }
+  }
+
+  /** One buffer's capture into the segment being built: the version copied and the ranges it took. */
+  private record Capture(ChunkBuffer buffer, long version, int[] ranges, boolean zeroed) {}
+
+  private final ChunkStore store;
+  private final String volumeId;
+  private final int chunkSize;
+  private final CacheCounters counters;
+  private final ReentrantLock appendLock = new ReentrantLock();
+  private final LogSegment.Builder builder = new LogSegment.Builder(KEEP_BYTES);
+  /** Per chunk: the highest segment number that has its extents, while that segment may be stored. */
+  private final ConcurrentHashMap<Long, Long> heldBy = new ConcurrentHashMap<>();
+  private final ArrayDeque<Segment> segments = new ArrayDeque<>();
+  private final Map<Long, ArrayDeque<Logged>> pending = new HashMap<>();
+  private final AtomicBoolean trimming = new AtomicBoolean();
+  private long nextSeq;
+  private volatile long trimmedThrough;
+
+  WriteLog(ChunkStore store, CacheCounters counters) {
+    this.store = store;
+    this.volumeId = store.volumeId();
+    this.chunkSize = store.chunkSize();
+    this.counters = counters;
+    this.nextSeq = store.readOnly() ? 1 : store.nextLogSeq();
+    this.trimmedThrough = nextSeq - 1;
+  }
+
+  /** Whether a stored segment may have extents of chunk {@code index} (then fold only logged state). */
+  boolean holds(long index) {
+    return heldBy.containsKey(index);
+  }
+
+  /**
+   * Logs the changes of {@code buffers} that no segment holds yet. With {@code skipUploading}, a buffer whose upload
+   * in flight stores its current version is left to that upload. Returns when the store acknowledged every segment.
+   */
+  void log(Collection<ChunkBuffer> buffers, boolean skipUploading) throws IOException {
+    appendLock.lock();
+    try {
+      builder.reset();
+      List<Capture> captured = new ArrayList<>();
+      for (ChunkBuffer b : buffers) {
+        Capture c = capture(b, skipUploading);
+        if (c == null) {
+          continue;
+        }
+        captured.add(c);
+        if (builder.dataBytes() >= MAX_SEGMENT_BYTES) {
+          store(captured);
+          captured = new ArrayList<>();
+          builder.reset();
+        }
+      }
+      if (!captured.isEmpty()) {
+        store(captured);
+      }
+    } finally {
+      appendLock.unlock();
+    }
+  }
+
+  private Capture capture(ChunkBuffer b, boolean skipUploading) {
+    synchronized (b) {
+      if (!b.dirty || Math.max(b.durableVersion, b.loggedVersion) >= b.version) {
+        return null;
+      }
+      if (skipUploading && b.uploading && b.uploadVersion == b.version) {
+        return null;
+      }
+      heldBy.put(b.index, nextSeq);
+      byte[] d = b.data;
+      Capture c;
+      if (d == null) {
+        builder.addZero(b.index, 0, chunkSize);
+        c = new Capture(b, b.version, new int[0], true);
+      } else {
+        int[] ranges = b.unlogged.toArray();
+        for (int r = 0; r < ranges.length; r += 2) {
+          builder.addData(b.index, ranges[r], d, ranges[r], ranges[r + 1] - ranges[r]);
+        }
+        c = new Capture(b, b.version, ranges, false);
+      }
+      b.unlogged.clear();
+      return c;
+    }
+  }
+
+  /** Stores the built segment as the next number; on failure gives the captured ranges back. */
+  private void store(List<Capture> captured) throws IOException {
+    long seq = nextSeq;
+    java.nio.ByteBuffer segment = builder.finish();
+    int bytes = segment.remaining();
+    try {
+      store.appendLog(seq, segment);
+    } catch (IOException | RuntimeException e) {
+      for (Capture c : captured) {
+        synchronized (c.buffer()) {
+          if (c.zeroed()) {
+            c.buffer().unlogged.setFull();
+          } else {
+            for (int r = 0; r < c.ranges().length; r += 2) {
+              c.buffer().unlogged.add(c.ranges()[r], c.ranges()[r + 1]);
+            }
+          }
+        }
+      }
+      counters.failed();
+      boolean fenced = e instanceof StoreException se && se.kind() == StoreException.Kind.CONFLICT;
+      throw new EngineException(fenced ? EngineException.Kind.FENCED : EngineException.Kind.IO,
+          "volume " + volumeId + ": log segment " + seq + " could not be stored: " + e.getMessage(), e);
+    }
+    nextSeq = seq + 1;
+    counters.logged(bytes);
+    Segment s = new Segment(seq);
+    synchronized (this) {
+      // a chunk folded at this version or later while the PUT ran needs nothing from this segment (folded() ran
+      // before this block, or runs after it and finds the entry)
+      for (Capture c : captured) {
+        ChunkBuffer b = c.buffer();
+        synchronized (b) {
+          b.loggedVersion = Math.max(b.loggedVersion, c.version());
+          b.notifyAll();
+          if (b.durableVersion >= c.version()) {
+            continue;
+          }
+        }
+        pending.computeIfAbsent(b.index, k -> new ArrayDeque<>()).add(new Logged(seq, c.version()));
+        s.live++;
+      }
+      segments.add(s);
+    }
+  }
+
+  /** Chunk {@code index} is stored at {@code version} (PUT or DELETE): the segments that logged it up to there may go. */
+  synchronized void folded(long index, long version) {
+    ArrayDeque<Logged> q = pending.get(index);
+    if (q == null) {
+      return;
+    }
+    q.removeIf(l -> {
+      if (l.version() > version) {
+        return false;
+      }
+      for (Segment s : segments) {
+        if (s.seq == l.seq()) {
+          s.live--;
+          break;
+        }
+      }
+      return true;
+    });
+    if (q.isEmpty()) {
+      pending.remove(index);
+    }
+  }
+
+  /** Starts deleting the dead prefix of the stored log on a virtual thread, unless one is running. */
+  void trimDeadAsync() {
+    if (deadThrough() > trimmedThrough && trimming.compareAndSet(false, true)) {
+      Thread.ofVirtual().name("log-trim-" + volumeId).start(() -> {
+        try {
+          trimDead();
+        } catch (IOException e) {
+          log.warn("volume {}: could not delete folded log segments (will retry): {}", volumeId, e.getMessage());
+        } finally {
+          trimming.set(false);
+        }
+      });
+    }
+  }
+
+  /** Deletes the longest prefix of segments whose chunk versions are all folded. */
+  void trimDead() throws IOException {
+    long through = deadThrough();
+    if (through <= trimmedThrough) {
+      return;
+    }
+    store.trimLog(through);
+    trimmedThrough = through;
+    synchronized (this) {
+      while (!segments.isEmpty() && segments.peekFirst().seq <= through) {
+        segments.pollFirst();
+      }
+    }
+    heldBy.entrySet().removeIf(e -> e.getValue() <= through);
+  }
+
+  private synchronized long deadThrough() {
+    long through = trimmedThrough;
+    for (Segment s : segments) {
+      if (s.live > 0) {
+        break;
+      }
+      through = s.seq;
+    }
+    return through;
+  }
+
+  /** Stored segments not yet deleted (for metrics and tests). */
+  synchronized int storedSegments() {
+    return segments.size();
+  }
+}

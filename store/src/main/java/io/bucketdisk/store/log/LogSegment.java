@@ -1,0 +1,205 @@
+package io.bucketdisk.store.log;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * The byte layout of one log segment object, big-endian:
+ *
+ * <pre>
+ *   header     32 bytes   magic "BDLOG001", seq (8), epoch (8), reserved (8)
+ *   data       the bytes of the data extents, in directory order
+ *   directory  24 bytes per extent: chunk (8), offset in chunk (4), length (4), flags (4: 1 = zeros), CRC32C (4)
+ *   trailer    16 bytes   directory offset (8), extent count (4), CRC32C of every byte before it (4)
+ * </pre>
+ *
+ * Every data extent carries its own CRC32C (so a ranged read of one extent can be checked alone), and the trailer's
+ * CRC covers the whole object. {@link Builder} writes the header's zeros, the data and the directory; the store
+ * stamps seq, epoch and the trailer CRC when it stores the segment ({@link #stamp}). {@link #decode} checks all of it.
+ */
+public final class LogSegment {
+  static final byte[] MAGIC = "BDLOG001".getBytes(StandardCharsets.US_ASCII);
+  static final int HEADER = 32;
+  static final int ENTRY = 24;
+  static final int TRAILER = 16;
+  private static final int ZERO_FLAG = 1;
+
+  private LogSegment() {}
+
+  /** A damaged or foreign object where a segment was expected. */
+  public static final class DamagedException extends Exception {
+    public DamagedException(String why) {
+      super(why);
+    }
+  }
+
+  /** A decoded segment: what its header says and its extents, in the order they apply. */
+  public record Decoded(long seq, long epoch, List<LogExtent> extents) {}
+
+  /**
+   * Collects the extents of one segment in a growable array. Not thread safe. Reuse with {@link #reset}; the array
+   * is kept unless it grew past {@code keepBytes}.
+   */
+  public static final class Builder {
+    private final int keepBytes;
+    private byte[] buf;
+    private int pos;
+    private long[] chunks = new long[16];
+    private int[] meta = new int[16 * 4];
+    private int count;
+    private long dataBytes;
+
+    public Builder(int keepBytes) {
+      this.keepBytes = keepBytes;
+      this.buf = new byte[Math.min(keepBytes, 64 << 10)];
+      reset();
+    }
+
+    public void reset() {
+      if (buf.length > keepBytes) {
+        buf = new byte[keepBytes];
+      }
+      pos = HEADER;
+      count = 0;
+      dataBytes = 0;
+    }
+
+    public int extents() {
+      return count;
+    }
+
+    /** Bytes of data collected so far. */
+    public long dataBytes() {
+      return dataBytes;
+    }
+
+    /** Adds {@code length} bytes of {@code src} at {@code srcOffset} as the new contents of a range of a chunk. */
+    public void addData(long chunk, int offset, byte[] src, int srcOffset, int length) {
+      ensure(length);
+      System.arraycopy(src, srcOffset, buf, pos, length);
+      CRC32C crc = new CRC32C();
+      crc.update(buf, pos, length);
+      pos += length;
+      dataBytes += length;
+      entry(chunk, offset, length, 0, (int) crc.getValue());
+    }
+
+    /** Adds a range of a chunk that now reads as zeros. */
+    public void addZero(long chunk, int offset, int length) {
+      entry(chunk, offset, length, ZERO_FLAG, 0);
+    }
+
+    private void entry(long chunk, int offset, int length, int flags, int crc) {
+      if (count == chunks.length) {
+        chunks = Arrays.copyOf(chunks, count * 2);
+        meta = Arrays.copyOf(meta, count * 8);
+      }
+      chunks[count] = chunk;
+      meta[4 * count] = offset;
+      meta[4 * count + 1] = length;
+      meta[4 * count + 2] = flags;
+      meta[4 * count + 3] = crc;
+      count++;
+    }
+
+    /** The finished segment, seq, epoch and trailer CRC still zero (see {@link #stamp}); valid until the next change. */
+    public ByteBuffer finish() {
+      int directory = pos;
+      ensure(count * ENTRY + TRAILER);
+      ByteBuffer b = ByteBuffer.wrap(buf);
+      b.put(0, MAGIC);
+      b.putLong(8, 0).putLong(16, 0).putLong(24, 0);
+      int p = directory;
+      for (int i = 0; i < count; i++) {
+        b.putLong(p, chunks[i]);
+        b.putInt(p + 8, meta[4 * i]);
+        b.putInt(p + 12, meta[4 * i + 1]);
+        b.putInt(p + 16, meta[4 * i + 2]);
+        b.putInt(p + 20, meta[4 * i + 3]);
+        p += ENTRY;
+      }
+      b.putLong(p, directory);
+      b.putInt(p + 8, count);
+      b.putInt(p + 12, 0);
+      return ByteBuffer.wrap(buf, 0, p + TRAILER);
+    }
+
+    private void ensure(long more) {
+      long need = pos + more + (long) (count + 1) * ENTRY + TRAILER;
+      if (need > Integer.MAX_VALUE - 16) {
+        throw new IllegalStateException("log segment too large: " + need + " bytes");
+      }
+      if (need > buf.length) {
+        buf = Arrays.copyOf(buf, (int) Math.max(need, Math.min(Integer.MAX_VALUE - 16, 2L * buf.length)));
+      }
+    }
+  }
+
+  /** Writes {@code seq} and {@code epoch} into a finished segment and seals it with the trailer CRC. */
+  public static void stamp(ByteBuffer segment, long seq, long epoch) {
+    int base = segment.position();
+    int end = segment.limit();
+    segment.putLong(base + 8, seq);
+    segment.putLong(base + 16, epoch);
+    CRC32C crc = new CRC32C();
+    ByteBuffer all = segment.duplicate();
+    all.limit(end - 4);
+    crc.update(all);
+    segment.putInt(end - 4, (int) crc.getValue());
+  }
+
+  /** Reads a whole stored segment, checking its trailer CRC and every extent's CRC. */
+  public static Decoded decode(ByteBuffer segment) throws DamagedException {
+    ByteBuffer s = segment.slice();
+    int size = s.remaining();
+    if (size < HEADER + TRAILER) {
+      throw new DamagedException("too short for a log segment (" + size + " bytes)");
+    }
+    if (!s.slice(0, MAGIC.length).equals(ByteBuffer.wrap(MAGIC))) {
+      throw new DamagedException("not a log segment (bad magic)");
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(s.slice(0, size - 4));
+    if ((int) crc.getValue() != s.getInt(size - 4)) {
+      throw new DamagedException("checksum mismatch over the segment");
+    }
+    long directory = s.getLong(size - TRAILER);
+    int count = s.getInt(size - TRAILER + 8);
+    if (count < 0 || directory < HEADER || directory + (long) count * ENTRY != size - TRAILER) {
+      throw new DamagedException("directory out of bounds");
+    }
+    List<LogExtent> out = new ArrayList<>(count);
+    int data = HEADER;
+    for (int i = 0; i < count; i++) {
+      int p = (int) directory + i * ENTRY;
+      long chunk = s.getLong(p);
+      int offset = s.getInt(p + 8);
+      int length = s.getInt(p + 12);
+      int flags = s.getInt(p + 16);
+      int sum = s.getInt(p + 20);
+      if (chunk < 0 || offset < 0 || length <= 0) {
+        throw new DamagedException("extent " + i + " is invalid");
+      }
+      if ((flags & ZERO_FLAG) != 0) {
+        out.add(new LogExtent(chunk, offset, length, null));
+        continue;
+      }
+      if (data + (long) length > directory) {
+        throw new DamagedException("extent " + i + " runs past the data");
+      }
+      ByteBuffer bytes = s.slice(data, length).asReadOnlyBuffer();
+      CRC32C c = new CRC32C();
+      c.update(bytes.duplicate());
+      if ((int) c.getValue() != sum) {
+        throw new DamagedException("checksum mismatch in extent " + i + " (chunk " + chunk + " +" + offset + ")");
+      }
+      out.add(new LogExtent(chunk, offset, length, bytes));
+      data += length;
+    }
+    return new Decoded(s.getLong(8), s.getLong(16), out);
+  }
+}
