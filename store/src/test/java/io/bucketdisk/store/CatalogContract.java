@@ -392,6 +392,109 @@ abstract class CatalogContract {
     }
   }
 
+  static ByteBuffer segment(Object... extents) {
+    var b = new io.bucketdisk.store.log.LogSegment.Builder(1 << 20);
+    for (int i = 0; i < extents.length; i += 3) {
+      long chunk = (Long) extents[i];
+      int off = (Integer) extents[i + 1];
+      if (extents[i + 2] instanceof byte[] data) {
+        b.addData(chunk, off, data, 0, data.length);
+      } else {
+        b.addZero(chunk, off, (Integer) extents[i + 2]);
+      }
+    }
+    ByteBuffer f = b.finish();
+    ByteBuffer copy = ByteBuffer.allocate(f.remaining());
+    copy.put(f.duplicate()).flip();
+    return copy;
+  }
+
+  static byte[] bytes(int n, int seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  /** Stores a segment under any number and epoch, as a writer (or a fenced writer's late PUT) would have. */
+  void putSegment(String volume, long seq, long epoch, ByteBuffer segment) throws Exception {
+    ByteBuffer s = segment.duplicate();
+    io.bucketdisk.store.log.LogSegment.stamp(s, seq, epoch);
+    store.put(Layout.logKey(volume, seq, epoch), s);
+  }
+
+  @Test
+  void aLogLeftByACrashedWriterIsReplayedInOrderIntoTheChunksAtTheNextOpen() throws Exception {
+    catalog.create(spec("v", 3 * CHUNK));
+    LeaseOwner first = LeaseOwner.instance("node-1", "unix:///run/a.sock", java.util.Set.of());
+    ChunkStore a = catalog.open("v", first, false);
+    a.write(0, chunk(1));
+    a.write(2, chunk(2));
+    assertThat(a.nextLogSeq()).isEqualTo(1);
+    byte[] x = bytes(300, 3);
+    byte[] y = bytes(100, 4);
+    a.appendLog(1, segment(0L, 100, x, 1L, 5, y));
+    a.appendLog(2, segment(0L, 150, y, 2L, 0, CHUNK));
+    assertThat(keys(Layout.logPrefix("v"))).hasSize(2);
+    // the process dies (the handle is never closed); its successor on the node takes the lease over at once
+    LeaseOwner successor = LeaseOwner.instance("node-1", "unix:///run/a.sock", java.util.Set.of(first.id()));
+    try (ChunkStore b = catalog.open("v", successor, false)) {
+      ByteBuffer c0 = chunk(1);
+      c0.put(100, x).put(150, y);
+      assertThat(read(b, 0)).as("segment 2 applied after segment 1").isEqualTo(c0);
+      ByteBuffer c1 = ByteBuffer.allocate(CHUNK).put(5, y);
+      assertThat(read(b, 1)).as("a chunk only the log had").isEqualTo(c1);
+      assertThat(b.isStored(2)).as("a zeros extent over the whole chunk deletes it").isFalse();
+      assertThat(keys(Layout.logPrefix("v"))).as("the replayed log is gone").isEmpty();
+      assertThat(b.nextLogSeq()).as("the new writer numbers after the old log").isEqualTo(3);
+    } finally {
+      a.close();
+    }
+  }
+
+  @Test
+  void replaySkipsAFencedWritersLatePutAndEverythingAfterAGap() throws Exception {
+    catalog.create(spec("v", 2 * CHUNK));
+    putSegment("v", 1, 1, segment(0L, 0, bytes(10, 1)));
+    putSegment("v", 2, 1, segment(0L, 10, bytes(10, 2)));
+    putSegment("v", 3, 0, segment(0L, 0, bytes(20, 3))); // epoch below one already taken: a late PUT
+    putSegment("v", 5, 1, segment(1L, 0, bytes(10, 5))); // after the missing 4
+    try (ChunkStore b = catalog.open("v", A, false)) {
+      ByteBuffer c0 = ByteBuffer.allocate(CHUNK).put(0, bytes(10, 1)).put(10, bytes(10, 2));
+      assertThat(read(b, 0)).isEqualTo(c0);
+      assertThat(b.isStored(1)).as("the segment after the gap is not applied").isFalse();
+      assertThat(keys(Layout.logPrefix("v"))).as("skipped segments are removed too").isEmpty();
+      assertThat(b.nextLogSeq()).isEqualTo(6);
+    }
+  }
+
+  @Test
+  void aDamagedLogSegmentFailsTheOpenAndReleasesTheLease() throws Exception {
+    catalog.create(spec("v", 2 * CHUNK));
+    ByteBuffer seg = segment(0L, 0, bytes(4096, 1));
+    seg.put(40, (byte) (seg.get(40) ^ 1));
+    putSegment("v", 1, 1, seg);
+    assertThatThrownBy(() -> catalog.open("v", A, false)).isInstanceOf(StoreException.class)
+        .hasMessageContaining("damaged");
+    assertThat(catalog.get("v").orElseThrow().lease()).as("released after the failed open").isNull();
+    assertThat(keys(Layout.logPrefix("v"))).as("nothing deleted").hasSize(1);
+  }
+
+  @Test
+  void aReaderOfAVolumeWhoseWriterIsGoneSeesTheLogFolded() throws Exception {
+    catalog.create(spec("v", 2 * CHUNK));
+    putSegment("v", 1, 1, segment(1L, 7, bytes(10, 1)));
+    try (ChunkStore r = catalog.open("v", A, true)) {
+      assertThat(read(r, 1)).isEqualTo(ByteBuffer.allocate(CHUNK).put(7, bytes(10, 1)));
+    }
+    assertThat(keys(Layout.logPrefix("v"))).isEmpty();
+    // and an offline snapshot sees it too
+    putSegment("v", 1, 1, segment(0L, 3, bytes(5, 2)));
+    catalog.snapshot("v", "s");
+    try (ChunkStore s = catalog.openSnapshot("s")) {
+      assertThat(read(s, 0)).isEqualTo(ByteBuffer.allocate(CHUNK).put(3, bytes(5, 2)));
+    }
+  }
+
   @Test
   void anExpiredLeaseCanBeTakenOver() throws Exception {
     catalog.create(spec("v", CHUNK));
