@@ -22,17 +22,22 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Durability across SIGKILL: a gateway child JVM serves a volume from each real S3 server (s3proxy, Ceph RGW); the test writes over NBD, FLUSHes,
- * writes more without flushing, and SIGKILLs the process at a random moment. A new gateway on the same bucket must
- * return every byte acknowledged before the FLUSH exactly; bytes written after it may hold the flushed value or any
- * value written after it. Ten kill points.
+ * Durability across SIGKILL: a gateway child JVM serves a volume from each real S3 server (s3proxy, Ceph RGW); the
+ * test writes over NBD, FLUSHes, writes more, and SIGKILLs the process at 32 points of four kinds, in turn: after
+ * unflushed writes at a random moment; while a FLUSH is in flight (its log segment uploading); while dirty chunks
+ * are being folded into chunk objects (they fold 200 ms after their last change); and while the next gateway replays
+ * the log the previous one left (the kill lands between the NBD open and a random moment after it). After every
+ * restart, every byte acknowledged before the last successful FLUSH is exactly there; a byte written after it holds
+ * the flushed value or a value a later write wrote; and no write is torn within a chunk (its bytes that no other
+ * later write touched are all new or all old).
  */
-@Timeout(180)
+@Timeout(600)
 class CacheKillDurabilityIT {
   static final int CMD_READ = 0;
   static final int CMD_WRITE = 1;
   static final int CMD_FLUSH = 3;
   static final int SIZE = (int) GatewayMain.SIZE;
+  static final int KILLS = 32;
 
   Path dir;
   ChildJvm gateway;
@@ -72,8 +77,25 @@ class CacheKillDurabilityIT {
     Random rnd = new Random(20261121);
     byte[] flushed = new byte[SIZE];
     List<Write> after = new ArrayList<>();
-    for (int iteration = 0; iteration < 10; iteration++) {
+    for (int iteration = 0; iteration < KILLS; iteration++) {
       int port = startGateway(storeUrl, iteration);
+      int kind = iteration % 4;
+      if (kind == 3) {
+        // kill during the replay of what the previous gateway logged: the volume opens with the NBD handshake
+        try (RawClient c = new RawClient(new InetSocketAddress("127.0.0.1", port))) {
+          Thread.ofVirtual().start(() -> {
+            try {
+              c.open(GatewayMain.VOLUME, false);
+            } catch (Exception ignored) {
+              // the process dies under it
+            }
+          });
+          Thread.sleep(rnd.nextInt(150));
+          gateway.kill();
+        }
+        gateway = null;
+        continue;
+      }
       try (RawClient c = new RawClient(new InetSocketAddress("127.0.0.1", port)).open(GatewayMain.VOLUME, false)) {
         byte[] actual = readAll(c);
         assertDurable(actual, flushed, after, iteration);
@@ -89,13 +111,20 @@ class CacheKillDurabilityIT {
         }
         c.request(0, CMD_FLUSH, cookie++, 0, 0);
         assertThat(c.simple().error()).as("flush").isZero();
-        int more = rnd.nextInt(30);
+        int more = kind == 2 ? 0 : rnd.nextInt(30);
         for (int i = 0; i < more; i++) {
           Write w = randomWrite(rnd);
           after.add(w);
           write(c, cookie++, w); // pipelined, replies not awaited
         }
-        Thread.sleep(rnd.nextInt(400));
+        switch (kind) {
+          case 0 -> Thread.sleep(rnd.nextInt(400));
+          case 1 -> {
+            c.request(0, CMD_FLUSH, cookie++, 0, 0); // not awaited: the kill lands while its segment uploads
+            Thread.sleep(rnd.nextInt(60));
+          }
+          default -> Thread.sleep(150 + rnd.nextInt(250)); // the flushed chunks fold after 200 ms
+        }
         gateway.kill();
       } catch (java.io.IOException expectedAfterKill) {
         // the connection dies with the process
@@ -103,9 +132,9 @@ class CacheKillDurabilityIT {
       gateway.kill();
       gateway = null;
     }
-    int port = startGateway(storeUrl, 10);
+    int port = startGateway(storeUrl, KILLS);
     try (RawClient c = new RawClient(new InetSocketAddress("127.0.0.1", port)).open(GatewayMain.VOLUME, false)) {
-      assertDurable(readAll(c), flushed, after, 10);
+      assertDurable(readAll(c), flushed, after, KILLS);
     }
   }
 
@@ -147,6 +176,46 @@ class CacheKillDurabilityIT {
       if (!allowed) {
         throw new AssertionError("after kill " + iteration + ": byte " + i + " is " + actual[i]
             + " but was flushed as " + flushed[i] + " and no later write wrote that value");
+      }
+    }
+    assertNotTorn(actual, flushed, after, iteration);
+  }
+
+  /** Within one chunk, the bytes of a write that no other later write touched are all new or all old. */
+  static void assertNotTorn(byte[] actual, byte[] flushed, List<Write> after, int iteration) {
+    boolean[] shared = new boolean[SIZE];
+    int[] owner = new int[SIZE];
+    Arrays.fill(owner, -1);
+    for (int k = 0; k < after.size(); k++) {
+      Write w = after.get(k);
+      for (int i = w.offset(); i < w.offset() + w.length(); i++) {
+        if (owner[i] >= 0) {
+          shared[i] = true;
+        }
+        owner[i] = k;
+      }
+    }
+    for (int k = 0; k < after.size(); k++) {
+      Write w = after.get(k);
+      int end = w.offset() + w.length();
+      for (int from = w.offset(); from < end; from = (from / GatewayMain.CHUNK + 1) * GatewayMain.CHUNK) {
+        int to = Math.min(end, (from / GatewayMain.CHUNK + 1) * GatewayMain.CHUNK);
+        int fresh = 0;
+        int old = 0;
+        for (int i = from; i < to; i++) {
+          if (shared[i] || flushed[i] == w.fill()) {
+            continue;
+          }
+          if (actual[i] == w.fill()) {
+            fresh++;
+          } else {
+            old++;
+          }
+        }
+        if (fresh > 0 && old > 0) {
+          throw new AssertionError("after kill " + iteration + ": write of " + w.length() + " bytes at " + w.offset()
+              + " is torn in [" + from + ", " + to + "): " + fresh + " bytes new, " + old + " old");
+        }
       }
     }
   }
