@@ -241,6 +241,46 @@ class VolumeCacheTest {
   }
 
   @Test
+  void foldingAChunkTheLogNamesLogsItFirstSoAReplayNeverTakesNewerBytesBack() throws Exception {
+    openDefault();
+    byte[] a = pattern(4096, 11);
+    volume.write(100, ByteBuffer.wrap(a), false);
+    volume.write(CHUNK + 100, ByteBuffer.wrap(a), false); // keeps segment 1 alive: chunk 1 is not folded
+    volume.flush();
+    assertThat(store.logAppends.get()).isEqualTo(1);
+    byte[] b = pattern(CHUNK, 12);
+    volume.write(0, ByteBuffer.wrap(b), false); // completes chunk 0: it folds at once, without a FLUSH
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!Arrays.equals(store.chunks.get(0L), b) && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(store.chunks.get(0L)).as("chunk 0 folded").isEqualTo(b);
+    volume.flush();
+    assertThat(store.log).as("segment 1 still stored").containsKey(1L);
+    assertThat(Arrays.copyOfRange(store.imageAfterReplay(), 0, CHUNK))
+        .as("a replay of segment 1 over the folded chunk still gives the newer bytes").isEqualTo(b);
+  }
+
+  @Test
+  void segmentsAreDeletedOnceEveryChunkTheyLoggedIsFolded() throws Exception {
+    openDefault();
+    for (int i = 0; i < 5; i++) {
+      volume.write((long) i * CHUNK + 10, ByteBuffer.wrap(pattern(100, i)), false);
+      volume.flush();
+    }
+    assertThat(store.log).hasSize(5);
+    volume.fold();
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!store.log.isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(store.log).as("the dead log, trimmed by the write-back ticks").isEmpty();
+    volume.write(10, ByteBuffer.wrap(pattern(100, 9)), false);
+    volume.flush();
+    assertThat(store.log.keySet()).as("numbering goes on").containsExactly(6L);
+  }
+
+  @Test
   void fuaWriteIsDurableOnReturn() throws Exception {
     openDefault();
     byte[] data = pattern(CHUNK, 5);
