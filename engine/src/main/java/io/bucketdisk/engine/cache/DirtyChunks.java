@@ -403,8 +403,9 @@ final class DirtyChunks {
   }
 
   /**
-   * The volume closes after its final flush: every chunk still here is dropped (its charge released); the number
-   * dropped, which the caller reports as lost.
+   * The volume closes after its final fold failed: every chunk still here is dropped (its charge released); the
+   * number dropped whose last changes no log segment holds either, which the caller reports as lost (a logged change
+   * comes back with the next open's replay).
    */
   int dropAll() {
     int lost = 0;
@@ -414,8 +415,10 @@ final class DirtyChunks {
           shared.limiter().release(chunkSize);
           b.charged = false;
         }
+        if (Math.max(b.durableVersion, b.loggedVersion) < b.version) {
+          lost++;
+        }
         b.dirty = false;
-        lost++;
       }
     }
     map.clear();

@@ -29,13 +29,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Durability contract</b> (NBD spec "FLUSH", "FUA"). A write returns once its bytes are in a dirty buffer.
  * {@link #flush} takes, for every dirty chunk, the version it has when the flush starts, which includes every write
- * that completed before, on any connection, because a write bumps the version before it returns; it returns only when
- * each chunk's durable version reached it. Uploads already in flight count, so concurrent flushes share uploads
- * instead of queueing behind each other, and a flush with nothing dirty makes no store request. A FUA write waits the
- * same way for its own chunks only. An upload that fails (after the store's own retries) leaves the chunk dirty and
- * fails every flush waiting for it; every later flush retries the upload and fails again while the store refuses it.
- * Nothing dirty is ever dropped, except by {@link #close} after a final failed flush, which is logged as an error with
- * the number of chunks lost.
+ * that completed before, on any connection, because a write bumps the version before it returns; it stores what no
+ * segment holds yet as one log segment ({@link WriteLog}) and returns only when each chunk's version is logged or
+ * stored in its chunk object. Concurrent flushes share one segment, an upload in flight that stores a chunk's
+ * current version counts for it, and a flush with nothing unlogged makes no store request. A FUA write does the same
+ * for its own chunks only. A segment or upload that fails (after the store's own retries) leaves the chunk dirty and
+ * fails the flush; every later flush tries again and fails while the store refuses it. Dirty chunks are folded into
+ * their chunk objects in the background ({@link UploadScheduler}); {@link #snapshot} and {@link #close} fold all of
+ * them first. Nothing is dropped, except by {@link #close} after a final failed fold: chunks whose changes are not
+ * logged either are then logged as an error with their number.
  *
  * <p>Thread safe.
  */
@@ -461,8 +463,8 @@ public final class VolumeCache implements Volume {
     int lost = dirty.dropAll();
     shared.invalidate(owner);
     if (lost > 0) {
-      log.error("volume {}: closed with {} chunks that could not be stored; their last writes are lost", volumeId,
-          lost);
+      log.error("volume {}: closed with {} chunks that could be neither stored nor logged; their last writes are lost",
+          volumeId, lost);
     }
     try {
       store.close();

@@ -89,8 +89,10 @@ final class WriteLog {
   }
 
   /**
-   * Logs the changes of {@code buffers} that no segment holds yet. With {@code skipUploading}, a buffer whose upload
-   * in flight stores its current version is left to that upload. Returns when the store acknowledged every segment.
+   * Logs the changes of {@code buffers} that no segment holds yet. With {@code skipUploading} (a FLUSH or FUA), a
+   * buffer whose upload in flight stores its current version is left to that upload, and a chunk rewritten whole
+   * that no segment names is left to an upload too (the caller waits for it). Returns when the store acknowledged
+   * every segment.
    */
   void log(Collection<ChunkBuffer> buffers, boolean skipUploading) throws IOException {
     appendLock.lock();
@@ -113,6 +115,7 @@ final class WriteLog {
         store(captured);
       }
     } finally {
+      builder.reset(); // gives back an array grown past KEEP_BYTES
       appendLock.unlock();
     }
   }
@@ -124,6 +127,9 @@ final class WriteLog {
       }
       if (skipUploading && b.uploading && b.uploadVersion == b.version) {
         return null;
+      }
+      if (skipUploading && b.data != null && b.unlogged.isFull() && !holds(b.index)) {
+        return null; // rewritten whole (a sequential writer): one chunk PUT stores it, logging it would cost two
       }
       heldBy.put(b.index, nextSeq);
       byte[] d = b.data;
