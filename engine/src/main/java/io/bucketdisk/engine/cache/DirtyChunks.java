@@ -427,12 +427,12 @@ final class DirtyChunks {
 
   // ---------------------------------------------------------------- measurements
 
-  /** Bytes of dirty chunk data (zeroed chunks weigh nothing). */
+  /** Bytes of dirty chunks with changes neither stored nor logged (zeroed chunks weigh nothing): data at risk. */
   long dirtyBytes() {
     long n = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        if (b.dirty && b.data != null) {
+        if (b.dirty && b.data != null && atRisk(b)) {
           n += chunkSize;
         }
       }
@@ -440,29 +440,34 @@ final class DirtyChunks {
     return n;
   }
 
-  /** Number of chunks not yet durable (data and zeroed). */
+  /** Number of chunks (data and zeroed) with changes neither stored nor logged. */
   int dirtyChunks() {
     int n = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        n += b.dirty ? 1 : 0;
+        n += b.dirty && atRisk(b) ? 1 : 0;
       }
     }
     return n;
   }
 
-  /** Age of the oldest change not yet durable, 0 when nothing is dirty. */
+  /** Age of the oldest change neither stored nor logged, 0 when there is none. */
   long oldestDirtyAgeNanos() {
     long now = System.nanoTime();
     long oldest = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        if (b.durableVersion < b.version) {
+        if (atRisk(b)) {
           oldest = Math.max(oldest, now - b.dirtySinceNanos);
         }
       }
     }
     return oldest;
+  }
+
+  /** Caller holds the monitor. */
+  private static boolean atRisk(ChunkBuffer b) {
+    return Math.max(b.durableVersion, b.loggedVersion) < b.version;
   }
 
   /**

@@ -4,6 +4,7 @@ import io.bucketdisk.store.ChunkStore;
 import io.bucketdisk.store.StoreException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -201,10 +202,29 @@ public final class MemoryChunkStore implements ChunkStore {
     log.headMap(throughSeq, true).clear();
   }
 
+  /** The chunks that hold data after a replay (what a crash and a reopen would show), in order. */
+  public java.util.SortedSet<Long> durableChunks() throws Exception {
+    byte[] img = imageAfterReplay();
+    java.util.SortedSet<Long> out = new java.util.TreeSet<>();
+    for (long i = 0; i * chunkSize < size; i++) {
+      int from = (int) (i * chunkSize);
+      int to = (int) Math.min(size, from + (long) chunkSize);
+      for (int k = from; k < to; k++) {
+        if (img[k] != 0) {
+          out.add(i);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   /** What a crash and a reopen would show: the chunks with every stored segment applied in order. */
   public byte[] imageAfterReplay() throws Exception {
+    // the log before the chunks: a segment deleted meanwhile was folded into them (see DurableImage)
+    List<byte[]> segments = new java.util.ArrayList<>(log.values());
     byte[] img = image();
-    for (byte[] seg : log.values()) {
+    for (byte[] seg : segments) {
       var d = io.bucketdisk.store.log.LogSegment.decode(ByteBuffer.wrap(seg));
       for (var e : d.extents()) {
         int at = (int) (e.chunk() * chunkSize + e.offset());

@@ -75,9 +75,9 @@ class GatewayControlServerTest {
         assertThat(v.getDirtyBytes()).isEqualTo(2L * CHUNK);
         assertThat(v.getSizeBytes()).isEqualTo(16L * CHUNK);
       });
-      assertThat(a.chunks).isEmpty();
+      assertThat(a.durableChunks()).isEmpty();
       assertThat(stub.flushVolume(FlushVolumeRequest.newBuilder().setVolumeId("vol-a").build()).getWasOpen()).isTrue();
-      assertThat(a.chunks.keySet()).containsExactlyInAnyOrder(0L, 5L);
+      assertThat(a.durableChunks()).containsExactlyInAnyOrder(0L, 5L);
       e.write(CHUNK, ByteBuffer.wrap(new byte[] {9}), 0);
       assertThat(stub.snapshotVolume(SnapshotVolumeRequest.newBuilder().setVolumeId("vol-a").setSnapshotId("s1")
           .build()).getWasOpen()).isTrue();
@@ -120,7 +120,7 @@ class GatewayControlServerTest {
       b.failAll = false;
       assertThat(stub.flushVolume(FlushVolumeRequest.newBuilder().setVolumeId("vol-b").build()).getWasOpen())
           .isTrue();
-      assertThat(b.chunks).containsKey(0L);
+      assertThat(b.durableChunks()).contains(0L);
     }
   }
 
@@ -142,10 +142,10 @@ class GatewayControlServerTest {
       try {
         var overTcp = GatewayControlGrpc.newBlockingStub(ch).withDeadlineAfter(20, TimeUnit.SECONDS);
         e.write(3L * CHUNK, ByteBuffer.wrap(new byte[] {7}), 0);
-        assertThat(a.chunks).isEmpty();
+        assertThat(a.durableChunks()).isEmpty();
         assertThat(overTcp.flushVolume(FlushVolumeRequest.newBuilder().setVolumeId("vol-a").build()).getWasOpen())
             .isTrue();
-        assertThat(a.chunks.keySet()).as("flushed over TCP").containsExactly(3L);
+        assertThat(a.durableChunks()).as("flushed over TCP").containsExactly(3L);
       } finally {
         ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
