@@ -295,8 +295,8 @@ class WholeSystemVmIT {
     sh("cd " + target + " && dd if=/dev/urandom of=data bs=1M count=6 2>/dev/null && echo inline > note"
         + " && sha256sum data note > /tmp/sums.eph && sync && echo 3 > /proc/sys/vm/drop_caches"
         + " && sha256sum -c /tmp/sums.eph", 120);
-    assertThat(host.bucketKeys()).as("synced data reached the bucket")
-        .anyMatch(k -> k.startsWith("volumes/" + storeId + "/chunks/"));
+    assertThat(host.bucketKeys()).as("synced data reached the bucket (chunk objects or write-log segments)")
+        .anyMatch(k -> k.startsWith("volumes/" + storeId + "/chunks/") || k.startsWith("volumes/" + storeId + "/log/"));
 
     // kubelet retries a publish whose reply it lost: same answer, no second device or mount.
     node().nodePublishVolume(publish);
