@@ -33,6 +33,8 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread safe. Closing a volume removes its clean chunks.
  */
 public final class ChunkCache {
+  static final int SEGMENTS_IN_FLIGHT = 4;
+  private final java.util.concurrent.Semaphore segmentSlots = new java.util.concurrent.Semaphore(SEGMENTS_IN_FLIGHT);
   private final CacheConfig config;
   /** Whole chunks ({@link ChunkKey} to {@link ChunkBuffer}) and granules ({@link FragmentKey} to byte[]). */
   private final Cache<CleanKey, Object> clean;
@@ -174,6 +176,15 @@ public final class ChunkCache {
   }
 
   /** Scratch buffers of {@code chunkSize}, as many as the upload parallelism. */
+  /**
+   * Log segments being built or stored, gateway-wide: at most {@link #SEGMENTS_IN_FLIGHT} at a time, so segment
+   * buffers (at most {@link WriteLog#MAX_SEGMENT_BYTES} each, and the store client's copy) stay within the
+   * launcher's fixed overhead however many volumes flush at once.
+   */
+  java.util.concurrent.Semaphore segmentSlots() {
+    return segmentSlots;
+  }
+
   ScratchChunks scratch(int chunkSize) {
     return pools.computeIfAbsent(chunkSize, s -> new ScratchChunks(s, config.uploadParallelism()));
   }

@@ -70,7 +70,7 @@ public final class VolumeCache implements Volume {
     }
     this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
     this.volumeId = store.volumeId();
-    this.writeLog = new WriteLog(store, counters);
+    this.writeLog = new WriteLog(store, counters, shared.segmentSlots());
     this.dirty = new DirtyChunks(owner, store, shared, index -> loads().forget(index), writeLog::folded);
     this.loads = new ChunkLoads(owner, store, shared, dirty, counters, this::isClosed);
     this.fragments = new FragmentReads(owner, store, shared, dirty, counters);

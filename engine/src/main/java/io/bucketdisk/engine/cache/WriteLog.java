@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Logging</b> ({@link #log}). Under one lock per volume, the changes of the given dirty buffers that no segment
  * holds yet (their {@code unlogged} ranges, or a zeros extent for a zeroed chunk) are copied into one segment, at
- * most {@link #MAX_SEGMENT_BYTES} of data each, and stored with {@link ChunkStore#appendLog}; then each buffer's
+ * most {@link #MAX_SEGMENT_BYTES} of data each (one volume at a time, and at most {@code ChunkCache#segmentSlots}
+ * segments gateway-wide), and stored with {@link ChunkStore#appendLog}; then each buffer's
  * {@code loggedVersion} becomes the version copied. Those versions are durable: a writable open replays the log.
  * A failed PUT restores the ranges and leaves the number for the next attempt, so the stored log has no gaps.
  *
@@ -41,7 +42,7 @@ import org.slf4j.LoggerFactory;
  */
 final class WriteLog {
   private static final Logger log = LoggerFactory.getLogger(WriteLog.class);
-  static final int MAX_SEGMENT_BYTES = 16 << 20;
+  static final int MAX_SEGMENT_BYTES = 4 << 20;
   private static final int KEEP_BYTES = 1 << 20;
 
   /** A chunk version one stored segment logged. */
@@ -65,6 +66,8 @@ final class WriteLog {
   private final int chunkSize;
   private final CacheCounters counters;
   private final ReentrantLock appendLock = new ReentrantLock();
+  /** Gateway-wide: segments being built or stored at once (see {@code ChunkCache#segmentSlots}). */
+  private final java.util.concurrent.Semaphore slots;
   private final LogSegment.Builder builder = new LogSegment.Builder(KEEP_BYTES);
   /** Per chunk: the highest segment number that has its extents, while that segment may be stored. */
   private final ConcurrentHashMap<Long, Long> heldBy = new ConcurrentHashMap<>();
@@ -74,7 +77,8 @@ final class WriteLog {
   private long nextSeq;
   private volatile long trimmedThrough;
 
-  WriteLog(ChunkStore store, CacheCounters counters) {
+  WriteLog(ChunkStore store, CacheCounters counters, java.util.concurrent.Semaphore slots) {
+    this.slots = slots;
     this.store = store;
     this.volumeId = store.volumeId();
     this.chunkSize = store.chunkSize();
@@ -97,6 +101,13 @@ final class WriteLog {
   void log(Collection<ChunkBuffer> buffers, boolean skipUploading) throws IOException {
     appendLock.lock();
     try {
+      slots.acquire();
+    } catch (InterruptedException e) {
+      appendLock.unlock();
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted waiting to store a log segment");
+    }
+    try {
       builder.reset();
       List<Capture> captured = new ArrayList<>();
       for (ChunkBuffer b : buffers) {
@@ -116,6 +127,7 @@ final class WriteLog {
       }
     } finally {
       builder.reset(); // gives back an array grown past KEEP_BYTES
+      slots.release();
       appendLock.unlock();
     }
   }

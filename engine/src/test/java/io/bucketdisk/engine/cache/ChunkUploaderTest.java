@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Timeout;
 class ChunkUploaderTest {
   final Parts p = new Parts();
   final DirtyChunks dirty = new DirtyChunks(p.owner, p.store, p.shared, index -> {}, (i, v) -> {});
-  final ChunkUploader uploader = new ChunkUploader(p.store, p.shared, dirty, p.counters, new WriteLog(p.store, p.counters));
+  final ChunkUploader uploader = new ChunkUploader(p.store, p.shared, dirty, p.counters, new WriteLog(p.store, p.counters, p.shared.segmentSlots()));
 
   @AfterEach
   void balanced() {

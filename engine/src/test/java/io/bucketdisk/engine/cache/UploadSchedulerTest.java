@@ -26,7 +26,7 @@ class UploadSchedulerTest {
   void start(Parts parts) {
     p = parts;
     dirty = new DirtyChunks(p.owner, p.store, p.shared, index -> {}, (i, v) -> {});
-    var uploader = new ChunkUploader(p.store, p.shared, dirty, p.counters, new WriteLog(p.store, p.counters));
+    var uploader = new ChunkUploader(p.store, p.shared, dirty, p.counters, new WriteLog(p.store, p.counters, p.shared.segmentSlots()));
     scheduler = new UploadScheduler("vol", p.shared, dirty, uploader, closed::get, () -> {});
     scheduler.start();
   }

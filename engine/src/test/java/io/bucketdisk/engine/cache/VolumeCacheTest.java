@@ -281,6 +281,26 @@ class VolumeCacheTest {
   }
 
   @Test
+  void aFlushOfMoreThanOneSegmentsWorthWritesSeveralThatReplayToTheModel() throws Exception {
+    long size = 256L * CHUNK;
+    store = new MemoryChunkStore("big", size, CHUNK, false);
+    cache = new ChunkCache(config(size, 200L * CHUNK, Duration.ofSeconds(60)));
+    volume = new VolumeCache(store, cache);
+    byte[] model = new byte[(int) size];
+    for (int c = 0; c < 100; c++) {
+      byte[] p = pattern(60_000, c);
+      volume.write((long) c * CHUNK + 100, ByteBuffer.wrap(p), false);
+      System.arraycopy(p, 0, model, c * CHUNK + 100, p.length);
+    }
+    volume.flush();
+    assertThat(store.logAppends.get()).as("6 MB of changes in segments of about 4 MiB").isEqualTo(2);
+    assertThat(store.log.values()).allSatisfy(seg -> assertThat(seg.length)
+        .isLessThanOrEqualTo(WriteLog.MAX_SEGMENT_BYTES + CHUNK + 100 * 24 + 64));
+    assertThat(store.writes.get()).isZero();
+    assertThat(store.imageAfterReplay()).isEqualTo(model);
+  }
+
+  @Test
   void fuaWriteIsDurableOnReturn() throws Exception {
     openDefault();
     byte[] data = pattern(CHUNK, 5);
