@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Contract.</b> At most one upload per chunk runs at a time ({@code uploading}), as {@code ChunkStore} requires.
  * A chunk rewritten during its upload is not uploaded again at once: its age restarts at that rewrite. Under pressure
  * a chunk uploads early only once it stopped changing for {@code maxDirtyAge / 4} (else it would be dirty again right
- * after its PUT and free nothing), quietest first, unless writers already wait for space.
+ * after its PUT and free nothing), quietest first, unless writers already wait for space; a chunk whose changes are
+ * all logged qualifies at once.
  *
  * <p><b>Waiting</b> ({@link #awaitDurable}): a waiter holds (buffer, version, attempt number at registration) and
  * returns when the durable version reaches its version; it fails with {@link EngineException.Kind#IO} when an upload
@@ -249,7 +250,9 @@ final class UploadScheduler implements AutoCloseable {
           b.queued = true;
           due.add(b);
         } else if (pressure && b.failure == null && b.data != null
-            && (starving || now - b.lastChangeNanos >= quietNanos)) {
+            && (starving || now - b.lastChangeNanos >= quietNanos || b.loggedVersion >= b.version)) {
+          // a chunk a FLUSH logged in full folds under pressure at once: folding it early keeps writers from
+          // meeting the cap while the fold of an older chunk runs
           quiet.add(new Candidate(b, b.lastChangeNanos));
         }
       }

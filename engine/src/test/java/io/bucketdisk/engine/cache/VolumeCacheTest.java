@@ -263,7 +263,7 @@ class VolumeCacheTest {
 
   @Test
   void segmentsAreDeletedOnceEveryChunkTheyLoggedIsFolded() throws Exception {
-    openDefault();
+    open(config(32L * CHUNK, 24L * CHUNK, Duration.ofSeconds(60))); // no dirty-space pressure: nothing folds early
     for (int i = 0; i < 5; i++) {
       volume.write((long) i * CHUNK + 10, ByteBuffer.wrap(pattern(100, i)), false);
       volume.flush();
