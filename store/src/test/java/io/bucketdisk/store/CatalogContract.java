@@ -555,6 +555,9 @@ abstract class CatalogContract {
     assertThat(refused.getMessage()).contains("fenced");
     assertThatThrownBy(() -> a.delete(new long[] {0}, 1)).hasMessageContaining("fenced");
     assertThatThrownBy(() -> a.snapshot("x")).hasMessageContaining("fenced");
+    assertThatThrownBy(() -> a.appendLog(a.nextLogSeq(), segment(0L, 0, bytes(10, 1))))
+        .as("a fenced writer stores no log segment").hasMessageContaining("fenced");
+    assertThat(keys(Layout.logPrefix("v"))).isEmpty();
     a.close();
     assertThat(catalog.get("v").orElseThrow().lease().ownerId()).isEqualTo("gw-b");
     // the new owner sees what A wrote before the takeover, and writes at the new epoch
