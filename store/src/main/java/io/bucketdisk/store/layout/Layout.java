@@ -43,9 +43,13 @@ public final class Layout {
   }
 
   public static String chunkKey(String volumeId, long index, long epoch) {
-    StringBuilder b = new StringBuilder(VOLUMES.length() + volumeId.length() + 8 + 26);
-    b.append(VOLUMES).append(volumeId).append("/chunks/");
-    hex(b, index, 16);
+    return numberedKey(chunksPrefix(volumeId), index, epoch);
+  }
+
+  /** {@code prefix} + {@code number} as 16 hex digits + {@code @} + {@code epoch} as 8: chunk and log keys. */
+  private static String numberedKey(String prefix, long number, long epoch) {
+    StringBuilder b = new StringBuilder(prefix.length() + 25).append(prefix);
+    hex(b, number, 16);
     b.append('@');
     hex(b, epoch, 8);
     return b.toString();
@@ -73,12 +77,7 @@ public final class Layout {
   }
 
   public static String logKey(String volumeId, long seq, long epoch) {
-    StringBuilder b = new StringBuilder(VOLUMES.length() + volumeId.length() + 5 + 25);
-    b.append(VOLUMES).append(volumeId).append("/log/");
-    hex(b, seq, 16);
-    b.append('@');
-    hex(b, epoch, 8);
-    return b.toString();
+    return numberedKey(logPrefix(volumeId), seq, epoch);
   }
 
   /** The sequence number of a key below {@link #logPrefix}, or -1 when it is not a log key (same shape as a chunk key). */
