@@ -43,4 +43,19 @@ public interface VolumeCounters {
   default long logPuts() {
     return 0;
   }
+
+  /** Reads of logged extents refused because an extent failed its CRC32C (each also a failed request). */
+  default long checksumMismatches() {
+    return 0;
+  }
+
+  /** Dirty chunks whose changes were all logged and that left memory without a chunk PUT. */
+  default long logEvictions() {
+    return 0;
+  }
+
+  /** Chunks folded from the log into their chunk objects by the compactor (each also a PUT or delete). */
+  default long compactedChunks() {
+    return 0;
+  }
 }

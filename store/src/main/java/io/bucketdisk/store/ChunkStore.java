@@ -84,6 +84,13 @@ public interface ChunkStore extends AutoCloseable {
    */
   void appendLog(long seq, ByteBuffer segment) throws IOException;
 
+  /**
+   * Reads {@code dst.remaining()} bytes at {@code offset} of segment {@code seq} that this handle stored
+   * ({@link #appendLog}): how the cache reads logged extents of chunks it no longer holds. Throws
+   * {@link StoreException} when the segment is gone (trimmed meanwhile) or shorter than asked.
+   */
+  void readLog(long seq, int offset, ByteBuffer dst) throws IOException;
+
   /** Deletes every log segment numbered at most {@code throughSeq}: their extents are in the chunk objects. */
   void trimLog(long throughSeq) throws IOException;
 

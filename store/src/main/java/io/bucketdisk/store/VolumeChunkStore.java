@@ -509,6 +509,11 @@ final class VolumeChunkStore implements ChunkStore {
   }
 
   @Override
+  public void readLog(long seq, int offset, ByteBuffer dst) throws IOException {
+    writeLog.read(seq, offset, dst);
+  }
+
+  @Override
   public void trimLog(long throughSeq) throws IOException {
     checkWritable();
     writeLog.trim(throughSeq);

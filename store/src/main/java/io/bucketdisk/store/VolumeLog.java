@@ -42,6 +42,9 @@ final class VolumeLog {
   private final String prefix;
   private final StoreMetrics metrics;
   private volatile long nextSeq = 1;
+  /** The epoch each segment this writer stored went out under, until trimmed (a snapshot moves the epoch). */
+  private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> appended =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
 
   VolumeLog(ObjectStore store, String volume, StoreMetrics metrics) {
     this.store = store;
@@ -82,7 +85,27 @@ final class VolumeLog {
     ByteBuffer s = segment.duplicate();
     LogSegment.stamp(s, seq, epoch);
     store.put(Layout.logKey(volume, seq, epoch), s);
+    appended.put(seq, epoch);
     nextSeq = Math.max(nextSeq, seq + 1);
+  }
+
+  /** Reads {@code dst.remaining()} bytes at {@code offset} of segment {@code seq}, which this writer stored. */
+  void read(long seq, int offset, ByteBuffer dst) throws IOException {
+    Long epoch = appended.get(seq);
+    if (epoch == null) {
+      throw new StoreException(Kind.NOT_FOUND, "volume " + volume + ": log segment " + seq
+          + " was not stored by this writer or is trimmed");
+    }
+    String key = Layout.logKey(volume, seq, epoch);
+    int want = dst.remaining();
+    int n = store.read(key, offset, dst);
+    if (n < 0) {
+      throw new StoreException(Kind.NOT_FOUND, "volume " + volume + ": log segment " + key + " is missing");
+    }
+    if (n < want) {
+      throw new StoreException(Kind.PERMANENT, "volume " + volume + ": log segment " + key + " is shorter than "
+          + (offset + (long) want) + " bytes");
+    }
   }
 
   /** Deletes every segment numbered at most {@code throughSeq}, of any epoch. */
@@ -94,6 +117,7 @@ final class VolumeLog {
       }
     }
     delete(keys);
+    appended.headMap(throughSeq, true).clear();
   }
 
   /**

@@ -22,6 +22,9 @@ final class CacheCounters implements VolumeCounters {
   private final LongAdder readAheads = new LongAdder();
   private final LongAdder flushes = new LongAdder();
   private final LongAdder logPuts = new LongAdder();
+  private final LongAdder checksumMismatches = new LongAdder();
+  private final LongAdder logEvictions = new LongAdder();
+  private final LongAdder compactedChunks = new LongAdder();
 
   /** A whole-chunk GET that found {@code bytes}. */
   void got(long bytes) {
@@ -41,13 +44,29 @@ final class CacheCounters implements VolumeCounters {
     bytesUp.add(bytes);
   }
 
-  /** One delete call for {@code chunks} chunks. */
   /** An acknowledged PUT of a log segment of {@code bytes} (also counted as a PUT). */
   void logged(long bytes) {
     put(bytes);
     logPuts.increment();
   }
 
+  /** A logged extent read back failed its CRC32C. */
+  void checksumFailed() {
+    checksumMismatches.increment();
+    failures.increment();
+  }
+
+  /** A logged dirty chunk left memory. */
+  void evicted() {
+    logEvictions.increment();
+  }
+
+  /** The compactor folded a chunk. */
+  void compacted() {
+    compactedChunks.increment();
+  }
+
+  /** One delete call for {@code chunks} chunks. */
   void deleted(int chunks) {
     deleteRequests.increment();
     deletes.add(chunks);
@@ -137,5 +156,20 @@ final class CacheCounters implements VolumeCounters {
   @Override
   public long flushes() {
     return flushes.sum();
+  }
+
+  @Override
+  public long checksumMismatches() {
+    return checksumMismatches.sum();
+  }
+
+  @Override
+  public long logEvictions() {
+    return logEvictions.sum();
+  }
+
+  @Override
+  public long compactedChunks() {
+    return compactedChunks.sum();
   }
 }

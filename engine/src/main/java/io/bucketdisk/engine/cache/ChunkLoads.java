@@ -1,6 +1,5 @@
 package io.bucketdisk.engine.cache;
 
-import io.bucketdisk.store.ChunkStore;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -41,7 +40,7 @@ final class ChunkLoads {
   record Result(byte @Nullable [] data, boolean stale) {}
 
   private final ChunkOwner volume;
-  private final ChunkStore store;
+  private final StoredChunks store;
   private final ChunkCache shared;
   private final DirtyChunks dirty;
   private final CacheCounters counters;
@@ -51,7 +50,7 @@ final class ChunkLoads {
   private final AtomicInteger prefetching = new AtomicInteger();
 
   /** {@code closed}: whether the volume closed (a chunk pushed out of the recent tier then goes nowhere). */
-  ChunkLoads(ChunkOwner volume, ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters,
+  ChunkLoads(ChunkOwner volume, StoredChunks store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters,
       BooleanSupplier closed) {
     this.volume = volume;
     this.store = store;
@@ -182,15 +181,7 @@ final class ChunkLoads {
       counted = true;
       byte[] data = new byte[chunkSize];
       boolean stored;
-      try {
-        stored = store.read(index, ByteBuffer.wrap(data));
-      } catch (IOException | RuntimeException e) {
-        counters.failed();
-        throw e;
-      }
-      if (stored) {
-        counters.got(chunkSize);
-      }
+      stored = store.read(index, ByteBuffer.wrap(data));
       byte[] result = stored ? data : null;
       List<RecentChunks.Evicted> out = new ArrayList<>(0);
       // the buffer stops counting as a load before it can count as a clean chunk: never both at once

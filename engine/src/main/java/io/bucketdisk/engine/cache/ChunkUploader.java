@@ -18,11 +18,13 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * is reported with the attempt number ({@link DirtyChunks#uploadFailed}); the chunk stays dirty.
  *
  * <p><b>Merging</b> never happens on the write path (invariant 4): a partial chunk is filled just before its upload,
- * or before a read that needs a missing range. One ranged GET when a single range is missing, a whole GET otherwise,
- * nothing when the store has no such chunk.
+ * or before a read that needs a missing range, from {@link StoredChunks} (the chunk object with the logged extents
+ * over it). One ranged read when a single range is missing, a whole read otherwise, nothing when the store has
+ * nothing of the chunk.
  *
- * <p><b>Snapshots.</b> Store calls hold the read side of an epoch lock; {@link #whileHeld} holds the write side, so a
- * snapshot is recorded with no upload in flight.
+ * <p><b>Snapshots and compaction.</b> Store calls, and the report of their result, hold the read side of an epoch
+ * lock; {@link #whileHeld} holds the write side, so a snapshot is recorded, and the {@link LogCompactor} writes chunk
+ * objects, with no upload in flight or reported half-way.
  *
  * <p>Thread safe. Each call holds one of the cache's scratch chunks while it copies, which bounds the memory of
  * uploads to {@code uploadParallelism} chunks.
@@ -41,9 +43,12 @@ final class ChunkUploader {
   private final int chunkSize;
   private final ReentrantReadWriteLock epochLock = new ReentrantReadWriteLock();
   private final WriteLog writeLog;
+  private final StoredChunks stored;
 
-  ChunkUploader(ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters, WriteLog writeLog) {
+  ChunkUploader(ChunkStore store, StoredChunks stored, ChunkCache shared, DirtyChunks dirty, CacheCounters counters,
+      WriteLog writeLog) {
     this.writeLog = writeLog;
+    this.stored = stored;
     this.store = store;
     this.shared = shared;
     this.dirty = dirty;
@@ -99,10 +104,11 @@ final class ChunkUploader {
             store.write(b.index, ByteBuffer.wrap(scratch, 0, chunkSize));
             counters.put(chunkSize);
           }
+          // reported inside the lock: a compaction that starts after the PUT finds the log entries gone with it
+          dirty.uploaded(b, version, zero);
         } finally {
           epochLock.readLock().unlock();
         }
-        dirty.uploaded(b, version, zero);
       } finally {
         pool.give(scratch);
       }
@@ -142,17 +148,17 @@ final class ChunkUploader {
       if (!held.isEmpty()) {
         writeLog.log(held, false); // the folding rule: a replay must not bring the chunk's old bytes back
       }
-      if (n > 0) {
-        epochLock.readLock().lock();
-        try {
+      epochLock.readLock().lock();
+      try {
+        if (n > 0) {
           store.delete(indexes, n);
-        } finally {
-          epochLock.readLock().unlock();
+          counters.deleted(n);
         }
-        counters.deleted(n);
-      }
-      for (int i = 0; i < batch.size(); i++) {
-        dirty.uploaded(batch.get(i), versions.get(i), true);
+        for (int i = 0; i < batch.size(); i++) {
+          dirty.uploaded(batch.get(i), versions.get(i), true);
+        }
+      } finally {
+        epochLock.readLock().unlock();
       }
       return true;
     } catch (IOException | RuntimeException e) {
@@ -204,7 +210,7 @@ final class ChunkUploader {
       firstStart = first[0];
       firstEnd = first[1];
     }
-    if (!store.isStored(b.index)) {
+    if (!stored.isStored(b.index)) {
       // A partial buffer's array is zero wherever no write landed, and the store reads as zeros: nothing to fetch.
       synchronized (b) {
         if (b.dirty && b.data != null) {
@@ -222,25 +228,15 @@ final class ChunkUploader {
       throw new InterruptedIOException("interrupted");
     }
     try {
-      boolean stored;
-      try {
-        if (missing == 1) {
-          stored = store.readRange(b.index, firstStart, ByteBuffer.wrap(scratch, firstStart, firstEnd - firstStart));
-          counters.gotRange(firstEnd - firstStart);
-        } else {
-          stored = store.read(b.index, ByteBuffer.wrap(scratch, 0, chunkSize));
-          counters.got(chunkSize);
-        }
-      } catch (IOException | RuntimeException e) {
-        counters.failed();
-        throw e;
-      }
+      boolean found = missing == 1
+          ? stored.readRange(b.index, firstStart, ByteBuffer.wrap(scratch, firstStart, firstEnd - firstStart))
+          : stored.read(b.index, ByteBuffer.wrap(scratch, 0, chunkSize));
       synchronized (b) {
         byte[] d = b.data;
         if (!b.dirty || d == null || b.valid.isFull()) {
           return;
         }
-        if (stored) {
+        if (found) {
           // writes only add valid bytes, so what is missing now lies within what was fetched
           b.valid.forEachMissing((s, e) -> System.arraycopy(scratch, s, d, s, e - s));
         }

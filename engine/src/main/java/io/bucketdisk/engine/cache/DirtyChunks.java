@@ -1,6 +1,5 @@
 package io.bucketdisk.engine.cache;
 
-import io.bucketdisk.store.ChunkStore;
 import io.bucketdisk.store.outage.Outage;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -57,7 +56,9 @@ final class DirtyChunks {
   }
 
   private final ChunkOwner volume;
-  private final ChunkStore store;
+  private final StoredChunks store;
+  /** Every version of every chunk of the volume comes from here, so versions never repeat across buffers. */
+  private final java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
   private final ChunkCache shared;
   private final int chunkSize;
   private final LongConsumer dirtied;
@@ -77,7 +78,7 @@ final class DirtyChunks {
    * {@code dirtied} runs inside the transition of an index into the set: loads of it in flight are stale now;
    * {@code folded} after every acknowledged upload or delete.
    */
-  DirtyChunks(ChunkOwner volume, ChunkStore store, ChunkCache shared, LongConsumer dirtied, FoldListener folded) {
+  DirtyChunks(ChunkOwner volume, StoredChunks store, ChunkCache shared, LongConsumer dirtied, FoldListener folded) {
     this.volume = volume;
     this.store = store;
     this.shared = shared;
@@ -317,15 +318,18 @@ final class DirtyChunks {
     return b;
   }
 
-  /** Records a change to a dirty buffer; caller holds its monitor. */
-  private static void touch(ChunkBuffer b) {
+  /**
+   * Records a change to a dirty buffer; caller holds its monitor. The new version is above every version any buffer
+   * of this volume had, so log extents of a chunk's earlier buffers (see {@link LogIndex#folded}) are always older.
+   */
+  private void touch(ChunkBuffer b) {
     long now = System.nanoTime();
     if (b.durableVersion == b.version) {
       b.dirtySinceNanos = now;
     } else if (b.version == b.uploadVersion) {
       b.changedSinceUploadNanos = now;
     }
-    b.version++;
+    b.version = clock.incrementAndGet();
     b.lastChangeNanos = now;
   }
 
@@ -387,6 +391,43 @@ final class DirtyChunks {
       }
     });
     folded.folded(b.index, v);
+  }
+
+  /**
+   * Lets dirty buffer {@code b} leave memory if a stored log segment holds all its changes and no upload runs or is
+   * awaited: it
+   * leaves the set (its charge released) and reads from then on come from {@link StoredChunks}; a fully valid buffer
+   * is kept as a clean chunk. Whether it left.
+   */
+  boolean evict(ChunkBuffer b) {
+    boolean[] left = {false};
+    map.compute(b.index, (k, cur) -> {
+      if (cur != b) {
+        return cur;
+      }
+      synchronized (b) {
+        if (!b.dirty || b.uploading || b.urgent || b.data == null || b.loggedVersion < b.version) {
+          return cur;
+        }
+        b.dirty = false;
+        b.urgent = false;
+        b.queued = false;
+        if (b.charged) {
+          shared.limiter().release(chunkSize);
+          b.charged = false;
+        }
+        stripes.incrementAndGet((int) (k & (STRIPES - 1)));
+        if (b.valid.isFull()) {
+          shared.admitUploaded(new ChunkKey(volume, k), b);
+        } else {
+          b.data = null;
+        }
+        b.notifyAll();
+        left[0] = true;
+        return null;
+      }
+    });
+    return left[0];
   }
 
   /** Upload attempt {@code seq} of {@code b} failed; the chunk stays dirty and retries after a second. */

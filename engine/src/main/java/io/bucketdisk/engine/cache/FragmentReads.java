@@ -26,18 +26,16 @@ final class FragmentReads {
   static final int MAX_SPAN = 4 * GRANULE;
 
   private final ChunkOwner volume;
-  private final ChunkStore store;
+  private final StoredChunks store;
   private final ChunkCache shared;
   private final DirtyChunks dirty;
-  private final CacheCounters counters;
   private final int chunkSize;
 
-  FragmentReads(ChunkOwner volume, ChunkStore store, ChunkCache shared, DirtyChunks dirty, CacheCounters counters) {
+  FragmentReads(ChunkOwner volume, StoredChunks store, ChunkCache shared, DirtyChunks dirty) {
     this.volume = volume;
     this.store = store;
     this.shared = shared;
     this.dirty = dirty;
-    this.counters = counters;
     this.chunkSize = store.chunkSize();
   }
 
@@ -84,16 +82,10 @@ final class FragmentReads {
     int end = end(off, n);
     byte[] span = new byte[end - start];
     boolean stored;
-    try {
-      stored = store.readRange(index, start, ByteBuffer.wrap(span));
-    } catch (IOException | RuntimeException e) {
-      counters.failed();
-      throw e;
-    }
+    stored = store.readRange(index, start, ByteBuffer.wrap(span));
     if (!stored) {
       return false;
     }
-    counters.gotRange(span.length);
     dst.put(span, off - start, n);
     dirty.whileClean(index, stamp, () -> {
       for (int at = start; at < end; at += GRANULE) {

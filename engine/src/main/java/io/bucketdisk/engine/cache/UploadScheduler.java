@@ -24,11 +24,16 @@ import org.slf4j.LoggerFactory;
  * uploads on its own virtual thread through the {@link ChunkUploader}, at most {@code uploadParallelism} at a time;
  * zeroed chunks are collected and deleted in batches.
  *
+ * <p><b>Pressure.</b> While the limiter is more than half full, a chunk rewritten whole that no log segment names
+ * uploads early once it stopped changing for {@code maxDirtyAge / 4} (else it would be dirty again right after its
+ * PUT and free nothing), quietest first, unless writers already wait for space: one PUT stores its bytes once. Every
+ * other dirty chunk with data (partly written, or named by the log) leaves memory through the log instead: its
+ * unlogged changes go into one segment for all of them ({@link WriteLog#log}), then it is evicted
+ * ({@link DirtyChunks#evict}) and reads come from {@link StoredChunks}. That costs one PUT of the changed bytes per
+ * round instead of a GET and a PUT of a whole chunk per chunk; folding them is the {@link LogCompactor}'s job.
+ *
  * <p><b>Contract.</b> At most one upload per chunk runs at a time ({@code uploading}), as {@code ChunkStore} requires.
- * A chunk rewritten during its upload is not uploaded again at once: its age restarts at that rewrite. Under pressure
- * a chunk uploads early only once it stopped changing for {@code maxDirtyAge / 4} (else it would be dirty again right
- * after its PUT and free nothing), quietest first, unless writers already wait for space; a chunk whose changes are
- * all logged qualifies at once.
+ * A chunk rewritten during its upload is not uploaded again at once: its age restarts at that rewrite.
  *
  * <p><b>Waiting</b> ({@link #awaitDurable}): a waiter holds (buffer, version, attempt number at registration) and
  * returns when the durable version reaches its version; it fails with {@link EngineException.Kind#IO} when an upload
@@ -53,6 +58,9 @@ final class UploadScheduler implements AutoCloseable {
   private final ChunkUploader uploader;
   private final BooleanSupplier volumeClosed;
   private final Runnable afterRound;
+  private final WriteLog writeLog;
+  private final CacheCounters counters;
+  private final java.util.concurrent.atomic.AtomicBoolean relieving = new java.util.concurrent.atomic.AtomicBoolean();
   private final ConcurrentLinkedQueue<ChunkBuffer> queue = new ConcurrentLinkedQueue<>();
   private final Semaphore wake = new Semaphore(0);
   private final Runnable pressureListener = this::wake;
@@ -61,9 +69,11 @@ final class UploadScheduler implements AutoCloseable {
   private @Nullable Thread dispatcher;
 
   /** {@code afterRound} runs on the dispatcher after every round (trimming the write log); it must not block. */
-  UploadScheduler(String volumeId, ChunkCache shared, DirtyChunks dirty, ChunkUploader uploader,
-      BooleanSupplier volumeClosed, Runnable afterRound) {
+  UploadScheduler(String volumeId, ChunkCache shared, DirtyChunks dirty, ChunkUploader uploader, WriteLog writeLog,
+      CacheCounters counters, BooleanSupplier volumeClosed, Runnable afterRound) {
     this.afterRound = afterRound;
+    this.writeLog = writeLog;
+    this.counters = counters;
     this.volumeId = volumeId;
     this.config = shared.config();
     this.limiter = shared.limiter();
@@ -103,7 +113,8 @@ final class UploadScheduler implements AutoCloseable {
 
   /**
    * Returns when every target is durable at its version: stored in its chunk object, or with {@code loggedCounts} in
-   * a log segment too (the caller logged first; what is left is uploads in flight). Fails when an upload for it
+   * a log segment too (the caller logged first; what is left is uploads in flight). A target that left memory through
+   * the log counts as logged either way: only the {@link LogCompactor} folds it now. Fails when an upload for it
    * failed or timed out.
    */
   void awaitDurable(List<FlushTarget> targets, boolean loggedCounts) throws IOException {
@@ -120,7 +131,8 @@ final class UploadScheduler implements AutoCloseable {
     for (FlushTarget t : targets) {
       ChunkBuffer b = t.buffer();
       synchronized (b) {
-        while ((loggedCounts ? Math.max(b.durableVersion, b.loggedVersion) : b.durableVersion) < t.version()) {
+        while ((loggedCounts || !b.dirty ? Math.max(b.durableVersion, b.loggedVersion) : b.durableVersion)
+            < t.version()) {
           if (b.failedSeq > t.attemptSeq()) {
             throw new EngineException(fencedBy(b.failure) ? EngineException.Kind.FENCED : EngineException.Kind.IO,
                 "volume " + volumeId + " chunk " + b.index + " could not be stored: " + b.failure, b.failure);
@@ -240,6 +252,7 @@ final class UploadScheduler implements AutoCloseable {
     boolean starving = pressure && limiter.writersWaiting();
     long quietNanos = maxAge / 4;
     List<Candidate> quiet = pressure ? new ArrayList<>() : List.of();
+    List<ChunkBuffer> evictable = pressure ? new ArrayList<>() : List.of();
     for (ChunkBuffer b : dirty.buffers()) {
       synchronized (b) {
         if (!b.dirty || b.uploading || b.queued || b.durableVersion >= b.version) {
@@ -249,13 +262,17 @@ final class UploadScheduler implements AutoCloseable {
         if (b.failure == null && now - b.dirtySinceNanos >= maxAge || retryDue) {
           b.queued = true;
           due.add(b);
-        } else if (pressure && b.failure == null && b.data != null
-            && (starving || now - b.lastChangeNanos >= quietNanos || b.loggedVersion >= b.version)) {
-          // a chunk a FLUSH logged in full folds under pressure at once: folding it early keeps writers from
-          // meeting the cap while the fold of an older chunk runs
-          quiet.add(new Candidate(b, b.lastChangeNanos));
+        } else if (pressure && b.failure == null && b.data != null) {
+          if (!b.valid.isFull() || writeLog.holds(b.index)) {
+            evictable.add(b);
+          } else if (starving || now - b.lastChangeNanos >= quietNanos) {
+            quiet.add(new Candidate(b, b.lastChangeNanos));
+          }
         }
       }
+    }
+    if (!evictable.isEmpty()) {
+      relieve(evictable);
     }
     if (pressure && !quiet.isEmpty()) {
       quiet.sort(Comparator.comparingLong(Candidate::lastChangeNanos));
@@ -269,6 +286,31 @@ final class UploadScheduler implements AutoCloseable {
       }
     }
     return due;
+  }
+
+  /**
+   * Logs what {@code buffers} changed since their last segment, as one segment for all of them, and evicts them, on
+   * a virtual thread; nothing when a relief runs already (the next tick looks again).
+   */
+  private void relieve(List<ChunkBuffer> buffers) {
+    if (!relieving.compareAndSet(false, true)) {
+      return;
+    }
+    Thread.ofVirtual().name("relieve-" + volumeId).start(() -> {
+      try {
+        writeLog.log(buffers, false);
+      } catch (IOException e) {
+        log.debug("volume {}: logging dirty chunks under pressure failed: {}", volumeId, e.getMessage());
+      } finally {
+        for (ChunkBuffer b : buffers) {
+          if (dirty.evict(b)) {
+            counters.evicted();
+          }
+        }
+        relieving.set(false);
+        wake();
+      }
+    });
   }
 
   private void startDeletes(List<ChunkBuffer> batch, List<Long> versions, List<Long> seqs) throws InterruptedException {

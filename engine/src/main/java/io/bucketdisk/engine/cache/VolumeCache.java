@@ -59,6 +59,9 @@ public final class VolumeCache implements Volume {
   private final ChunkUploader uploader;
   private final UploadScheduler scheduler;
   private final WriteLog writeLog;
+  private final LogIndex logIndex = new LogIndex();
+  private final StoredChunks stored;
+  private final LogCompactor compactor;
   private volatile boolean closed;
 
   public VolumeCache(ChunkStore store, ChunkCache shared) {
@@ -70,13 +73,18 @@ public final class VolumeCache implements Volume {
     }
     this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
     this.volumeId = store.volumeId();
-    this.writeLog = new WriteLog(store, counters, shared.segmentSlots());
-    this.dirty = new DirtyChunks(owner, store, shared, index -> loads().forget(index), writeLog::folded);
-    this.loads = new ChunkLoads(owner, store, shared, dirty, counters, this::isClosed);
-    this.fragments = new FragmentReads(owner, store, shared, dirty, counters);
+    this.writeLog = new WriteLog(store, logIndex, counters, shared.segmentSlots());
+    this.stored = new StoredChunks(store, logIndex, counters);
+    this.dirty = new DirtyChunks(owner, stored, shared, index -> loads().forget(index), writeLog::folded);
+    this.loads = new ChunkLoads(owner, stored, shared, dirty, counters, this::isClosed);
+    this.fragments = new FragmentReads(owner, stored, shared, dirty);
     this.streams = new ReadAheadStreams(shared.config().readAheadChunks());
-    this.uploader = new ChunkUploader(store, shared, dirty, counters, writeLog);
-    this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, this::isClosed, writeLog::trimDeadAsync);
+    this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
+    this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
+    this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, writeLog, counters, this::isClosed, () -> {
+      writeLog.trimDeadAsync();
+      compactor.compactIfDue();
+    });
     scheduler.start();
   }
 
@@ -174,7 +182,7 @@ public final class VolumeCache implements Volume {
         counters.hit();
         return;
       }
-      if (!store.isStored(index)) {
+      if (!stored.isStored(index)) {
         Zeros.fill(dst, n);
         return;
       }
@@ -308,13 +316,16 @@ public final class VolumeCache implements Volume {
     foldAll();
   }
 
-  /** Stores every dirty chunk in its chunk object (what snapshots and the next opener read without the log). */
+  /**
+   * Stores every dirty chunk, and every chunk whose logged changes left memory, in its chunk object (what snapshots
+   * and the next opener read without the log).
+   */
   private void foldAll() throws IOException {
     counters.flushed();
-    if (dirty.isEmpty()) {
-      return;
+    if (!dirty.isEmpty()) {
+      scheduler.awaitDurable(dirty.foldTargets(), false);
     }
-    scheduler.awaitDurable(dirty.foldTargets(), false);
+    compactor.compactAll();
   }
 
   /** Folds everything, then records snapshot {@code snapshotId} in the store with uploads held off. */
@@ -350,7 +361,7 @@ public final class VolumeCache implements Volume {
     return switch (dirty.state(index)) {
       case ZEROED -> ExtentMap.HOLE | ExtentMap.ZERO;
       case DATA -> 0;
-      case CLEAN -> loads.cached(index) || store.isStored(index) ? 0 : ExtentMap.HOLE | ExtentMap.ZERO;
+      case CLEAN -> loads.cached(index) || stored.isStored(index) ? 0 : ExtentMap.HOLE | ExtentMap.ZERO;
     };
   }
 
@@ -359,7 +370,7 @@ public final class VolumeCache implements Volume {
     return switch (dirty.state(index)) {
       case ZEROED -> 0;
       case DATA -> 1;
-      case CLEAN -> store.depth(index);
+      case CLEAN -> logIndex.has(index) ? 1 : store.depth(index);
     };
   }
 

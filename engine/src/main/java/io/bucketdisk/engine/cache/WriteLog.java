@@ -48,18 +48,24 @@ final class WriteLog {
   /** A chunk version one stored segment logged. */
   private record Logged(long seq, long version) {}
 
-  /** A stored segment and how many of its chunk versions are not folded yet. */
+  /** A stored segment, its size, and how many of its chunk versions are not folded yet. */
   private static final class Segment {
     final long seq;
+    final long bytes;
     int live;
 
-    Segment(long seq) {
+    Segment(long seq, long bytes) {
       this.seq = seq;
+      this.bytes = bytes;
     }
   }
 
-  /** One buffer's capture into the segment being built: the version copied and the ranges it took. */
-  private record Capture(ChunkBuffer buffer, long version, int[] ranges, boolean zeroed) {}
+  /**
+   * One buffer's capture into the segment being built: the version copied, the ranges it took, and where each
+   * range's bytes went in the segment with their CRC32C.
+   */
+  private record Capture(ChunkBuffer buffer, long version, int[] ranges, int[] segOffsets, int[] crcs,
+      boolean zeroed) {}
 
   private final ChunkStore store;
   private final String volumeId;
@@ -71,13 +77,16 @@ final class WriteLog {
   private final LogSegment.Builder builder = new LogSegment.Builder(KEEP_BYTES);
   /** Per chunk: the highest segment number that has its extents, while that segment may be stored. */
   private final ConcurrentHashMap<Long, Long> heldBy = new ConcurrentHashMap<>();
+  private final LogIndex index;
+  private long storedBytes;
   private final ArrayDeque<Segment> segments = new ArrayDeque<>();
   private final Map<Long, ArrayDeque<Logged>> pending = new HashMap<>();
   private final AtomicBoolean trimming = new AtomicBoolean();
   private long nextSeq;
   private volatile long trimmedThrough;
 
-  WriteLog(ChunkStore store, CacheCounters counters, java.util.concurrent.Semaphore slots) {
+  WriteLog(ChunkStore store, LogIndex index, CacheCounters counters, java.util.concurrent.Semaphore slots) {
+    this.index = index;
     this.slots = slots;
     this.store = store;
     this.volumeId = store.volumeId();
@@ -148,13 +157,16 @@ final class WriteLog {
       Capture c;
       if (d == null) {
         builder.addZero(b.index, 0, chunkSize);
-        c = new Capture(b, b.version, new int[0], true);
+        c = new Capture(b, b.version, new int[0], new int[0], new int[0], true);
       } else {
         int[] ranges = b.unlogged.toArray();
+        int[] at = new int[ranges.length / 2];
+        int[] crcs = new int[ranges.length / 2];
         for (int r = 0; r < ranges.length; r += 2) {
-          builder.addData(b.index, ranges[r], d, ranges[r], ranges[r + 1] - ranges[r]);
+          at[r / 2] = builder.position();
+          crcs[r / 2] = builder.addData(b.index, ranges[r], d, ranges[r], ranges[r + 1] - ranges[r]);
         }
-        c = new Capture(b, b.version, ranges, false);
+        c = new Capture(b, b.version, ranges, at, crcs, false);
       }
       b.unlogged.clear();
       return c;
@@ -187,16 +199,21 @@ final class WriteLog {
     }
     nextSeq = seq + 1;
     counters.logged(bytes);
-    Segment s = new Segment(seq);
+    Segment s = new Segment(seq, bytes);
     synchronized (this) {
+      storedBytes += bytes;
       // a chunk folded at this version or later while the PUT ran needs nothing from this segment (folded() ran
       // before this block, or runs after it and finds the entry)
       for (Capture c : captured) {
         ChunkBuffer b = c.buffer();
         synchronized (b) {
+          boolean folded = b.durableVersion >= c.version();
+          if (!folded) {
+            indexExtents(seq, c); // before loggedVersion: a chunk may leave memory once logged
+          }
           b.loggedVersion = Math.max(b.loggedVersion, c.version());
           b.notifyAll();
-          if (b.durableVersion >= c.version()) {
+          if (folded) {
             continue;
           }
         }
@@ -207,8 +224,26 @@ final class WriteLog {
     }
   }
 
-  /** Chunk {@code index} is stored at {@code version} (PUT or DELETE): the segments that logged it up to there may go. */
+  private void indexExtents(long seq, Capture c) {
+    long i = c.buffer().index;
+    if (c.zeroed()) {
+      index.add(i, new LogIndex.Extent(0, chunkSize, seq, c.version(), 0, chunkSize, 0, 0, true));
+      return;
+    }
+    int[] r = c.ranges();
+    for (int k = 0; k < r.length; k += 2) {
+      int len = r[k + 1] - r[k];
+      index.add(i, new LogIndex.Extent(r[k], r[k + 1], seq, c.version(), r[k], len, c.segOffsets()[k / 2],
+          c.crcs()[k / 2], false));
+    }
+  }
+
+  /**
+   * Chunk {@code index} is stored at {@code version} (PUT or DELETE): its extents up to there leave the
+   * {@link LogIndex}, and the segments that logged it up to there may go.
+   */
   synchronized void folded(long index, long version) {
+    this.index.folded(index, version);
     ArrayDeque<Logged> q = pending.get(index);
     if (q == null) {
       return;
@@ -255,7 +290,7 @@ final class WriteLog {
     trimmedThrough = through;
     synchronized (this) {
       while (!segments.isEmpty() && segments.peekFirst().seq <= through) {
-        segments.pollFirst();
+        storedBytes -= segments.pollFirst().bytes;
       }
     }
     heldBy.entrySet().removeIf(e -> e.getValue() <= through);
@@ -270,6 +305,11 @@ final class WriteLog {
       through = s.seq;
     }
     return through;
+  }
+
+  /** Bytes of the segments stored and not yet deleted. */
+  synchronized long storedBytes() {
+    return storedBytes;
   }
 
   /** Stored segments not yet deleted (for metrics and tests). */

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Timeout;
 class ChunkLoadsTest {
   final Parts p = new Parts();
   final AtomicBoolean closed = new AtomicBoolean();
-  final DirtyChunks dirty = new DirtyChunks(p.owner, p.store, p.shared, index -> loads().forget(index), (i, v) -> {});
-  final ChunkLoads loads = new ChunkLoads(p.owner, p.store, p.shared, dirty, p.counters, closed::get);
+  final DirtyChunks dirty = new DirtyChunks(p.owner, p.stored, p.shared, index -> loads().forget(index), (i, v) -> {});
+  final ChunkLoads loads = new ChunkLoads(p.owner, p.stored, p.shared, dirty, p.counters, closed::get);
 
   ChunkLoads loads() {
     return loads;

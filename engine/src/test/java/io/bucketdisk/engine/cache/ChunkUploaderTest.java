@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(30)
 class ChunkUploaderTest {
   final Parts p = new Parts();
-  final DirtyChunks dirty = new DirtyChunks(p.owner, p.store, p.shared, index -> {}, (i, v) -> {});
-  final ChunkUploader uploader = new ChunkUploader(p.store, p.shared, dirty, p.counters, new WriteLog(p.store, p.counters, p.shared.segmentSlots()));
+  final DirtyChunks dirty = new DirtyChunks(p.owner, p.stored, p.shared, index -> {}, (i, v) -> {});
+  final ChunkUploader uploader = new ChunkUploader(p.store, p.stored, p.shared, dirty, p.counters, p.writeLog());
 
   @AfterEach
   void balanced() {

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class DirtyChunksTest {
   final Parts p = new Parts();
   final List<Long> dirtied = new ArrayList<>();
-  final DirtyChunks dirty = new DirtyChunks(p.owner, p.store, p.shared, dirtied::add, (i, v) -> {});
+  final DirtyChunks dirty = new DirtyChunks(p.owner, p.stored, p.shared, dirtied::add, (i, v) -> {});
 
   @AfterEach
   void invariants() {

@@ -71,8 +71,9 @@ class FragmentReadTest {
   void aWriteDropsTheChunksGranulesAndAFetchThatRacedOneIsNotKept() throws Exception {
     ChunkOwner owner = e -> {};
     var counters = new CacheCounters();
-    var dirty = new DirtyChunks(owner, store, cache, i -> {}, (i, v) -> {});
-    var fragments = new FragmentReads(owner, store, cache, dirty, counters);
+    var stored = new StoredChunks(store, new LogIndex(), counters);
+    var dirty = new DirtyChunks(owner, stored, cache, i -> {}, (i, v) -> {});
+    var fragments = new FragmentReads(owner, stored, cache, dirty);
     ByteBuffer dst = ByteBuffer.allocate(4096);
     assertThat(fragments.fetch(2, 4096, 4096, dirty.stamp(2), dst)).isTrue();
     assertThat(fragments.copyIfHeld(2, 4096, 4096, ByteBuffer.allocate(4096))).as("kept").isTrue();

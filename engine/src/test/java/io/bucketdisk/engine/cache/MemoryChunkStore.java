@@ -197,6 +197,25 @@ public final class MemoryChunkStore implements ChunkStore {
     logAppends.incrementAndGet();
   }
 
+  public final AtomicLong logReads = new AtomicLong();
+  /** Flips the first byte of every ranged log read (integrity tests). */
+  public volatile boolean corruptLogReads;
+
+  @Override
+  public void readLog(long seq, int offset, ByteBuffer dst) throws IOException {
+    maybeFail(-1);
+    byte[] seg = log.get(seq);
+    if (seg == null) {
+      throw new StoreException(StoreException.Kind.NOT_FOUND, "log segment " + seq + " is trimmed");
+    }
+    int at = dst.position();
+    dst.put(seg, offset, dst.remaining());
+    if (corruptLogReads) {
+      dst.put(at, (byte) (dst.get(at) ^ 1));
+    }
+    logReads.incrementAndGet();
+  }
+
   @Override
   public void trimLog(long throughSeq) {
     log.headMap(throughSeq, true).clear();

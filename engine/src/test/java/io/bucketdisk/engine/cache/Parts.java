@@ -13,6 +13,8 @@ final class Parts {
   final ChunkCache shared;
   final ChunkOwner owner = e -> {};
   final CacheCounters counters = new CacheCounters();
+  final LogIndex logIndex = new LogIndex();
+  final StoredChunks stored = new StoredChunks(store, logIndex, counters);
 
   /**
    * 16 chunks of cache: 6 dirty, 2 upload and 2 load buffers, 6 clean (3 recent, 3 Caffeine); a 60 s age bound so
@@ -32,6 +34,10 @@ final class Parts {
    * a parallelism of one on a 2-core machine, which runs "concurrent" tasks one after the other.
    */
   static final Executor THREADS = task -> Thread.ofPlatform().daemon().start(task);
+
+  WriteLog writeLog() {
+    return new WriteLog(store, logIndex, counters, shared.segmentSlots());
+  }
 
   ChunkKey key(long index) {
     return new ChunkKey(owner, index);

@@ -25,9 +25,10 @@ class UploadSchedulerTest {
 
   void start(Parts parts) {
     p = parts;
-    dirty = new DirtyChunks(p.owner, p.store, p.shared, index -> {}, (i, v) -> {});
-    var uploader = new ChunkUploader(p.store, p.shared, dirty, p.counters, new WriteLog(p.store, p.counters, p.shared.segmentSlots()));
-    scheduler = new UploadScheduler("vol", p.shared, dirty, uploader, closed::get, () -> {});
+    dirty = new DirtyChunks(p.owner, p.stored, p.shared, index -> {}, (i, v) -> {});
+    WriteLog writeLog = p.writeLog();
+    var uploader = new ChunkUploader(p.store, p.stored, p.shared, dirty, p.counters, writeLog);
+    scheduler = new UploadScheduler("vol", p.shared, dirty, uploader, writeLog, p.counters, closed::get, () -> {});
     scheduler.start();
   }
 

@@ -104,6 +104,13 @@ final class VolumeMeters {
         "chunk loads started by read-ahead or NBD CACHE", VolumeCounters::readAheads);
     counter(c, "bucketdisk.volume.flushes", Tags.empty(), null,
         "flushes to the store (NBD FLUSH and FUA)", VolumeCounters::flushes);
+    counter(c, "bucketdisk.volume.checksum.mismatches", Tags.empty(), null,
+        "logged extents read back with a CRC32C mismatch (each read failed with EIO)",
+        VolumeCounters::checksumMismatches);
+    counter(c, "bucketdisk.volume.log.evictions", Tags.empty(), null,
+        "dirty chunks whose changes were all logged that left memory without a chunk PUT", VolumeCounters::logEvictions);
+    counter(c, "bucketdisk.volume.log.compacted", Tags.empty(), null,
+        "chunks the compactor folded from the write log into their chunk objects", VolumeCounters::compactedChunks);
     cacheMeters.add(Gauge.builder("bucketdisk.volume.dirty", v, Volume::dirtyBytes).baseUnit("bytes")
         .description("acknowledged bytes not yet stored").tags(tags).register(registry));
     cacheMeters.add(Gauge.builder("bucketdisk.volume.dirty.chunks", v, Volume::dirtyChunks)

@@ -77,15 +77,28 @@ public final class LogSegment {
       return dataBytes;
     }
 
-    /** Adds {@code length} bytes of {@code src} at {@code srcOffset} as the new contents of a range of a chunk. */
-    public void addData(long chunk, int offset, byte[] src, int srcOffset, int length) {
+    /**
+     * Where the next data extent's bytes go in the finished segment (its offset from the segment's start): what a
+     * ranged read of that extent asks for.
+     */
+    public int position() {
+      return pos;
+    }
+
+    /**
+     * Adds {@code length} bytes of {@code src} at {@code srcOffset} as the new contents of a range of a chunk, at
+     * {@link #position()}; returns the extent's CRC32C (what a ranged read of it checks).
+     */
+    public int addData(long chunk, int offset, byte[] src, int srcOffset, int length) {
       ensure(length);
       System.arraycopy(src, srcOffset, buf, pos, length);
       CRC32C crc = new CRC32C();
       crc.update(buf, pos, length);
       pos += length;
       dataBytes += length;
-      entry(chunk, offset, length, 0, (int) crc.getValue());
+      int sum = (int) crc.getValue();
+      entry(chunk, offset, length, 0, sum);
+      return sum;
     }
 
     /** Adds a range of a chunk that now reads as zeros. */

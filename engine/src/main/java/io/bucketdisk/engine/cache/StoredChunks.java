@@ -1,0 +1,154 @@
+package io.bucketdisk.engine.cache;
+
+import io.bucketdisk.engine.EngineException;
+import io.bucketdisk.store.ChunkStore;
+import io.bucketdisk.store.StoreException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What the store holds of one volume's chunks outside memory: each chunk object with the extents the {@link LogIndex}
+ * says the log holds newer over it. Every read of a chunk that is not in memory goes through here (loads, fragment
+ * reads, merges, folds), so a chunk whose logged changes left memory reads the same as before.
+ *
+ * <p><b>Reads.</b> The index entries are taken first, then the chunk range is read (ranged GET, or zeros when no
+ * object), then the logged extents are read from their segments, one ranged GET per segment for this chunk's
+ * entries in it (a capture writes one chunk's extents side by side), and each stored extent is checked against its
+ * CRC32C. A mismatch fails the read with EIO and a log line naming the volume, segment and chunk. A segment trimmed
+ * between taking the entries and reading it was folded into the chunk object first (see {@link LogIndex}): the read
+ * starts over.
+ *
+ * <p>Thread safe; allocates one array per segment read.
+ */
+final class StoredChunks {
+  private static final Logger log = LoggerFactory.getLogger(StoredChunks.class);
+  private static final int ATTEMPTS = 5;
+
+  private final ChunkStore store;
+  private final LogIndex index;
+  private final CacheCounters counters;
+  private final int chunkSize;
+
+  StoredChunks(ChunkStore store, LogIndex index, CacheCounters counters) {
+    this.store = store;
+    this.index = index;
+    this.counters = counters;
+    this.chunkSize = store.chunkSize();
+  }
+
+  String volumeId() {
+    return store.volumeId();
+  }
+
+  int chunkSize() {
+    return chunkSize;
+  }
+
+  long size() {
+    return store.size();
+  }
+
+  /** Whether chunk {@code i} has bytes anywhere in the store (object or log); else it reads as zeros. */
+  boolean isStored(long i) {
+    return index.has(i) || store.isStored(i);
+  }
+
+  /** Reads all of chunk {@code i} into {@code dst}; false, leaving {@code dst} untouched, when it reads as zeros. */
+  boolean read(long i, ByteBuffer dst) throws IOException {
+    return readRange(i, 0, dst);
+  }
+
+  /**
+   * Reads {@code dst.remaining()} bytes at {@code offsetInChunk} of chunk {@code i}; false, leaving {@code dst}
+   * untouched, when the chunk reads as zeros. Counts the GETs it makes.
+   */
+  boolean readRange(long i, int offsetInChunk, ByteBuffer dst) throws IOException {
+    int n = dst.remaining();
+    for (int attempt = 1; ; attempt++) {
+      List<LogIndex.Extent> extents = index.overlapping(i, offsetInChunk, offsetInChunk + n);
+      ByteBuffer d = dst.duplicate();
+      boolean object;
+      try {
+        object = n == chunkSize ? store.read(i, d) : store.readRange(i, offsetInChunk, d);
+      } catch (IOException | RuntimeException e) {
+        counters.failed();
+        throw e;
+      }
+      if (object) {
+        if (n == chunkSize) {
+          counters.got(n);
+        } else {
+          counters.gotRange(n);
+        }
+      }
+      if (extents.isEmpty()) {
+        if (object) {
+          dst.position(dst.position() + n);
+        }
+        return object;
+      }
+      if (!object) {
+        Zeros.fill(dst.duplicate(), n);
+      }
+      try {
+        overlay(i, offsetInChunk, extents, dst);
+      } catch (StoreException e) {
+        if (e.kind() == StoreException.Kind.NOT_FOUND && attempt < ATTEMPTS) {
+          continue; // trimmed after its extents were folded: the chunk object has them now
+        }
+        counters.failed();
+        throw e;
+      }
+      dst.position(dst.position() + n);
+      return true;
+    }
+  }
+
+  /**
+   * Copies each extent's live bytes into {@code dst} (whose position is chunk offset {@code base}). The live parts do
+   * not overlap, so the order does not matter.
+   */
+  private void overlay(long i, int base, List<LogIndex.Extent> extents, ByteBuffer dst) throws IOException {
+    Map<Long, List<LogIndex.Extent>> bySegment = new TreeMap<>();
+    for (LogIndex.Extent e : extents) {
+      if (e.zero()) {
+        Zeros.fill(dst.duplicate().position(dst.position() + e.start() - base), e.end() - e.start());
+      } else {
+        bySegment.computeIfAbsent(e.seq(), k -> new ArrayList<>()).add(e);
+      }
+    }
+    for (Map.Entry<Long, List<LogIndex.Extent>> s : bySegment.entrySet()) {
+      // one capture writes a chunk's extents side by side in its segment: one ranged GET covers them
+      int from = Integer.MAX_VALUE;
+      int to = 0;
+      for (LogIndex.Extent e : s.getValue()) {
+        from = Math.min(from, e.segOffset());
+        to = Math.max(to, e.segOffset() + e.storedLength());
+      }
+      byte[] span = new byte[to - from];
+      store.readLog(s.getKey(), from, ByteBuffer.wrap(span));
+      counters.gotRange(span.length);
+      for (LogIndex.Extent e : s.getValue()) {
+        int at = e.segOffset() - from;
+        CRC32C crc = new CRC32C();
+        crc.update(span, at, e.storedLength());
+        if ((int) crc.getValue() != e.crc()) {
+          log.error("volume {}: log segment {} holds a damaged extent of chunk {} (offset {}, {} bytes): checksum "
+              + "mismatch", store.volumeId(), e.seq(), i, e.storedStart(), e.storedLength());
+          counters.checksumFailed();
+          throw new EngineException(EngineException.Kind.IO, "volume " + store.volumeId() + ": log segment "
+              + e.seq() + " extent of chunk " + i + " fails its checksum");
+        }
+        dst.duplicate().position(dst.position() + e.start() - base)
+            .put(span, at + e.start() - e.storedStart(), e.end() - e.start());
+      }
+    }
+  }
+}
