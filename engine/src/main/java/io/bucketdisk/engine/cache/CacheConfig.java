@@ -14,6 +14,8 @@ import java.time.Duration;
  * @param maxDirtyAge a dirty chunk older than this is uploaded without waiting for a FLUSH (the loss window)
  * @param writeTimeout how long a writer waits for dirty space before failing with EIO
  * @param flushTimeout how long a FLUSH waits for its uploads before failing with EIO
+ * @param minLogChunks the write log is compacted into the chunk objects once it holds twice the bytes of the chunks
+ *     it names, and at least this many chunks' worth (see {@code LogCompactor})
  */
 public record CacheConfig(
     long cacheBytes,
@@ -24,11 +26,24 @@ public record CacheConfig(
     int readAheadChunks,
     Duration maxDirtyAge,
     Duration writeTimeout,
-    Duration flushTimeout) {
+    Duration flushTimeout,
+    int minLogChunks) {
 
   public static final int DEFAULT_CHUNK_SIZE = 4 << 20;
+  /** 256 MiB of 4 MiB chunks. */
+  public static final int DEFAULT_MIN_LOG_CHUNKS = 64;
+
+  /** With the default {@code minLogChunks}. */
+  public CacheConfig(long cacheBytes, long dirtyBytes, int chunkSize, int uploadParallelism, int loadParallelism,
+      int readAheadChunks, Duration maxDirtyAge, Duration writeTimeout, Duration flushTimeout) {
+    this(cacheBytes, dirtyBytes, chunkSize, uploadParallelism, loadParallelism, readAheadChunks, maxDirtyAge,
+        writeTimeout, flushTimeout, DEFAULT_MIN_LOG_CHUNKS);
+  }
 
   public CacheConfig {
+    if (minLogChunks < 1) {
+      throw new IllegalArgumentException("minLogChunks must be at least 1: " + minLogChunks);
+    }
     if (uploadParallelism < 1 || loadParallelism < 1 || readAheadChunks < 0) {
       throw new IllegalArgumentException("parallelism must be at least 1 and read-ahead at least 0");
     }

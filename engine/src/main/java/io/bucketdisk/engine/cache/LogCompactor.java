@@ -6,7 +6,7 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,26 +16,24 @@ import org.slf4j.LoggerFactory;
  * deleted: the chunks that left memory through the log (see {@link UploadScheduler}) are stored again only here.
  *
  * <p><b>When.</b> Once the stored log reaches {@link #limit}: twice the bytes of the chunks the {@link LogIndex}
- * names, at least {@link #MIN_LOG_CHUNKS} and at most {@link #MAX_LOG_CHUNKS} chunks' worth. Folding every named
- * chunk then costs at most half a byte of chunk PUT per byte of log: random writes cost about 1.5 bytes stored per
- * byte written, log included, for any working set of up to half the cap. Snapshots and close fold
- * everything ({@link #compactAll}).
+ * names, at least {@link CacheConfig#minLogChunks} chunks' worth (default 64: 256 MiB) and at most
+ * {@link #MAX_LOG_FACTOR} times that. Folding every named chunk then costs at most half a byte of chunk PUT per byte
+ * of log: random writes cost about 1.5 bytes stored per byte written, log included, for any working set of up to
+ * half the cap. Snapshots and close fold everything ({@link #compactAll}).
  *
  * <p><b>How.</b> With uploads held off ({@link ChunkUploader#whileHeld}: no other writer of a chunk object), each
  * named chunk is read through {@link StoredChunks} (its object with the extents over it), stored as one PUT (or
  * deleted when it reads as zeros), and reported folded at the highest version its entries held before the read
  * ({@link WriteLog#folded}). What was logged after that stays in the index; the object may hold it already, which is
  * harmless: it is logged state, so a replay or a later read gives the same bytes. At most {@code uploadParallelism}
- * chunks are in flight, each in one of the cache's scratch chunks.
+ * chunks are in flight, each in one of the cache's scratch chunks, taken before uploads are held off.
  *
  * <p>Thread safe; one compaction runs at a time.
  */
 final class LogCompactor {
   private static final Logger log = LoggerFactory.getLogger(LogCompactor.class);
-  /** The smallest log that starts a compaction, in chunks (256 MiB of 4 MiB chunks). */
-  static final int MIN_LOG_CHUNKS = 64;
-  /** The largest log before a compaction starts whatever it costs, in chunks (4 GiB of 4 MiB chunks). */
-  static final int MAX_LOG_CHUNKS = 1024;
+  /** The largest log before a compaction starts whatever it costs, in multiples of the smallest. */
+  static final int MAX_LOG_FACTOR = 16;
 
   private final ChunkStore store;
   private final StoredChunks stored;
@@ -61,7 +59,8 @@ final class LogCompactor {
 
   /** The stored log size at which a compaction starts. */
   long limit() {
-    return Math.clamp(2L * index.chunkCount(), MIN_LOG_CHUNKS, MAX_LOG_CHUNKS) * chunkSize;
+    long min = shared.config().minLogChunks();
+    return Math.clamp(2L * index.chunkCount(), min, MAX_LOG_FACTOR * min) * chunkSize;
   }
 
   /** Starts a compaction on a virtual thread when the log reached {@link #limit} and none runs. */
@@ -87,75 +86,84 @@ final class LogCompactor {
     }
   }
 
+  /**
+   * Takes its scratch chunks before it holds uploads off (an upload waiting for the lock may hold one: taking them
+   * after would wait for it forever), at least one and at most {@code uploadParallelism}, then folds {@code chunks}
+   * with one worker per scratch chunk.
+   */
   private void fold(List<Long> chunks) throws IOException {
-    uploader.whileHeld(() -> {
-      int parallel = shared.config().uploadParallelism();
-      Semaphore slots = new Semaphore(parallel);
+    ScratchChunks pool = shared.scratch(chunkSize);
+    List<byte[]> buffers = new ArrayList<>();
+    try {
+      buffers.add(pool.take());
+      while (buffers.size() < Math.min(chunks.size(), shared.config().uploadParallelism())) {
+        byte[] b = pool.tryTake();
+        if (b == null) {
+          break;
+        }
+        buffers.add(b);
+      }
+      ConcurrentLinkedQueue<Long> todo = new ConcurrentLinkedQueue<>(chunks);
       List<IOException> failures = new ArrayList<>();
-      List<Thread> threads = new ArrayList<>(chunks.size());
-      try {
-        for (long i : chunks) {
-          slots.acquire();
-          threads.add(Thread.ofVirtual().name("compact-" + store.volumeId() + "-" + i).start(() -> {
-            try {
-              foldChunk(i);
-            } catch (IOException | RuntimeException e) {
-              synchronized (failures) {
-                failures.add(e instanceof IOException io ? io : new IOException(e));
+      uploader.whileHeld(() -> {
+        List<Thread> workers = new ArrayList<>(buffers.size());
+        for (byte[] scratch : buffers) {
+          workers.add(Thread.ofVirtual().name("compact-" + store.volumeId()).start(() -> {
+            Long i;
+            while ((i = todo.poll()) != null) {
+              try {
+                foldChunk(i, scratch);
+              } catch (IOException | RuntimeException e) {
+                synchronized (failures) {
+                  failures.add(e instanceof IOException io ? io : new IOException(e));
+                }
               }
-            } finally {
-              slots.release();
             }
           }));
         }
-        for (Thread t : threads) {
-          t.join();
+        try {
+          for (Thread t : workers) {
+            t.join();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new InterruptedIOException("interrupted compacting the write log");
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new InterruptedIOException("interrupted compacting the write log");
-      }
+      });
       if (!failures.isEmpty()) {
         IOException first = failures.getFirst();
         failures.stream().skip(1).forEach(first::addSuppressed);
         throw first;
       }
-    });
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted compacting the write log");
+    } finally {
+      buffers.forEach(pool::give);
+    }
   }
 
-  private void foldChunk(long i) throws IOException {
+  private void foldChunk(long i, byte[] scratch) throws IOException {
     long version = index.version(i);
     if (version < 0) {
       return;
     }
-    ScratchChunks pool = shared.scratch(chunkSize);
-    byte[] scratch;
+    boolean found = stored.read(i, ByteBuffer.wrap(scratch, 0, chunkSize));
     try {
-      scratch = pool.take();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted");
-    }
-    try {
-      boolean found = stored.read(i, ByteBuffer.wrap(scratch, 0, chunkSize));
-      try {
-        if (!found || Zeros.isZero(scratch, 0, chunkSize)) {
-          if (store.isStored(i)) {
-            store.delete(new long[] {i}, 1);
-            counters.deleted(1);
-          }
-        } else {
-          store.write(i, ByteBuffer.wrap(scratch, 0, chunkSize));
-          counters.put(chunkSize);
+      if (!found || Zeros.isZero(scratch, 0, chunkSize)) {
+        if (store.isStored(i)) {
+          store.delete(new long[] {i}, 1);
+          counters.deleted(1);
         }
-      } catch (IOException | RuntimeException e) {
-        counters.failed();
-        throw e;
+      } else {
+        store.write(i, ByteBuffer.wrap(scratch, 0, chunkSize));
+        counters.put(chunkSize);
       }
-      counters.compacted();
-      writeLog.folded(i, version);
-    } finally {
-      pool.give(scratch);
+    } catch (IOException | RuntimeException e) {
+      counters.failed();
+      throw e;
     }
+    counters.compacted();
+    writeLog.folded(i, version);
   }
 }

@@ -39,6 +39,15 @@ final class ScratchChunks {
     return b != null ? b : new byte[bufferSize];
   }
 
+  /** A buffer if one is free now, else null. */
+  byte @org.jspecify.annotations.Nullable [] tryTake() {
+    if (!permits.tryAcquire()) {
+      return null;
+    }
+    byte[] b = free.poll();
+    return b != null ? b : new byte[bufferSize];
+  }
+
   void give(byte[] buffer) {
     if (buffer.length != bufferSize) {
       throw new IllegalArgumentException("foreign buffer of " + buffer.length + " bytes");

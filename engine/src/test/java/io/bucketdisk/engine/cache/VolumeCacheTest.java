@@ -216,7 +216,8 @@ class VolumeCacheTest {
 
   @Test
   void concurrentFlushesShareOneLogSegment() throws Exception {
-    openDefault();
+    // 4 dirty chunks stay under half the dirty cap: no pressure relief logs them on its own
+    open(config(20L * CHUNK, 10L * CHUNK, Duration.ofSeconds(60)));
     store.writeDelayMillis = 50;
     for (int c = 0; c < 4; c++) {
       volume.write((long) c * CHUNK, ByteBuffer.wrap(pattern(1000, c)), false);

@@ -26,8 +26,9 @@ public final class GatewayMain {
 
   public static void main(String[] args) throws Exception {
     URI store = URI.create(args[0]);
+    // a log of 8 chunks is compacted: kills land during compactions too
     CacheConfig config = new CacheConfig(32L * CHUNK, 8L * CHUNK, CHUNK, 4, 4, 4, Duration.ofMillis(200),
-        Duration.ofSeconds(60), Duration.ofSeconds(60));
+        Duration.ofSeconds(60), Duration.ofSeconds(60), 8);
     var provider = VolumeExportProvider.forStore(store, new LeaseOwner("gw-test", "unix:///tmp/none.sock"), config,
         new VolumeSpec(VOLUME, SIZE, CHUNK, Map.of()));
     var listener = new NbdListener(provider, ServerOptions.defaults());
