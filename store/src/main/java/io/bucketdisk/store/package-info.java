@@ -5,7 +5,9 @@
  * clone, lease, publish) and the door to the data: {@link io.bucketdisk.store.VolumeCatalog#open} gives a
  * {@link io.bucketdisk.store.ChunkStore}, one open volume chunk by chunk, for the gateway's cache. Object access goes
  * through {@link io.bucketdisk.store.object.ObjectStore} (S3 or a local directory); the stored records and key scheme
- * are in {@code io.bucketdisk.store.layout}.
+ * are in {@code io.bucketdisk.store.layout}. The catalog delegates to package-private parts: {@code Manifests} (every
+ * manifest read and conditional change goes through it), {@code Snapshots}, {@code Leases}, {@code Publications},
+ * {@code GarbageCollector} and {@code VolumeOpener}.
  *
  * <p><b>Design note.</b> Every manifest change is a read-modify-write with {@code If-Match}, so the manifest is the
  * single point of agreement between processes: epochs (writes go to the current one, snapshots pin older ones),
