@@ -392,6 +392,27 @@ abstract class CatalogContract {
     }
   }
 
+  @Test
+  void aWriterReadsRangesOfItsOwnSegmentsBackUntilTheyAreTrimmed() throws Exception {
+    catalog.create(spec("v", 2 * CHUNK));
+    try (ChunkStore a = catalog.open("v", A, false)) {
+      byte[] data = bytes(1000, 4);
+      var builder = new io.bucketdisk.store.log.LogSegment.Builder(1 << 20);
+      int at = builder.position();
+      builder.addData(1L, 100, data, 0, data.length);
+      ByteBuffer f = builder.finish();
+      long seq = a.nextLogSeq();
+      a.appendLog(seq, ByteBuffer.allocate(f.remaining()).put(f.duplicate()).flip());
+      ByteBuffer dst = ByteBuffer.allocate(200);
+      a.readLog(seq, at + 300, dst);
+      assertThat(dst.array()).isEqualTo(java.util.Arrays.copyOfRange(data, 300, 500));
+      a.trimLog(seq);
+      assertThatThrownBy(() -> a.readLog(seq, at, ByteBuffer.allocate(10)))
+          .isInstanceOfSatisfying(StoreException.class,
+              e -> assertThat(e.kind()).isEqualTo(StoreException.Kind.NOT_FOUND));
+    }
+  }
+
   static ByteBuffer segment(Object... extents) {
     var b = new io.bucketdisk.store.log.LogSegment.Builder(1 << 20);
     for (int i = 0; i < extents.length; i += 3) {
@@ -537,6 +558,7 @@ abstract class CatalogContract {
     catalog.create(spec("v", 2 * CHUNK));
     ChunkStore a = catalog.open("v", A, false);
     a.write(0, chunk(1));
+    a.appendLog(a.nextLogSeq(), segment(1L, 0, bytes(10, 3)));
     // B's clock runs an hour ahead, so it sees A's lease as expired and takes over at once
     var bCatalog = new VolumeCatalog(store, options().withClock(Clock.offset(Clock.systemUTC(), Duration.ofHours(1))));
     bCatalog.acquireLease("v", B);
@@ -557,7 +579,9 @@ abstract class CatalogContract {
     assertThatThrownBy(() -> a.snapshot("x")).hasMessageContaining("fenced");
     assertThatThrownBy(() -> a.appendLog(a.nextLogSeq(), segment(0L, 0, bytes(10, 1))))
         .as("a fenced writer stores no log segment").hasMessageContaining("fenced");
-    assertThat(keys(Layout.logPrefix("v"))).isEmpty();
+    assertThatThrownBy(() -> a.trimLog(Long.MAX_VALUE))
+        .as("nor deletes one: the next writer may be listing the log for its replay").hasMessageContaining("fenced");
+    assertThat(keys(Layout.logPrefix("v"))).as("only the segment A stored before the takeover").hasSize(1);
     a.close();
     assertThat(catalog.get("v").orElseThrow().lease().ownerId()).isEqualTo("gw-b");
     // the new owner sees what A wrote before the takeover, and writes at the new epoch

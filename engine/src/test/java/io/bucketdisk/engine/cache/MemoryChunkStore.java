@@ -218,7 +218,9 @@ public final class MemoryChunkStore implements ChunkStore {
 
   @Override
   public void trimLog(long throughSeq) {
-    log.headMap(throughSeq, true).clear();
+    synchronized (log) { // a listing sees a trim whole or not at all, as one LIST of a real store would
+      log.headMap(throughSeq, true).clear();
+    }
   }
 
   /** The chunks that hold data after a replay (what a crash and a reopen would show), in order. */
@@ -241,7 +243,10 @@ public final class MemoryChunkStore implements ChunkStore {
   /** What a crash and a reopen would show: the chunks with every stored segment applied in order. */
   public byte[] imageAfterReplay() throws Exception {
     // the log before the chunks: a segment deleted meanwhile was folded into them (see DurableImage)
-    List<byte[]> segments = new java.util.ArrayList<>(log.values());
+    List<byte[]> segments;
+    synchronized (log) {
+      segments = new java.util.ArrayList<>(log.values());
+    }
     byte[] img = image();
     for (byte[] seg : segments) {
       var d = io.bucketdisk.store.log.LogSegment.decode(ByteBuffer.wrap(seg));

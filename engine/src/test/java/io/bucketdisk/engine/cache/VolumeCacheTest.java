@@ -74,7 +74,9 @@ class VolumeCacheTest {
   /** After a flush the log holds the model; after folding: nothing dirty, limiter empty, chunks equal the model. */
   void assertSettled(byte[] model) throws Exception {
     volume.flush();
-    assertThat(store.imageAfterReplay()).as("what a reopen would replay after the flush").isEqualTo(model);
+    byte[] replayed = store.imageAfterReplay();
+    assertThat(replayed).as("what a reopen would replay after the flush: %s", diagnose(replayed, model))
+        .isEqualTo(model);
     volume.fold();
     assertThat(store.imageAfterReplay()).as("folding changes nothing a reopen sees").isEqualTo(model);
     assertThat(volume.dirtyChunks()).isZero();
@@ -84,6 +86,29 @@ class VolumeCacheTest {
       assertThat(Zeros.isZero(e.getValue(), 0, CHUNK)).as("all-zero chunk %d stored", e.getKey()).isFalse();
     }
     assertThat(store.concurrentSameChunk.get()).isZero();
+  }
+
+  /** Where {@code got} first differs from {@code model}, and what the chunk object and each segment hold there. */
+  String diagnose(byte[] got, byte[] model) throws Exception {
+    int at = java.util.Arrays.mismatch(got, model);
+    if (at < 0) {
+      return "equal";
+    }
+    long chunk = at / CHUNK;
+    int off = at % CHUNK;
+    StringBuilder sb = new StringBuilder("byte " + at + " (chunk " + chunk + " +" + off + "): got " + got[at]
+        + " want " + model[at] + "; object " + (store.chunks.containsKey(chunk) ? store.chunks.get(chunk)[off] : "none")
+        + "; buffer " + volume.dirtyBuffer(chunk) + "; segments");
+    for (var seg : store.log.entrySet()) {
+      var d = io.bucketdisk.store.log.LogSegment.decode(ByteBuffer.wrap(seg.getValue()));
+      for (var e : d.extents()) {
+        if (e.chunk() == chunk && e.offset() <= off && off < e.offset() + e.length()) {
+          sb.append(" ").append(seg.getKey()).append(":").append(e.data() == null ? "zero"
+              : String.valueOf(e.data().get(e.data().position() + off - e.offset())));
+        }
+      }
+    }
+    return sb.append("; store log ").append(store.log.keySet()).toString();
   }
 
   @Test
