@@ -44,6 +44,9 @@ final class ChunkUploader {
   private final ReentrantReadWriteLock epochLock = new ReentrantReadWriteLock();
   private final WriteLog writeLog;
   private final StoredChunks stored;
+  /** Per chunk, the highest version the compactor stored (see {@link #compacted}). */
+  private final java.util.concurrent.ConcurrentHashMap<Long, Long> compacted =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   ChunkUploader(ChunkStore store, StoredChunks stored, ChunkCache shared, DirtyChunks dirty, CacheCounters counters,
       WriteLog writeLog) {
@@ -54,6 +57,20 @@ final class ChunkUploader {
     this.dirty = dirty;
     this.counters = counters;
     this.chunkSize = store.chunkSize();
+  }
+
+  /**
+   * The {@link LogCompactor} stored chunk {@code index} at logged version {@code version}, with uploads held off. An
+   * upload that copied an older version before (its logging may have captured newer changes, which the compactor
+   * then stored and the log let go) must not store its copy over that.
+   */
+  void compacted(long index, long version) {
+    compacted.merge(index, version, Math::max);
+  }
+
+  private boolean compactedAtLeast(long index, long version) {
+    Long v = compacted.get(index);
+    return v != null && v >= version;
   }
 
   /** Runs {@code call} with no upload or delete in flight and none starting until it returns. */
@@ -95,7 +112,10 @@ final class ChunkUploader {
         logFirstIfHeld(b, version);
         epochLock.readLock().lock();
         try {
-          if (zero) {
+          if (compactedAtLeast(b.index, version)) {
+            // the compactor stored a newer logged state while this copy waited: storing it would take bytes back
+            // that the log no longer holds
+          } else if (zero) {
             if (store.isStored(b.index)) {
               store.delete(new long[] {b.index}, 1);
               counters.deleted(1);
@@ -127,12 +147,6 @@ final class ChunkUploader {
    */
   boolean delete(List<ChunkBuffer> batch, List<Long> versions, List<Long> seqs) {
     long[] indexes = new long[batch.size()];
-    int n = 0;
-    for (ChunkBuffer b : batch) {
-      if (store.isStored(b.index)) {
-        indexes[n++] = b.index;
-      }
-    }
     try {
       List<ChunkBuffer> held = new java.util.ArrayList<>();
       for (int i = 0; i < batch.size(); i++) {
@@ -150,6 +164,13 @@ final class ChunkUploader {
       }
       epochLock.readLock().lock();
       try {
+        int n = 0;
+        for (int i = 0; i < batch.size(); i++) {
+          long index = batch.get(i).index;
+          if (store.isStored(index) && !compactedAtLeast(index, versions.get(i))) {
+            indexes[n++] = index;
+          }
+        }
         if (n > 0) {
           store.delete(indexes, n);
           counters.deleted(n);

@@ -324,8 +324,8 @@ final class DirtyChunks {
    */
   private void touch(ChunkBuffer b) {
     long now = System.nanoTime();
-    if (b.durableVersion == b.version) {
-      b.dirtySinceNanos = now;
+    if (Math.max(b.durableVersion, b.loggedVersion) >= b.version) {
+      b.dirtySinceNanos = now; // the first change neither stored nor logged
     } else if (b.version == b.uploadVersion) {
       b.changedSinceUploadNanos = now;
     }

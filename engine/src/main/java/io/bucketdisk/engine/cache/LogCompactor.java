@@ -164,6 +164,7 @@ final class LogCompactor {
       throw e;
     }
     counters.compacted();
+    uploader.compacted(i, version);
     writeLog.folded(i, version);
   }
 }

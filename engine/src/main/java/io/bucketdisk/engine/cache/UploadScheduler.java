@@ -32,6 +32,10 @@ import org.slf4j.LoggerFactory;
  * ({@link DirtyChunks#evict}) and reads come from {@link StoredChunks}. That costs one PUT of the changed bytes per
  * round instead of a GET and a PUT of a whole chunk per chunk; folding them is the {@link LogCompactor}'s job.
  *
+ * <p><b>Age.</b> A chunk whose oldest change neither stored nor logged is older than {@code maxDirtyAge} is logged
+ * when it is partial or the log names it (one segment for all such chunks), else uploaded; a logged chunk has no age
+ * until it changes again.
+ *
  * <p><b>Contract.</b> At most one upload per chunk runs at a time ({@code uploading}), as {@code ChunkStore} requires.
  * A chunk rewritten during its upload is not uploaded again at once: its age restarts at that rewrite.
  *
@@ -253,13 +257,18 @@ final class UploadScheduler implements AutoCloseable {
     long quietNanos = maxAge / 4;
     List<Candidate> quiet = pressure ? new ArrayList<>() : List.of();
     List<ChunkBuffer> evictable = pressure ? new ArrayList<>() : List.of();
+    List<ChunkBuffer> aged = new ArrayList<>();
     for (ChunkBuffer b : dirty.buffers()) {
       synchronized (b) {
         if (!b.dirty || b.uploading || b.queued || b.durableVersion >= b.version) {
           continue;
         }
         boolean retryDue = b.failure != null && now - b.retryAfterNanos >= 0;
-        if (b.failure == null && now - b.dirtySinceNanos >= maxAge || retryDue) {
+        boolean atRisk = Math.max(b.durableVersion, b.loggedVersion) < b.version;
+        if (b.failure == null && atRisk && now - b.dirtySinceNanos >= maxAge && b.data != null
+            && (!b.valid.isFull() || writeLog.holds(b.index))) {
+          aged.add(b); // the loss window closes with a log segment, not with a GET and a PUT of the chunk
+        } else if (b.failure == null && atRisk && now - b.dirtySinceNanos >= maxAge || retryDue) {
           b.queued = true;
           due.add(b);
         } else if (pressure && b.failure == null && b.data != null) {
@@ -271,8 +280,8 @@ final class UploadScheduler implements AutoCloseable {
         }
       }
     }
-    if (!evictable.isEmpty()) {
-      relieve(evictable);
+    if (!evictable.isEmpty() || !aged.isEmpty()) {
+      relieve(evictable, aged);
     }
     if (pressure && !quiet.isEmpty()) {
       quiet.sort(Comparator.comparingLong(Candidate::lastChangeNanos));
@@ -289,20 +298,23 @@ final class UploadScheduler implements AutoCloseable {
   }
 
   /**
-   * Logs what {@code buffers} changed since their last segment, as one segment for all of them, and evicts them, on
-   * a virtual thread; nothing when a relief runs already (the next tick looks again).
+   * Logs what {@code evictable} and {@code aged} changed since their last segment, in one segment for all of them
+   * (more when large), then evicts {@code evictable}, on a virtual thread; nothing when one runs already (the next
+   * tick looks again).
    */
-  private void relieve(List<ChunkBuffer> buffers) {
+  private void relieve(List<ChunkBuffer> evictable, List<ChunkBuffer> aged) {
     if (!relieving.compareAndSet(false, true)) {
       return;
     }
+    List<ChunkBuffer> all = new ArrayList<>(evictable);
+    all.addAll(aged);
     Thread.ofVirtual().name("relieve-" + volumeId).start(() -> {
       try {
-        writeLog.log(buffers, false);
+        writeLog.log(all, false);
       } catch (IOException e) {
-        log.debug("volume {}: logging dirty chunks under pressure failed: {}", volumeId, e.getMessage());
+        log.debug("volume {}: logging dirty chunks failed: {}", volumeId, e.getMessage());
       } finally {
-        for (ChunkBuffer b : buffers) {
+        for (ChunkBuffer b : evictable) {
           if (dirty.evict(b)) {
             counters.evicted();
           }

@@ -65,7 +65,7 @@ final class WriteLog {
    * range's bytes went in the segment with their CRC32C.
    */
   private record Capture(ChunkBuffer buffer, long version, int[] ranges, int[] segOffsets, int[] crcs,
-      boolean zeroed) {}
+      boolean zeroed, long dirtySinceNanos) {}
 
   private final ChunkStore store;
   private final String volumeId;
@@ -157,7 +157,7 @@ final class WriteLog {
       Capture c;
       if (d == null) {
         builder.addZero(b.index, 0, chunkSize);
-        c = new Capture(b, b.version, new int[0], new int[0], new int[0], true);
+        c = new Capture(b, b.version, new int[0], new int[0], new int[0], true, b.dirtySinceNanos);
       } else {
         int[] ranges = b.unlogged.toArray();
         int[] at = new int[ranges.length / 2];
@@ -166,9 +166,12 @@ final class WriteLog {
           at[r / 2] = builder.position();
           crcs[r / 2] = builder.addData(b.index, ranges[r], d, ranges[r], ranges[r + 1] - ranges[r]);
         }
-        c = new Capture(b, b.version, ranges, at, crcs, false);
+        c = new Capture(b, b.version, ranges, at, crcs, false, b.dirtySinceNanos);
       }
       b.unlogged.clear();
+      // what changes from now on is at risk since no earlier than now (the age bound must not fire again at once
+      // when this segment is stored); a failed PUT puts the older time back
+      b.dirtySinceNanos = System.nanoTime();
       return c;
     }
   }
@@ -183,6 +186,7 @@ final class WriteLog {
     } catch (IOException | RuntimeException e) {
       for (Capture c : captured) {
         synchronized (c.buffer()) {
+          c.buffer().dirtySinceNanos = Math.min(c.buffer().dirtySinceNanos, c.dirtySinceNanos());
           if (c.zeroed()) {
             c.buffer().unlogged.setFull();
           } else {

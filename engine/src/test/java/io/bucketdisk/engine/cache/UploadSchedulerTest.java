@@ -83,15 +83,20 @@ class UploadSchedulerTest {
   }
 
   @Test
-  void oldChunksUploadWithoutAWaiter() throws Exception {
+  void oldChunksAreStoredWithoutAWaiterPartialOnesInTheLog() throws Exception {
     start(new Parts(Duration.ofMillis(100)));
     write(9, 0, new byte[] {1});
+    p.store.chunks.put(10L, Parts.pattern(CHUNK, 10));
+    write(10, 0, Parts.pattern(CHUNK, 11)); // whole: uploads as a chunk once old
     long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (!dirty.isEmpty() && System.nanoTime() < deadline) {
+    while ((dirty.notDurable(9) || dirty.contains(10)) && System.nanoTime() < deadline) {
       Thread.sleep(20);
     }
-    assertThat(dirty.isEmpty()).isTrue();
-    assertThat(p.store.chunks).containsKey(9L);
+    assertThat(dirty.notDurable(9)).as("chunk 9's change is logged").isFalse();
+    assertThat(p.store.log).hasSize(1);
+    assertThat(p.store.chunks).doesNotContainKey(9L);
+    assertThat(dirty.contains(10)).as("chunk 10 is stored and clean").isFalse();
+    assertThat(p.store.chunks.get(10L)).isEqualTo(Parts.pattern(CHUNK, 11));
   }
 
   @Test
