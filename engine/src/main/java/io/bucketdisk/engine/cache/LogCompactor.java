@@ -68,6 +68,8 @@ final class LogCompactor {
     if (writeLog.storedBytes() < limit() || index.chunkCount() == 0 || !running.compareAndSet(false, true)) {
       return;
     }
+    log.info("volume {}: compacting the write log ({} bytes stored, limit {}) into {} chunks", store.volumeId(),
+        writeLog.storedBytes(), limit(), index.chunkCount());
     Thread.ofVirtual().name("compact-" + store.volumeId()).start(() -> {
       try {
         fold(index.chunks());
