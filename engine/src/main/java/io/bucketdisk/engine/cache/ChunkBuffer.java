@@ -69,6 +69,11 @@ final class ChunkBuffer {
     return b;
   }
 
+  /** Whether this buffer has changes that neither a chunk object nor a log segment holds; caller holds the monitor. */
+  boolean atRisk() {
+    return Math.max(durableVersion, loggedVersion) < version;
+  }
+
   /** Copies {@code length} bytes at {@code offset} into {@code dst}; zeros when there is no data. */
   synchronized void copyTo(int offset, int length, ByteBuffer dst) {
     byte[] d = data;

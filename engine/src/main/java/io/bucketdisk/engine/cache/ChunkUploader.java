@@ -112,17 +112,10 @@ final class ChunkUploader {
         logFirstIfHeld(b, version);
         epochLock.readLock().lock();
         try {
-          if (compactedAtLeast(b.index, version)) {
-            // the compactor stored a newer logged state while this copy waited: storing it would take bytes back
-            // that the log no longer holds
-          } else if (zero) {
-            if (store.isStored(b.index)) {
-              store.delete(new long[] {b.index}, 1);
-              counters.deleted(1);
-            }
-          } else {
-            store.write(b.index, ByteBuffer.wrap(scratch, 0, chunkSize));
-            counters.put(chunkSize);
+          // unless the compactor stored a newer logged state while this copy waited: storing it would take bytes
+          // back that the log no longer holds
+          if (!compactedAtLeast(b.index, version)) {
+            storeCopy(b.index, scratch, zero);
           }
           // reported inside the lock: a compaction that starts after the PUT finds the log entries gone with it
           dirty.uploaded(b, version, zero);
@@ -187,6 +180,22 @@ final class ChunkUploader {
         failed(batch.get(i), seqs.get(i), e);
       }
       return false;
+    }
+  }
+
+  /**
+   * Stores {@code copy} as chunk {@code index}'s object: a PUT, or when it reads as zeros ({@code zero}) a DELETE of
+   * the object if there is one (an all-zero chunk is never stored). The caller holds uploads off or is one.
+   */
+  void storeCopy(long index, byte[] copy, boolean zero) throws IOException {
+    if (zero) {
+      if (store.isStored(index)) {
+        store.delete(new long[] {index}, 1);
+        counters.deleted(1);
+      }
+    } else {
+      store.write(index, ByteBuffer.wrap(copy, 0, chunkSize));
+      counters.put(chunkSize);
     }
   }
 

@@ -148,7 +148,7 @@ final class DirtyChunks {
       return false;
     }
     synchronized (b) {
-      return b.dirty && Math.max(b.durableVersion, b.loggedVersion) < b.version;
+      return b.dirty && b.atRisk();
     }
   }
 
@@ -324,7 +324,7 @@ final class DirtyChunks {
    */
   private void touch(ChunkBuffer b) {
     long now = System.nanoTime();
-    if (Math.max(b.durableVersion, b.loggedVersion) >= b.version) {
+    if (!b.atRisk()) {
       b.dirtySinceNanos = now; // the first change neither stored nor logged
     } else if (b.version == b.uploadVersion) {
       b.changedSinceUploadNanos = now;
@@ -456,7 +456,7 @@ final class DirtyChunks {
           shared.limiter().release(chunkSize);
           b.charged = false;
         }
-        if (Math.max(b.durableVersion, b.loggedVersion) < b.version) {
+        if (b.atRisk()) {
           lost++;
         }
         b.dirty = false;
@@ -473,7 +473,7 @@ final class DirtyChunks {
     long n = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        if (b.dirty && b.data != null && atRisk(b)) {
+        if (b.dirty && b.data != null && b.atRisk()) {
           n += chunkSize;
         }
       }
@@ -486,7 +486,7 @@ final class DirtyChunks {
     int n = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        n += b.dirty && atRisk(b) ? 1 : 0;
+        n += b.dirty && b.atRisk() ? 1 : 0;
       }
     }
     return n;
@@ -498,7 +498,7 @@ final class DirtyChunks {
     long oldest = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        if (atRisk(b)) {
+        if (b.atRisk()) {
           oldest = Math.max(oldest, now - b.dirtySinceNanos);
         }
       }
@@ -506,10 +506,6 @@ final class DirtyChunks {
     return oldest;
   }
 
-  /** Caller holds the monitor. */
-  private static boolean atRisk(ChunkBuffer b) {
-    return Math.max(b.durableVersion, b.loggedVersion) < b.version;
-  }
 
   /**
    * Checks invariants (1) and (2) (for tests): every buffer here is dirty, charged exactly when it has data, and in

@@ -152,15 +152,7 @@ final class LogCompactor {
     }
     boolean found = stored.read(i, ByteBuffer.wrap(scratch, 0, chunkSize));
     try {
-      if (!found || Zeros.isZero(scratch, 0, chunkSize)) {
-        if (store.isStored(i)) {
-          store.delete(new long[] {i}, 1);
-          counters.deleted(1);
-        }
-      } else {
-        store.write(i, ByteBuffer.wrap(scratch, 0, chunkSize));
-        counters.put(chunkSize);
-      }
+      uploader.storeCopy(i, scratch, !found || Zeros.isZero(scratch, 0, chunkSize));
     } catch (IOException | RuntimeException e) {
       counters.failed();
       throw e;

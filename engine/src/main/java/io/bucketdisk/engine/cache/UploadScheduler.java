@@ -264,15 +264,16 @@ final class UploadScheduler implements AutoCloseable {
           continue;
         }
         boolean retryDue = b.failure != null && now - b.retryAfterNanos >= 0;
-        boolean atRisk = Math.max(b.durableVersion, b.loggedVersion) < b.version;
-        if (b.failure == null && atRisk && now - b.dirtySinceNanos >= maxAge && b.data != null
-            && (!b.valid.isFull() || writeLog.holds(b.index))) {
-          aged.add(b); // the loss window closes with a log segment, not with a GET and a PUT of the chunk
-        } else if (b.failure == null && atRisk && now - b.dirtySinceNanos >= maxAge || retryDue) {
+        boolean old = b.failure == null && b.atRisk() && now - b.dirtySinceNanos >= maxAge;
+        // partly written, or named by the log: it leaves through the log, not by a GET and a PUT of the chunk
+        boolean viaLog = b.data != null && (!b.valid.isFull() || writeLog.holds(b.index));
+        if (old && viaLog) {
+          aged.add(b);
+        } else if (old || retryDue) {
           b.queued = true;
           due.add(b);
         } else if (pressure && b.failure == null && b.data != null) {
-          if (!b.valid.isFull() || writeLog.holds(b.index)) {
+          if (viaLog) {
             evictable.add(b);
           } else if (starving || now - b.lastChangeNanos >= quietNanos) {
             quiet.add(new Candidate(b, b.lastChangeNanos));

@@ -143,7 +143,7 @@ final class WriteLog {
 
   private Capture capture(ChunkBuffer b, boolean skipUploading) {
     synchronized (b) {
-      if (!b.dirty || Math.max(b.durableVersion, b.loggedVersion) >= b.version) {
+      if (!b.dirty || !b.atRisk()) {
         return null;
       }
       if (skipUploading && b.uploading && b.uploadVersion == b.version) {
