@@ -515,8 +515,7 @@ final class VolumeChunkStore implements ChunkStore {
 
   @Override
   public void trimLog(long throughSeq) throws IOException {
-    checkWritable();
-    checkLease(); // a fenced writer deletes nothing: the next writer may be listing the log for its replay
+    checkWritable(); // includes the lease: a fenced writer deletes nothing while the next one lists for its replay
     writeLog.trim(throughSeq);
   }
 
