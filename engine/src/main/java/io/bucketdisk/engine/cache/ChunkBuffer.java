@@ -11,11 +11,12 @@ import org.jspecify.annotations.Nullable;
  * {@link UploadScheduler} the upload fields.
  *
  * <p>{@code data == null} means the chunk reads as zeros everywhere (a trimmed or zeroed chunk: uploading it is a
- * delete). Clean buffers are always fully valid and never change while clean.
+ * delete). A dirty buffer's data is sparse pages until written over half ({@link ChunkBytes}); its bytes are
+ * meaningful only where {@code valid}. Clean buffers are always whole and fully valid and never change while clean.
  */
 final class ChunkBuffer {
   final long index;
-  byte @Nullable [] data;
+  @Nullable ChunkBytes data;
   final ValidRanges valid;
   /**
    * The ranges changed since the last log capture ({@link WriteLog}); always within {@code valid}. Full after a zero
@@ -25,8 +26,8 @@ final class ChunkBuffer {
 
   /** True while this buffer is the value of its volume's dirty map; a writer that finds it false retries. */
   boolean dirty;
-  /** True while this dirty buffer holds one chunk of the {@link DirtyLimiter} (dirty and data != null). */
-  boolean charged;
+  /** The bytes this dirty buffer holds of the {@link DirtyLimiter}: {@code data.charge()} while dirty, else 0. */
+  long charge;
   /** Bumped by every change while dirty. */
   long version;
   /** The highest version known stored (PUT or DELETE acknowledged). */
@@ -55,7 +56,7 @@ final class ChunkBuffer {
   @Nullable IOException failure;
   long retryAfterNanos;
 
-  ChunkBuffer(long index, byte @Nullable [] data, int chunkSize) {
+  ChunkBuffer(long index, @Nullable ChunkBytes data, int chunkSize) {
     this.index = index;
     this.data = data;
     this.valid = new ValidRanges(chunkSize);
@@ -64,7 +65,7 @@ final class ChunkBuffer {
 
   /** A clean, fully valid buffer over {@code data}. */
   static ChunkBuffer clean(long index, byte[] data) {
-    ChunkBuffer b = new ChunkBuffer(index, data, data.length);
+    ChunkBuffer b = new ChunkBuffer(index, ChunkBytes.whole(data), data.length);
     b.valid.setFull();
     return b;
   }
@@ -76,11 +77,11 @@ final class ChunkBuffer {
 
   /** Copies {@code length} bytes at {@code offset} into {@code dst}; zeros when there is no data. */
   synchronized void copyTo(int offset, int length, ByteBuffer dst) {
-    byte[] d = data;
+    ChunkBytes d = data;
     if (d == null) {
       Zeros.fill(dst, length);
     } else {
-      dst.put(d, offset, length);
+      d.copyTo(offset, length, dst);
     }
   }
 
@@ -91,6 +92,22 @@ final class ChunkBuffer {
     }
     copyTo(offset, length, dst);
     return true;
+  }
+
+  /**
+   * Copies this buffer's valid bytes of {@code [offset, offset + window.remaining())} over {@code window}, whose
+   * position is chunk offset {@code offset}; caller holds the monitor.
+   */
+  void overlayValid(int offset, ByteBuffer window) {
+    int end = offset + window.remaining();
+    int[] ranges = valid.toArray();
+    for (int r = 0; r < ranges.length; r += 2) {
+      int from = Math.max(ranges[r], offset);
+      int to = Math.min(ranges[r + 1], end);
+      if (from < to) {
+        copyTo(from, to - from, window.duplicate().position(window.position() + from - offset));
+      }
+    }
   }
 
   @Override

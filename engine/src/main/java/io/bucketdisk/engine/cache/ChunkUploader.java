@@ -87,24 +87,35 @@ final class ChunkUploader {
   boolean upload(ChunkBuffer b, long seq) {
     ScratchChunks pool = shared.scratch(chunkSize);
     try {
-      merge(b);
       byte[] scratch = pool.take();
       try {
         long version;
         boolean zero;
-        synchronized (b) {
-          version = b.version;
-          b.uploadVersion = version;
-          byte[] d = b.data;
-          if (d == null) {
-            zero = true;
-          } else {
-            if (!b.valid.isFull()) {
-              throw new IllegalStateException("chunk " + b.index + " not fully valid after merge: " + b.valid);
-            }
-            System.arraycopy(d, 0, scratch, 0, chunkSize);
-            zero = false;
+        while (true) {
+          int[] missing;
+          synchronized (b) {
+            missing = b.data == null ? new int[0] : b.valid.missingArray();
           }
+          boolean partial = missing.length > 0;
+          if (partial) {
+            readMissing(b.index, missing, scratch);
+          }
+          synchronized (b) {
+            ChunkBytes d = b.data;
+            if (d != null && !partial && !b.valid.isFull()) {
+              continue;
+            }
+            version = b.version;
+            b.uploadVersion = version;
+            zero = d == null;
+            if (d != null) {
+              int[] ranges = b.valid.toArray();
+              for (int r = 0; r < ranges.length; r += 2) {
+                d.copy(ranges[r], scratch, ranges[r], ranges[r + 1] - ranges[r]);
+              }
+            }
+          }
+          break;
         }
         if (!zero) {
           zero = Zeros.isZero(scratch, 0, chunkSize);
@@ -215,65 +226,23 @@ final class ChunkUploader {
     writeLog.log(List.of(b), false);
   }
 
+  /**
+   * What no write covered comes from the store: one ranged GET when one range is {@code missing}, else the whole
+   * chunk; none when the store has nothing of it.
+   */
+  private void readMissing(long index, int[] missing, byte[] scratch) throws IOException {
+    if (missing.length == 2) {
+      ByteBuffer range = ByteBuffer.wrap(scratch, missing[0], missing[1] - missing[0]);
+      if (!stored.isStored(index) || !stored.readRange(index, missing[0], range.duplicate())) {
+        Zeros.fill(range, missing[1] - missing[0]);
+      }
+    } else {
+      stored.readOrZeros(index, scratch);
+    }
+  }
+
   private void failed(ChunkBuffer b, long seq, Exception e) {
     counters.failed();
     dirty.uploadFailed(b, seq, e);
-  }
-
-  /** Fills the ranges of a dirty buffer that no write covered, from the store (or zeros when it has nothing). */
-  void merge(ChunkBuffer b) throws IOException {
-    int missing;
-    int firstStart = 0;
-    int firstEnd = 0;
-    synchronized (b) {
-      if (!b.dirty || b.data == null || b.valid.isFull()) {
-        return;
-      }
-      missing = b.valid.missingCount();
-      int[] first = new int[2];
-      b.valid.forEachMissing((s, e) -> {
-        if (first[1] == 0) {
-          first[0] = s;
-          first[1] = e;
-        }
-      });
-      firstStart = first[0];
-      firstEnd = first[1];
-    }
-    if (!stored.isStored(b.index)) {
-      // A partial buffer's array is zero wherever no write landed, and the store reads as zeros: nothing to fetch.
-      synchronized (b) {
-        if (b.dirty && b.data != null) {
-          b.valid.setFull();
-        }
-      }
-      return;
-    }
-    ScratchChunks pool = shared.scratch(chunkSize);
-    byte[] scratch;
-    try {
-      scratch = pool.take();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted");
-    }
-    try {
-      boolean found = missing == 1
-          ? stored.readRange(b.index, firstStart, ByteBuffer.wrap(scratch, firstStart, firstEnd - firstStart))
-          : stored.read(b.index, ByteBuffer.wrap(scratch, 0, chunkSize));
-      synchronized (b) {
-        byte[] d = b.data;
-        if (!b.dirty || d == null || b.valid.isFull()) {
-          return;
-        }
-        if (found) {
-          // writes only add valid bytes, so what is missing now lies within what was fetched
-          b.valid.forEachMissing((s, e) -> System.arraycopy(scratch, s, d, s, e - s));
-        }
-        b.valid.setFull();
-      }
-    } finally {
-      pool.give(scratch);
-    }
   }
 }

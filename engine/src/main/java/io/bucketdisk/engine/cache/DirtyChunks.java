@@ -27,8 +27,9 @@ import org.slf4j.LoggerFactory;
  * {@link ValidRanges}). Every transition bumps the index's stripe stamp; {@link #whileClean} runs a load's publication
  * only if the stamp did not move and the chunk is not dirty, so a stale load never overwrites newer data.
  *
- * <p><b>Invariants.</b> (1) A buffer in the set is dirty and is in neither clean tier. (2) It is charged one chunk of
- * the {@link DirtyLimiter} exactly when it has data (a zeroed chunk weighs nothing). (3) It leaves only when the
+ * <p><b>Invariants.</b> (1) A buffer in the set is dirty and is in neither clean tier. (2) Its charge of the
+ * {@link DirtyLimiter} is what its {@link ChunkBytes} hold (a zeroed chunk weighs nothing): a writer reserves the
+ * growth a write needs before it takes the buffer's monitor, and gives back what it did not use. (3) It leaves only when the
  * store acknowledged exactly its current version; a change made during an upload keeps it dirty, and its age then
  * starts at that change.
  *
@@ -161,76 +162,89 @@ final class DirtyChunks {
    */
   @Nullable ChunkBuffer write(long index, int off, int n, @Nullable ByteBuffer src, @Nullable List<FlushTarget> touched)
       throws IOException {
-    boolean reserved = false;
+    long[] reserved = {0};
     try {
       for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         ChunkBuffer b = map.get(index);
         if (b == null) {
-          if (!reserved) {
-            reserve();
-            reserved = true;
+          // a cached clean chunk becomes dirty whole (its bytes stay valid) if a whole chunk is reserved for it
+          long want = shared.contains(new ChunkKey(volume, index)) ? chunkSize : ChunkBytes.chargeAfter(chunkSize, off, n);
+          if (reserved[0] < want) {
+            reserve(want - reserved[0]);
+            reserved[0] = want;
           }
-          boolean[] created = {false};
-          b = map.computeIfAbsent(index, k -> {
-            created[0] = true;
-            return becomeDirty(k, true);
-          });
-          if (created[0]) {
-            reserved = false;
-          }
+          b = map.computeIfAbsent(index, k -> becomeDirty(k, reserved));
         }
-        boolean full;
-        boolean needBudget = false;
+        boolean full = false;
+        long needBudget = 0;
         boolean needSettle = false;
         synchronized (b) {
           if (!b.dirty) {
             needSettle = true;
-          } else if (b.data == null) {
-            // a zeroed chunk (reads as zeros, fully valid) gets real bytes: it needs a chunk of dirty budget,
-            // and nobody waits for budget while holding a buffer monitor
-            if (reserved) {
-              b.data = new byte[chunkSize];
-              b.charged = true;
-              reserved = false;
-            } else {
-              needBudget = true;
-            }
-          }
-          byte[] d = needSettle ? null : b.data;
-          if (d == null) {
-            full = false;
           } else {
-            if (src != null) {
-              src.get(d, off, n);
-            } else {
-              Arrays.fill(d, off, off + n, (byte) 0);
+            if (b.data == null && src != null) {
+              // a zeroed chunk (reads as zeros, fully valid) gets real bytes: sparse pages from now on, charged
+              long need = ChunkBytes.chargeAfter(chunkSize, off, n);
+              if (reserved[0] >= need) {
+                b.data = ChunkBytes.sparse(chunkSize);
+                charge(b, b.data.charge(), reserved);
+              } else {
+                needBudget = need; // nobody waits for budget while holding a buffer monitor
+              }
             }
-            boolean wasFull = b.valid.isFull();
-            b.valid.add(off, off + n);
-            b.unlogged.add(off, off + n);
-            touch(b);
-            if (touched != null) {
-              touched.add(new FlushTarget(b, b.version, b.attemptSeq));
+            ChunkBytes d = b.data;
+            long growth = d == null || src == null ? 0 : d.growth(off, n);
+            if (needBudget == 0 && growth > reserved[0]) {
+              needBudget = growth;
             }
-            full = !wasFull && b.valid.isFull();
+            if (needBudget == 0) {
+              if (d != null && src != null) {
+                d.write(off, src, n);
+                charge(b, growth, reserved);
+              } else if (d != null) {
+                d.zero(off, n);
+              }
+              boolean wasFull = b.valid.isFull();
+              b.valid.add(off, off + n);
+              b.unlogged.add(off, off + n);
+              touch(b);
+              if (touched != null) {
+                touched.add(new FlushTarget(b, b.version, b.attemptSeq));
+              }
+              full = d != null && !wasFull && b.valid.isFull();
+            }
           }
         }
         if (needSettle) {
           settle(index);
           continue;
         }
-        if (needBudget) {
-          reserve();
-          reserved = true;
+        if (needBudget > 0) {
+          reserve(needBudget - reserved[0]);
+          reserved[0] = needBudget;
           continue;
         }
         return full ? b : null;
       }
       throw new IOException("volume " + store.volumeId() + " chunk " + index + ": write did not settle");
     } finally {
-      if (reserved) {
-        shared.limiter().release(chunkSize);
+      if (reserved[0] > 0) {
+        shared.limiter().release(reserved[0]);
       }
+    }
+  }
+
+  /** Moves {@code bytes} of {@code reserved} into the charge of {@code b}; caller holds its monitor. */
+  private static void charge(ChunkBuffer b, long bytes, long[] reserved) {
+    b.charge += bytes;
+    reserved[0] -= bytes;
+  }
+
+  /** Gives back the dirty charge of {@code b}; caller holds its monitor. */
+  private void discharge(ChunkBuffer b) {
+    if (b.charge > 0) {
+      shared.limiter().release(b.charge);
+      b.charge = 0;
     }
   }
 
@@ -245,16 +259,13 @@ final class DirtyChunks {
         if (!store.isStored(index) && !shared.contains(new ChunkKey(volume, index))) {
           return;
         }
-        b = map.computeIfAbsent(index, k -> becomeDirty(k, false));
+        b = map.computeIfAbsent(index, k -> becomeDirty(k, null));
       }
       boolean done;
       synchronized (b) {
         done = b.dirty;
         if (done) {
-          if (b.charged) {
-            shared.limiter().release(chunkSize);
-            b.charged = false;
-          }
+          discharge(b);
           b.data = null;
           b.valid.setFull();
           b.unlogged.setFull();
@@ -272,10 +283,10 @@ final class DirtyChunks {
     throw new IOException("volume " + store.volumeId() + " chunk " + index + ": zero did not settle");
   }
 
-  private void reserve() throws IOException {
+  private void reserve(long bytes) throws IOException {
     CacheConfig config = shared.config();
     try {
-      if (!shared.limiter().acquire(chunkSize, config.writeTimeout().toNanos())) {
+      if (!shared.limiter().acquire(bytes, config.writeTimeout().toNanos())) {
         throw new IOException("volume " + store.volumeId() + ": no dirty space within " + config.writeTimeout()
             + " (uploads are failing or too slow)");
       }
@@ -286,22 +297,23 @@ final class DirtyChunks {
   }
 
   /**
-   * Inside {@code map.compute} for {@code k}: the buffer that becomes dirty. With {@code forData} the buffer has an
-   * array and is charged one chunk (the caller reserved it); otherwise it is a zero tombstone.
+   * Inside {@code map.compute} for {@code k}: the buffer that becomes dirty, charged out of {@code reserved}. For data
+   * ({@code reserved != null}) it is the chunk's clean buffer when one is cached and a whole chunk is reserved, else
+   * empty sparse pages (see {@link ChunkBytes}); without, a zero tombstone that weighs nothing.
    */
-  private ChunkBuffer becomeDirty(long k, boolean forData) {
+  private ChunkBuffer becomeDirty(long k, long @Nullable [] reserved) {
     ChunkBuffer c = shared.remove(new ChunkKey(volume, k));
     shared.removeFragments(volume, k, FragmentReads.granules(chunkSize));
     stripes.incrementAndGet((int) (k & (STRIPES - 1)));
     dirtied.accept(k);
     ChunkBuffer b;
-    if (c != null && forData) {
+    if (c != null && reserved != null && reserved[0] >= chunkSize) {
       b = c;
-    } else if (forData) {
-      b = new ChunkBuffer(k, new byte[chunkSize], chunkSize);
     } else {
-      b = new ChunkBuffer(k, null, chunkSize);
-      b.valid.setFull();
+      b = new ChunkBuffer(k, reserved == null ? null : ChunkBytes.sparse(chunkSize), chunkSize);
+      if (reserved == null) {
+        b.valid.setFull();
+      }
       if (c != null) {
         synchronized (c) {
           b.version = c.version;
@@ -312,7 +324,10 @@ final class DirtyChunks {
     synchronized (b) {
       b.unlogged.clear();
       b.dirty = true;
-      b.charged = forData;
+      b.charge = 0;
+      if (b.data != null) {
+        charge(b, b.data.charge(), reserved);
+      }
       b.dirtySinceNanos = System.nanoTime();
     }
     return b;
@@ -375,14 +390,9 @@ final class DirtyChunks {
         if (cur == b && b.version == v) {
           b.dirty = false;
           b.urgent = false;
-          if (b.charged) {
-            shared.limiter().release(chunkSize);
-            b.charged = false;
-          }
+          discharge(b);
           stripes.incrementAndGet((int) (k & (STRIPES - 1)));
-          if (b.data != null && !zero) {
-            shared.admitUploaded(new ChunkKey(volume, k), b);
-          }
+          keepClean(b, zero);
           b.notifyAll();
           return null;
         }
@@ -412,22 +422,29 @@ final class DirtyChunks {
         b.dirty = false;
         b.urgent = false;
         b.queued = false;
-        if (b.charged) {
-          shared.limiter().release(chunkSize);
-          b.charged = false;
-        }
+        discharge(b);
         stripes.incrementAndGet((int) (k & (STRIPES - 1)));
-        if (b.valid.isFull()) {
-          shared.admitUploaded(new ChunkKey(volume, k), b);
-        } else {
-          b.data = null;
-        }
+        keepClean(b, false);
         b.notifyAll();
         left[0] = true;
         return null;
       }
     });
     return left[0];
+  }
+
+  /**
+   * {@code b} just left the set, stored or logged: a fully valid chunk with bytes stays as a clean chunk (made whole);
+   * a partly valid one is dropped (reads come from the store). Caller holds the monitor inside the transition.
+   */
+  private void keepClean(ChunkBuffer b, boolean zero) {
+    ChunkBytes d = b.data;
+    if (d != null && !zero && b.valid.isFull()) {
+      d.array();
+      shared.admitUploaded(new ChunkKey(volume, b.index), b);
+    } else if (d != null) {
+      b.data = null;
+    }
   }
 
   /** Upload attempt {@code seq} of {@code b} failed; the chunk stays dirty and retries after a second. */
@@ -452,10 +469,7 @@ final class DirtyChunks {
     int lost = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        if (b.charged) {
-          shared.limiter().release(chunkSize);
-          b.charged = false;
-        }
+        discharge(b);
         if (b.atRisk()) {
           lost++;
         }
@@ -473,8 +487,8 @@ final class DirtyChunks {
     long n = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        if (b.dirty && b.data != null && b.atRisk()) {
-          n += chunkSize;
+        if (b.dirty && b.atRisk()) {
+          n += b.charge;
         }
       }
     }
@@ -519,8 +533,9 @@ final class DirtyChunks {
           if (!b.dirty) {
             out.add("clean buffer in the dirty map: " + b);
           }
-          if (b.charged != (b.data != null)) {
-            out.add("charge mismatch: " + b + " charged=" + b.charged);
+          long want = b.data == null ? 0 : b.data.charge();
+          if (b.charge != want) {
+            out.add("charge mismatch: " + b + " charge=" + b.charge + ", its bytes hold " + want);
           }
         }
         ChunkKey ck = new ChunkKey(volume, key);

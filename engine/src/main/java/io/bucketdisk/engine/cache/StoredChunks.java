@@ -65,6 +65,13 @@ final class StoredChunks {
     return readRange(i, 0, dst);
   }
 
+  /** Reads all of chunk {@code i} into {@code dst}, or zeros when it reads as zeros. */
+  void readOrZeros(long i, byte[] dst) throws IOException {
+    if (!isStored(i) || !read(i, ByteBuffer.wrap(dst, 0, chunkSize))) {
+      java.util.Arrays.fill(dst, 0, chunkSize, (byte) 0);
+    }
+  }
+
   /**
    * Reads {@code dst.remaining()} bytes at {@code offsetInChunk} of chunk {@code i}; false, leaving {@code dst}
    * untouched, when the chunk reads as zeros. Counts the GETs it makes.

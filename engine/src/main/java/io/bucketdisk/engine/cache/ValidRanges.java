@@ -137,11 +137,15 @@ final class ValidRanges {
     }
   }
 
-  /** Number of maximal invalid ranges. */
-  int missingCount() {
+  /** The maximal invalid ranges of {@code [0, limit)} as {@code [start0, end0, ...]}, in order. */
+  int[] missingArray() {
+    int[] out = new int[2 * (count + 1)];
     int[] n = {0};
-    forEachMissing((s, e) -> n[0]++);
-    return n[0];
+    forEachMissing((s, e) -> {
+      out[n[0]++] = s;
+      out[n[0]++] = e;
+    });
+    return Arrays.copyOf(out, n[0]);
   }
 
   private void ensureCapacity(int ranges) {

@@ -168,7 +168,9 @@ public final class VolumeCache implements Volume {
           counters.hit();
           return;
         }
-        uploader.merge(b);
+        if (readUnder(b, index, off, n, dst)) {
+          return;
+        }
         dirty.settle(index);
         continue;
       }
@@ -220,6 +222,26 @@ public final class VolumeCache implements Volume {
     long last = (offset + length - 1) >>> chunkShift;
     long budget = Math.max(1, shared.recentCapacityBytes() / chunkSize);
     loads.loadAll(first, Math.min(last, first + budget - 1));
+  }
+
+  /**
+   * A read of a dirty chunk that no write covered in full: the stored bytes of the range with the buffer's valid
+   * bytes over them. False, {@code dst} untouched, when the buffer left the dirty set meanwhile (read again).
+   */
+  private boolean readUnder(ChunkBuffer b, long index, int off, int n, ByteBuffer dst) throws IOException {
+    counters.miss();
+    ByteBuffer window = dst.slice(dst.position(), n);
+    if (!stored.isStored(index) || !stored.readRange(index, off, window.duplicate())) {
+      Zeros.fill(window.duplicate(), n);
+    }
+    synchronized (b) {
+      if (!b.dirty) {
+        return false;
+      }
+      b.overlayValid(off, window);
+    }
+    dst.position(dst.position() + n);
+    return true;
   }
 
   // ---------------------------------------------------------------- write, trim, zero

@@ -153,7 +153,7 @@ final class WriteLog {
         return null; // rewritten whole (a sequential writer): one chunk PUT stores it, logging it would cost two
       }
       heldBy.put(b.index, nextSeq);
-      byte[] d = b.data;
+      ChunkBytes d = b.data;
       Capture c;
       if (d == null) {
         builder.addZero(b.index, 0, chunkSize);
@@ -164,7 +164,7 @@ final class WriteLog {
         int[] crcs = new int[ranges.length / 2];
         for (int r = 0; r < ranges.length; r += 2) {
           at[r / 2] = builder.position();
-          crcs[r / 2] = builder.addData(b.index, ranges[r], d, ranges[r], ranges[r + 1] - ranges[r]);
+          crcs[r / 2] = builder.addData(b.index, ranges[r], ranges[r + 1] - ranges[r], d);
         }
         c = new Capture(b, b.version, ranges, at, crcs, false, b.dirtySinceNanos);
       }

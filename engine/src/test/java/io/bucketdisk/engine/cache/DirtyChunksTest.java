@@ -25,19 +25,28 @@ class DirtyChunksTest {
   }
 
   @Test
-  void aPartialWriteRecordsItsRangeChargesOneChunkAndDownloadsNothing() throws Exception {
+  void aPartialWriteRecordsItsRangeChargesItsPagesAndDownloadsNothing() throws Exception {
     p.store.chunks.put(3L, Parts.pattern(CHUNK, 3));
     long stamp = dirty.stamp(3);
     assertThat(write(3, 100, new byte[10])).as("not complete").isNull();
     assertThat(write(3, 200, new byte[10])).isNull();
-    assertThat(p.shared.limiter().used()).as("one chunk charged").isEqualTo(CHUNK);
+    long onePage = ChunkBytes.chargeAfter(CHUNK, 100, 10);
+    assertThat(onePage).isLessThan(CHUNK / 8);
+    assertThat(p.shared.limiter().used()).as("the page both writes landed in, and the page table").isEqualTo(onePage);
     assertThat(dirty.state(3)).isEqualTo(DirtyChunks.State.DATA);
     assertThat(dirty.notDurable(3)).isTrue();
-    assertThat(dirty.get(3).valid.missingCount()).isEqualTo(3);
+    assertThat(dirty.get(3).valid.missingArray()).hasSize(6);
     assertThat(dirty.stamp(3)).as("entering the set moves the stamp").isNotEqualTo(stamp);
     assertThat(dirtied).as("loads of it are told").containsExactly(3L);
     assertThat(p.store.requests()).isZero();
-    assertThat(dirty.dirtyBytes()).isEqualTo(CHUNK);
+    assertThat(dirty.dirtyBytes()).isEqualTo(onePage);
+    write(3, ChunkBytes.PAGE - 1, new byte[2]);
+    assertThat(p.shared.limiter().used()).as("a write across two pages adds the second")
+        .isEqualTo(onePage + ChunkBytes.PAGE);
+    write(3, CHUNK / 2, new byte[CHUNK / 2]);
+    assertThat(p.shared.limiter().used()).as("past half its pages a chunk is one whole array").isEqualTo(CHUNK);
+    assertThat(dirty.get(3).data.isWhole()).isTrue();
+    assertThat(dirty.invariantViolations()).isEmpty();
   }
 
   @Test
@@ -64,7 +73,8 @@ class DirtyChunksTest {
     assertThat(dirty.state(4)).isEqualTo(DirtyChunks.State.ZEROED);
     write(4, 0, new byte[] {7});
     assertThat(dirty.state(4)).as("a zeroed chunk gets bytes again").isEqualTo(DirtyChunks.State.DATA);
-    assertThat(p.shared.limiter().used()).isEqualTo(CHUNK);
+    assertThat(p.shared.limiter().used()).isEqualTo(ChunkBytes.chargeAfter(CHUNK, 0, 1));
+    assertThat(dirty.get(4).valid.isFull()).as("the rest still reads as zeros").isTrue();
   }
 
   @Test

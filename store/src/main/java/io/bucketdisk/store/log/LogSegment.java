@@ -37,6 +37,12 @@ public final class LogSegment {
     }
   }
 
+  /** Bytes of a chunk a {@link Builder} copies from: {@code length} bytes at chunk offset {@code offset} into {@code dst}. */
+  @FunctionalInterface
+  public interface Source {
+    void copy(int offset, byte[] dst, int dstOffset, int length);
+  }
+
   /** A decoded segment: what its header says and its extents, in the order they apply. */
   public record Decoded(long seq, long epoch, List<LogExtent> extents) {}
 
@@ -90,8 +96,13 @@ public final class LogSegment {
      * {@link #position()}; returns the extent's CRC32C (what a ranged read of it checks).
      */
     public int addData(long chunk, int offset, byte[] src, int srcOffset, int length) {
+      return addData(chunk, offset, length, (o, dst, at, n) -> System.arraycopy(src, srcOffset + o - offset, dst, at, n));
+    }
+
+    /** Like {@link #addData(long, int, byte[], int, int)}, the bytes copied from {@code src} at chunk offset {@code offset}. */
+    public int addData(long chunk, int offset, int length, Source src) {
       ensure(length);
-      System.arraycopy(src, srcOffset, buf, pos, length);
+      src.copy(offset, buf, pos, length);
       CRC32C crc = new CRC32C();
       crc.update(buf, pos, length);
       pos += length;

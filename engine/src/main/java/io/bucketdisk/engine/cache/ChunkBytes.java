@@ -1,0 +1,190 @@
+package io.bucketdisk.engine.cache;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The bytes of one chunk in memory: either one whole array, or sparse pages of {@link #PAGE} bytes allocated as
+ * writes land (a page never written reads as zeros). A random writer that changes a few KiB of many chunks so holds
+ * a few pages per chunk instead of a whole chunk each; a chunk written over more than half its pages becomes whole
+ * (one array, as a sequential writer's chunk is stored and cached).
+ *
+ * <p>{@link #charge} is what this object holds against the dirty limit: the whole chunk, or the pages and the page
+ * table. {@link #growth} tells a writer, before it writes, how much more that will be.
+ *
+ * <p>Not thread safe: its {@link ChunkBuffer}'s monitor guards it.
+ */
+final class ChunkBytes implements io.bucketdisk.store.log.LogSegment.Source {
+  static final int PAGE_SHIFT = 12;
+  static final int PAGE = 1 << PAGE_SHIFT;
+
+  private final int size;
+  private byte @Nullable [] whole;
+  private byte @Nullable [][] pages;
+  private int allocated;
+
+  private ChunkBytes(int size, byte @Nullable [] whole) {
+    if (size % PAGE != 0) {
+      throw new IllegalArgumentException("chunk size must be a multiple of " + PAGE + ": " + size);
+    }
+    this.size = size;
+    this.whole = whole;
+    this.pages = whole == null ? new byte[size >>> PAGE_SHIFT][] : null;
+  }
+
+  /** A chunk of {@code size} bytes that reads as zeros and holds no pages yet. */
+  static ChunkBytes sparse(int size) {
+    return new ChunkBytes(size, null);
+  }
+
+  /** The chunk whose bytes are {@code data} (not copied). */
+  static ChunkBytes whole(byte[] data) {
+    return new ChunkBytes(data.length, data);
+  }
+
+  /** Bytes this chunk holds against the dirty limit. */
+  long charge() {
+    return whole != null ? size : chargeOf(allocated);
+  }
+
+  private long chargeOf(int pageCount) {
+    return chargeOf(size, pageCount);
+  }
+
+  private static long chargeOf(int size, int pageCount) {
+    return 16L + 4L * (size >>> PAGE_SHIFT) + (long) pageCount * PAGE;
+  }
+
+  /** The {@link #charge} of a new sparse chunk of {@code size} bytes after {@code [off, off + n)} is written. */
+  static long chargeAfter(int size, int off, int n) {
+    int pages = n == 0 ? 0 : ((off + n - 1) >>> PAGE_SHIFT) - (off >>> PAGE_SHIFT) + 1;
+    return pages * 2L > (size >>> PAGE_SHIFT) ? size : chargeOf(size, pages);
+  }
+
+  /** How much {@link #charge} grows when {@code [off, off + n)} is written with data. */
+  long growth(int off, int n) {
+    if (whole != null || n == 0) {
+      return 0;
+    }
+    int fresh = freshPages(off, n);
+    if (fresh == 0) {
+      return 0;
+    }
+    int after = allocated + fresh;
+    return (after * 2L > (size >>> PAGE_SHIFT) ? size : chargeOf(after)) - charge();
+  }
+
+  private int freshPages(int off, int n) {
+    byte[][] p = pages;
+    int fresh = 0;
+    for (int i = off >>> PAGE_SHIFT, last = (off + n - 1) >>> PAGE_SHIFT; i <= last; i++) {
+      if (p[i] == null) {
+        fresh++;
+      }
+    }
+    return fresh;
+  }
+
+  boolean isWhole() {
+    return whole != null;
+  }
+
+  /** Writes {@code n} bytes of {@code src} at {@code off}, allocating pages (or the whole array) as {@link #growth} said. */
+  void write(int off, ByteBuffer src, int n) {
+    if (whole == null && (allocated + freshPages(off, n)) * 2L > (size >>> PAGE_SHIFT)) {
+      makeWhole();
+    }
+    byte[] w = whole;
+    if (w != null) {
+      src.get(w, off, n);
+      return;
+    }
+    forEachPage(off, n, (i, in, k) -> {
+      if (pages[i] == null) {
+        pages[i] = new byte[PAGE];
+        allocated++;
+      }
+      src.get(pages[i], in, k);
+    });
+  }
+
+  /** Writes zeros over {@code [off, off + n)}; a page not held reads as zeros already and stays unallocated. */
+  void zero(int off, int n) {
+    byte[] w = whole;
+    if (w != null) {
+      Arrays.fill(w, off, off + n, (byte) 0);
+      return;
+    }
+    forEachPage(off, n, (i, in, k) -> {
+      if (pages[i] != null) {
+        Arrays.fill(pages[i], in, in + k, (byte) 0);
+      }
+    });
+  }
+
+  /** Copies {@code n} bytes at {@code off} into {@code dst}. */
+  void copyTo(int off, int n, ByteBuffer dst) {
+    byte[] w = whole;
+    if (w != null) {
+      dst.put(w, off, n);
+      return;
+    }
+    forEachPage(off, n, (i, in, k) -> {
+      if (pages[i] == null) {
+        Zeros.fill(dst, k);
+      } else {
+        dst.put(pages[i], in, k);
+      }
+    });
+  }
+
+  /** One page's piece of a range: page {@code page}, {@code length} bytes from {@code offset} in it. */
+  @FunctionalInterface
+  private interface PagePiece {
+    void apply(int page, int offset, int length);
+  }
+
+  /** Calls {@code piece} for each page's piece of {@code [off, off + n)}, in order. */
+  private static void forEachPage(int off, int n, PagePiece piece) {
+    int pos = off;
+    int end = off + n;
+    while (pos < end) {
+      int in = pos & (PAGE - 1);
+      int k = Math.min(PAGE - in, end - pos);
+      piece.apply(pos >>> PAGE_SHIFT, in, k);
+      pos += k;
+    }
+  }
+
+  /** Copies {@code n} bytes at {@code off} into {@code dst} at {@code dstOffset}. */
+  @Override
+  public void copy(int off, byte[] dst, int dstOffset, int n) {
+    copyTo(off, n, ByteBuffer.wrap(dst, dstOffset, n));
+  }
+
+  /** The chunk as one array, made whole first if it is sparse (what a clean tier keeps). */
+  byte[] array() {
+    byte[] w = whole;
+    return w != null ? w : makeWhole();
+  }
+
+  private byte[] makeWhole() {
+    byte[] w = new byte[size];
+    byte[][] p = pages;
+    for (int i = 0; i < p.length; i++) {
+      if (p[i] != null) {
+        System.arraycopy(p[i], 0, w, i << PAGE_SHIFT, PAGE);
+      }
+    }
+    whole = w;
+    pages = null;
+    allocated = 0;
+    return w;
+  }
+
+  @Override
+  public String toString() {
+    return whole != null ? "whole" : allocated + " pages";
+  }
+}
