@@ -14,12 +14,13 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Budget.</b> {@link CacheConfig#cacheBytes()} = clean data ({@link CacheConfig#cleanBytes()}: half of it
  * for chunks loaded recently, {@link RecentChunks}, the rest a Caffeine cache with a byte weigher that holds whole
  * chunks and the 64 KiB granules small random reads fetched ({@link FragmentReads}), which compete in its admission) +
- * dirty chunks (held outside Caffeine, capped by the {@link DirtyLimiter}, whose unused part is lent to Caffeine: see
- * {@link #lendDirtySpace}) + upload scratch buffers
- * ({@link CacheConfig#uploadParallelism()} of them) + chunk loads in flight ({@link CacheConfig#loadParallelism()}).
- * Each part has its own hard bound, so {@link #residentBytes()} stays within {@code cacheBytes} (eviction runs on
- * the inserting thread, so the clean part overshoots by at most the entry being inserted, for the duration of that
- * insert; a chunk that becomes dirty counts before the lent space shrinks, one chunk for a moment).
+ * dirty chunks (held outside Caffeine, capped by the {@link DirtyLimiter}) + transfer buffers: upload scratch arrays
+ * ({@link CacheConfig#uploadParallelism()} of them) and chunk loads in flight ({@link CacheConfig#loadParallelism()}).
+ * What dirty data and transfers do not use now is lent to Caffeine ({@link #lendUnusedSpace}), so clean chunks use
+ * every byte of the cache nothing else holds. Each part has its own hard bound, so {@link #residentBytes()} stays
+ * within {@code cacheBytes} (eviction runs on the inserting thread, so the clean part overshoots by at most the entry
+ * being inserted, for the duration of that insert; dirty bytes count before the lent space shrinks, one chunk for a
+ * moment; a transfer buffer shrinks it before it is allocated).
  *
  * <p><b>Why dirty chunks are not in Caffeine.</b> Caffeine may evict any entry when over weight; a dirty chunk
  * evicted before its upload succeeded would be silent data loss. So a chunk is in exactly one of the two places:
@@ -43,8 +44,10 @@ public final class ChunkCache {
   private final Semaphore loads;
   private final ConcurrentHashMap<Integer, ScratchChunks> pools = new ConcurrentHashMap<>();
   private final AtomicLong loadingBytes = new AtomicLong();
-  /** Caffeine's own share of the clean budget; it also holds the dirty share that is not dirty now. */
+  /** Caffeine's own share of the clean budget; it also holds the dirty and transfer shares not in use now. */
   private final long wholeBytes;
+  /** The transfer share: upload scratch arrays and loads in flight. */
+  private final long transferBytes;
 
   public ChunkCache(CacheConfig config) {
     this.config = config;
@@ -57,19 +60,29 @@ public final class ChunkCache {
         .executor(Runnable::run)
         .build();
     this.limiter = new DirtyLimiter(config.dirtyBytes());
-    limiter.onUsedChanged(this::lendDirtySpace);
-    lendDirtySpace();
+    this.transferBytes = (long) (config.uploadParallelism() + config.loadParallelism()) * config.chunkSize();
+    limiter.onUsedChanged(this::lendUnusedSpace);
+    lendUnusedSpace();
     this.loads = new Semaphore(config.loadParallelism(), true);
   }
 
   /**
-   * Sets Caffeine's bound to its own share plus the dirty bytes not in use, so clean chunks use every byte that dirty
-   * data does not; a dirty chunk that takes space first shrinks it (evicting at once, on this thread). Serialized, and
-   * computed from the limiter's current use, so concurrent changes never leave a stale bound behind.
+   * Sets Caffeine's bound to its own share plus the dirty and transfer bytes not in use, so clean chunks use every
+   * byte that dirty data and transfers do not; taking space shrinks it first (evicting at once, on this thread).
+   * Serialized, and computed from the current use, so concurrent changes never leave a stale bound behind.
    */
-  private synchronized void lendDirtySpace() {
-    long unused = Math.max(0, limiter.limit() - limiter.used());
-    clean.policy().eviction().orElseThrow().setMaximum(wholeBytes + unused);
+  private synchronized void lendUnusedSpace() {
+    long unusedDirty = Math.max(0, limiter.limit() - limiter.used());
+    long unusedTransfer = Math.max(0, transferBytes - scratchBytes() - loadingBytes.get());
+    clean.policy().eviction().orElseThrow().setMaximum(wholeBytes + unusedDirty + unusedTransfer);
+  }
+
+  private long scratchBytes() {
+    long n = 0;
+    for (ScratchChunks p : pools.values()) {
+      n += (long) p.held() * p.bufferSize();
+    }
+    return n;
   }
 
   public CacheConfig config() {
@@ -163,11 +176,13 @@ public final class ChunkCache {
   void loadStarted(int chunkSize) throws InterruptedException {
     loads.acquire();
     loadingBytes.addAndGet(chunkSize);
+    lendUnusedSpace();
   }
 
   /** The bytes of a load stop counting (before they may count as a clean chunk). */
   void loadBytesDone(int chunkSize) {
     loadingBytes.addAndGet(-chunkSize);
+    lendUnusedSpace();
   }
 
   /** Gives back a load slot taken by {@link #loadStarted}. */
@@ -186,7 +201,7 @@ public final class ChunkCache {
   }
 
   ScratchChunks scratch(int chunkSize) {
-    return pools.computeIfAbsent(chunkSize, s -> new ScratchChunks(s, config.uploadParallelism()));
+    return pools.computeIfAbsent(chunkSize, s -> new ScratchChunks(s, config.uploadParallelism(), this::lendUnusedSpace));
   }
 
   /** Bytes of clean data held now (recent loads, whole chunks and fragments). */
@@ -195,13 +210,9 @@ public final class ChunkCache {
     return recent.bytes() + clean.policy().eviction().orElseThrow().weightedSize().orElse(0);
   }
 
-  /** Clean + dirty + scratch buffers in use + loads in flight: everything this cache holds now. */
+  /** Clean + dirty + scratch arrays held (in use or kept) + loads in flight: everything this cache holds now. */
   public long residentBytes() {
-    long scratch = 0;
-    for (ScratchChunks p : pools.values()) {
-      scratch += (long) p.inUse() * p.bufferSize();
-    }
-    return cleanBytes() + limiter.used() + scratch + loadingBytes.get();
+    return cleanBytes() + limiter.used() + scratchBytes() + loadingBytes.get();
   }
 
   /** Drops every clean chunk of {@code owner} (its volume closed). */

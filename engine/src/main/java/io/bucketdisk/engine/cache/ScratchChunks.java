@@ -4,20 +4,31 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Semaphore;
 
 /**
- * A fixed number of reusable chunk-sized scratch arrays (upload snapshots, store reads for merges). Taking one
- * also bounds parallelism: {@link #take} blocks while all are in use. Thread safe.
+ * A fixed number of chunk-sized scratch arrays (upload copies, compaction reads). Taking one also bounds
+ * parallelism: {@link #take} blocks while all are in use. At most {@link #KEEP_FREE} given-back arrays are kept for
+ * reuse; the rest go, so idle transfer space can hold clean chunks instead ({@link #held}, told to the listener on
+ * every change, before an array is allocated and after one is dropped). Thread safe.
  */
 final class ScratchChunks {
   private final int bufferSize;
   private final int capacity;
   private final Semaphore permits;
+  static final int KEEP_FREE = 2;
   private final ArrayBlockingQueue<byte[]> free;
+  private final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
+  private final Runnable heldChanged;
 
-  ScratchChunks(int bufferSize, int capacity) {
+  ScratchChunks(int bufferSize, int capacity, Runnable heldChanged) {
     this.bufferSize = bufferSize;
     this.capacity = capacity;
     this.permits = new Semaphore(capacity, true);
-    this.free = new ArrayBlockingQueue<>(capacity);
+    this.free = new ArrayBlockingQueue<>(KEEP_FREE);
+    this.heldChanged = heldChanged;
+  }
+
+  /** Arrays allocated now: in use or kept for reuse. */
+  int held() {
+    return held.get();
   }
 
   int bufferSize() {
@@ -35,8 +46,17 @@ final class ScratchChunks {
 
   byte[] take() throws InterruptedException {
     permits.acquire();
+    return pollOrAllocate();
+  }
+
+  private byte[] pollOrAllocate() {
     byte[] b = free.poll();
-    return b != null ? b : new byte[bufferSize];
+    if (b != null) {
+      return b;
+    }
+    held.incrementAndGet();
+    heldChanged.run();
+    return new byte[bufferSize];
   }
 
   /** A buffer if one is free now, else null. */
@@ -44,15 +64,18 @@ final class ScratchChunks {
     if (!permits.tryAcquire()) {
       return null;
     }
-    byte[] b = free.poll();
-    return b != null ? b : new byte[bufferSize];
+    return pollOrAllocate();
   }
 
   void give(byte[] buffer) {
     if (buffer.length != bufferSize) {
       throw new IllegalArgumentException("foreign buffer of " + buffer.length + " bytes");
     }
-    free.offer(buffer);
+    boolean kept = free.offer(buffer);
     permits.release();
+    if (!kept) {
+      held.decrementAndGet();
+      heldChanged.run();
+    }
   }
 }

@@ -57,16 +57,21 @@ class ChunkCacheTest {
   @Test
   void cleanChunksUseTheDirtyShareWhileItIsNotDirtyAndGiveItBack() throws Exception {
     // 16 chunks: 6 dirty cap, 4 transfer buffers, 3 recent, 3 Caffeine of its own
-    for (long i = 0; i < 9; i++) {
+    for (long i = 0; i < 13; i++) {
       cache.admitUploaded(p.key(i), clean(i));
     }
-    assertThat(cache.cleanBytes()).as("nothing dirty: Caffeine holds its 3 chunks and the 6 of the dirty cap")
-        .isEqualTo(9L * CHUNK);
+    assertThat(cache.cleanBytes()).as("nothing dirty, no transfer: Caffeine holds its 3, the 6 of the dirty cap and "
+        + "the 4 of the transfer buffers").isEqualTo(13L * CHUNK);
+    cache.loadStarted(CHUNK);
+    assertThat(cache.cleanBytes()).as("a load in flight takes its transfer buffer back").isEqualTo(12L * CHUNK);
     for (int i = 0; i < 6; i++) {
       assertThat(cache.limiter().acquire(CHUNK, 1_000_000_000L)).isTrue();
     }
-    assertThat(cache.cleanBytes()).as("the dirty cap in use: back to Caffeine's own 3").isEqualTo(3L * CHUNK);
+    assertThat(cache.cleanBytes()).as("the dirty cap in use: Caffeine's own 3 and 3 idle transfer buffers")
+        .isEqualTo(6L * CHUNK);
     assertThat(cache.residentBytes()).isLessThanOrEqualTo(16L * CHUNK);
+    cache.loadBytesDone(CHUNK);
+    cache.loadDone();
     for (int i = 0; i < 6; i++) {
       cache.limiter().release(CHUNK);
     }
@@ -96,6 +101,13 @@ class ChunkCacheTest {
     cache.loadBytesDone(CHUNK);
     cache.loadDone();
     cache.scratch(CHUNK).give(scratch);
-    assertThat(cache.residentBytes()).isZero();
+    assertThat(cache.residentBytes()).as("one scratch array is kept for reuse").isEqualTo(CHUNK);
+    List<byte[]> taken = new java.util.ArrayList<>();
+    for (int i = 0; i < cache.config().uploadParallelism(); i++) {
+      taken.add(cache.scratch(CHUNK).take());
+    }
+    assertThat(cache.residentBytes()).isEqualTo((long) taken.size() * CHUNK);
+    taken.forEach(cache.scratch(CHUNK)::give);
+    assertThat(cache.residentBytes()).as("at most KEEP_FREE kept").isEqualTo((long) ScratchChunks.KEEP_FREE * CHUNK);
   }
 }
