@@ -1,7 +1,9 @@
 package io.bucketdisk.store;
 
+import io.bucketdisk.store.log.SegmentDirectory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 
 /**
  * One open volume, as fixed-size chunks: the gateway cache's only view of the store.
@@ -73,9 +75,18 @@ public interface ChunkStore extends AutoCloseable {
 
   /**
    * The number the next log segment of this handle gets: one past the highest the volume's log held when this
-   * writable handle opened (the log is replayed into the chunks and emptied at open), 1 for an empty log.
+   * writable handle opened (whether the open folded the log or adopted it), 1 for an empty log.
    */
   long nextLogSeq();
+
+  /**
+   * The log this writable handle took over at open ({@link VolumeCatalog#openAdoptingLog}): the segments a replay
+   * would apply ({@code LogRef#replayOrder}), in that order, each with its directory; the skipped ones are deleted.
+   * Their extents are newer than the chunk objects, in that order; the holder reads their bytes with
+   * {@link #readLog} and trims them with {@link #trimLog} once it folded them. Empty when the open folded the log
+   * ({@link VolumeCatalog#open}) and for a read-only handle.
+   */
+  List<SegmentDirectory> adoptedLog();
 
   /**
    * Stores a finished segment ({@code LogSegment.Builder#finish}) as number {@code seq} under this writer's current
@@ -86,12 +97,16 @@ public interface ChunkStore extends AutoCloseable {
 
   /**
    * Reads {@code dst.remaining()} bytes at {@code offset} of segment {@code seq} that this handle stored
-   * ({@link #appendLog}): how the cache reads logged extents of chunks it no longer holds. Throws
+   * ({@link #appendLog}) or adopted ({@link #adoptedLog}): how the cache reads logged extents of chunks it no longer
+   * holds. Throws
    * {@link StoreException} when the segment is gone (trimmed meanwhile) or shorter than asked.
    */
   void readLog(long seq, int offset, ByteBuffer dst) throws IOException;
 
-  /** Deletes every log segment numbered at most {@code throughSeq}: their extents are in the chunk objects. */
+  /**
+   * Deletes every log segment numbered at most {@code throughSeq}, of any epoch (adopted ones too): their extents are
+   * in the chunk objects. Fenced like {@link #write}.
+   */
   void trimLog(long throughSeq) throws IOException;
 
   /**

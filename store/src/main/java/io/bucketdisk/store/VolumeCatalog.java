@@ -355,11 +355,26 @@ public final class VolumeCatalog implements AutoCloseable {
 
   /**
    * Opens a volume's data. Writable ({@code readOnly == false}): acquires the lease for {@code owner} (CONFLICT when
-   * another owner holds it) and renews it until {@link ChunkStore#close()}, which releases it. Read-only: no lease.
-   * Builds the chunk index with one paged LIST per layer (the volume and each parent).
+   * another owner holds it) and renews it until {@link ChunkStore#close()}, which releases it; then folds the write
+   * log a previous writer left into the chunk objects (a GET and a PUT per chunk it names) and deletes it, so the
+   * handle sees chunk objects only. This is the default for every user of the store but the gateway's cache (see
+   * {@link #openAdoptingLog}). Read-only: no lease; a log whose writer is gone is folded first (under a lease of its
+   * own), a live writer's log is not seen. Builds the chunk index with one paged LIST per layer (the volume and each
+   * parent).
    */
   public ChunkStore open(String volumeId, LeaseOwner owner, boolean readOnly) throws IOException {
     return opener.open(volumeId, owner, readOnly);
+  }
+
+  /**
+   * Opens a volume's data writable like {@link #open}, but keeps the write log a previous writer left instead of
+   * folding it: the handle lists it in {@link ChunkStore#adoptedLog()} (reading only the segments' directories) and
+   * the caller serves and folds those extents itself. For the gateway's cache, which knows how; a caller that reads
+   * chunks without the log must use {@link #open}. A damaged segment fails the open (PERMANENT), and the lease is
+   * released.
+   */
+  public ChunkStore openAdoptingLog(String volumeId, LeaseOwner owner) throws IOException {
+    return opener.openAdoptingLog(volumeId, owner);
   }
 
   /** Opens a snapshot's data read-only; its {@link ChunkStore#volumeId()} is the snapshot id. */

@@ -12,6 +12,7 @@ import io.bucketdisk.store.StoreException.Kind;
 import io.bucketdisk.store.layout.Layout;
 import io.bucketdisk.store.layout.SnapshotPin;
 import io.bucketdisk.store.layout.VolumeManifest;
+import io.bucketdisk.store.log.SegmentDirectory;
 import io.bucketdisk.store.object.ListPage;
 import io.bucketdisk.store.object.ObjectInfo;
 import io.bucketdisk.store.object.ObjectStore;
@@ -88,6 +89,7 @@ final class VolumeChunkStore implements ChunkStore {
   private volatile long validUntilNanos;
   private volatile @Nullable String fenced;
   private volatile boolean closed;
+  private volatile List<SegmentDirectory> adopted = List.of();
   private volatile @Nullable Thread renewer;
   private final CountDownLatch closing = new CountDownLatch(1);
 
@@ -485,9 +487,20 @@ final class VolumeChunkStore implements ChunkStore {
   }
 
   /** Folds what the volume's log holds into its chunks and empties the log (a writable handle, at open). */
-  int replayLog() throws IOException {
+  void replayLog() throws IOException {
     checkWritable();
-    return writeLog.replay(this);
+    writeLog.replay(this);
+  }
+
+  /** Takes the volume's log over as it is (a writable handle, at open); see {@link #adoptedLog}. */
+  void adoptLog() throws IOException {
+    checkWritable();
+    adopted = writeLog.adopt(this);
+  }
+
+  @Override
+  public List<SegmentDirectory> adoptedLog() {
+    return adopted;
   }
 
   @Override

@@ -5,6 +5,7 @@ import io.bucketdisk.store.layout.Layout;
 import io.bucketdisk.store.log.LogExtent;
 import io.bucketdisk.store.log.LogRef;
 import io.bucketdisk.store.log.LogSegment;
+import io.bucketdisk.store.log.SegmentDirectory;
 import io.bucketdisk.store.object.ListPage;
 import io.bucketdisk.store.object.ObjectData;
 import io.bucketdisk.store.object.ObjectInfo;
@@ -21,8 +22,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One volume's write log on the object store: the segment objects below {@link Layout#logPrefix}, how they are
- * stored and trimmed, and the replay that folds what a previous writer left into the chunk objects when a writable
- * handle opens.
+ * stored and trimmed, and what a writable handle does at open with what a previous writer left: fold it into the
+ * chunk objects ({@link #replay}) or take it over as it is ({@link #adopt}).
  *
  * <p><b>Replay.</b> The segments {@link LogRef#replayOrder} accepts are read in batches (at most {@link #BATCH_BYTES}
  * of segments at a time); every chunk a batch touches is read, gets the batch's extents in log order, and is written
@@ -30,11 +31,24 @@ import org.slf4j.LoggerFactory;
  * crash in the middle gives the same result. Then every listed segment is deleted (skipped ones too: a fenced
  * writer's late PUT, or segments after a gap) and the new writer numbers its segments after the highest one seen.
  *
+ * <p><b>Adoption.</b> The segments {@link LogRef#replayOrder} accepts stay; their directories are read
+ * ({@link SegmentDirectory}) and handed to the writer, which serves their extents from the segments and folds them
+ * later. A segment of at most {@link #WHOLE_READ_BYTES} is read whole (one GET, every checksum checked); a larger one
+ * as its header and its tail (two ranged GETs, three when the directory is longer than the tail read), checked by the
+ * directory CRC; at most {@link #PARALLEL_READS} at a time. So an open costs at most three GETs of at most
+ * {@link #WHOLE_READ_BYTES} (or the directory) per segment, and never reads the data of a large one. The new writer
+ * numbers its segments after the highest one seen and reads the adopted ones like its own ({@link #read}). When a
+ * skipped segment is numbered above the last accepted one (a fenced writer's late PUT past the end, or segments
+ * after a gap), deleting it would leave a gap before the new writer's first segment, which the next open would stop
+ * at: such a log is folded as by a replay instead, and nothing is adopted.
+ *
  * <p>Thread safe: {@link #append} and {@link #trim} are called by one writer at a time per sequence number.
  */
 final class VolumeLog {
   private static final Logger log = LoggerFactory.getLogger(VolumeLog.class);
   static final long BATCH_BYTES = 64L << 20;
+  static final int WHOLE_READ_BYTES = 64 << 10;
+  static final int PARALLEL_READS = 16;
   private static final int DELETE_PAGE = 1000;
 
   private final ObjectStore store;
@@ -59,7 +73,12 @@ final class VolumeLog {
 
   /** Every segment key stored now, as refs, in LIST order. */
   List<LogRef> listed() throws IOException {
-    List<LogRef> out = new ArrayList<>();
+    return List.copyOf(sizes().keySet());
+  }
+
+  /** Every segment stored now with its size in bytes, in LIST order. */
+  private Map<LogRef, Long> sizes() throws IOException {
+    Map<LogRef, Long> out = new java.util.LinkedHashMap<>();
     String token = null;
     do {
       ListPage page = store.list(prefix, token, 1000);
@@ -67,7 +86,7 @@ final class VolumeLog {
         long seq = Layout.logSeq(o.key(), prefix.length());
         long epoch = Layout.logEpoch(o.key(), prefix.length());
         if (seq >= 0 && epoch >= 0) {
-          out.add(new LogRef(seq, epoch));
+          out.put(new LogRef(seq, epoch), o.size());
         }
       }
       token = page.nextToken();
@@ -89,12 +108,15 @@ final class VolumeLog {
     nextSeq = Math.max(nextSeq, seq + 1);
   }
 
-  /** Reads {@code dst.remaining()} bytes at {@code offset} of segment {@code seq}, which this writer stored. */
+  /**
+   * Reads {@code dst.remaining()} bytes at {@code offset} of segment {@code seq}, which this writer stored or
+   * adopted.
+   */
   void read(long seq, int offset, ByteBuffer dst) throws IOException {
     Long epoch = appended.get(seq);
     if (epoch == null) {
       throw new StoreException(Kind.NOT_FOUND, "volume " + volume + ": log segment " + seq
-          + " was not stored by this writer or is trimmed");
+          + " was neither stored nor adopted by this writer, or is trimmed");
     }
     String key = Layout.logKey(volume, seq, epoch);
     int want = dst.remaining();
@@ -165,6 +187,160 @@ final class VolumeLog {
     return applied;
   }
 
+  /**
+   * Takes the stored log over as it is (see the class note): the directories of the segments a replay would apply,
+   * in that order, without the extents of chunks past the end of {@code chunks} (a writable handle holding the
+   * lease, which a log that cannot be adopted is folded into). Throws PERMANENT when a segment is damaged, deleting
+   * nothing.
+   */
+  List<SegmentDirectory> adopt(ChunkStore chunks) throws IOException {
+    int chunkSize = chunks.chunkSize();
+    long count = (chunks.size() + chunkSize - 1) / chunkSize;
+    Map<LogRef, Long> all = sizes();
+    if (all.isEmpty()) {
+      return List.of();
+    }
+    List<LogRef> order = LogRef.replayOrder(List.copyOf(all.keySet()));
+    long last = order.isEmpty() ? 0 : order.getLast().seq();
+    long max = 0;
+    for (LogRef r : all.keySet()) {
+      max = Math.max(max, r.seq());
+    }
+    if (max > last) {
+      log.warn("volume {}: the log has segments after its last applicable one {} (up to {}); folding it instead of "
+          + "adopting it", volume, last, max);
+      replay(chunks);
+      return List.of();
+    }
+    List<SegmentDirectory> out = directories(order, all);
+    List<String> skipped = new ArrayList<>();
+    java.util.Set<LogRef> applied = new java.util.HashSet<>(order);
+    for (LogRef r : all.keySet()) {
+      if (!applied.contains(r)) {
+        skipped.add(Layout.logKey(volume, r.seq(), r.epoch()));
+      }
+    }
+    if (!skipped.isEmpty()) {
+      log.warn("volume {}: the adopted log skips {} of {} segments (a fenced writer's late PUT, or after a gap); "
+          + "deleting them", volume, skipped.size(), all.size());
+      delete(skipped);
+    }
+    List<SegmentDirectory> kept = new ArrayList<>(out.size());
+    long extents = 0;
+    for (SegmentDirectory d : out) {
+      kept.add(within(d, chunkSize, count));
+      appended.put(d.seq(), d.epoch());
+      extents += d.entries().size();
+    }
+    nextSeq = max + 1;
+    log.info("volume {}: adopted {} log segments ({} extents) without folding them", volume, kept.size(), extents);
+    return kept;
+  }
+
+  private List<SegmentDirectory> directories(List<LogRef> order, Map<LogRef, Long> sizes) throws IOException {
+    List<java.util.concurrent.Future<SegmentDirectory>> reads = new ArrayList<>(order.size());
+    java.util.concurrent.Semaphore permits = new java.util.concurrent.Semaphore(PARALLEL_READS);
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (LogRef r : order) {
+        permits.acquireUninterruptibly();
+        reads.add(pool.submit(() -> {
+          try {
+            return directory(r, sizes.get(r));
+          } finally {
+            permits.release();
+          }
+        }));
+      }
+    }
+    List<SegmentDirectory> out = new ArrayList<>(order.size());
+    for (var f : reads) {
+      try {
+        out.add(f.get());
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw e.getCause() instanceof IOException io ? io
+            : new StoreException(Kind.PERMANENT, "volume " + volume + ": reading the log failed: " + e.getCause(),
+                e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted reading the log");
+      }
+    }
+    return out;
+  }
+
+  /** The directory of segment {@code r} of {@code size} bytes (see the class note for the reads). */
+  private SegmentDirectory directory(LogRef r, long size) throws IOException {
+    String key = Layout.logKey(volume, r.seq(), r.epoch());
+    try {
+      SegmentDirectory d;
+      if (size <= WHOLE_READ_BYTES) {
+        d = whole(key, size);
+      } else {
+        ByteBuffer header = range(key, 0, LogSegment.HEADER, size);
+        if (!SegmentDirectory.sealed(header)) {
+          d = whole(key, size);
+        } else {
+          ByteBuffer tail = range(key, size - WHOLE_READ_BYTES, WHOLE_READ_BYTES, size);
+          long from = SegmentDirectory.directoryOffset(tail, size);
+          if (from < size - WHOLE_READ_BYTES) {
+            tail = range(key, from, (int) (size - from), size);
+          }
+          d = SegmentDirectory.parse(header, tail, size, false);
+        }
+      }
+      if (d.seq() != r.seq() || d.epoch() != r.epoch()) {
+        throw new LogSegment.DamagedException("header says seq " + d.seq() + " epoch " + d.epoch());
+      }
+      return d;
+    } catch (LogSegment.DamagedException e) {
+      throw damaged(key, e);
+    }
+  }
+
+  private SegmentDirectory whole(String key, long size) throws IOException, LogSegment.DamagedException {
+    ByteBuffer all = range(key, 0, (int) size, size);
+    LogSegment.decode(all);
+    return SegmentDirectory.parse(all, all, size, true);
+  }
+
+  /** Bytes {@code [offset, offset + n)} of segment {@code key}, which LIST said has {@code size} bytes. */
+  private ByteBuffer range(String key, long offset, int n, long size) throws IOException {
+    ByteBuffer dst = ByteBuffer.allocate(n);
+    int got = store.read(key, offset, dst);
+    if (got < 0) {
+      throw new StoreException(Kind.TRANSIENT, "volume " + volume + ": log segment " + key + " vanished at open");
+    }
+    if (got < n) {
+      throw damaged(key, new LogSegment.DamagedException("shorter than the " + size + " bytes listed"));
+    }
+    return dst.flip();
+  }
+
+  private StoreException damaged(String key, LogSegment.DamagedException e) {
+    metrics.checksumMismatch();
+    log.error("volume {}: log segment {} is damaged: {}", volume, key, e.getMessage());
+    return new StoreException(Kind.PERMANENT, "volume " + volume + ": log segment " + key + " is damaged ("
+        + e.getMessage() + "); the volume cannot open until it is restored or removed");
+  }
+
+  /** {@code d} without extents of chunks at or past {@code chunks}; an extent past its chunk is damage. */
+  private SegmentDirectory within(SegmentDirectory d, int chunkSize, long chunks) throws StoreException {
+    List<SegmentDirectory.Entry> in = new ArrayList<>(d.entries().size());
+    for (SegmentDirectory.Entry e : d.entries()) {
+      if (e.offset() + (long) e.length() > chunkSize) {
+        throw new StoreException(Kind.PERMANENT, "volume " + volume + ": log segment " + d.seq()
+            + " has an extent past chunk " + e.chunk() + " (+" + e.offset() + " " + e.length() + ")");
+      }
+      if (e.chunk() < chunks) {
+        in.add(e);
+      }
+    }
+    if (in.size() < d.entries().size()) {
+      log.warn("volume {}: log segment {} names chunks past the volume's end; skipped", volume, d.seq());
+    }
+    return new SegmentDirectory(d.seq(), d.epoch(), d.bytes(), List.copyOf(in));
+  }
+
   private LogSegment.Decoded read(LogRef r) throws IOException {
     String key = Layout.logKey(volume, r.seq(), r.epoch());
     Optional<ObjectData> data = store.get(key);
@@ -178,10 +354,7 @@ final class VolumeLog {
       }
       return d;
     } catch (LogSegment.DamagedException e) {
-      metrics.checksumMismatch();
-      log.error("volume {}: log segment {} is damaged: {}", volume, key, e.getMessage());
-      throw new StoreException(Kind.PERMANENT, "volume " + volume + ": log segment " + key + " is damaged ("
-          + e.getMessage() + "); the volume cannot open until it is restored or removed");
+      throw damaged(key, e);
     }
   }
 

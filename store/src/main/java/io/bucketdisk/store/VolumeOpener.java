@@ -19,8 +19,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Opens the data of a volume or a snapshot as a {@link VolumeChunkStore} over its read-through chain of layers. A
  * writable open takes the lease first and gives it back when the handle cannot be built; the handle then renews it
- * and replays the write log. A reader that sees only chunk objects gets the log of a writer that is gone folded in
- * first. Thread safe; the handles belong to the caller, who must close them.
+ * and folds the write log into the chunk objects ({@link #open}) or adopts it as it is ({@link #openAdoptingLog}).
+ * A reader that sees only chunk objects gets the log of a writer that is gone folded in first. Thread safe; the
+ * handles belong to the caller, who must close them.
  */
 final class VolumeOpener {
   // catalog events log under the catalog's name, whichever part does the work
@@ -42,47 +43,67 @@ final class VolumeOpener {
     this.leases = leases;
   }
 
+  /** What a writable open does with the log it finds. */
+  @FunctionalInterface
+  private interface AtOpen {
+    void take(VolumeChunkStore cs) throws IOException;
+  }
+
   /** See {@link VolumeCatalog#open(String, LeaseOwner, boolean)}. */
   ChunkStore open(String volumeId, LeaseOwner owner, boolean readOnly) throws IOException {
-    Layout.checkId("volume", volumeId);
-    VolumeManifest m = manifests.read(volumeId).map(Manifests.Versioned::manifest)
-        .filter(x -> x.state() == State.READY)
-        .orElseThrow(() -> new StoreException(Kind.NOT_FOUND, "volume " + volumeId + " does not exist"));
-    if (readOnly) {
-      foldLeftoverLog(m);
-    }
-    long sent = System.nanoTime();
-    if (!readOnly) {
-      m = leases.acquire(volumeId, owner);
-    }
+    return readOnly ? openReadOnly(volumeId, owner) : openWritable(volumeId, owner, VolumeChunkStore::replayLog);
+  }
+
+  /** See {@link VolumeCatalog#openAdoptingLog}. */
+  ChunkStore openAdoptingLog(String volumeId, LeaseOwner owner) throws IOException {
+    return openWritable(volumeId, owner, VolumeChunkStore::adoptLog);
+  }
+
+  private ChunkStore openReadOnly(String volumeId, LeaseOwner owner) throws IOException {
+    VolumeManifest m = ready(volumeId);
+    foldLeftoverLog(m);
     VolumeChunkStore cs = new VolumeChunkStore(catalog, volumeId, m, layers(volumeId, Long.MAX_VALUE, m.parent()),
-        readOnly ? null : owner, m.sizeBytes(), false);
+        null, m.sizeBytes(), false);
+    cs.load();
+    log.info("volume {}: opened read-only by {} ({} chunks stored)", volumeId, owner.id(), cs.storedChunks());
+    return cs;
+  }
+
+  private VolumeChunkStore openWritable(String volumeId, LeaseOwner owner, AtOpen logAtOpen) throws IOException {
+    ready(volumeId);
+    long sent = System.nanoTime();
+    VolumeManifest m = leases.acquire(volumeId, owner);
+    VolumeChunkStore cs = new VolumeChunkStore(catalog, volumeId, m, layers(volumeId, Long.MAX_VALUE, m.parent()),
+        owner, m.sizeBytes(), false);
     try {
       cs.load();
     } catch (IOException | RuntimeException e) {
-      if (!readOnly) {
-        leases.release(volumeId, owner.id());
-      }
+      leases.release(volumeId, owner.id());
       throw e;
     }
-    if (!readOnly) {
-      cs.startRenewal(sent);
-      try {
-        cs.replayLog();
-      } catch (IOException | RuntimeException e) {
-        cs.close();
-        throw e;
-      }
+    cs.startRenewal(sent);
+    try {
+      logAtOpen.take(cs);
+    } catch (IOException | RuntimeException e) {
+      cs.close();
+      throw e;
     }
-    log.info("volume {}: opened {} by {} ({} chunks stored)", volumeId, readOnly ? "read-only" : "writable",
-        owner.id(), cs.storedChunks());
+    log.info("volume {}: opened writable by {} ({} chunks stored, {} log segments adopted)", volumeId, owner.id(),
+        cs.storedChunks(), cs.adoptedLog().size());
     return cs;
+  }
+
+  private VolumeManifest ready(String volumeId) throws IOException {
+    Layout.checkId("volume", volumeId);
+    return manifests.read(volumeId).map(Manifests.Versioned::manifest)
+        .filter(x -> x.state() == State.READY)
+        .orElseThrow(() -> new StoreException(Kind.NOT_FOUND, "volume " + volumeId + " does not exist"));
   }
 
   /**
    * A log left by a writer that is gone (no live lease) is folded into the chunk objects before a reader that only
-   * sees chunk objects (a read-only handle, an offline snapshot) looks at them: a writable open replays it. With a
-   * live writer the reader sees what that writer folded so far.
+   * sees chunk objects (a read-only handle, an offline snapshot) looks at them: a writable open under a lease of its
+   * own replays it and empties it. With a live writer the reader sees what that writer folded so far.
    */
   void foldLeftoverLog(VolumeManifest m) throws IOException {
     if (new VolumeLog(store, m.id(), options.metrics()).isEmpty()) {
@@ -95,7 +116,8 @@ final class VolumeOpener {
       return;
     }
     log.info("volume {}: folding the write log its last writer left", m.id());
-    open(m.id(), LeaseOwner.instance("log-replay", "", java.util.Set.of()), false).close();
+    openWritable(m.id(), LeaseOwner.instance("log-replay", "", java.util.Set.of()), VolumeChunkStore::replayLog)
+        .close();
   }
 
   /** Opens snapshot {@code snapshotId}, recorded as {@code rec}, read-only under the snapshot's id. */

@@ -89,6 +89,11 @@ final class DirtyChunks {
     this.uploads = new Outage(log, "volume " + store.volumeId());
   }
 
+  /** Makes every version handed out from now on higher than {@code floor} (the versions of an adopted log). */
+  void versionsAbove(long floor) {
+    clock.accumulateAndGet(floor, Math::max);
+  }
+
   /** The stripe stamp of {@code index}: moves on every transition of any index of its stripe. */
   long stamp(long index) {
     return stripes.get((int) (index & (STRIPES - 1)));

@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * names, at least {@link CacheConfig#minLogChunks} chunks' worth (default 64: 256 MiB) and at most
  * {@link #MAX_LOG_FACTOR} times that. Folding every named chunk then costs at most half a byte of chunk PUT per byte
  * of log: random writes cost about 1.5 bytes stored per byte written, log included, for any working set of up to
- * half the cap. Snapshots and close fold everything ({@link #compactAll}).
+ * half the cap. Snapshots fold everything ({@link #compactAll}); a close does not (the next open adopts the log).
  *
  * <p><b>How.</b> With uploads held off ({@link ChunkUploader#whileHeld}: no other writer of a chunk object), each
  * named chunk is read through {@link StoredChunks} (its object with the extents over it), stored as one PUT (or

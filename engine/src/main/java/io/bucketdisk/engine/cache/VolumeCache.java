@@ -35,9 +35,11 @@ import org.slf4j.LoggerFactory;
  * current version counts for it, and a flush with nothing unlogged makes no store request. A FUA write does the same
  * for its own chunks only. A segment or upload that fails (after the store's own retries) leaves the chunk dirty and
  * fails the flush; every later flush tries again and fails while the store refuses it. Dirty chunks are folded into
- * their chunk objects in the background ({@link UploadScheduler}); {@link #snapshot} and {@link #close} fold all of
- * them first. Nothing is dropped, except by {@link #close} after a final failed fold: chunks whose changes are not
- * logged either are then logged as an error with their number.
+ * their chunk objects in the background ({@link UploadScheduler}) and by the {@link LogCompactor}; {@link #snapshot}
+ * folds all of them first. {@link #close} only makes everything durable as a FLUSH does and leaves the log stored;
+ * the next writable open adopts it ({@link WriteLog}), so a close costs no chunk PUT for what the log holds. Nothing
+ * is dropped, except by {@link #close} after a final failed flush: chunks whose changes are not logged either are
+ * then logged as an error with their number.
  *
  * <p>Thread safe.
  */
@@ -81,6 +83,7 @@ public final class VolumeCache implements Volume {
     this.streams = new ReadAheadStreams(shared.config().readAheadChunks());
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
+    dirty.versionsAbove(writeLog.adopt(store.adoptedLog()));
     this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, writeLog, counters, this::isClosed, () -> {
       writeLog.trimDeadAsync();
       compactor.compactIfDue();
@@ -320,6 +323,14 @@ public final class VolumeCache implements Volume {
   @Override
   public void flush() throws IOException {
     checkOpen();
+    logAll();
+  }
+
+  /**
+   * Makes every change durable, through the log or (a chunk rewritten whole that no segment names) its chunk
+   * object, as a FLUSH does.
+   */
+  private void logAll() throws IOException {
     counters.flushed();
     if (dirty.isEmpty()) {
       return;
@@ -332,7 +343,7 @@ public final class VolumeCache implements Volume {
     scheduler.awaitDurable(targets, true);
   }
 
-  /** Folds every dirty chunk into its chunk object now (tests; snapshots and close do it themselves). */
+  /** Folds every dirty chunk into its chunk object now (tests; snapshots do it themselves). */
   void fold() throws IOException {
     checkOpen();
     foldAll();
@@ -469,8 +480,10 @@ public final class VolumeCache implements Volume {
   }
 
   /**
-   * Flushes, stops the write-back thread, drops this volume's clean chunks and closes the store handle (releasing
-   * the lease). If the final flush fails, the dirty chunks are lost: that is logged as an error and thrown.
+   * Flushes (through the log: nothing is folded), deletes the segments already folded, stops the write-back thread,
+   * drops this volume's clean chunks and closes the store handle (releasing the lease). The log stays stored: the
+   * next writable open adopts it ({@link WriteLog}). If the final flush fails, the dirty chunks are lost: that is
+   * logged as an error and thrown.
    */
   @Override
   public void close() throws IOException {
@@ -479,7 +492,7 @@ public final class VolumeCache implements Volume {
     }
     IOException failure = null;
     try {
-      foldAll();
+      logAll();
     } catch (IOException e) {
       failure = e;
     }
@@ -487,7 +500,7 @@ public final class VolumeCache implements Volume {
       try {
         writeLog.trimDead();
       } catch (IOException e) {
-        log.warn("volume {}: folded log segments not deleted at close ({}); the next open replays them", volumeId,
+        log.warn("volume {}: folded log segments not deleted at close ({}); the next open adopts them", volumeId,
             e.getMessage());
       }
     }

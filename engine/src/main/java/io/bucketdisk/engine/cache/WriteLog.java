@@ -4,6 +4,7 @@ import io.bucketdisk.engine.EngineException;
 import io.bucketdisk.store.ChunkStore;
 import io.bucketdisk.store.StoreException;
 import io.bucketdisk.store.log.LogSegment;
+import io.bucketdisk.store.log.SegmentDirectory;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -25,10 +26,11 @@ import org.slf4j.LoggerFactory;
  * holds yet (their {@code unlogged} ranges, or a zeros extent for a zeroed chunk) are copied into one segment, at
  * most {@link #MAX_SEGMENT_BYTES} of data each (one volume at a time, and at most {@code ChunkCache#segmentSlots}
  * segments gateway-wide), and stored with {@link ChunkStore#appendLog}; then each buffer's
- * {@code loggedVersion} becomes the version copied. Those versions are durable: a writable open replays the log.
+ * {@code loggedVersion} becomes the version copied. Those versions are durable: a writable open adopts the log.
  * A failed PUT restores the ranges and leaves the number for the next attempt, so the stored log has no gaps.
  *
- * <p><b>Folding rule.</b> Replay applies every stored segment, in order, over the chunk objects. So a chunk object
+ * <p><b>Folding rule.</b> An open applies every stored segment, in order, over the chunk objects (by adopting it, or
+ * by a replay for readers of chunk objects only). So a chunk object
  * may only be written with state that the log holds in full whenever some stored segment has extents of that chunk
  * ({@link #holds}): otherwise replaying that older segment would take newer bytes back. The uploader asks
  * {@link #holds} after copying a chunk and logs it first when needed; a chunk no segment names is folded directly.
@@ -36,6 +38,13 @@ import org.slf4j.LoggerFactory;
  * <p><b>Trimming.</b> A segment is dead once every chunk version it logged was folded ({@link #folded}); the longest
  * dead prefix of segments is deleted ({@link #trimDead}), only then do its chunks stop counting as held. Deleting a
  * prefix only keeps the stored log a gap-free run.
+ *
+ * <p><b>Adoption.</b> A clean close leaves the log stored, and the next writable open takes it over ({@link #adopt}):
+ * the store lists the segments a replay would apply, in order, with their directories ({@link SegmentDirectory}),
+ * and each enters this bookkeeping as if this writer had stored it, its extents in the {@link LogIndex} at the
+ * segment's number as their chunk version (log order; the volume's clock starts above the highest). A chunk an
+ * adopted segment names is held, pending until folded at that version, and its segment trimmed once dead, like any
+ * other.
  *
  * <p>Lock order: the append lock, then a buffer monitor; the tracker monitor ({@code this}) is taken alone. Thread
  * safe.
@@ -94,6 +103,38 @@ final class WriteLog {
     this.counters = counters;
     this.nextSeq = store.readOnly() ? 1 : store.nextLogSeq();
     this.trimmedThrough = nextSeq - 1;
+  }
+
+  /**
+   * Takes over {@code adopted}, the segments a previous writer left (in log order; see the class note), before any
+   * segment of this writer is stored. Returns the highest chunk version given to their extents (0 for none): every
+   * version handed out afterwards must be above it.
+   */
+  synchronized long adopt(List<SegmentDirectory> adopted) {
+    if (adopted.isEmpty()) {
+      return 0;
+    }
+    trimmedThrough = adopted.getFirst().seq() - 1;
+    for (SegmentDirectory d : adopted) {
+      long version = d.seq();
+      Segment s = new Segment(d.seq(), d.bytes());
+      java.util.Set<Long> named = new java.util.LinkedHashSet<>();
+      for (SegmentDirectory.Entry e : d.entries()) {
+        index.add(e.chunk(), new LogIndex.Extent(e.offset(), e.offset() + e.length(), d.seq(), version, e.offset(),
+            e.length(), e.dataOffset(), e.crc(), e.zero()));
+        named.add(e.chunk());
+      }
+      for (long i : named) {
+        heldBy.put(i, d.seq());
+        pending.computeIfAbsent(i, k -> new ArrayDeque<>()).add(new Logged(d.seq(), version));
+        s.live++;
+      }
+      storedBytes += d.bytes();
+      segments.add(s);
+    }
+    log.info("volume {}: took over {} log segments ({} bytes, {} chunks) left by the previous writer", volumeId,
+        adopted.size(), storedBytes, pending.size());
+    return adopted.getLast().seq();
   }
 
   /** Whether a stored segment may have extents of chunk {@code index} (then fold only logged state). */

@@ -15,7 +15,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The volumes and snapshots of a {@link VolumeCatalog} as export names: volume {@code id} (writable, opened with
- * this gateway's lease), snapshot {@code <volume>@<snapshot>} (read-only, no lease), and {@code <volume>@} (the
+ * this gateway's lease, adopting the write log the previous writer left: the cache serves and folds it), snapshot {@code <volume>@<snapshot>} (read-only, no lease), and {@code <volume>@} (the
  * volume's current data read-only, no lease: what every node of a MULTI_NODE_READER_ONLY volume opens on its own
  * gateway; refused while any gateway holds the writer's lease, since that image would not be consistent). Thread safe.
  */
@@ -92,6 +92,6 @@ public final class CatalogVolumeSource implements VolumeSource {
     if (catalog.get(name).isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(catalog.open(name, owner, false));
+    return Optional.of(catalog.openAdoptingLog(name, owner));
   }
 }

@@ -175,6 +175,29 @@ public final class MemoryChunkStore implements ChunkStore {
   public final AtomicLong logAppends = new AtomicLong();
   public volatile boolean failLog;
 
+  /**
+   * What a writable open of the real store hands over: every stored segment's directory, in order (the log a handle
+   * over this store finds, as a reopen after a close or a crash would). Empty when read-only.
+   */
+  @Override
+  public List<io.bucketdisk.store.log.SegmentDirectory> adoptedLog() {
+    if (readOnly) {
+      return List.of();
+    }
+    List<io.bucketdisk.store.log.SegmentDirectory> out = new java.util.ArrayList<>();
+    synchronized (log) {
+      for (byte[] seg : log.values()) {
+        ByteBuffer b = ByteBuffer.wrap(seg);
+        try {
+          out.add(io.bucketdisk.store.log.SegmentDirectory.parse(b, b, seg.length, false));
+        } catch (io.bucketdisk.store.log.LogSegment.DamagedException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+    }
+    return out;
+  }
+
   @Override
   public long nextLogSeq() {
     return log.isEmpty() ? 1 : log.lastKey() + 1;

@@ -11,22 +11,26 @@ import java.util.zip.CRC32C;
  * The byte layout of one log segment object, big-endian:
  *
  * <pre>
- *   header     32 bytes   magic "BDLOG001", seq (8), epoch (8), reserved (8)
+ *   header     32 bytes   magic "BDLOG001", seq (8), epoch (8), directory CRC32C (4), directory sealed (4: 1)
  *   data       the bytes of the data extents, in directory order
  *   directory  24 bytes per extent: chunk (8), offset in chunk (4), length (4), flags (4: 1 = zeros), CRC32C (4)
  *   trailer    16 bytes   directory offset (8), extent count (4), CRC32C of every byte before it (4)
  * </pre>
  *
- * Every data extent carries its own CRC32C (so a ranged read of one extent can be checked alone), and the trailer's
- * CRC covers the whole object. {@link Builder} writes the header's zeros, the data and the directory; the store
- * stamps seq, epoch and the trailer CRC when it stores the segment ({@link #stamp}). {@link #decode} checks all of it.
+ * Every data extent carries its own CRC32C (so a ranged read of one extent can be checked alone), the directory CRC
+ * covers the directory and the trailer's first 12 bytes (so the directory can be read and checked without the data:
+ * {@link SegmentDirectory}), and the trailer's CRC covers the whole object. {@link Builder} writes the header's zeros,
+ * the data and the directory; the store stamps seq, epoch, the directory CRC and the trailer CRC when it stores the
+ * segment ({@link #stamp}). {@link #decode} checks all of it. A segment stored before the directory CRC existed has
+ * zeros there (not sealed): only a whole read checks its directory.
  */
 public final class LogSegment {
   static final byte[] MAGIC = "BDLOG001".getBytes(StandardCharsets.US_ASCII);
-  static final int HEADER = 32;
+  public static final int HEADER = 32;
   static final int ENTRY = 24;
   static final int TRAILER = 16;
-  private static final int ZERO_FLAG = 1;
+  static final int ZERO_FLAG = 1;
+  static final int SEALED = 1;
 
   private LogSegment() {}
 
@@ -169,11 +173,17 @@ public final class LogSegment {
     int end = segment.limit();
     segment.putLong(base + 8, seq);
     segment.putLong(base + 16, epoch);
+    long directory = segment.getLong(end - TRAILER);
+    segment.putInt(base + 24, crc(segment, base + (int) directory, end - 4));
+    segment.putInt(base + 28, SEALED);
+    segment.putInt(end - 4, crc(segment, base, end - 4));
+  }
+
+  /** The CRC32C of bytes {@code [from, to)} of {@code b} (absolute indexes). */
+  static int crc(ByteBuffer b, int from, int to) {
     CRC32C crc = new CRC32C();
-    ByteBuffer all = segment.duplicate();
-    all.limit(end - 4);
-    crc.update(all);
-    segment.putInt(end - 4, (int) crc.getValue());
+    crc.update(b.slice(from, to - from));
+    return (int) crc.getValue();
   }
 
   /** Reads a whole stored segment, checking its trailer CRC and every extent's CRC. */
@@ -195,6 +205,9 @@ public final class LogSegment {
     int count = s.getInt(size - TRAILER + 8);
     if (count < 0 || directory < HEADER || directory + (long) count * ENTRY != size - TRAILER) {
       throw new DamagedException("directory out of bounds");
+    }
+    if (s.getInt(28) == SEALED && s.getInt(24) != crc(s, (int) directory, size - 4)) {
+      throw new DamagedException("checksum mismatch over the directory");
     }
     List<LogExtent> out = new ArrayList<>(count);
     int data = HEADER;
