@@ -466,9 +466,9 @@ final class DirtyChunks {
   }
 
   /**
-   * The volume closes after its final fold failed: every chunk still here is dropped (its charge released); the
-   * number dropped whose last changes no log segment holds either, which the caller reports as lost (a logged change
-   * comes back with the next open's replay).
+   * The volume closes after its final flush (which may have failed): every chunk still here is dropped (its charge
+   * released); the number dropped whose last changes no log segment holds either, which the caller reports as lost
+   * (a logged change comes back with the next open, which adopts the log).
    */
   int dropAll() {
     int lost = 0;
