@@ -72,7 +72,8 @@ class GatewayControlServerTest {
       assertThat(list.getVolumesList()).singleElement().satisfies(v -> {
         assertThat(v.getVolumeId()).isEqualTo("vol-a");
         assertThat(v.getConnections()).isEqualTo(2);
-        assertThat(v.getDirtyBytes()).isEqualTo(2L * CHUNK);
+        // each chunk holds one 4 KiB page of dirty data and its page table (one int per page of the chunk)
+        assertThat(v.getDirtyBytes()).isEqualTo(2L * (4096 + 16 + 4 * (CHUNK / 4096)));
         assertThat(v.getSizeBytes()).isEqualTo(16L * CHUNK);
       });
       assertThat(a.durableChunks()).isEmpty();
