@@ -246,8 +246,12 @@ class WholeSystemVmIT {
         + " && dd if=/tmp/k/pods/blk/dev bs=1M skip=20 count=9 iflag=direct 2>/dev/null | cmp - /tmp/pattern", 120);
     // Detach and attach again: the pattern now comes back from the gateway and the bucket, not the guest.
     detach(blk);
-    assertThat(host.bucketKeys().stream().filter(k -> k.startsWith("volumes/" + id + "/chunks/")).count())
-        .isGreaterThanOrEqualTo(3); // 9 MiB at 20 MiB spans chunks 5, 6 and 7 of 4 MiB
+    // 9 MiB at 20 MiB spans chunks 5, 6 and 7 of 4 MiB: 5 and 6 are written whole and stored by a chunk PUT each;
+    // chunk 7's first MiB is in a log segment, which the close leaves for the next open
+    var keys = host.bucketKeys();
+    assertThat(keys.stream().filter(k -> k.startsWith("volumes/" + id + "/chunks/")).count()).isGreaterThanOrEqualTo(2);
+    assertThat(keys).anyMatch(k -> k.startsWith("volumes/" + id + "/chunks/0000000000000007")
+        || k.startsWith("volumes/" + id + "/log/"));
     attach(blk);
     sh("dd if=/tmp/k/pods/blk/dev bs=1M skip=20 count=9 iflag=direct 2>/dev/null | cmp - /tmp/pattern"
         + " && dd if=/tmp/k/pods/blk/dev bs=1M count=20 iflag=direct 2>/dev/null | cmp - /dev/zero 2>&1 | grep -q EOF", 120);

@@ -90,11 +90,13 @@ public final class HostGateway implements AutoCloseable {
     provider.volumes().refreshVolume(name);
   }
 
-  /** Chunk objects the store holds for {@code name}. */
-  public long storedChunks(String name) throws IOException {
+  /** Bytes of the chunk objects and write-log segments the store holds for {@code name}. */
+  public long storedBytes(String name) throws IOException {
     try (Stream<Path> files = Files.walk(storeDir)) {
       return files.filter(Files::isRegularFile)
-          .filter(p -> p.toString().contains("/volumes/" + name + "/chunks/")).count();
+          .filter(p -> p.toString().contains("/volumes/" + name + "/chunks/")
+              || p.toString().contains("/volumes/" + name + "/log/"))
+          .mapToLong(p -> p.toFile().length()).sum();
     }
   }
 
