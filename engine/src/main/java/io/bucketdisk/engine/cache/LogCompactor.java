@@ -19,7 +19,9 @@ import org.slf4j.LoggerFactory;
  * names, at least {@link CacheConfig#minLogChunks} chunks' worth (default 64: 256 MiB) and at most
  * {@link #MAX_LOG_FACTOR} times that. Folding every named chunk then costs at most half a byte of chunk PUT per byte
  * of log: random writes cost about 1.5 bytes stored per byte written, log included, for any working set of up to
- * half the cap. Snapshots fold everything ({@link #compactAll}); a close does not (the next open adopts the log).
+ * half the cap. Also once the log holds {@link #MAX_SEGMENTS} segments, which bounds what the next open reads; a
+ * writer that FLUSHes after every small write reaches that first, and then pays a fold of every chunk it touched per
+ * {@code MAX_SEGMENTS} flushes (merging small segments into one, without folding, is not built). Snapshots fold everything ({@link #compactAll}); a close does not (the next open adopts the log).
  *
  * <p><b>How.</b> With uploads held off ({@link ChunkUploader#whileHeld}: no other writer of a chunk object), each
  * named chunk is read through {@link StoredChunks} (its object with the extents over it), stored as one PUT (or
@@ -34,6 +36,12 @@ final class LogCompactor {
   private static final Logger log = LoggerFactory.getLogger(LogCompactor.class);
   /** The largest log before a compaction starts whatever it costs, in multiples of the smallest. */
   static final int MAX_LOG_FACTOR = 16;
+  /**
+   * The most segments the stored log may hold before a compaction starts whatever their bytes: the next open reads
+   * every segment's directory (a 5-minute sync-write job left 16,453 segments, whose adoption took 17 s per open on
+   * s3proxy, past the NBD client's handshake timeout).
+   */
+  static final int MAX_SEGMENTS = 2048;
 
   private final ChunkStore store;
   private final StoredChunks stored;
@@ -63,13 +71,19 @@ final class LogCompactor {
     return Math.clamp(2L * index.chunkCount(), min, MAX_LOG_FACTOR * min) * chunkSize;
   }
 
-  /** Starts a compaction on a virtual thread when the log reached {@link #limit} and none runs. */
+  /** Whether the log reached {@link #limit} in bytes or {@link #MAX_SEGMENTS} in segments. */
+  boolean due() {
+    return writeLog.storedBytes() >= limit() || writeLog.storedSegments() >= MAX_SEGMENTS;
+  }
+
+  /** Starts a compaction on a virtual thread when the log is {@link #due} and none runs. */
   void compactIfDue() {
-    if (writeLog.storedBytes() < limit() || index.chunkCount() == 0 || !running.compareAndSet(false, true)) {
+    if (!due() || index.chunkCount() == 0 || !running.compareAndSet(false, true)) {
       return;
     }
-    log.info("volume {}: compacting the write log ({} bytes stored, limit {}) into {} chunks", store.volumeId(),
-        writeLog.storedBytes(), limit(), index.chunkCount());
+    log.info("volume {}: compacting the write log ({} bytes in {} segments stored, limit {} bytes or {} segments) into "
+        + "{} chunks", store.volumeId(), writeLog.storedBytes(), writeLog.storedSegments(), limit(), MAX_SEGMENTS,
+        index.chunkCount());
     Thread.ofVirtual().name("compact-" + store.volumeId()).start(() -> {
       try {
         fold(index.chunks());

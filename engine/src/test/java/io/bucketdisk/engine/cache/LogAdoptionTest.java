@@ -61,6 +61,31 @@ class LogAdoptionTest {
   }
 
   @Test
+  void aLogOfManySmallSegmentsIsCompactedSoTheNextOpenReadsFewDirectories() throws Exception {
+    open(1000); // the byte limit is never reached: only the segment count can start a compaction
+    byte[] one = new byte[512];
+    java.util.Random rnd = new java.util.Random(5);
+    int flushes = LogCompactor.MAX_SEGMENTS + 200;
+    for (int i = 0; i < flushes; i++) {
+      rnd.nextBytes(one);
+      long off = (long) rnd.nextInt((int) (SIZE / one.length)) * one.length;
+      volume.write(off, ByteBuffer.wrap(one), false);
+      System.arraycopy(one, 0, model, (int) off, one.length);
+      volume.flush(); // one small segment each, as a sync writer makes
+    }
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (store.log.size() >= LogCompactor.MAX_SEGMENTS && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(store.logAppends.get()).isGreaterThanOrEqualTo(flushes);
+    assertThat(store.log.size()).as("segments left after %d flushes", flushes).isLessThan(LogCompactor.MAX_SEGMENTS);
+    assertThat(volume.counters().compactedChunks()).isPositive();
+    volume.close();
+    open(1000);
+    assertThat(read(volume, 0, (int) SIZE)).isEqualTo(model);
+  }
+
+  @Test
   void theCompactorFoldsAnAdoptedLogOnceItIsLargeAndTrimsIt() throws Exception {
     open(1000);
     randomSmallOps(volume, model, 3, 2000, 0, SIZE);
