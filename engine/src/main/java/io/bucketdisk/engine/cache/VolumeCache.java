@@ -80,7 +80,7 @@ public final class VolumeCache implements Volume {
     this.dirty = new DirtyChunks(owner, stored, shared, index -> loads().forget(index), writeLog::folded);
     this.loads = new ChunkLoads(owner, stored, shared, dirty, counters, this::isClosed);
     this.fragments = new FragmentReads(owner, stored, shared, dirty);
-    this.streams = new ReadAheadStreams(shared.config().readAheadChunks());
+    this.streams = new ReadAheadStreams(shared.config().readAheadChunks(), chunkShift);
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
     dirty.versionsAbove(writeLog.adopt(store.adoptedLog()));
@@ -150,8 +150,7 @@ public final class VolumeCache implements Volume {
   public void read(long offset, ByteBuffer dst) throws IOException {
     checkRange(offset, dst.remaining());
     long pos = offset;
-    boolean sequential =
-        streams.noteRead(offset >>> chunkShift, (offset + dst.remaining() - 1) >>> chunkShift, loads::prefetch);
+    boolean sequential = streams.noteRead(offset, dst.remaining(), loads::prefetch);
     while (dst.hasRemaining()) {
       long index = pos >>> chunkShift;
       int off = (int) (pos & (chunkSize - 1));
