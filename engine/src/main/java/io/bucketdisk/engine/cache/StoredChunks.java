@@ -83,7 +83,11 @@ final class StoredChunks {
       ByteBuffer d = dst.duplicate();
       boolean object;
       try {
-        object = n == chunkSize ? store.read(i, d) : store.readRange(i, offsetInChunk, d);
+        if (covers(extents, n)) {
+          object = false; // the log holds every byte of the range: no GET of the object
+        } else {
+          object = n == chunkSize ? store.read(i, d) : store.readRange(i, offsetInChunk, d);
+        }
       } catch (IOException | RuntimeException e) {
         counters.failed();
         throw e;
@@ -116,6 +120,15 @@ final class StoredChunks {
       dst.position(dst.position() + n);
       return true;
     }
+  }
+
+  /** Whether the live parts {@code extents} (which do not overlap) cover all {@code n} bytes of the range. */
+  private static boolean covers(List<LogIndex.Extent> extents, int n) {
+    long covered = 0;
+    for (LogIndex.Extent e : extents) {
+      covered += e.end() - e.start();
+    }
+    return covered == n;
   }
 
   /**

@@ -60,6 +60,27 @@ final class ValidRanges {
     return java.util.Arrays.copyOf(bounds, 2 * count);
   }
 
+  /**
+   * The ranges as {@link #toArray}, each cut where it crosses a multiple of {@code piece}: no part longer than {@code
+   * piece} or spanning two of its aligned blocks.
+   */
+  int[] toPieces(int piece) {
+    int n = 0;
+    for (int r = 0; r < count; r++) {
+      n += (bounds[2 * r + 1] - 1) / piece - bounds[2 * r] / piece + 1;
+    }
+    int[] out = new int[2 * n];
+    int k = 0;
+    for (int r = 0; r < count; r++) {
+      int end = bounds[2 * r + 1];
+      for (int at = bounds[2 * r]; at < end; at = (at / piece + 1) * piece) {
+        out[k++] = at;
+        out[k++] = Math.min(end, (at / piece + 1) * piece);
+      }
+    }
+    return out;
+  }
+
   /** Marks {@code [start, end)} valid, merging with overlapping or adjacent ranges. */
   void add(int start, int end) {
     if (start < 0 || end > limit || start > end) {

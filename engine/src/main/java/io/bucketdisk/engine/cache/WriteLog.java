@@ -200,7 +200,9 @@ final class WriteLog {
         builder.addZero(b.index, 0, chunkSize);
         c = new Capture(b, b.version, new int[0], new int[0], new int[0], true, b.dirtySinceNanos);
       } else {
-        int[] ranges = b.unlogged.toArray();
+        // one extent per checksum granule, so that a read of a few KiB fetches and checks one granule of the
+        // segment, not a whole logged chunk
+        int[] ranges = b.unlogged.toPieces(ChunkStore.GRANULE);
         int[] at = new int[ranges.length / 2];
         int[] crcs = new int[ranges.length / 2];
         for (int r = 0; r < ranges.length; r += 2) {

@@ -221,6 +221,7 @@ public final class MemoryChunkStore implements ChunkStore {
   }
 
   public final AtomicLong logReads = new AtomicLong();
+  final AtomicLong logReadBytes = new AtomicLong();
   /** Flips the first byte of every ranged log read (integrity tests). */
   public volatile boolean corruptLogReads;
 
@@ -232,6 +233,7 @@ public final class MemoryChunkStore implements ChunkStore {
       throw new StoreException(StoreException.Kind.NOT_FOUND, "log segment " + seq + " is trimmed");
     }
     int at = dst.position();
+    logReadBytes.addAndGet(dst.remaining());
     dst.put(seg, offset, dst.remaining());
     if (corruptLogReads) {
       dst.put(at, (byte) (dst.get(at) ^ 1));

@@ -32,6 +32,35 @@ class ValidRangesTest {
     }
   }
 
+  @Test
+  void piecesCoverTheRangesAndNeverCrossABlock() {
+    Random rnd = new Random(3);
+    for (int round = 0; round < 200; round++) {
+      int limit = 1 + rnd.nextInt(4096);
+      int piece = 1 + rnd.nextInt(300);
+      ValidRanges r = new ValidRanges(limit);
+      for (int op = 0; op < 6; op++) {
+        int a = rnd.nextInt(limit + 1);
+        int b = rnd.nextInt(limit + 1);
+        r.add(Math.min(a, b), Math.max(a, b));
+      }
+      boolean[] covered = new boolean[limit];
+      int[] p = r.toPieces(piece);
+      for (int k = 0; k < p.length; k += 2) {
+        assertThat(p[k]).as("pieces are non-empty and in order").isLessThan(p[k + 1]);
+        assertThat(k == 0 || p[k] >= p[k - 1]).isTrue();
+        assertThat((p[k + 1] - 1) / piece).as("piece [%d, %d) within one block of %d", p[k], p[k + 1], piece)
+            .isEqualTo(p[k] / piece);
+        for (int i = p[k]; i < p[k + 1]; i++) {
+          covered[i] = true;
+        }
+      }
+      for (int i = 0; i < limit; i++) {
+        assertThat(covered[i]).as("byte %d", i).isEqualTo(r.covers(i, i + 1));
+      }
+    }
+  }
+
   private static void check(ValidRanges r, boolean[] model, Random rnd) {
     int valid = 0;
     for (boolean m : model) {
