@@ -51,6 +51,8 @@ final class UploadScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(UploadScheduler.class);
   private static final long TICK_MILLIS = 100;
   private static final int DELETE_BATCH = 1000;
+  /** A partly written chunk changed this recently is being written: under pressure it is logged last. */
+  private static final long HOT_NANOS = TimeUnit.MILLISECONDS.toNanos(2 * TICK_MILLIS);
 
   /** A chunk that may upload early to relieve dirty-space pressure, with its last change time when seen. */
   private record Candidate(ChunkBuffer buffer, long lastChangeNanos) {}
@@ -247,6 +249,26 @@ final class UploadScheduler implements AutoCloseable {
     }
   }
 
+  /**
+   * The partly written chunks to log under pressure: all of them, or, while whole chunks upload or wait to
+   * ({@code uploadsRelieve}), only those unchanged for {@link #HOT_NANOS}. A sequential writer's chunk in progress is
+   * whole a moment later and stores as one PUT; logged now, it would be named by the log and go through it whole,
+   * then be folded: twice its bytes.
+   */
+  private static List<ChunkBuffer> coldFirst(List<Candidate> partial, long now, boolean uploadsRelieve) {
+    List<ChunkBuffer> out = new ArrayList<>(partial.size());
+    for (Candidate c : partial) {
+      if (!uploadsRelieve || now - c.lastChangeNanos() >= HOT_NANOS) {
+        out.add(c.buffer());
+      }
+    }
+    return out;
+  }
+
+  private int uploadsInFlight() {
+    return config.uploadParallelism() - uploads.availablePermits();
+  }
+
   /** The dirty chunks due now (age, retry, pressure), each marked queued. */
   private List<ChunkBuffer> scanDue() {
     List<ChunkBuffer> due = new ArrayList<>();
@@ -256,7 +278,7 @@ final class UploadScheduler implements AutoCloseable {
     boolean starving = pressure && limiter.writersWaiting();
     long quietNanos = maxAge / 4;
     List<Candidate> quiet = pressure ? new ArrayList<>() : List.of();
-    List<ChunkBuffer> evictable = pressure ? new ArrayList<>() : List.of();
+    List<Candidate> evictable = pressure ? new ArrayList<>() : List.of();
     List<ChunkBuffer> aged = new ArrayList<>();
     for (ChunkBuffer b : dirty.buffers()) {
       synchronized (b) {
@@ -274,15 +296,16 @@ final class UploadScheduler implements AutoCloseable {
           due.add(b);
         } else if (pressure && b.failure == null && b.data != null) {
           if (viaLog) {
-            evictable.add(b);
+            evictable.add(new Candidate(b, b.lastChangeNanos));
           } else if (starving || now - b.lastChangeNanos >= quietNanos) {
             quiet.add(new Candidate(b, b.lastChangeNanos));
           }
         }
       }
     }
-    if (!evictable.isEmpty() || !aged.isEmpty()) {
-      relieve(evictable, aged);
+    List<ChunkBuffer> toLog = coldFirst(evictable, now, !quiet.isEmpty() || uploadsInFlight() > 0);
+    if (!toLog.isEmpty() || !aged.isEmpty()) {
+      relieve(toLog, aged);
     }
     if (pressure && !quiet.isEmpty()) {
       quiet.sort(Comparator.comparingLong(Candidate::lastChangeNanos));

@@ -108,4 +108,27 @@ class WriteCoalescingTest {
     volume.fold();
     assertThat(volume.dirtyChunks()).isZero();
   }
+
+  @Test
+  void aSequentialWriterOverMoreThanTheDirtyCapStoresEachChunkOnceAndLogsNone() throws Exception {
+    int chunks = 64;
+    store = new MemoryChunkStore("vol", (long) chunks * CHUNK, CHUNK, false);
+    store.writeDelayMillis = UPLOAD_MILLIS; // a slow store: writers wait for dirty space, chunks upload under pressure
+    ChunkCache cache = new ChunkCache(new CacheConfig(16L * CHUNK, 6L * CHUNK, CHUNK, 2, 2, 4, MAX_AGE,
+        Duration.ofSeconds(20), Duration.ofSeconds(20)));
+    volume = new VolumeCache(store, cache);
+    byte[] model = new byte[chunks * CHUNK];
+    ByteBuffer buf = ByteBuffer.allocate(8192);
+    for (int at = 0; at < model.length; at += buf.capacity()) {
+      buf.clear();
+      buf.putLong(0, at);
+      volume.write(at, buf, false);
+      ByteBuffer.wrap(model).putLong(at, at);
+    }
+    volume.flush();
+    assertThat(cache.limiter().waits()).as("writers waited for dirty space").isPositive();
+    assertThat(store.logAppends.get()).as("log segments for whole chunks written in order").isLessThanOrEqualTo(1);
+    assertThat(store.writes.get()).as("chunk PUTs").isEqualTo(chunks);
+    assertThat(store.imageAfterReplay()).isEqualTo(model);
+  }
 }
