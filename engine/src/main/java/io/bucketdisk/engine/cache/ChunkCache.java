@@ -48,6 +48,10 @@ public final class ChunkCache {
   private final long wholeBytes;
   /** The transfer share: upload scratch arrays and loads in flight. */
   private final long transferBytes;
+  /** The unit in which unused dirty and transfer space is lent ({@link #lendUnusedSpace}): a quarter chunk. */
+  private final long lendStep;
+  /** What {@link #lendUnusedSpace} last lent, over {@code wholeBytes}; guarded by this. */
+  private long lent;
 
   public ChunkCache(CacheConfig config) {
     this.config = config;
@@ -61,6 +65,7 @@ public final class ChunkCache {
         .build();
     this.limiter = new DirtyLimiter(config.dirtyBytes());
     this.transferBytes = (long) (config.uploadParallelism() + config.loadParallelism()) * config.chunkSize();
+    this.lendStep = Math.max(1, config.chunkSize() / 4);
     limiter.onUsedChanged(this::lendUnusedSpace);
     lendUnusedSpace();
     this.loads = new Semaphore(config.loadParallelism(), true);
@@ -74,7 +79,17 @@ public final class ChunkCache {
   private synchronized void lendUnusedSpace() {
     long unusedDirty = Math.max(0, limiter.limit() - limiter.used());
     long unusedTransfer = Math.max(0, transferBytes - scratchBytes() - loadingBytes.get());
-    clean.policy().eviction().orElseThrow().setMaximum(wholeBytes + unusedDirty + unusedTransfer);
+    // whole steps only, rounded down: a 4 KiB write changes the bound once per step, not once per write
+    long lend = (unusedDirty + unusedTransfer) / lendStep * lendStep;
+    if (lend != lent) {
+      lent = lend;
+      clean.policy().eviction().orElseThrow().setMaximum(wholeBytes + lend);
+    }
+  }
+
+  /** Caffeine's current bound: its own share plus what is lent (tests). */
+  long caffeineBound() {
+    return clean.policy().eviction().orElseThrow().getMaximum();
   }
 
   private long scratchBytes() {

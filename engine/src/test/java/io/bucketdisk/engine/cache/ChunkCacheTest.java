@@ -82,6 +82,20 @@ class ChunkCacheTest {
   }
 
   @Test
+  void dirtySpaceIsLentInQuarterChunkStepsAndNeverWhileInUse() throws Exception {
+    long step = CHUNK / 4;
+    long all = cache.caffeineBound();
+    assertThat(cache.limiter().acquire(1, 1_000_000_000L)).isTrue();
+    assertThat(cache.caffeineBound()).as("one byte in use takes back a whole step").isEqualTo(all - step);
+    assertThat(cache.limiter().acquire(step - 1, 1_000_000_000L)).isTrue();
+    assertThat(cache.caffeineBound()).as("still within that step").isEqualTo(all - step);
+    assertThat(cache.limiter().acquire(1, 1_000_000_000L)).isTrue();
+    assertThat(cache.caffeineBound()).as("into the next").isEqualTo(all - 2 * step);
+    cache.limiter().release(step + 1);
+    assertThat(cache.caffeineBound()).as("given back").isEqualTo(all);
+  }
+
+  @Test
   void invalidateDropsOneOwnersChunksOnly() {
     ChunkOwner other = e -> {};
     cache.admitLoaded(p.key(1), clean(1), 0, false);
