@@ -301,7 +301,10 @@ probe_flush() { # store server
   elif grep -q "^read 1048576/1048576 bytes" "$work/probe.out"; then
     record "$store" "$who" probe kept
   else
-    die "flush probe: the read back through $who failed: $(tail -2 "$work/probe.out")"
+    # a server that cannot serve the read after its restart is a result too (the previous builds' closes folded the
+    # whole log while the next client waited out its handshake); the table says so and the run goes on
+    echo "engine-bench: flush probe: the read back through $who failed: $(tail -2 "$work/probe.out")" >&2
+    record "$store" "$who" probe unreadable
   fi
 }
 
