@@ -24,17 +24,17 @@ fio --enghelp=nbd >/dev/null 2>&1 || { echo "memory-flags: fio with the nbd engi
 native='-XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=128m -XX:TrimNativeHeapInterval=5000 -Djdk.nio.maxCachedBufferSize=262144'
 g1='-XX:-UseSerialGC -XX:+UseG1GC'; old_heap='-Xmx$((C+C/16+128))m'
 all_sets=(
-  # serial, cache + max(cache/16, 16 MiB) + 64 MiB, $native, MALLOC_ARENA_MAX=2 (what serial-tight measured)
+  # serial with NewRatio=8, cache + max(cache/16, 16 MiB) + 64 MiB, $native, MALLOC_ARENA_MAX=2
   'launcher||'
   # the launcher before issue 10: G1, cache + cache/16 + 128 MiB, the JVM's default native limits
   "old-launcher|MALLOC_ARENA_MAX=16|$g1 $old_heap -XX:ReservedCodeCacheSize=240m -XX:MaxMetaspaceSize=1g -XX:TrimNativeHeapInterval=0 -Djdk.nio.maxCachedBufferSize=2147483647"
   "g1-native|MALLOC_ARENA_MAX=2|$g1 $old_heap $native"
   "g1-16m-regions|MALLOC_ARENA_MAX=2|$g1 $old_heap $native -XX:G1HeapRegionSize=16m"
-  "serial|MALLOC_ARENA_MAX=2|$old_heap $native"
-  "parallel|MALLOC_ARENA_MAX=2|-XX:-UseSerialGC -XX:+UseParallelGC $old_heap $native"
+  "serial|MALLOC_ARENA_MAX=2|$old_heap -XX:NewRatio=2 $native"
+  "parallel|MALLOC_ARENA_MAX=2|-XX:-UseSerialGC -XX:+UseParallelGC $old_heap -XX:NewRatio=2 $native"
   "g1-native-cache+96m|MALLOC_ARENA_MAX=2|$g1 -Xmx\$((C+96))m $native"
-  "serial-tight|MALLOC_ARENA_MAX=2|-Xmx\$((C+C/16+64))m $native"
-  "parallel-tight|MALLOC_ARENA_MAX=2|-XX:-UseSerialGC -XX:+UseParallelGC -Xmx\$((C+C/16+64))m $native"
+  "serial-tight|MALLOC_ARENA_MAX=2|-Xmx\$((C+C/16+64))m -XX:NewRatio=2 $native"
+  "parallel-tight|MALLOC_ARENA_MAX=2|-XX:-UseSerialGC -XX:+UseParallelGC -Xmx\$((C+C/16+64))m -XX:NewRatio=2 $native"
 )
 [ -n "${EXTRA_SETS:-}" ] && while IFS= read -r s; do [ -n "$s" ] && all_sets+=("$s"); done <<<"$EXTRA_SETS"
 sets=()

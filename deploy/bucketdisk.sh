@@ -1,12 +1,12 @@
 #!/bin/sh
 # The JVM launcher of the image and of ./bucketdisk: the JVM flags live here only. FFM (netlink) needs native access.
 # `gateway` and `dev` get a heap sized from --cache-size (default 1Gi): cache + max(cache/16, 16 MiB) + 64 MiB, all
-# of it used, collected by the serial collector. G1 lost here: its 1 MiB regions hold a 4 MiB chunk array in 5
-# regions, so a full cache of whole chunks needed 25% more heap than it holds (the old heap, cache + cache/16 +
-# 128 MiB, ran out of heap at 1Gi: reads failed with EIO), and its own tables took ~47 MiB beside a 400 MiB heap.
-# Every command gets the native bounds below: 2 malloc arenas, a 64 MiB code cache, 128 MiB of metaspace, idle
-# malloc memory trimmed every 5 s, and no per-thread cache of NIO temporary direct buffers over 256 KiB (they held
-# ~47 MiB). Measured with bench/memory-flags.sh: peak RSS is the cache + ~150 MiB (docs/cache.md#memory).
+# of it used, on the serial collector with a young generation of a ninth of the heap. G1 lost here: its 1 MiB
+# regions hold a 4 MiB chunk array in 5, so a cache of whole chunks needs 25% more heap than its bytes (the old heap,
+# cache + cache/16 + 128 MiB on G1, ran out at 1Gi and reads failed with EIO), and its own tables took ~47 MiB beside
+# a 400 MiB heap. Every command gets the native bounds below: 2 malloc arenas, a 64 MiB code cache, 128 MiB of
+# metaspace, idle malloc memory trimmed every 5 s, and NIO's per-thread temporary direct buffers cached only up to
+# 256 KiB (they held ~47 MiB). Peak RSS is the cache + ~150-280 MiB (bench/memory-flags.sh, docs/cache.md#memory).
 # JAVA_TOOL_OPTIONS and BUCKETDISK_JAVA_OPTS add more (a -Xmx there wins; so does a collector named after
 # -XX:-UseSerialGC). JAVA and BUCKETDISK_CLASSPATH point elsewhere (./bucketdisk).
 java=${JAVA:-java}
@@ -40,7 +40,9 @@ done
 gc="-XX:+UseG1GC"; heap=""
 case "$command" in
   gateway|dev)
-    gc="-XX:+UseSerialGC"
+    # a young generation of heap/9: the default, a third, leaves the old one smaller than the cache, and then every
+    # collection was a full one (121 in a 15 s random read at 256 MiB of cache, a quarter of the IOPS)
+    gc="-XX:+UseSerialGC -XX:NewRatio=8"
     bytes=$(quantity_bytes "${cache:-1Gi}")
     # a size the launcher cannot read is left to the command, which names the fix
     if [ -n "$bytes" ]; then

@@ -16,8 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code deploy/bucketdisk.sh}, the JVM launcher of the image and of {@code ./bucketdisk}, run by {@code sh} with
  * {@code JAVA=echo}: the heap of {@code gateway} and {@code dev} follows {@code --cache-size} (cache +
- * max(cache/16, 16 MiB) + 64 MiB) on the serial collector, other commands get no heap and G1, a size it cannot read
- * is left to the command, and every command gets the native memory bounds and MALLOC_ARENA_MAX=2 (docs/cache.md#memory).
+ * max(cache/16, 16 MiB) + 64 MiB) on the serial collector with a young generation of a ninth, other commands get no
+ * heap and G1, a size it cannot read is left to the command, and every command gets the native memory bounds and
+ * MALLOC_ARENA_MAX=2 (docs/cache.md#memory).
  */
 @Timeout(30)
 class LauncherTest {
@@ -33,9 +34,10 @@ class LauncherTest {
     assertThat(launch("volume", "ls", "--store", "file:///x")).doesNotContain("-Xmx");
     assertThat(launch("gateway", "--cache-size", "1.5Gi")).as("left to the command's own error").doesNotContain("-Xmx");
     String line = launch("gateway", "--cache-size", "512Mi");
-    assertThat(line).contains(" -XX:+UseSerialGC ").doesNotContain("G1").contains("--enable-native-access=ALL-UNNAMED")
+    assertThat(line).contains(" -XX:+UseSerialGC -XX:NewRatio=8 ").doesNotContain("G1")
+        .contains("--enable-native-access=ALL-UNNAMED")
         .endsWith("io.bucketdisk.app.Main gateway --cache-size 512Mi");
-    assertThat(launch("controller")).contains(" -XX:+UseG1GC ").doesNotContain("SerialGC");
+    assertThat(launch("controller")).contains(" -XX:+UseG1GC ").doesNotContain("SerialGC").doesNotContain("NewRatio");
   }
 
   @Test
