@@ -1,8 +1,14 @@
 #!/bin/sh
 # The JVM launcher of the image and of ./bucketdisk: the JVM flags live here only. FFM (netlink) needs native access.
-# `gateway` and `dev` get a heap sized from --cache-size (default 1Gi): cache + 128 MiB + cache/16, collected by G1,
-# so the process keeps to its cache plus a fixed overhead (docs/cache.md#memory). JAVA_TOOL_OPTIONS and
-# BUCKETDISK_JAVA_OPTS add more (a -Xmx there wins). JAVA and BUCKETDISK_CLASSPATH point elsewhere (./bucketdisk).
+# `gateway` and `dev` get a heap sized from --cache-size (default 1Gi): cache + max(cache/16, 16 MiB) + 64 MiB, all
+# of it used, on the serial collector with a young generation of a ninth of the heap. G1 lost here: its 1 MiB
+# regions hold a 4 MiB chunk array in 5, so a cache of whole chunks needs 25% more heap than its bytes (the old heap,
+# cache + cache/16 + 128 MiB on G1, ran out at 1Gi and reads failed with EIO), and its own tables took ~47 MiB beside
+# a 400 MiB heap. Every command gets the native bounds below: 2 malloc arenas, a 64 MiB code cache, 128 MiB of
+# metaspace, idle malloc memory trimmed every 5 s, and NIO's per-thread temporary direct buffers cached only up to
+# 256 KiB (they held ~47 MiB). Peak RSS is the cache + ~150-280 MiB (bench/memory-flags.sh, docs/cache.md#memory).
+# JAVA_TOOL_OPTIONS and BUCKETDISK_JAVA_OPTS add more (a -Xmx there wins; so does a collector named after
+# -XX:-UseSerialGC). JAVA and BUCKETDISK_CLASSPATH point elsewhere (./bucketdisk).
 java=${JAVA:-java}
 classpath=${BUCKETDISK_CLASSPATH:-/opt/bucketdisk/lib/*}
 
@@ -31,15 +37,23 @@ for arg in "$@"; do
   previous=$arg
 done
 
-heap=""
+gc="-XX:+UseG1GC"; heap=""
 case "$command" in
   gateway|dev)
+    # a young generation of heap/9: the default, a third, leaves the old one smaller than the cache, and then every
+    # collection was a full one (121 in a 15 s random read at 256 MiB of cache, a quarter of the IOPS)
+    gc="-XX:+UseSerialGC -XX:NewRatio=8"
     bytes=$(quantity_bytes "${cache:-1Gi}")
     # a size the launcher cannot read is left to the command, which names the fix
-    [ -n "$bytes" ] && heap="-Xmx$(( (bytes + bytes / 16) / 1048576 + 128 ))m"
+    if [ -n "$bytes" ]; then
+      headroom=$(( bytes / 16 > 16777216 ? bytes / 16 : 16777216 ))
+      heap="-Xmx$(( (bytes + headroom) / 1048576 + 64 ))m"
+    fi
     ;;
 esac
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
-# shellcheck disable=SC2086 # $heap and $BUCKETDISK_JAVA_OPTS are lists of flags
-exec "$java" --enable-native-access=ALL-UNNAMED -XX:+UseG1GC -Xss512k -XX:-UsePerfData $heap \
-  ${BUCKETDISK_JAVA_OPTS:-} -cp "$classpath" io.bucketdisk.app.Main "$@"
+# shellcheck disable=SC2086 # $gc, $heap and $BUCKETDISK_JAVA_OPTS are lists of flags
+exec "$java" --enable-native-access=ALL-UNNAMED $gc -Xss512k -XX:-UsePerfData $heap \
+  -XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=128m -XX:TrimNativeHeapInterval=5000 \
+  -Djdk.nio.maxCachedBufferSize=262144 ${BUCKETDISK_JAVA_OPTS:-} -cp "$classpath" io.bucketdisk.app.Main "$@"

@@ -121,7 +121,7 @@ class ImageIT {
       run(180, "--rm", "-v", mount, tag, "volume", "create", "vol1", "--size", "64Mi", "--store", "file:///data").ok();
       int port = gateway(List.of(mount, runMount), names);
       assertThat(podman(30, "exec", names.getLast(), "sh", "-c", "tr '\\0' ' ' </proc/1/cmdline").ok().out())
-          .as("the launcher sizes the heap from --cache-size 128Mi").contains(" -Xmx264m ");
+          .as("the launcher sizes the heap from --cache-size 128Mi").contains(" -Xmx208m ");
       assertThat(runDir.resolve("gateway.lock")).exists();
       String uri = "nbd://127.0.0.1:" + port + "/vol1";
       // chunk 0 stored whole; the volume closes when this client leaves, so its cache starts empty again
