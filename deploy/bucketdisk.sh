@@ -1,7 +1,8 @@
 #!/bin/sh
 # The JVM launcher of the image and of ./bucketdisk: the JVM flags live here only. FFM (netlink) needs native access.
 # `gateway` and `dev` get a heap sized from --cache-size (default 1Gi): cache + 128 MiB + cache/16, collected by G1,
-# so the process keeps to its cache plus a fixed overhead (docs/cache.md#memory). JAVA_TOOL_OPTIONS and
+# so the process keeps to its cache plus a fixed overhead (docs/cache.md#memory); with --disk-cache-size, plus the
+# disk tier's in-memory index (128 bytes per 64 KiB slot: size / 512). JAVA_TOOL_OPTIONS and
 # BUCKETDISK_JAVA_OPTS add more (a -Xmx there wins). JAVA and BUCKETDISK_CLASSPATH point elsewhere (./bucketdisk).
 java=${JAVA:-java}
 classpath=${BUCKETDISK_CLASSPATH:-/opt/bucketdisk/lib/*}
@@ -23,10 +24,11 @@ quantity_bytes() {
   echo $((q * mult))
 }
 
-command=""; cache=""; previous=""
+command=""; cache=""; disk=""; previous=""
 for arg in "$@"; do
   [ "$previous" = "--cache-size" ] && cache=$arg
-  case "$arg" in --cache-size=*) cache=${arg#--cache-size=} ;; esac
+  [ "$previous" = "--disk-cache-size" ] && disk=$arg
+  case "$arg" in --cache-size=*) cache=${arg#--cache-size=} ;; --disk-cache-size=*) disk=${arg#--disk-cache-size=} ;; esac
   if [ -z "$command" ]; then case "$arg" in -*) ;; *) command=$arg ;; esac; fi
   previous=$arg
 done
@@ -36,7 +38,9 @@ case "$command" in
   gateway|dev)
     bytes=$(quantity_bytes "${cache:-1Gi}")
     # a size the launcher cannot read is left to the command, which names the fix
-    [ -n "$bytes" ] && heap="-Xmx$(( (bytes + bytes / 16) / 1048576 + 128 ))m"
+    index=0
+    [ -n "$disk" ] && index=$(quantity_bytes "$disk")
+    [ -n "$bytes" ] && heap="-Xmx$(( (bytes + bytes / 16 + ${index:-0} / 512) / 1048576 + 128 ))m"
     ;;
 esac
 
