@@ -32,13 +32,18 @@ class DiskTierReadTest {
   VolumeCache volume;
 
   void open() throws Exception {
+    open(false, Duration.ofSeconds(60));
+  }
+
+  /** {@code background}: the tier's own writer thread (else the test writes after every read). */
+  void open(boolean background, Duration maxDirtyAge) throws Exception {
     new Random(1).nextBytes(model);
     for (int i = 0; i < CHUNKS; i++) {
       store.chunks.put((long) i, Arrays.copyOfRange(model, i * CHUNK, (i + 1) * CHUNK));
     }
-    disk = new DiskTier(dir.resolve(DiskTier.FILE_NAME), 2 * CHUNKS * CHUNK / DiskTier.SLOT, 64L * CHUNK, false);
+    disk = new DiskTier(dir.resolve(DiskTier.FILE_NAME), 2 * CHUNKS * CHUNK / DiskTier.SLOT, 64L * CHUNK, background);
     // clean budget 8 MiB (a quarter of the volume); changed chunks are stored by the test's snapshot
-    cache = new ChunkCache(new CacheConfig(16L * CHUNK, 4L * CHUNK, CHUNK, 2, 2, 4, Duration.ofSeconds(60),
+    cache = new ChunkCache(new CacheConfig(16L * CHUNK, 4L * CHUNK, CHUNK, 2, 2, 4, maxDirtyAge,
         Duration.ofSeconds(5), Duration.ofSeconds(5)), disk);
     volume = new VolumeCache(store, cache);
   }
@@ -115,5 +120,55 @@ class DiskTierReadTest {
     assertThat(last).as("after the writes settled, the disk holds the new bytes").isLessThanOrEqualTo(40);
     assertThat(disk.checksumFailures()).isZero();
     assertThat(disk.usedBytes()).isLessThanOrEqualTo(disk.capacityBytes());
+  }
+
+  /**
+   * Four threads, each reading and writing its own chunks at random while chunks are uploaded (100 ms age bound),
+   * evicted and written to disk by the tier's own thread: every read returns what its thread last wrote.
+   */
+  @Test
+  void concurrentWritersNeverReadTheirOldBytesBack() throws Exception {
+    open(true, Duration.ofMillis(100));
+    var threads = new java.util.ArrayList<Thread>();
+    var failures = new java.util.concurrent.ConcurrentLinkedQueue<Throwable>();
+    for (int t = 0; t < 4; t++) {
+      int me = t;
+      threads.add(Thread.ofPlatform().start(() -> {
+        Random r = new Random(100 + me);
+        try {
+          for (int i = 0; i < 3000; i++) {
+            long chunk = r.nextInt(CHUNKS / 4) * 4L + me;
+            long off = chunk * CHUNK + r.nextInt(CHUNK / 4096) * 4096L;
+            if (r.nextInt(20) == 0) {
+              byte[] w = new byte[4096];
+              r.nextBytes(w);
+              synchronized (model) {
+                System.arraycopy(w, 0, model, (int) off, w.length);
+              }
+              volume.write(off, ByteBuffer.wrap(w), false);
+            } else {
+              ByteBuffer dst = ByteBuffer.allocate(4096);
+              volume.read(off, dst);
+              byte[] want;
+              synchronized (model) {
+                want = Arrays.copyOfRange(model, (int) off, (int) off + 4096);
+              }
+              assertThat(dst.array()).as("thread %d read %d at %d", me, i, off).isEqualTo(want);
+            }
+            if (i % 300 == 299) {
+              Thread.sleep(150); // let the written chunks upload, turn clean and leave RAM for the disk
+            }
+          }
+        } catch (Throwable e) {
+          failures.add(e);
+        }
+      }));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    assertThat(failures).isEmpty();
+    assertThat(disk.hits()).as("the disk tier served reads").isPositive();
+    assertThat(disk.checksumFailures()).isZero();
   }
 }
