@@ -81,6 +81,8 @@ public final class DiskTier implements AutoCloseable {
   private final LinkedHashMap<Key, Slot> entries = new LinkedHashMap<>(1024, 0.75f, true);
   private final ArrayDeque<Integer> free = new ArrayDeque<>();
   private final AtomicLongArray generations;
+  /** Bytes the entries hold; guarded by this. */
+  private long used;
   private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
   private final AtomicLong queued = new AtomicLong();
   private final AtomicBoolean corruptionLogged = new AtomicBoolean();
@@ -207,6 +209,7 @@ public final class DiskTier implements AutoCloseable {
         synchronized (this) {
           for (int i = 0; i < keys.size(); i++) {
             entries.put(keys.get(i), written.get(i));
+            used += written.get(i).length();
           }
         }
       });
@@ -266,6 +269,7 @@ public final class DiskTier implements AutoCloseable {
     }
     Slot eldest = it.next().getValue();
     it.remove();
+    used -= eldest.length();
     evictions.increment();
     return eldest.slot();
   }
@@ -349,6 +353,7 @@ public final class DiskTier implements AutoCloseable {
       misses.increment();
       synchronized (this) {
         if (entries.remove(key, s)) {
+          used -= s.length();
           free.push(s.slot());
         }
       }
@@ -374,6 +379,7 @@ public final class DiskTier implements AutoCloseable {
     for (int g = 0; g < granules; g++) {
       Slot s = entries.remove(new Key(owner, index, g));
       if (s != null) {
+        used -= s.length();
         free.push(s.slot());
       }
     }
@@ -386,6 +392,7 @@ public final class DiskTier implements AutoCloseable {
       Map.Entry<Key, Slot> e = it.next();
       if (e.getKey().owner() == owner) {
         it.remove();
+        used -= e.getValue().length();
         free.push(e.getValue().slot());
       }
     }
@@ -411,11 +418,7 @@ public final class DiskTier implements AutoCloseable {
 
   /** Bytes held by index entries now (at most {@link #capacityBytes}). */
   public synchronized long usedBytes() {
-    long n = 0;
-    for (Slot s : entries.values()) {
-      n += s.length();
-    }
-    return n;
+    return used;
   }
 
   /** Slots held by index entries now. */

@@ -90,6 +90,7 @@ class DiskTierTest {
     disk.invalidate(owner);
     assertThat(get(3, 5)).as("dropped when the volume closes").isNull();
     assertThat(disk.usedSlots()).isZero();
+    assertThat(disk.usedBytes()).isZero();
   }
 
   @Test
@@ -103,6 +104,7 @@ class DiskTierTest {
       assertThat(disk.usedSlots()).isLessThanOrEqualTo(DiskTier.MIN_SLOTS);
     }
     assertThat(disk.usedSlots()).isEqualTo(DiskTier.MIN_SLOTS);
+    assertThat(disk.usedBytes()).isEqualTo((long) DiskTier.MIN_SLOTS * G);
     assertThat(disk.evictions()).isEqualTo(2L * DiskTier.MIN_SLOTS);
     assertThat(get(1, 0)).as("least recently used: out").isNull();
     int last = 3 * DiskTier.MIN_SLOTS - 1;
