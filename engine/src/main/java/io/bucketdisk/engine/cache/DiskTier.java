@@ -103,7 +103,8 @@ public final class DiskTier implements AutoCloseable {
   /**
    * Opens a tier of {@code bytes} (rounded down to whole slots) in directory {@code dir}: deletes and recreates its
    * file. Throws IllegalArgumentException with the fix when the directory is missing or not writable, the size is
-   * below {@link #MIN_SLOTS} slots, or the file system has not that much free space.
+   * below {@link #MIN_SLOTS} slots, or the file system has not that much free space; IOException when the file
+   * cannot be created.
    */
   public static DiskTier open(Path dir, long bytes) throws IOException {
     if (!Files.isDirectory(dir)) {
