@@ -138,6 +138,9 @@ public final class GatewayCommand implements Callable<Integer> {
     }
     String advertise = controlAdvertise != null ? controlAdvertise : advertise(control, System.getenv("POD_IP"));
     checkControl("--control-advertise", advertise);
+    if (store.startsWith("memory:") && (diskCache != null || diskCacheSize != null)) {
+      throw new UserError("--disk-cache: a memory:// store has no chunk cache; use it with file:// or s3://");
+    }
     var disk = StoreWiring.diskTier(diskCache, diskCacheSize);
     Operations ops = Operations.start(metrics);
     ExportProvider provider = provider(store, advertise, runDirectory(control), cacheSize, disk, ops);

@@ -51,8 +51,12 @@ class DiskCacheFlagsTest {
         .hasMessageContaining("free").hasMessageContaining("lower the size").hasMessageNotContaining("\n");
 
     var gateway = new GatewayCommand();
-    new CommandLine(gateway).parseArgs("--store", "memory://", "--control=unix:///tmp/bd-dcf.sock", "--disk-cache",
-        dir.toString());
+    new CommandLine(gateway).parseArgs("--store", "file:///nonexistent/bd-dcf", "--control=unix:///tmp/bd-dcf.sock",
+        "--disk-cache", dir.toString());
     assertThatThrownBy(gateway::call).isInstanceOf(UserError.class).hasMessageContaining("go together");
+    var memory = new GatewayCommand();
+    new CommandLine(memory).parseArgs("--store", "memory://", "--control=unix:///tmp/bd-dcf.sock", "--disk-cache",
+        dir.toString(), "--disk-cache-size", "64Mi");
+    assertThatThrownBy(memory::call).isInstanceOf(UserError.class).hasMessageContaining("memory:// store has no");
   }
 }
