@@ -7,6 +7,7 @@
 # a 400 MiB heap. Every command gets the native bounds below: 2 malloc arenas, a 64 MiB code cache, 128 MiB of
 # metaspace, idle malloc memory trimmed every 5 s, and NIO's per-thread temporary direct buffers cached only up to
 # 256 KiB (they held ~47 MiB). Peak RSS is the cache + ~150-280 MiB (bench/memory-flags.sh, docs/cache.md#memory).
+# With --disk-cache-size the heap also holds the disk tier's index: 128 bytes per 64 KiB slot (size / 512).
 # JAVA_TOOL_OPTIONS and BUCKETDISK_JAVA_OPTS add more (a -Xmx there wins; so does a collector named after
 # -XX:-UseSerialGC). JAVA and BUCKETDISK_CLASSPATH point elsewhere (./bucketdisk).
 java=${JAVA:-java}
@@ -29,10 +30,11 @@ quantity_bytes() {
   echo $((q * mult))
 }
 
-command=""; cache=""; previous=""
+command=""; cache=""; disk=""; previous=""
 for arg in "$@"; do
   [ "$previous" = "--cache-size" ] && cache=$arg
-  case "$arg" in --cache-size=*) cache=${arg#--cache-size=} ;; esac
+  [ "$previous" = "--disk-cache-size" ] && disk=$arg
+  case "$arg" in --cache-size=*) cache=${arg#--cache-size=} ;; --disk-cache-size=*) disk=${arg#--disk-cache-size=} ;; esac
   if [ -z "$command" ]; then case "$arg" in -*) ;; *) command=$arg ;; esac; fi
   previous=$arg
 done
@@ -45,9 +47,11 @@ case "$command" in
     gc="-XX:+UseSerialGC -XX:NewRatio=8"
     bytes=$(quantity_bytes "${cache:-1Gi}")
     # a size the launcher cannot read is left to the command, which names the fix
+    index=0
+    [ -n "$disk" ] && index=$(quantity_bytes "$disk")
     if [ -n "$bytes" ]; then
       headroom=$(( bytes / 16 > 16777216 ? bytes / 16 : 16777216 ))
-      heap="-Xmx$(( (bytes + headroom) / 1048576 + 64 ))m"
+      heap="-Xmx$(( (bytes + headroom + ${index:-0} / 512) / 1048576 + 64 ))m"
     fi
     ;;
 esac

@@ -39,6 +39,15 @@ public final class DevCommand implements Callable<Integer> {
       description = "Chunk cache memory (clean + dirty chunks), a Kubernetes quantity, e.g. 512Mi or 2Gi (default: ${DEFAULT-VALUE}).")
   String cacheSize;
 
+  @Option(names = "--disk-cache", paramLabel = "DIR",
+      description = "Directory for an optional local disk tier below the RAM cache (e.g. a node's NVMe); its file is "
+          + "recreated empty at start. Needs --disk-cache-size.")
+  @org.jspecify.annotations.Nullable Path diskCache;
+
+  @Option(names = "--disk-cache-size", paramLabel = "SIZE",
+      description = "Size of the disk tier's file, a Kubernetes quantity, e.g. 100Gi (with --disk-cache).")
+  @org.jspecify.annotations.Nullable String diskCacheSize;
+
   @Option(names = "--metrics", paramLabel = "HOST:PORT",
       description = "Serve Prometheus metrics at /metrics and liveness at /healthz, e.g. 127.0.0.1:9810.")
   @org.jspecify.annotations.Nullable String metrics;
@@ -50,9 +59,11 @@ public final class DevCommand implements Callable<Integer> {
     }
     Path socket = data.toAbsolutePath().normalize().resolve("nbd.sock");
     var out = spec.commandLine().getOut();
+    var disk = StoreWiring.diskTier(diskCache, diskCacheSize);
     Operations ops = Operations.start(metrics);
     ExportProvider provider = StoreWiring.devProvider(data, GatewayCommand.DEMO_SIZE,
-        StoreWiring.cacheConfig(cacheSize), ops == null ? io.bucketdisk.store.StoreMetrics.NONE : ops.storeMetrics());
+        StoreWiring.cacheConfig(cacheSize), disk,
+        ops == null ? io.bucketdisk.store.StoreMetrics.NONE : ops.storeMetrics());
     if (ops != null) {
       provider = ops.gateway(provider);
     }

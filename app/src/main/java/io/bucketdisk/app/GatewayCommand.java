@@ -104,6 +104,15 @@ public final class GatewayCommand implements Callable<Integer> {
       description = "Chunk cache memory (clean + dirty chunks), a Kubernetes quantity, e.g. 512Mi or 4Gi (default: ${DEFAULT-VALUE}).")
   String cacheSize;
 
+  @Option(names = "--disk-cache", paramLabel = "DIR",
+      description = "Directory for an optional local disk tier below the RAM cache (e.g. a node's NVMe); its file is "
+          + "recreated empty at start. Needs --disk-cache-size.")
+  @Nullable Path diskCache;
+
+  @Option(names = "--disk-cache-size", paramLabel = "SIZE",
+      description = "Size of the disk tier's file, a Kubernetes quantity, e.g. 100Gi (with --disk-cache).")
+  @Nullable String diskCacheSize;
+
   @Option(names = "--metrics", paramLabel = "HOST:PORT",
       description = "Serve Prometheus metrics at /metrics and liveness at /healthz, e.g. 0.0.0.0:9810.")
   @Nullable String metrics;
@@ -129,8 +138,12 @@ public final class GatewayCommand implements Callable<Integer> {
     }
     String advertise = controlAdvertise != null ? controlAdvertise : advertise(control, System.getenv("POD_IP"));
     checkControl("--control-advertise", advertise);
+    if (store.startsWith("memory:") && (diskCache != null || diskCacheSize != null)) {
+      throw new UserError("--disk-cache: a memory:// store has no chunk cache; use it with file:// or s3://");
+    }
+    var disk = StoreWiring.diskTier(diskCache, diskCacheSize);
     Operations ops = Operations.start(metrics);
-    ExportProvider provider = provider(store, advertise, runDirectory(control), cacheSize, ops);
+    ExportProvider provider = provider(store, advertise, runDirectory(control), cacheSize, disk, ops);
     if (mutual != null && tls != null) {
       ExportAccess access = provider instanceof io.bucketdisk.nbd.export.VolumeExportProvider v
           && v.volumes().catalog().isPresent() ? new PublicationAccess(v.volumes().catalog().get()) : ExportAccess.ALL;
@@ -217,11 +230,17 @@ public final class GatewayCommand implements Callable<Integer> {
    */
   static ExportProvider provider(String storeUrl, String control, @Nullable Path runDir, String cacheSize,
       @Nullable Operations ops) {
+    return provider(storeUrl, control, runDir, cacheSize, null, ops);
+  }
+
+  /** As above, with {@code disk} (null: none) as the cache's disk tier (a memory:// store has no cache). */
+  static ExportProvider provider(String storeUrl, String control, @Nullable Path runDir, String cacheSize,
+      io.bucketdisk.engine.cache.@Nullable DiskTier disk, @Nullable Operations ops) {
     if (storeUrl.equals("memory://") || storeUrl.equals("memory:")) {
       return MemoryExportProvider.of("demo", "bucketdisk demo volume (in memory, 1 GiB)", DEMO_SIZE);
     }
     if (storeUrl.startsWith("file://") || storeUrl.startsWith("s3://")) {
-      return StoreWiring.gatewayProvider(storeUrl, control, runDir, cacheSize,
+      return StoreWiring.gatewayProvider(storeUrl, control, runDir, cacheSize, disk,
           ops == null ? io.bucketdisk.store.StoreMetrics.NONE : ops.storeMetrics());
     }
     throw new UserError("--store " + ObjectStores.redact(storeUrl) + ": use memory://, file:///abs/dir or s3://bucket/prefix");

@@ -3,6 +3,7 @@ package io.bucketdisk.app;
 import io.bucketdisk.store.object.ObjectStores;
 import io.bucketdisk.common.size.ByteSize;
 import io.bucketdisk.engine.cache.CacheConfig;
+import io.bucketdisk.engine.cache.DiskTier;
 import io.bucketdisk.engine.volume.VolumeRegistry;
 import io.bucketdisk.nbd.export.VolumeExportProvider;
 import io.bucketdisk.nbd.control.GatewayControlServer;
@@ -42,11 +43,17 @@ final class StoreWiring {
    */
   static VolumeExportProvider gatewayProvider(String storeUrl, String control, @Nullable Path runDir,
       String cacheSize, io.bucketdisk.store.StoreMetrics metrics) {
+    return gatewayProvider(storeUrl, control, runDir, cacheSize, null, metrics);
+  }
+
+  /** As above, with {@code disk} (null: none) as the cache's disk tier. */
+  static VolumeExportProvider gatewayProvider(String storeUrl, String control, @Nullable Path runDir,
+      String cacheSize, @Nullable DiskTier disk, io.bucketdisk.store.StoreMetrics metrics) {
     CacheConfig config = cacheConfig(cacheSize);
     LeaseOwner owner = runDir == null ? LeaseOwner.instance(gatewayId(), control, java.util.Set.of())
         : InstanceLock.acquire(runDir, gatewayId(), control);
     try {
-      return VolumeExportProvider.forStore(URI.create(storeUrl), owner, config, null, metrics);
+      return VolumeExportProvider.forStore(URI.create(storeUrl), owner, config, disk, null, metrics);
     } catch (IllegalArgumentException e) {
       throw new UserError("--store " + ObjectStores.redact(storeUrl) + ": " + e.getMessage());
     } catch (IOException e) {
@@ -61,11 +68,16 @@ final class StoreWiring {
 
   static VolumeExportProvider devProvider(Path data, long demoSize, CacheConfig config,
       io.bucketdisk.store.StoreMetrics metrics) {
+    return devProvider(data, demoSize, config, null, metrics);
+  }
+
+  static VolumeExportProvider devProvider(Path data, long demoSize, CacheConfig config, @Nullable DiskTier disk,
+      io.bucketdisk.store.StoreMetrics metrics) {
     Path dir = data.toAbsolutePath().normalize();
     try {
       Files.createDirectories(dir);
       LeaseOwner owner = InstanceLock.acquire(dir, "dev", "unix://" + dir.resolve("control.sock"));
-      return VolumeExportProvider.forStore(dir.toUri(), owner, config, VolumeSpec.of("demo", demoSize), metrics);
+      return VolumeExportProvider.forStore(dir.toUri(), owner, config, disk, VolumeSpec.of("demo", demoSize), metrics);
     } catch (IOException e) {
       throw new UserError("--data " + data + ": cannot use it as a store: " + e.getMessage());
     }
@@ -80,6 +92,33 @@ final class StoreWiring {
     }
     checkHeap(cacheSize, config.cacheBytes(), Runtime.getRuntime().maxMemory());
     return config;
+  }
+
+  /**
+   * The disk tier of {@code --disk-cache DIR --disk-cache-size SIZE}: both or neither (null: none); one-line errors
+   * for a missing directory, a bad size or too little free space.
+   */
+  static @Nullable DiskTier diskTier(@Nullable Path dir, @Nullable String size) {
+    if (dir == null && size == null) {
+      return null;
+    }
+    if (dir == null || size == null) {
+      throw new UserError("--disk-cache and --disk-cache-size go together: give both (e.g. --disk-cache "
+          + "/var/cache/bucketdisk --disk-cache-size 100Gi) or neither");
+    }
+    long bytes;
+    try {
+      bytes = ByteSize.parse(size).bytes();
+    } catch (IllegalArgumentException e) {
+      throw new UserError("--disk-cache-size: " + e.getMessage());
+    }
+    try {
+      return DiskTier.open(dir, bytes);
+    } catch (IllegalArgumentException e) {
+      throw new UserError("--disk-cache " + dir + " --disk-cache-size " + size + ": " + e.getMessage());
+    } catch (IOException e) {
+      throw new UserError("--disk-cache " + dir + ": cannot create the cache file: " + e.getMessage());
+    }
   }
 
   /** Heap the process needs beside its cache: requests, connections, the store client (measured: about 100 MiB). */

@@ -30,6 +30,9 @@ class LauncherTest {
     assertThat(launch("gateway", "--cache-size", "1G")).contains(" -Xmx1077m ");
     assertThat(launch("dev")).as("dev's default cache, 1Gi").contains(" -Xmx1152m ");
     assertThat(launch("gateway", "--cache-size", "64Mi")).as("at least 16 MiB of headroom").contains(" -Xmx144m ");
+    assertThat(launch("gateway", "--cache-size", "256Mi", "--disk-cache", "/d", "--disk-cache-size", "100Gi"))
+        .as("plus the disk tier's index, 128 bytes per 64 KiB slot").contains(" -Xmx536m ");
+    assertThat(launch("dev", "--disk-cache-size=2Gi")).contains(" -Xmx1156m ");
     assertThat(launch("--help")).doesNotContain("-Xmx");
     assertThat(launch("volume", "ls", "--store", "file:///x")).doesNotContain("-Xmx");
     assertThat(launch("gateway", "--cache-size", "1.5Gi")).as("left to the command's own error").doesNotContain("-Xmx");

@@ -2,6 +2,7 @@ package io.bucketdisk.engine.cache;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
@@ -31,7 +32,11 @@ import org.jspecify.annotations.Nullable;
  * Caffeine, and {@link #offer} hands what the recent tier pushed out to Caffeine's admission. A volume calls the
  * admitting methods only inside its dirty-map transition for the chunk, so a chunk is never clean and dirty at once.
  *
- * <p>Thread safe. Closing a volume removes its clean chunks.
+ * <p><b>The disk tier</b> ({@link DiskTier}, optional) is below both: what Caffeine evicts (including what the recent
+ * tier pushed out and Caffeine's admission then refused) is queued for it with its chunk's stripe stamp, and reads
+ * look there after RAM and before the store. It is not part of the byte budget; its own file bounds it.
+ *
+ * <p>Thread safe. Closing a volume removes its clean chunks, in RAM and on disk.
  */
 public final class ChunkCache {
   static final int SEGMENTS_IN_FLIGHT = 4;
@@ -52,9 +57,18 @@ public final class ChunkCache {
   private final long lendStep;
   /** What {@link #lendUnusedSpace} last lent, over {@code wholeBytes}; guarded by this. */
   private long lent;
+  private final @Nullable DiskTier disk;
+  /** The open volumes whose clean data may go to the disk tier, and how it checks that it is still current. */
+  private final ConcurrentHashMap<ChunkOwner, DiskTier.Guard> guards = new ConcurrentHashMap<>();
 
   public ChunkCache(CacheConfig config) {
+    this(config, null);
+  }
+
+  /** With {@code disk} (may be null: none) below the clean RAM tiers; what they evict is written there. */
+  public ChunkCache(CacheConfig config, @Nullable DiskTier disk) {
     this.config = config;
+    this.disk = disk;
     long recentBytes = config.cleanBytes() / 2 / config.chunkSize() * config.chunkSize();
     this.recent = new RecentChunks(recentBytes);
     this.wholeBytes = Math.max(0, config.cleanBytes() - recentBytes);
@@ -62,6 +76,11 @@ public final class ChunkCache {
         .maximumWeight(wholeBytes)
         .weigher((CleanKey k, Object v) -> v instanceof ChunkBuffer b ? b.valid.limit() : ((byte[]) v).length)
         .executor(Runnable::run)
+        .evictionListener((CleanKey k, Object v, RemovalCause cause) -> {
+          if (k != null && v != null && cause.wasEvicted()) {
+            toDisk(k, v);
+          }
+        })
         .build();
     this.limiter = new DirtyLimiter(config.dirtyBytes());
     this.transferBytes = (long) (config.uploadParallelism() + config.loadParallelism()) * config.chunkSize();
@@ -84,6 +103,53 @@ public final class ChunkCache {
     if (lend != lent) {
       lent = lend;
       clean.policy().eviction().orElseThrow().setMaximum(wholeBytes + lend);
+    }
+  }
+
+  /**
+   * Caffeine evicted clean {@code value}: queue it for the disk tier with its chunk's stripe stamp now. Runs inside
+   * Caffeine's atomic removal, which a write's {@code becomeDirty} (removing the same key) is ordered with, so the stamp
+   * is one at which these bytes were current.
+   */
+  private void toDisk(CleanKey key, Object value) {
+    DiskTier.Guard guard;
+    if (disk == null || (guard = guards.get(key.owner())) == null) {
+      return;
+    }
+    switch (key) {
+      case ChunkKey c -> disk.offer(c.owner(), guard, c.index(), -1, value, ((ChunkBuffer) value).valid.limit(),
+          guard.stamp(c.index()));
+      case FragmentKey f -> disk.offer(f.owner(), guard, f.index(), f.granule(), value, ((byte[]) value).length,
+          guard.stamp(f.index()));
+    }
+  }
+
+  /** The disk tier, if there is one. */
+  public java.util.Optional<DiskTier> disk() {
+    return java.util.Optional.ofNullable(disk);
+  }
+
+  /** Lets {@code owner}'s evicted clean data go to the disk tier, published only while {@code guard} allows. */
+  void attach(ChunkOwner owner, DiskTier.Guard guard) {
+    if (disk != null) {
+      guards.put(owner, guard);
+    }
+  }
+
+  /** Granule {@code granule} of chunk {@code index} from the disk tier into {@code dst}; whether it was there. */
+  boolean diskRead(ChunkOwner owner, long index, int granule, java.nio.ByteBuffer dst) {
+    return disk != null && disk.read(owner, index, granule, dst);
+  }
+
+  /** The first {@code length} bytes of chunk {@code index} from the disk tier; whether all were there. */
+  boolean diskReadChunk(ChunkOwner owner, long index, byte[] dst, int length) {
+    return disk != null && disk.readChunk(owner, index, dst, length);
+  }
+
+  /** Drops chunk {@code index} (of {@code chunkSize}) from the disk tier (it becomes dirty); inside its transition. */
+  void removeFromDisk(ChunkOwner owner, long index, int chunkSize) {
+    if (disk != null) {
+      disk.removeChunk(owner, index, (chunkSize + DiskTier.SLOT - 1) / DiskTier.SLOT);
     }
   }
 
@@ -232,7 +298,11 @@ public final class ChunkCache {
 
   /** Drops every clean chunk of {@code owner} (its volume closed). */
   void invalidate(ChunkOwner owner) {
+    guards.remove(owner);
     recent.removeVolume(owner);
     clean.asMap().keySet().removeIf(k -> k.owner() == owner);
+    if (disk != null) {
+      disk.invalidate(owner);
+    }
   }
 }

@@ -181,7 +181,8 @@ final class ChunkLoads {
       counted = true;
       byte[] data = new byte[chunkSize];
       boolean stored;
-      stored = store.read(index, ByteBuffer.wrap(data));
+      // the disk tier's copy is current (see DiskTier), else the store; the stamp check below covers both
+      stored = shared.diskReadChunk(volume, index, data, chunkSize) || store.read(index, ByteBuffer.wrap(data));
       byte[] result = stored ? data : null;
       List<RecentChunks.Evicted> out = new ArrayList<>(0);
       // the buffer stops counting as a load before it can count as a clean chunk: never both at once

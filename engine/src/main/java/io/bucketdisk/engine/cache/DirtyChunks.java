@@ -309,6 +309,7 @@ final class DirtyChunks {
   private ChunkBuffer becomeDirty(long k, long @Nullable [] reserved) {
     ChunkBuffer c = shared.remove(new ChunkKey(volume, k));
     shared.removeFragments(volume, k, FragmentReads.granules(chunkSize));
+    shared.removeFromDisk(volume, k, chunkSize);
     stripes.incrementAndGet((int) (k & (STRIPES - 1)));
     dirtied.accept(k);
     ChunkBuffer b;

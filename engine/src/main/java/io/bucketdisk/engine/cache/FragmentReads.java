@@ -61,14 +61,46 @@ final class FragmentReads {
       }
       held[g - first] = b;
     }
+    copy(held, first, off, n, dst);
+    return true;
+  }
+
+  /** Copies {@code [off, off + n)} out of granules {@code held}, the first of which is granule {@code first}. */
+  private static void copy(byte[][] held, int first, int off, int n, ByteBuffer dst) {
     int pos = off;
     int end = off + n;
-    for (int g = first; g <= last; g++) {
+    for (int g = first; g < first + held.length; g++) {
       int from = pos - g * GRANULE;
       int len = Math.min(end, (g + 1) * GRANULE) - pos;
       dst.put(held[g - first], from, len);
       pos += len;
     }
+  }
+
+  /**
+   * Copies {@code [off, off + n)} into {@code dst} if the disk tier holds every granule of it, and keeps those
+   * granules in RAM if the chunk did not change since {@code stamp}; whether it did (else {@code dst} is untouched).
+   */
+  boolean copyFromDisk(long index, int off, int n, long stamp, ByteBuffer dst) {
+    if (shared.disk().isEmpty()) {
+      return false;
+    }
+    int first = off / GRANULE;
+    int last = (off + n - 1) / GRANULE;
+    byte[][] held = new byte[last - first + 1][];
+    for (int g = first; g <= last; g++) {
+      byte[] b = new byte[Math.min(GRANULE, chunkSize - g * GRANULE)];
+      if (!shared.diskRead(volume, index, g, ByteBuffer.wrap(b))) {
+        return false;
+      }
+      held[g - first] = b;
+    }
+    copy(held, first, off, n, dst);
+    dirty.whileClean(index, stamp, () -> {
+      for (int g = first; g <= last; g++) {
+        shared.admitFragment(new FragmentKey(volume, index, g), held[g - first]);
+      }
+    });
     return true;
   }
 

@@ -79,6 +79,21 @@ public final class VolumeCache implements Volume {
     this.stored = new StoredChunks(store, logIndex, counters);
     this.dirty = new DirtyChunks(owner, stored, shared, index -> loads().forget(index), writeLog::folded);
     this.loads = new ChunkLoads(owner, stored, shared, dirty, counters, this::isClosed);
+    shared.attach(owner, new DiskTier.Guard() {
+      @Override
+      public long stamp(long index) {
+        return dirty.stamp(index);
+      }
+
+      @Override
+      public boolean whileClean(long index, long stamp, Runnable publish) {
+        return !closed && dirty.whileClean(index, stamp, () -> {
+          if (!closed) {
+            publish.run();
+          }
+        });
+      }
+    });
     this.fragments = new FragmentReads(owner, stored, shared, dirty);
     this.streams = new ReadAheadStreams(shared.config().readAheadChunks(), chunkShift);
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
@@ -188,6 +203,10 @@ public final class VolumeCache implements Volume {
       }
       if (!stored.isStored(index)) {
         Zeros.fill(dst, n);
+        return;
+      }
+      if (small && fragments.copyFromDisk(index, off, n, stamp, dst)) {
+        counters.hit();
         return;
       }
       counters.miss();

@@ -77,6 +77,13 @@ public final class VolumeRegistry implements AutoCloseable {
    */
   public static VolumeRegistry forStore(URI storeUrl, LeaseOwner owner, CacheConfig config,
       @Nullable VolumeSpec createVolume, StoreMetrics metrics) throws IOException {
+    return forStore(storeUrl, owner, config, null, createVolume, metrics);
+  }
+
+  /** As above, with {@code disk} (null: none) as the cache's disk tier. */
+  public static VolumeRegistry forStore(URI storeUrl, LeaseOwner owner, CacheConfig config,
+      io.bucketdisk.engine.cache.@Nullable DiskTier disk, @Nullable VolumeSpec createVolume, StoreMetrics metrics)
+      throws IOException {
     VolumeCatalog catalog = VolumeCatalog.open(storeUrl, CatalogOptions.defaults().withMetrics(metrics));
     try {
       if (createVolume != null) {
@@ -86,7 +93,7 @@ public final class VolumeRegistry implements AutoCloseable {
       catalog.close();
       throw e;
     }
-    return new VolumeRegistry(new CatalogVolumeSource(catalog, owner), new ChunkCache(config), catalog);
+    return new VolumeRegistry(new CatalogVolumeSource(catalog, owner), new ChunkCache(config, disk), catalog);
   }
 
   public ChunkCache chunkCache() {

@@ -49,7 +49,14 @@ public final class VolumeExportProvider implements ExportProvider {
   /** As above, reporting the store's requests to {@code metrics}. */
   public static VolumeExportProvider forStore(URI storeUrl, LeaseOwner owner, CacheConfig config,
       @Nullable VolumeSpec createDefault, StoreMetrics metrics) throws IOException {
-    return new VolumeExportProvider(VolumeRegistry.forStore(storeUrl, owner, config, createDefault, metrics),
+    return forStore(storeUrl, owner, config, null, createDefault, metrics);
+  }
+
+  /** As above, with {@code disk} (null: none) as the cache's disk tier. */
+  public static VolumeExportProvider forStore(URI storeUrl, LeaseOwner owner, CacheConfig config,
+      io.bucketdisk.engine.cache.@Nullable DiskTier disk, @Nullable VolumeSpec createDefault, StoreMetrics metrics)
+      throws IOException {
+    return new VolumeExportProvider(VolumeRegistry.forStore(storeUrl, owner, config, disk, createDefault, metrics),
         createDefault == null ? null : createDefault.id());
   }
 

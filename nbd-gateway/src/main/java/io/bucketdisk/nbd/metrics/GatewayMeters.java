@@ -2,6 +2,7 @@ package io.bucketdisk.nbd.metrics;
 
 import io.bucketdisk.metrics.HealthCheck;
 import io.bucketdisk.engine.cache.ChunkCache;
+import io.bucketdisk.engine.cache.DiskTier;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.server.NbdListener;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -40,6 +41,37 @@ public final class GatewayMeters {
         .description("dirty bytes allowed before writers wait").register(registry);
     FunctionCounter.builder("bucketdisk.cache.dirty.waits", cache, c -> c.limiter().waits())
         .description("writes that waited for dirty budget (backpressure)").register(registry);
+    cache.disk().ifPresent(disk -> bind(disk, registry));
+  }
+
+  /** The cache's disk tier: its bound and use, hits and misses, what it wrote, pushed out, dropped or refused. */
+  private static void bind(DiskTier disk, MeterRegistry registry) {
+    Gauge.builder("bucketdisk.cache.disk.capacity", disk, DiskTier::capacityBytes).baseUnit("bytes")
+        .description("size of the disk tier's file (--disk-cache-size)").register(registry);
+    Gauge.builder("bucketdisk.cache.disk.used", disk, DiskTier::usedBytes).baseUnit("bytes")
+        .description("bytes of clean data the disk tier holds").register(registry);
+    counter(registry, disk, "hits", DiskTier::hits, false,
+        "64 KiB granules read from the disk tier instead of the store");
+    counter(registry, disk, "misses", DiskTier::misses, false,
+        "disk tier lookups that found nothing usable (then the store is read)");
+    counter(registry, disk, "written", DiskTier::bytesWritten, true, "bytes written to the disk tier");
+    counter(registry, disk, "read", DiskTier::bytesRead, true, "bytes served from the disk tier");
+    counter(registry, disk, "evictions", DiskTier::evictions, false,
+        "disk tier entries pushed out, least recently used first");
+    counter(registry, disk, "dropped", DiskTier::dropped, false,
+        "evicted chunks and granules not written because the write queue was full");
+    counter(registry, disk, "stale", DiskTier::stale, false,
+        "disk writes not published because their chunk changed meanwhile");
+    counter(registry, disk, "checksum.failures", DiskTier::checksumFailures, false,
+        "disk tier reads that failed their CRC32C (read from the store instead); should stay 0");
+    counter(registry, disk, "write.errors", DiskTier::writeErrors, false,
+        "disk tier writes that failed (the data is not kept)");
+  }
+
+  private static void counter(MeterRegistry registry, DiskTier disk, String name,
+      java.util.function.ToDoubleFunction<DiskTier> value, boolean bytes, String description) {
+    var b = FunctionCounter.builder("bucketdisk.cache.disk." + name, disk, value).description(description);
+    (bytes ? b.baseUnit("bytes") : b).register(registry);
   }
 
   /**
