@@ -166,11 +166,14 @@ final class LogMerger {
 
   /**
    * The run to merge next, oldest first, or null: for each class of {@link #BOUNDS} in turn, the first run of
-   * consecutive segments of that class or lower whose bytes reach its bound (merged into the next class); else the
-   * first run of {@link #STRANDED_RUN} or more segments of lower classes than the last (merged at their highest).
+   * consecutive segments of that class or lower whose bytes reach its bound, lengthened while it stays below the next
+   * bound (a merger that fell behind a sync writer catches up in fewer, larger merges), merged into the next class;
+   * else the first run of {@link #STRANDED_RUN} or more segments of lower classes than the last (merged at their
+   * highest).
    */
   static @Nullable Run pick(List<WriteLog.Stored> segments) {
     for (int k = 0; k < BOUNDS.length; k++) {
+      long cap = k + 1 < BOUNDS.length ? BOUNDS[k + 1] : 2 * BOUNDS[k];
       int from = 0;
       long total = 0;
       for (int i = 0; i < segments.size(); i++) {
@@ -182,7 +185,12 @@ final class LogMerger {
         }
         total += s.bytes();
         if (total >= BOUNDS[k] && i > from) {
-          return new Run(List.copyOf(segments.subList(from, i + 1)), k + 1);
+          int to = i + 1;
+          while (to < segments.size() && sizeClass(segments.get(to)) <= k
+              && total + segments.get(to).bytes() < cap) {
+            total += segments.get(to++).bytes();
+          }
+          return new Run(List.copyOf(segments.subList(from, to)), k + 1);
         }
       }
     }

@@ -22,11 +22,14 @@ class LogAdoptionTest {
   final byte[] model = new byte[(int) SIZE];
   VolumeCache volume;
 
-  /** A volume over {@link #store} with a fresh cache: what a gateway restart opens. */
+  /** A volume over {@code store} with a fresh cache of 12 chunks (4 dirty): what a gateway restart opens. */
+  static VolumeCache restart(MemoryChunkStore store, int chunk, int minLogChunks) {
+    return new VolumeCache(store, new ChunkCache(new CacheConfig(12L * chunk, 4L * chunk, chunk, 2, 2, 4,
+        Duration.ofSeconds(60), Duration.ofSeconds(20), Duration.ofSeconds(20), minLogChunks)));
+  }
+
   VolumeCache open(int minLogChunks) {
-    ChunkCache cache = new ChunkCache(new CacheConfig(12L * CHUNK, 4L * CHUNK, CHUNK, 2, 2, 4,
-        Duration.ofSeconds(60), Duration.ofSeconds(20), Duration.ofSeconds(20), minLogChunks));
-    volume = new VolumeCache(store, cache);
+    volume = restart(store, CHUNK, minLogChunks);
     return volume;
   }
 

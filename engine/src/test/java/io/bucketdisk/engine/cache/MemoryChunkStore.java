@@ -192,6 +192,11 @@ public final class MemoryChunkStore implements ChunkStore {
     }
   }
 
+  /** Stored segments a replay or an adoption takes (originals a merged one replaced are not counted). */
+  public int replayedSegments() {
+    return replayed().size();
+  }
+
   /** The stored segments a replay or an adoption takes, in order, with their bytes. */
   private List<Map.Entry<io.bucketdisk.store.log.LogRef, byte[]>> replayed() {
     synchronized (log) {
@@ -293,9 +298,11 @@ public final class MemoryChunkStore implements ChunkStore {
       readLog(last, offset, dst);
       return;
     }
+    beforeLogRead.run();
     maybeFail(-1);
     byte[] seg = merged.get(new io.bucketdisk.store.log.LogRef(first, last, 0));
     if (seg == null) {
+      logReadMisses.incrementAndGet();
       throw new StoreException(StoreException.Kind.NOT_FOUND, "log segment " + first + ".." + last + " is gone");
     }
     int at = dst.position();
@@ -307,14 +314,20 @@ public final class MemoryChunkStore implements ChunkStore {
   }
 
   public final AtomicLong logReads = new AtomicLong();
+  /** Log reads of a segment that is gone (trimmed, or dropped after a merge). */
+  public final AtomicLong logReadMisses = new AtomicLong();
+  /** Runs before every log read (race tests). */
+  public volatile Runnable beforeLogRead = () -> {};
   /** Flips the first byte of every ranged log read (integrity tests). */
   public volatile boolean corruptLogReads;
 
   @Override
   public void readLog(long seq, int offset, ByteBuffer dst) throws IOException {
+    beforeLogRead.run();
     maybeFail(-1);
     byte[] seg = log.get(seq);
     if (seg == null) {
+      logReadMisses.incrementAndGet();
       throw new StoreException(StoreException.Kind.NOT_FOUND, "log segment " + seq + " is trimmed");
     }
     int at = dst.position();
