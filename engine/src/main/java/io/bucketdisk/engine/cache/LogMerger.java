@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * the merged one. So applying the merged segment in the run's place gives what the originals would, whatever the
  * chunk objects hold ({@link ChunkStore#mergeLog}), and an extent the {@link LogIndex} names is always kept whole.
  *
- * <p><b>Steps.</b> Read each original whole (every CRC32C checked); build the merged segment
+ * <p><b>Steps.</b> Read each original whole ({@link #PARALLEL_READS} at a time, every CRC32C checked); build the merged segment
  * ({@link LogSegment.Builder}: a CRC32C per extent and over the directory); store it ({@link ChunkStore#mergeLog}:
  * fenced, its key naming the range, under the originals' highest epoch); swap the bookkeeping
  * ({@link WriteLog#merged}: segment list, stored bytes, live counts, index entries); delete the originals
@@ -60,6 +60,8 @@ final class LogMerger {
   static final long[] BOUNDS = {64 << 10, 1 << 20, 4 << 20};
   /** A run of this many segments under the largest bound is merged even when its bytes never reach it. */
   static final int STRANDED_RUN = 32;
+  /** Originals read at once by one merge. */
+  static final int PARALLEL_READS = 8;
 
   /** Where the bytes of an original extent went: segment {@code seq}, chunk, the extent's offset in the chunk. */
   private record Origin(long seq, long chunk, int storedStart) {}
@@ -76,7 +78,6 @@ final class LogMerger {
   private final int chunkSize;
   private final AtomicBoolean running = new AtomicBoolean();
   private volatile boolean stopped;
-  private volatile @Nullable Thread worker;
 
   LogMerger(ChunkStore store, LogIndex index, WriteLog writeLog, LogCompactor compactor, CacheCounters counters,
       Semaphore slots) {
@@ -95,7 +96,7 @@ final class LogMerger {
         || !running.compareAndSet(false, true)) {
       return;
     }
-    worker = Thread.ofVirtual().name("merge-" + store.volumeId()).start(() -> {
+    Thread.ofVirtual().name("merge-" + store.volumeId()).start(() -> {
       try {
         while (!stopped && !compactor.running() && !compactor.due() && slots.tryAcquire()) {
           try {
@@ -119,17 +120,19 @@ final class LogMerger {
     });
   }
 
-  /** Stops merging and waits for a merge in progress (the volume closes). */
+  /**
+   * Stops merging and waits for a merge in progress (the volume closes). A merger that started after the flag was
+   * read sees it set at its first step.
+   */
   void close() throws java.io.InterruptedIOException {
     stopped = true;
-    Thread t = worker;
-    if (t != null) {
-      try {
-        t.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new java.io.InterruptedIOException("interrupted waiting for a log merge");
+    try {
+      while (running.get()) {
+        Thread.sleep(2);
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted waiting for a log merge");
     }
   }
 
@@ -213,10 +216,7 @@ final class LogMerger {
   private void merge(List<WriteLog.Stored> run, int level) throws IOException {
     long first = run.getFirst().first();
     long last = run.getLast().last();
-    List<LogSegment.Decoded> originals = new ArrayList<>(run.size());
-    for (WriteLog.Stored s : run) {
-      originals.add(read(s));
-    }
+    List<LogSegment.Decoded> originals = readAll(run);
     // newest first: what a later extent (of the run, or named by the index after it) writes again is not kept
     Map<Long, ValidRanges> later = new HashMap<>();
     List<List<int[]>> kept = new ArrayList<>();
@@ -307,6 +307,36 @@ final class LogMerger {
       }
     }
     return null;
+  }
+
+  /** The segments of {@code run} whole, {@link #PARALLEL_READS} at a time. */
+  private List<LogSegment.Decoded> readAll(List<WriteLog.Stored> run) throws IOException {
+    List<java.util.concurrent.Future<LogSegment.Decoded>> reads = new ArrayList<>(run.size());
+    Semaphore permits = new Semaphore(PARALLEL_READS);
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (WriteLog.Stored s : run) {
+        permits.acquireUninterruptibly();
+        reads.add(pool.submit(() -> {
+          try {
+            return read(s);
+          } finally {
+            permits.release();
+          }
+        }));
+      }
+    }
+    List<LogSegment.Decoded> out = new ArrayList<>(run.size());
+    for (var f : reads) {
+      try {
+        out.add(f.get());
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted reading log segments to merge");
+      }
+    }
+    return out;
   }
 
   /** Segment {@code s} whole, every checksum checked. */

@@ -46,8 +46,12 @@ import org.slf4j.LoggerFactory;
  * adopted segment names is held, pending until folded at that version, and its segment trimmed once dead, like any
  * other.
  *
- * <p>Lock order: the append lock, then a buffer monitor; the tracker monitor ({@code this}) is taken alone. Thread
- * safe.
+ * <p><b>Merging.</b> The {@link LogMerger} replaces a run of stored segments with one ({@link #merged}): it takes
+ * their place in the segment list (numbered by the run's last number, covering the run), counts their live chunk
+ * versions, and the index entries naming them name it. It holds {@link #maintenance} throughout, as a trim does.
+ *
+ * <p>Lock order: the append lock, then a buffer monitor; {@link #maintenance} is never taken inside either, and the
+ * tracker monitor ({@code this}) is taken last (an index chunk's monitor inside it). Thread safe.
  */
 final class WriteLog {
   private static final Logger log = LoggerFactory.getLogger(WriteLog.class);

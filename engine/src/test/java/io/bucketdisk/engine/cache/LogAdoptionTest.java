@@ -66,6 +66,7 @@ class LogAdoptionTest {
   @Test
   void aSyncWritersSmallSegmentsAreMergedNotFoldedSoTheNextOpenReadsFewDirectories() throws Exception {
     open(1000); // the byte limit is never reached: only the segment count could start a compaction
+    store.writeDelayMillis = 1; // each request takes a while, as on S3 (else the writer outruns every merge)
     byte[] one = new byte[512];
     java.util.Random rnd = new java.util.Random(5);
     int flushes = LogCompactor.MAX_SEGMENTS + 200;
@@ -90,6 +91,7 @@ class LogAdoptionTest {
     assertThat(store.imageAfterReplay()).as("what a replay of the merged log gives").isEqualTo(model);
     assertThat(read(volume, 0, (int) SIZE)).as("reads served from merged segments").isEqualTo(model);
     volume.close();
+    store.writeDelayMillis = 0;
     open(1000);
     assertThat(read(volume, 0, (int) SIZE)).as("after adopting the merged log").isEqualTo(model);
   }
