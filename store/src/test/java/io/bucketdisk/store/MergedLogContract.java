@@ -105,7 +105,8 @@ abstract class MergedLogContract extends CatalogFixture {
       w.dropMerged(2, 3);
       assertThatThrownBy(() -> w.readLog(2, LogSegment.HEADER, ByteBuffer.allocate(10)))
           .as("a dropped original: the reader looks its extents up again")
-          .isInstanceOfSatisfying(StoreException.class, x -> assertThat(x.kind()).isEqualTo(StoreException.Kind.NOT_FOUND));
+          .isInstanceOfSatisfying(StoreException.class,
+              x -> assertThat(x.kind()).isEqualTo(StoreException.Kind.NOT_FOUND));
       assertThat(keys(Layout.logPrefix("v"))).containsExactlyInAnyOrder(Layout.logKey("v", 1, 1), mergedKey("v"),
           Layout.logKey("v", 4, 1));
     }

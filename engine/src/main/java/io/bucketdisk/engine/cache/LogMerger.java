@@ -30,14 +30,14 @@ import org.slf4j.LoggerFactory;
  * the merged one. So applying the merged segment in the run's place gives what the originals would, whatever the
  * chunk objects hold ({@link ChunkStore#mergeLog}), and an extent the {@link LogIndex} names is always kept whole.
  *
- * <p><b>Steps.</b> Read each original whole ({@link #PARALLEL_READS} at a time, every CRC32C checked); build the merged segment
- * ({@link LogSegment.Builder}: a CRC32C per extent and over the directory); store it ({@link ChunkStore#mergeLog}:
- * fenced, its key naming the range, under the originals' highest epoch); swap the bookkeeping
- * ({@link WriteLog#merged}: segment list, stored bytes, live counts, index entries); delete the originals
- * ({@link ChunkStore#dropMerged}). A read that took index entries naming an original before the swap and reads it
- * after the delete gets NOT_FOUND and looks again ({@link StoredChunks}). A crash before the delete leaves both; an
- * open takes the merged one and deletes the rest. A failed PUT changes nothing here; a failed delete leaves originals
- * that the trim of the merged segment, or the next open, deletes.
+ * <p><b>Steps.</b> Read each original whole ({@link #PARALLEL_READS} at a time, every CRC32C checked); build the merged
+ * segment ({@link LogSegment.Builder}: a CRC32C per extent and over the directory); store it
+ * ({@link ChunkStore#mergeLog}: fenced, its key naming the range, under the originals' highest epoch); swap the
+ * bookkeeping ({@link WriteLog#merged}: segment list, stored bytes, live counts, index entries); delete the originals
+ * ({@link ChunkStore#dropMerged}). A read that took index entries naming an original before the swap and reads it after
+ * the delete gets NOT_FOUND and looks again ({@link StoredChunks}). A crash before the delete leaves both; an open
+ * takes the merged one and deletes the rest. A failed PUT changes nothing here; a failed delete leaves originals that
+ * the trim of the merged segment, or the next open, deletes.
  *
  * <p><b>When.</b> Once the log holds {@link #MERGE_AT} segments, runs chosen by {@link #pick}, one merge at a time
  * per volume on a virtual thread and at most two gateway-wide ({@code ChunkCache#mergeSlots}), while no compaction
@@ -60,6 +60,8 @@ final class LogMerger {
   static final long[] BOUNDS = {64 << 10, 1 << 20, 4 << 20};
   /** A run of this many segments under the largest bound is merged even when its bytes never reach it. */
   static final int STRANDED_RUN = 32;
+  /** How long merging pauses after a failure. */
+  static final long RETRY_NANOS = 10_000_000_000L;
   /** Originals read at once by one merge. */
   static final int PARALLEL_READS = 8;
 
@@ -78,6 +80,8 @@ final class LogMerger {
   private final int chunkSize;
   private final AtomicBoolean running = new AtomicBoolean();
   private volatile boolean stopped;
+  /** After a failed merge none starts before this ({@link System#nanoTime}): a damaged log is not read each tick. */
+  private volatile long quietUntil = System.nanoTime();
 
   LogMerger(ChunkStore store, LogIndex index, WriteLog writeLog, LogCompactor compactor, CacheCounters counters,
       Semaphore slots) {
@@ -92,8 +96,8 @@ final class LogMerger {
 
   /** Starts merging on a virtual thread when the log holds {@link #MERGE_AT} segments and nothing else runs. */
   void mergeIfDue() {
-    if (stopped || store.readOnly() || writeLog.storedSegments() < MERGE_AT || compactor.running() || compactor.due()
-        || !running.compareAndSet(false, true)) {
+    if (stopped || store.readOnly() || System.nanoTime() - quietUntil < 0 || writeLog.storedSegments() < MERGE_AT
+        || compactor.running() || compactor.due() || !running.compareAndSet(false, true)) {
       return;
     }
     Thread.ofVirtual().name("merge-" + store.volumeId()).start(() -> {
@@ -112,8 +116,9 @@ final class LogMerger {
         if (fenced) {
           stopped = true;
         }
-        log.warn("volume {}: merging log segments failed{}: {}", store.volumeId(), fenced ? "" : " (will retry)",
-            e.getMessage());
+        quietUntil = System.nanoTime() + RETRY_NANOS;
+        log.warn("volume {}: merging log segments failed{}: {}", store.volumeId(),
+            fenced ? "" : " (will retry in 10 s)", e.getMessage());
       } finally {
         running.set(false);
       }

@@ -27,12 +27,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * unflushed writes at a random moment; while a FLUSH is in flight (its log segment uploading); while dirty chunks
  * are being folded into chunk objects (they fold 200 ms after their last change); while the next gateway replays
  * the log the previous one left (the kill lands between the NBD open and a random moment after it); and while the log
- * merger copies runs of small segments (a sync writer's {@code MERGE_AT} and more small FLUSHes). After every
+ * merger copies runs of small segments (a sync writer's 140 small FLUSHes, past {@code LogMerger.MERGE_AT}). After every
  * restart, every byte acknowledged before the last successful FLUSH is exactly there; a byte written after it holds
  * the flushed value or a value a later write wrote; and no write is torn within a chunk (its bytes that no other
  * later write touched are all new or all old).
  */
-@Timeout(600)
+@Timeout(900)
 class CacheKillDurabilityIT {
   static final int CMD_READ = 0;
   static final int CMD_WRITE = 1;
@@ -40,7 +40,7 @@ class CacheKillDurabilityIT {
   static final int SIZE = (int) GatewayMain.SIZE;
   static final int KILLS = 40;
   /** Small FLUSHes of a sync writer before a kill of the fifth kind: more than {@code LogMerger.MERGE_AT}. */
-  static final int SYNC_FLUSHES = 160;
+  static final int SYNC_FLUSHES = 140;
 
   Path dir;
   ChildJvm gateway;
