@@ -110,7 +110,7 @@ class WriteCoalescingTest {
   }
 
   @Test
-  void aSequentialWriterOverMoreThanTheDirtyCapStoresEachChunkOnceAndLogsNone() throws Exception {
+  void aSequentialWriterOverMoreThanTheDirtyCapStoresEachChunkOnceAndLogsAtMostTheLast() throws Exception {
     int chunks = 64;
     store = new MemoryChunkStore("vol", (long) chunks * CHUNK, CHUNK, false);
     store.writeDelayMillis = UPLOAD_MILLIS; // a slow store: writers wait for dirty space, chunks upload under pressure
@@ -128,7 +128,9 @@ class WriteCoalescingTest {
     volume.flush();
     assertThat(cache.limiter().waits()).as("writers waited for dirty space").isPositive();
     assertThat(store.logAppends.get()).as("log segments for whole chunks written in order").isLessThanOrEqualTo(1);
-    assertThat(store.writes.get()).as("chunk PUTs").isEqualTo(chunks);
+    // the final FLUSH may log the last chunk instead of waiting for its upload to start: once, not both
+    assertThat(store.writes.get()).as("chunk PUTs").isBetween((long) chunks - 1, (long) chunks);
+    assertThat(store.writes.get() + store.logAppends.get()).as("chunk PUTs + log segments").isEqualTo(chunks);
     assertThat(store.imageAfterReplay()).isEqualTo(model);
   }
 }
