@@ -4,6 +4,7 @@ import io.bucketdisk.store.log.SegmentDirectory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One open volume, as fixed-size chunks: the gateway cache's only view of the store.
@@ -116,6 +117,27 @@ public interface ChunkStore extends AutoCloseable {
    */
   default double leaseValidSeconds() {
     return Double.NaN;
+  }
+
+  /**
+   * The writer tenure this handle holds, or null when it holds no lease (read-only). When a later writable handle's
+   * tenure {@link Tenure#follows} an earlier one's, no other writer held the volume between them: the later handle
+   * opened exactly what the earlier one left in the store when it closed.
+   */
+  default @Nullable Tenure tenure() {
+    return null;
+  }
+
+  /**
+   * A writer's hold on a volume: the volume ({@code volume} id and creation time, so a volume deleted and created
+   * again under the same id is another) and the writer generation, which every new holder of the lease bumps.
+   */
+  record Tenure(String volume, long createdAtMillis, long generation) {
+    /** Whether this tenure is the one right after {@code earlier}, on the same volume. */
+    public boolean follows(Tenure earlier) {
+      return volume.equals(earlier.volume) && createdAtMillis == earlier.createdAtMillis
+          && generation == earlier.generation + 1;
+    }
   }
 
   /** Re-reads the manifest (size changes made by the controller). */

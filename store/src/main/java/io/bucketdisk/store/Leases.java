@@ -53,6 +53,9 @@ final class Leases {
         log.warn("volume {}: gateway {} takes over the {} of gateway {} ({})", cur.id(), owner.id(),
             gone ? "lease (at once: that process is gone)" : "expired lease", l.ownerId(), l.ownerAddress());
       }
+      if (!mine) {
+        next = next.withNextWriter();
+      }
       return next.withLease(new Lease(owner.id(), owner.address(), mine ? l.acquiredAtMillis() : now,
           now + options.leaseDuration().toMillis()));
     });

@@ -399,7 +399,7 @@ public final class VolumeCatalog implements AutoCloseable {
   private VolumeManifest createManifest(String id, long size, int chunkSize, Map<String, String> parameters,
       @Nullable ParentRef parent) throws IOException {
     VolumeManifest m = new VolumeManifest(VolumeManifest.FORMAT, id, size, chunkSize, 1, parent, null, State.READY,
-        parameters, Map.of(), Map.of(), manifests.millis());
+        parameters, Map.of(), Map.of(), manifests.millis(), 0);
     try {
       store.put(Layout.manifestKey(id), Codec.encode(m), WriteCondition.ifNoneMatch());
       log.info("volume {}: created, {} bytes, chunk {} bytes{}", id, size, chunkSize,

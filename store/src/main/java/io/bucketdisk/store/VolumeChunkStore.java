@@ -75,6 +75,7 @@ final class VolumeChunkStore implements ChunkStore {
   private final Outage renewals;
   private final List<Layer> layers;
   private final @Nullable LeaseOwner owner;
+  private final @Nullable Tenure tenure;
   private final boolean snapshotView;
   private final int chunkSize;
   private final ByteBuffer zeros;
@@ -102,6 +103,7 @@ final class VolumeChunkStore implements ChunkStore {
     this.renewals = new Outage(log, "volume " + dataVolume);
     this.layers = List.copyOf(layers);
     this.owner = owner;
+    this.tenure = owner == null ? null : new Tenure(m.id(), m.createdAtMillis(), m.writerGeneration());
     this.snapshotView = snapshotView;
     this.chunkSize = m.chunkSize();
     this.checked = new ChecksummedChunks(store, dataVolume, chunkSize, catalog.options().metrics());
@@ -287,6 +289,11 @@ final class VolumeChunkStore implements ChunkStore {
   @Override
   public boolean readOnly() {
     return owner == null;
+  }
+
+  @Override
+  public @Nullable Tenure tenure() {
+    return tenure;
   }
 
   @Override

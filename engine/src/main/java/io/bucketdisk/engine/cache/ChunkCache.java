@@ -3,6 +3,7 @@ package io.bucketdisk.engine.cache;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.RemovalCause;
+import io.bucketdisk.store.ChunkStore;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
@@ -36,7 +37,11 @@ import org.jspecify.annotations.Nullable;
  * tier pushed out and Caffeine's admission then refused) is queued for it with its chunk's stripe stamp, and reads
  * look there after RAM and before the store. It is not part of the byte budget; its own file bounds it.
  *
- * <p>Thread safe. Closing a volume removes its clean chunks, in RAM and on disk.
+ * <p><b>Closing a volume</b> removes its clean chunks, in RAM and on disk, unless it parks them: a writable volume
+ * that closed cleanly keeps its clean data (both tiers) for its next writable open if no other writer holds the
+ * volume in between ({@link ParkedVolumes}), so a client that reconnects finds its working set cached.
+ *
+ * <p>Thread safe.
  */
 public final class ChunkCache {
   static final int SEGMENTS_IN_FLIGHT = 4;
@@ -60,6 +65,7 @@ public final class ChunkCache {
   private final @Nullable DiskTier disk;
   /** The open volumes whose clean data may go to the disk tier, and how it checks that it is still current. */
   private final ConcurrentHashMap<ChunkOwner, DiskTier.Guard> guards = new ConcurrentHashMap<>();
+  private final ParkedVolumes parked = new ParkedVolumes(this::invalidate);
 
   public ChunkCache(CacheConfig config) {
     this(config, null);
@@ -294,6 +300,27 @@ public final class ChunkCache {
   /** Clean + dirty + scratch arrays held (in use or kept) + loads in flight: everything this cache holds now. */
   public long residentBytes() {
     return cleanBytes() + limiter.used() + scratchBytes() + loadingBytes.get();
+  }
+
+  /**
+   * Keeps {@code owner}'s clean data in RAM for the next writable open of its volume under the tenure after
+   * {@code tenure} ({@link ParkedVolumes}), in RAM and on disk: nothing writes it meanwhile, so what its recent tier
+   * pushes out goes straight to Caffeine's admission, and what Caffeine evicts of it is not written to disk (no guard).
+   */
+  void park(VolumeOwner owner, ChunkStore.Tenure tenure, long version) {
+    guards.remove(owner);
+    owner.demoteTo(this::offer);
+    parked.park(owner, tenure, version);
+  }
+
+  /** What a volume opened under {@code tenure} may take back of its parked clean data, or null. */
+  ParkedVolumes.@Nullable Parked reopen(ChunkStore.@Nullable Tenure tenure) {
+    return parked.reopen(tenure);
+  }
+
+  /** Number of closed volumes whose clean data is kept (tests). */
+  int parkedVolumes() {
+    return parked.size();
   }
 
   /** Drops every clean chunk of {@code owner} (its volume closed). */

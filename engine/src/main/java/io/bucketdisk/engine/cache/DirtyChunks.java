@@ -94,6 +94,11 @@ final class DirtyChunks {
     clock.accumulateAndGet(floor, Math::max);
   }
 
+  /** The highest version handed out so far. */
+  long lastVersion() {
+    return clock.get();
+  }
+
   /** The stripe stamp of {@code index}: moves on every transition of any index of its stripe. */
   long stamp(long index) {
     return stripes.get((int) (index & (STRIPES - 1)));

@@ -354,8 +354,7 @@ public final class DiskTier implements AutoCloseable {
       misses.increment();
       synchronized (this) {
         if (entries.remove(key, s)) {
-          used -= s.length();
-          free.push(s.slot());
+          release(s);
         }
       }
       if (corruptionLogged.compareAndSet(false, true)) {
@@ -380,8 +379,7 @@ public final class DiskTier implements AutoCloseable {
     for (int g = 0; g < granules; g++) {
       Slot s = entries.remove(new Key(owner, index, g));
       if (s != null) {
-        used -= s.length();
-        free.push(s.slot());
+        release(s);
       }
     }
   }
@@ -393,10 +391,15 @@ public final class DiskTier implements AutoCloseable {
       Map.Entry<Key, Slot> e = it.next();
       if (e.getKey().owner() == owner) {
         it.remove();
-        used -= e.getValue().length();
-        free.push(e.getValue().slot());
+        release(e.getValue());
       }
     }
+  }
+
+  /** Returns a removed entry's slot to the free list. */
+  private synchronized void release(Slot s) {
+    used -= s.length();
+    free.push(s.slot());
   }
 
   /** Stops the writer and deletes the file. */

@@ -53,7 +53,7 @@ public final class VolumeCache implements Volume {
   private final String volumeId;
   private final CacheCounters counters = new CacheCounters();
   /** This volume in the clean tiers' keys; a chunk pushed out of the recent tier comes back here. */
-  private final ChunkOwner owner = e -> loads().demote(e);
+  private final VolumeOwner owner;
   private final DirtyChunks dirty;
   private final ChunkLoads loads;
   private final FragmentReads fragments;
@@ -75,6 +75,12 @@ public final class VolumeCache implements Volume {
     }
     this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
     this.volumeId = store.volumeId();
+    ParkedVolumes.Parked kept = shared.reopen(store.tenure());
+    this.owner = kept != null ? kept.owner() : new VolumeOwner();
+    if (kept != null) {
+      log.info("volume {}: its clean data stays cached from its last open (no other writer since)", store.volumeId());
+    }
+    owner.demoteTo(e -> loads().demote(e));
     this.writeLog = new WriteLog(store, logIndex, counters, shared.segmentSlots());
     this.stored = new StoredChunks(store, logIndex, counters);
     this.dirty = new DirtyChunks(owner, stored, shared, index -> loads().forget(index), writeLog::folded);
@@ -98,7 +104,7 @@ public final class VolumeCache implements Volume {
     this.streams = new ReadAheadStreams(shared.config().readAheadChunks(), chunkShift);
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
-    dirty.versionsAbove(writeLog.adopt(store.adoptedLog()));
+    dirty.versionsAbove(Math.max(writeLog.adopt(store.adoptedLog()), kept == null ? 0 : kept.version()));
     this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, writeLog, counters, this::isClosed, () -> {
       writeLog.trimDeadAsync();
       compactor.compactIfDue();
@@ -525,7 +531,12 @@ public final class VolumeCache implements Volume {
     closed = true;
     scheduler.close();
     int lost = dirty.dropAll();
-    shared.invalidate(owner);
+    ChunkStore.Tenure tenure = store.tenure();
+    if (failure == null && lost == 0 && tenure != null) {
+      shared.park(owner, tenure, dirty.lastVersion());
+    } else {
+      shared.invalidate(owner);
+    }
     if (lost > 0) {
       log.error("volume {}: closed with {} chunks that could be neither stored nor logged; their last writes are lost",
           volumeId, lost);

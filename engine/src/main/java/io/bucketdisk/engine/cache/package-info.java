@@ -10,7 +10,8 @@
  *    ├─ UploadScheduler   when a dirty chunk goes (age, pressure, full, FLUSH/FUA) and who waits for it
  *    └─ ChunkUploader     one PUT, delete batch or merge GET at a time, reported back to DirtyChunks
  *  ChunkCache (per gateway): RecentChunks + Caffeine (clean), DirtyLimiter (dirty cap), ScratchChunks, load slots
- *    └─ DiskTier (optional) one file of 64 KiB slots below the clean tiers: what Caffeine evicts, read before a GET
+ *    ├─ DiskTier (optional) one file of 64 KiB slots below the clean tiers: what Caffeine evicts, read before a GET
+ *    └─ ParkedVolumes     closed volumes' clean data, kept for the next open under the following writer tenure
  * </pre>
  *
  * <p><b>Invariants.</b> (1) A dirty chunk is never in a clean tier, so eviction can only drop clean data. (2) A chunk

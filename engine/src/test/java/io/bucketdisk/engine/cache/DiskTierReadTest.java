@@ -122,6 +122,22 @@ class DiskTierReadTest {
     assertThat(disk.usedBytes()).isLessThanOrEqualTo(disk.capacityBytes());
   }
 
+  @Test
+  void aReopenUnderTheNextTenureReadsFromDiskAndAnotherTenureFromTheStore() throws Exception {
+    store.tenure = new io.bucketdisk.store.ChunkStore.Tenure("vol", 1, 1);
+    open();
+    randomPass();
+    wholePass();
+    volume.close();
+    store.tenure = new io.bucketdisk.store.ChunkStore.Tenure("vol", 1, 2);
+    volume = new VolumeCache(store, cache);
+    assertThat(wholePass()).as("whole chunks after a reconnect: from RAM and disk").isLessThanOrEqualTo(2);
+    volume.close();
+    store.tenure = new io.bucketdisk.store.ChunkStore.Tenure("vol", 1, 4); // another writer held generation 3
+    volume = new VolumeCache(store, cache);
+    assertThat(wholePass()).as("whole chunks after another writer: from the store").isEqualTo(CHUNKS);
+  }
+
   /**
    * Four threads, each reading and writing its own chunks at random while chunks are uploaded (100 ms age bound),
    * evicted and written to disk by the tier's own thread: every read returns what its thread last wrote.

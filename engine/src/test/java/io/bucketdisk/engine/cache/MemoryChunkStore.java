@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /** An in-memory {@link ChunkStore} for unit tests of the cache logic, with request counters and injected faults. */
 public final class MemoryChunkStore implements ChunkStore {
@@ -173,6 +174,13 @@ public final class MemoryChunkStore implements ChunkStore {
   public final java.util.concurrent.ConcurrentSkipListMap<Long, byte[]> log =
       new java.util.concurrent.ConcurrentSkipListMap<>();
   public final AtomicLong logAppends = new AtomicLong();
+  /** The writer tenure handles over this store report (null: none, as a read-only handle). */
+  public volatile ChunkStore.@Nullable Tenure tenure;
+
+  @Override
+  public ChunkStore.@Nullable Tenure tenure() {
+    return readOnly ? null : tenure;
+  }
   public volatile boolean failLog;
 
   /**

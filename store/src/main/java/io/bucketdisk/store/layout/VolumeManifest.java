@@ -19,6 +19,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code state}: {@link State#READY}, or {@link State#DELETED} when the user deleted the volume but snapshots
  *       or clones still need its chunks (hidden from get and list), or {@link State#DELETING} while its objects are
  *       being removed.
+ *   <li>{@code writerGeneration}: how many times a new holder took the lease (0 in manifests written before it was
+ *       counted). A writer that finds it one above the generation it held itself when it released the lease knows
+ *       that nobody else wrote the volume in between (the gateway keeps its clean cache across such a reopen).
  * </ul>
  */
 public record VolumeManifest(
@@ -33,7 +36,8 @@ public record VolumeManifest(
     Map<String, String> parameters,
     Map<String, SnapshotPin> snapshots,
     Map<String, Publication> publications,
-    long createdAtMillis) {
+    long createdAtMillis,
+    long writerGeneration) {
 
   public static final int FORMAT = 1;
 
@@ -65,26 +69,32 @@ public record VolumeManifest(
 
   public VolumeManifest withLease(@Nullable Lease newLease) {
     return new VolumeManifest(format, id, sizeBytes, chunkSize, epoch, parent, newLease, state, parameters,
-        snapshots, publications, createdAtMillis);
+        snapshots, publications, createdAtMillis, writerGeneration);
+  }
+
+  /** The same with the next writer generation: a new holder took the lease (see {@link #writerGeneration}). */
+  public VolumeManifest withNextWriter() {
+    return new VolumeManifest(format, id, sizeBytes, chunkSize, epoch, parent, lease, state, parameters, snapshots,
+        publications, createdAtMillis, writerGeneration + 1);
   }
 
   public VolumeManifest withSize(long newSize) {
     return new VolumeManifest(format, id, newSize, chunkSize, epoch, parent, lease, state, parameters, snapshots,
-        publications, createdAtMillis);
+        publications, createdAtMillis, writerGeneration);
   }
 
   public VolumeManifest withState(State newState) {
     return new VolumeManifest(format, id, sizeBytes, chunkSize, epoch, parent, lease, newState, parameters,
-        snapshots, publications, createdAtMillis);
+        snapshots, publications, createdAtMillis, writerGeneration);
   }
 
   public VolumeManifest withSnapshots(long newEpoch, Map<String, SnapshotPin> newSnapshots) {
     return new VolumeManifest(format, id, sizeBytes, chunkSize, newEpoch, parent, lease, state, parameters,
-        newSnapshots, publications, createdAtMillis);
+        newSnapshots, publications, createdAtMillis, writerGeneration);
   }
 
   public VolumeManifest withPublications(Map<String, Publication> newPublications) {
     return new VolumeManifest(format, id, sizeBytes, chunkSize, epoch, parent, lease, state, parameters, snapshots,
-        newPublications, createdAtMillis);
+        newPublications, createdAtMillis, writerGeneration);
   }
 }
