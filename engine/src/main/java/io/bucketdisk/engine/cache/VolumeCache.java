@@ -64,6 +64,7 @@ public final class VolumeCache implements Volume {
   private final LogIndex logIndex = new LogIndex();
   private final StoredChunks stored;
   private final LogCompactor compactor;
+  private final BlockStatus status;
   private volatile boolean closed;
 
   public VolumeCache(ChunkStore store, ChunkCache shared) {
@@ -103,6 +104,7 @@ public final class VolumeCache implements Volume {
     this.fragments = new FragmentReads(owner, stored, shared, dirty);
     this.streams = new ReadAheadStreams(shared.config().readAheadChunks(), chunkShift);
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
+    this.status = new BlockStatus(dirty, loads, stored, logIndex, store, chunkShift);
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
     dirty.versionsAbove(Math.max(writeLog.adopt(store.adoptedLog()), kept == null ? 0 : kept.version()));
     this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, writeLog, counters, this::isClosed, () -> {
@@ -405,64 +407,7 @@ public final class VolumeCache implements Volume {
   @Override
   public void blockStatus(ExtentMap map, long offset, long length, boolean one, ExtentSink sink) throws IOException {
     checkOpen();
-    ChunkFlags flags = switch (map) {
-      case ALLOCATION -> this::allocation;
-      case DIRTY -> index -> dirty.notDurable(index) ? ExtentMap.DIRTY_FLAG : 0;
-      case DEPTH -> this::depth;
-    };
-    extents(offset, length, one, flags, sink);
-  }
-
-  /** {@code base:allocation} flags of chunk {@code index}, without reading data. */
-  private int allocation(long index) {
-    return switch (dirty.state(index)) {
-      case ZEROED -> ExtentMap.HOLE | ExtentMap.ZERO;
-      case DATA -> 0;
-      case CLEAN -> loads.cached(index) || stored.isStored(index) ? 0 : ExtentMap.HOLE | ExtentMap.ZERO;
-    };
-  }
-
-  /** The layer chunk {@code index} reads from: 0 zeros, 1 this volume, 2 its parent, ... */
-  private int depth(long index) {
-    return switch (dirty.state(index)) {
-      case ZEROED -> 0;
-      case DATA -> 1;
-      case CLEAN -> logIndex.has(index) ? 1 : store.depth(index);
-    };
-  }
-
-  /** Chunk-granular flags for block status. */
-  @FunctionalInterface
-  private interface ChunkFlags {
-    int flags(long index);
-  }
-
-  /**
-   * Emits extents for {@code [offset, offset + length)} (clipped to the volume), merging neighbouring chunks with
-   * equal flags; stops when {@code sink} declines or after one extent with {@code one}.
-   */
-  private void extents(long offset, long length, boolean one, ChunkFlags flags, ExtentSink sink) {
-    long end = Math.min(offset + length, size());
-    long pos = offset;
-    if (pos >= end) {
-      sink.extent(length, 0);
-      return;
-    }
-    long runStart = pos;
-    int runFlags = flags.flags(pos >>> chunkShift);
-    pos = ((pos >>> chunkShift) + 1) << chunkShift;
-    while (pos < end) {
-      int f = flags.flags(pos >>> chunkShift);
-      if (f != runFlags) {
-        if (!sink.extent(pos - runStart, runFlags) || one) {
-          return;
-        }
-        runStart = pos;
-        runFlags = f;
-      }
-      pos += chunkSize;
-    }
-    sink.extent(end - runStart, runFlags);
+    status.report(map, offset, length, size(), one, sink);
   }
 
   // ---------------------------------------------------------------- checks, close
