@@ -64,6 +64,7 @@ public final class VolumeCache implements Volume {
   private final LogIndex logIndex = new LogIndex();
   private final StoredChunks stored;
   private final LogCompactor compactor;
+  private final LogMerger merger;
   private volatile boolean closed;
 
   public VolumeCache(ChunkStore store, ChunkCache shared) {
@@ -98,10 +99,12 @@ public final class VolumeCache implements Volume {
     this.streams = new ReadAheadStreams(shared.config().readAheadChunks(), chunkShift);
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
+    this.merger = new LogMerger(store, logIndex, writeLog, compactor, counters, shared.mergeSlots());
     dirty.versionsAbove(writeLog.adopt(store.adoptedLog()));
     this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, writeLog, counters, this::isClosed, () -> {
       writeLog.trimDeadAsync();
       compactor.compactIfDue();
+      merger.mergeIfDue();
     });
     scheduler.start();
   }
@@ -342,6 +345,7 @@ public final class VolumeCache implements Volume {
   public void flush() throws IOException {
     checkOpen();
     logAll();
+    merger.mergeIfDue(); // a sync writer adds segments faster than the tick may look
   }
 
   /**
@@ -513,6 +517,11 @@ public final class VolumeCache implements Volume {
       logAll();
     } catch (IOException e) {
       failure = e;
+    }
+    try {
+      merger.close();
+    } catch (IOException e) {
+      failure = failure == null ? e : failure;
     }
     if (failure == null && !store.readOnly()) {
       try {
