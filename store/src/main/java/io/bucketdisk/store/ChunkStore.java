@@ -105,8 +105,42 @@ public interface ChunkStore extends AutoCloseable {
   void readLog(long seq, int offset, ByteBuffer dst) throws IOException;
 
   /**
-   * Deletes every log segment numbered at most {@code throughSeq}, of any epoch (adopted ones too): their extents are
-   * in the chunk objects. Fenced like {@link #write}.
+   * Like {@link #readLog(long, int, ByteBuffer)}, of the segment covering {@code [first, last]}: a merged one
+   * ({@link #mergeLog}) when {@code first < last}. Throws {@code NOT_FOUND} once it is trimmed, or replaced by a merge
+   * and dropped: the caller looks its extents up again.
+   */
+  default void readLog(long first, long last, int offset, ByteBuffer dst) throws IOException {
+    if (first != last) {
+      throw new StoreException(StoreException.Kind.NOT_FOUND, "no merged log segment " + first + ".." + last);
+    }
+    readLog(last, offset, dst);
+  }
+
+  /**
+   * Stores {@code segment} (a finished {@code LogSegment.Builder}) as the merge of this handle's segments numbered
+   * {@code first} to {@code last}, a run of them in the log, each wholly inside the range: it must hold their
+   * extents in their order, less only bytes a later segment (inside the range or after it) writes again, so that
+   * applying it in their place gives the same bytes. The key names the range; the epoch is the highest of the
+   * originals, so the merged segment takes exactly their place in replay order. The originals stay readable until
+   * {@link #dropMerged}; a crash in between leaves both, and an open takes the merged one and deletes the rest.
+   * Fenced like {@link #appendLog}: a fenced handle stores nothing, and a PUT that outlived the lease is not
+   * acknowledged.
+   */
+  default void mergeLog(long first, long last, ByteBuffer segment) throws IOException {
+    throw new StoreException(StoreException.Kind.PERMANENT, "volume " + volumeId() + ": log merging unsupported");
+  }
+
+  /**
+   * Deletes the segments the merged segment {@code [first, last]} ({@link #mergeLog}) replaced; reads of them throw
+   * {@code NOT_FOUND} from now on. Fenced like {@link #trimLog}.
+   */
+  default void dropMerged(long first, long last) throws IOException {
+    throw new StoreException(StoreException.Kind.PERMANENT, "volume " + volumeId() + ": log merging unsupported");
+  }
+
+  /**
+   * Deletes every log segment numbered at most {@code throughSeq} (a merged one when its whole range is), of any
+   * epoch (adopted ones too): their extents are in the chunk objects. Fenced like {@link #write}.
    */
   void trimLog(long throughSeq) throws IOException;
 

@@ -529,8 +529,32 @@ final class VolumeChunkStore implements ChunkStore {
   }
 
   @Override
+  public void mergeLog(long first, long last, ByteBuffer segment) throws IOException {
+    checkWritable();
+    epochLock.readLock().lock();
+    try {
+      checkLease();
+      writeLog.merge(first, last, segment);
+      checkLease(); // as for appendLog: a merged PUT that outlived the lease is not acknowledged
+    } finally {
+      epochLock.readLock().unlock();
+    }
+  }
+
+  @Override
+  public void dropMerged(long first, long last) throws IOException {
+    checkWritable(); // a fenced writer deletes nothing
+    writeLog.dropMerged(first, last);
+  }
+
+  @Override
   public void readLog(long seq, int offset, ByteBuffer dst) throws IOException {
-    writeLog.read(seq, offset, dst);
+    writeLog.read(seq, seq, offset, dst);
+  }
+
+  @Override
+  public void readLog(long first, long last, int offset, ByteBuffer dst) throws IOException {
+    writeLog.read(first, last, offset, dst);
   }
 
   @Override

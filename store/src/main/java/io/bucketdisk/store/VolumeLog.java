@@ -56,9 +56,21 @@ final class VolumeLog {
   private final String prefix;
   private final StoreMetrics metrics;
   private volatile long nextSeq = 1;
-  /** The epoch each segment this writer stored went out under, until trimmed (a snapshot moves the epoch). */
-  private final java.util.concurrent.ConcurrentSkipListMap<Long, Long> appended =
+  /**
+   * The epoch each segment this writer stored, adopted or merged went out under, by its range, until trimmed or
+   * replaced by a merge (a snapshot moves the epoch).
+   */
+  private final java.util.concurrent.ConcurrentSkipListMap<Span, Long> appended =
       new java.util.concurrent.ConcurrentSkipListMap<>();
+
+  /** The numbers {@code [first, last]} a segment covers, ordered by last then first. */
+  private record Span(long first, long last) implements Comparable<Span> {
+    @Override
+    public int compareTo(Span o) {
+      int c = Long.compare(last, o.last);
+      return c != 0 ? c : Long.compare(first, o.first);
+    }
+  }
 
   VolumeLog(ObjectStore store, String volume, StoreMetrics metrics) {
     this.store = store;
@@ -83,10 +95,9 @@ final class VolumeLog {
     do {
       ListPage page = store.list(prefix, token, 1000);
       for (ObjectInfo o : page.objects()) {
-        long seq = Layout.logSeq(o.key(), prefix.length());
-        long epoch = Layout.logEpoch(o.key(), prefix.length());
-        if (seq >= 0 && epoch >= 0) {
-          out.put(new LogRef(seq, epoch), o.size());
+        LogRef r = Layout.logRef(o.key(), prefix.length());
+        if (r != null) {
+          out.put(r, o.size());
         }
       }
       token = page.nextToken();
@@ -104,21 +115,72 @@ final class VolumeLog {
     ByteBuffer s = segment.duplicate();
     LogSegment.stamp(s, seq, epoch);
     store.put(Layout.logKey(volume, seq, epoch), s);
-    appended.put(seq, epoch);
+    appended.put(new Span(seq, seq), epoch);
     nextSeq = Math.max(nextSeq, seq + 1);
   }
 
   /**
-   * Reads {@code dst.remaining()} bytes at {@code offset} of segment {@code seq}, which this writer stored or
-   * adopted.
+   * Stamps and stores {@code segment} as the merge of this writer's segments {@code [first, last]} (they must be
+   * a run of them, each inside the range), under the highest epoch among them: a merged segment never moves ahead of
+   * a later segment of the same writer in replay order. The originals stay until {@link #dropMerged}.
    */
-  void read(long seq, int offset, ByteBuffer dst) throws IOException {
-    Long epoch = appended.get(seq);
-    if (epoch == null) {
-      throw new StoreException(Kind.NOT_FOUND, "volume " + volume + ": log segment " + seq
-          + " was neither stored nor adopted by this writer, or is trimmed");
+  void merge(long first, long last, ByteBuffer segment) throws IOException {
+    long epoch = -1;
+    long next = first;
+    for (var e : appended.subMap(new Span(Long.MIN_VALUE, first), true, new Span(Long.MAX_VALUE, last), true)
+        .entrySet()) {
+      Span r = e.getKey();
+      if (r.first() < first) {
+        continue;
+      }
+      if (r.first() > next || r.last() < next) {
+        throw new IllegalArgumentException("volume " + volume + ": log segments " + first + ".." + last
+            + " are not a run of this writer's segments (" + r + ")");
+      }
+      next = r.last() + 1;
+      epoch = Math.max(epoch, e.getValue());
     }
-    String key = Layout.logKey(volume, seq, epoch);
+    if (next != last + 1 || epoch < 0) {
+      throw new IllegalArgumentException("volume " + volume + ": log segments " + first + ".." + last
+          + " are not all this writer's");
+    }
+    ByteBuffer s = segment.duplicate();
+    LogSegment.stamp(s, last, epoch);
+    store.put(Layout.logKey(volume, new LogRef(first, last, epoch)), s);
+    appended.put(new Span(first, last), epoch);
+  }
+
+  /** Deletes the segments the merged segment {@code [first, last]} replaced (those of this writer inside it). */
+  void dropMerged(long first, long last) throws IOException {
+    Span merged = new Span(first, last);
+    if (!appended.containsKey(merged)) {
+      throw new IllegalArgumentException("volume " + volume + ": no merged log segment " + first + ".." + last);
+    }
+    List<Span> inside = new ArrayList<>();
+    List<String> keys = new ArrayList<>();
+    for (var e : appended.subMap(new Span(Long.MIN_VALUE, first), true, new Span(Long.MAX_VALUE, last), true)
+        .entrySet()) {
+      Span r = e.getKey();
+      if (r.first() >= first && !r.equals(merged)) {
+        inside.add(r);
+        keys.add(Layout.logKey(volume, new LogRef(r.first(), r.last(), e.getValue())));
+      }
+    }
+    inside.forEach(appended::remove); // readers of them now fail NOT_FOUND and look again
+    delete(keys);
+  }
+
+  /**
+   * Reads {@code dst.remaining()} bytes at {@code offset} of segment {@code [first, seq]}, which this writer stored,
+   * adopted or merged.
+   */
+  void read(long first, long seq, int offset, ByteBuffer dst) throws IOException {
+    Long epoch = appended.get(new Span(first, seq));
+    if (epoch == null) {
+      throw new StoreException(Kind.NOT_FOUND, "volume " + volume + ": log segment " + first + ".." + seq
+          + " was neither stored, adopted nor merged by this writer, or is trimmed or merged");
+    }
+    String key = Layout.logKey(volume, new LogRef(first, seq, epoch));
     int want = dst.remaining();
     int n = store.read(key, offset, dst);
     if (n < 0) {
@@ -130,16 +192,16 @@ final class VolumeLog {
     }
   }
 
-  /** Deletes every segment numbered at most {@code throughSeq}, of any epoch. */
+  /** Deletes every segment numbered at most {@code throughSeq} (a merged one: its whole range), of any epoch. */
   void trim(long throughSeq) throws IOException {
     List<String> keys = new ArrayList<>();
     for (LogRef r : listed()) {
       if (r.seq() <= throughSeq) {
-        keys.add(Layout.logKey(volume, r.seq(), r.epoch()));
+        keys.add(Layout.logKey(volume, r));
       }
     }
     delete(keys);
-    appended.headMap(throughSeq, true).clear();
+    appended.headMap(new Span(Long.MAX_VALUE, throughSeq), true).clear();
   }
 
   /**
@@ -179,7 +241,7 @@ final class VolumeLog {
     }
     List<String> keys = new ArrayList<>(all.size());
     for (LogRef r : all) {
-      keys.add(Layout.logKey(volume, r.seq(), r.epoch()));
+      keys.add(Layout.logKey(volume, r));
     }
     delete(keys);
     nextSeq = max + 1;
@@ -217,19 +279,19 @@ final class VolumeLog {
     java.util.Set<LogRef> applied = new java.util.HashSet<>(order);
     for (LogRef r : all.keySet()) {
       if (!applied.contains(r)) {
-        skipped.add(Layout.logKey(volume, r.seq(), r.epoch()));
+        skipped.add(Layout.logKey(volume, r));
       }
     }
     if (!skipped.isEmpty()) {
-      log.warn("volume {}: the adopted log skips {} of {} segments (a fenced writer's late PUT, or after a gap); "
-          + "deleting them", volume, skipped.size(), all.size());
+      log.warn("volume {}: the adopted log skips {} of {} segments (a fenced writer's late PUT, after a gap, or "
+          + "replaced by a merged segment); deleting them", volume, skipped.size(), all.size());
       delete(skipped);
     }
     List<SegmentDirectory> kept = new ArrayList<>(out.size());
     long extents = 0;
     for (SegmentDirectory d : out) {
       kept.add(within(d, chunkSize, count));
-      appended.put(d.seq(), d.epoch());
+      appended.put(new Span(d.first(), d.seq()), d.epoch());
       extents += d.entries().size();
     }
     nextSeq = max + 1;
@@ -270,7 +332,7 @@ final class VolumeLog {
 
   /** The directory of segment {@code r} of {@code size} bytes (see the class note for the reads). */
   private SegmentDirectory directory(LogRef r, long size) throws IOException {
-    String key = Layout.logKey(volume, r.seq(), r.epoch());
+    String key = Layout.logKey(volume, r);
     try {
       SegmentDirectory d;
       if (size <= WHOLE_READ_BYTES) {
@@ -291,7 +353,7 @@ final class VolumeLog {
       if (d.seq() != r.seq() || d.epoch() != r.epoch()) {
         throw new LogSegment.DamagedException("header says seq " + d.seq() + " epoch " + d.epoch());
       }
-      return d;
+      return d.covering(r.first());
     } catch (LogSegment.DamagedException e) {
       throw damaged(key, e);
     }
@@ -338,11 +400,11 @@ final class VolumeLog {
     if (in.size() < d.entries().size()) {
       log.warn("volume {}: log segment {} names chunks past the volume's end; skipped", volume, d.seq());
     }
-    return new SegmentDirectory(d.seq(), d.epoch(), d.bytes(), List.copyOf(in));
+    return new SegmentDirectory(d.seq(), d.epoch(), d.bytes(), List.copyOf(in), d.first());
   }
 
   private LogSegment.Decoded read(LogRef r) throws IOException {
-    String key = Layout.logKey(volume, r.seq(), r.epoch());
+    String key = Layout.logKey(volume, r);
     Optional<ObjectData> data = store.get(key);
     if (data.isEmpty()) {
       throw new StoreException(Kind.TRANSIENT, "volume " + volume + ": log segment " + key + " vanished during replay");

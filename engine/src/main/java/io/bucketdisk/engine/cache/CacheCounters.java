@@ -25,6 +25,7 @@ final class CacheCounters implements VolumeCounters {
   private final LongAdder checksumMismatches = new LongAdder();
   private final LongAdder logEvictions = new LongAdder();
   private final LongAdder compactedChunks = new LongAdder();
+  private final LongAdder mergedSegments = new LongAdder();
 
   /** A whole-chunk GET that found {@code bytes}. */
   void got(long bytes) {
@@ -59,6 +60,12 @@ final class CacheCounters implements VolumeCounters {
   /** A logged dirty chunk left memory. */
   void evicted() {
     logEvictions.increment();
+  }
+
+  /** An acknowledged PUT of a merged log segment of {@code bytes} (also counted as a PUT). */
+  void merged(long bytes) {
+    put(bytes);
+    mergedSegments.increment();
   }
 
   /** The compactor folded a chunk. */
@@ -171,5 +178,10 @@ final class CacheCounters implements VolumeCounters {
   @Override
   public long compactedChunks() {
     return compactedChunks.sum();
+  }
+
+  /** Merged log segments stored ({@link LogMerger}). */
+  public long mergedSegments() {
+    return mergedSegments.sum();
   }
 }

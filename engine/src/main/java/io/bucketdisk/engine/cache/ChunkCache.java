@@ -46,6 +46,8 @@ import org.jspecify.annotations.Nullable;
 public final class ChunkCache {
   static final int SEGMENTS_IN_FLIGHT = 4;
   private final java.util.concurrent.Semaphore segmentSlots = new java.util.concurrent.Semaphore(SEGMENTS_IN_FLIGHT);
+  /** Log merges running at once, gateway-wide ({@link LogMerger}); separate from FLUSH's segment slots. */
+  private final java.util.concurrent.Semaphore mergeSlots = new java.util.concurrent.Semaphore(2);
   private final CacheConfig config;
   /** Whole chunks ({@link ChunkKey} to {@link ChunkBuffer}) and granules ({@link FragmentKey} to byte[]). */
   private final Cache<CleanKey, Object> clean;
@@ -285,6 +287,11 @@ public final class ChunkCache {
    */
   java.util.concurrent.Semaphore segmentSlots() {
     return segmentSlots;
+  }
+
+  /** Log merges running at once, gateway-wide: each holds its run and the merged segment in memory. */
+  java.util.concurrent.Semaphore mergeSlots() {
+    return mergeSlots;
   }
 
   ScratchChunks scratch(int chunkSize) {

@@ -19,9 +19,10 @@ import org.slf4j.LoggerFactory;
  * names, at least {@link CacheConfig#minLogChunks} chunks' worth (default 64: 256 MiB) and at most
  * {@link #MAX_LOG_FACTOR} times that. Folding every named chunk then costs at most half a byte of chunk PUT per byte
  * of log: random writes cost about 1.5 bytes stored per byte written, log included, for any working set of up to
- * half the cap. Also once the log holds {@link #MAX_SEGMENTS} segments, which bounds what the next open reads; a
- * writer that FLUSHes after every small write reaches that first, and then pays a fold of every chunk it touched per
- * {@code MAX_SEGMENTS} flushes (merging small segments into one, without folding, is not built). Snapshots fold everything ({@link #compactAll}); a close does not (the next open adopts the log).
+ * half the cap. Also once the log holds {@link #MAX_SEGMENTS} segments, which bounds what the next open reads: a hard
+ * bound that a writer FLUSHing after every small write no longer reaches, since the {@link LogMerger} merges runs of
+ * small segments into one (copying their bytes, folding nothing) from {@link LogMerger#MERGE_AT} segments on.
+ * Snapshots fold everything ({@link #compactAll}); a close does not (the next open adopts the log).
  *
  * <p><b>How.</b> With uploads held off ({@link ChunkUploader#whileHeld}: no other writer of a chunk object), each
  * named chunk is read through {@link StoredChunks} (its object with the extents over it), stored as one PUT (or
@@ -74,6 +75,11 @@ final class LogCompactor {
   /** Whether the log reached {@link #limit} in bytes or {@link #MAX_SEGMENTS} in segments. */
   boolean due() {
     return writeLog.storedBytes() >= limit() || writeLog.storedSegments() >= MAX_SEGMENTS;
+  }
+
+  /** Whether a compaction runs now. */
+  boolean running() {
+    return running.get();
   }
 
   /** Starts a compaction on a virtual thread when the log is {@link #due} and none runs. */

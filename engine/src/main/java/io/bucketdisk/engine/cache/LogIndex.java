@@ -25,14 +25,26 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class LogIndex {
   /**
-   * The live part {@code [start, end)} of a chunk range that segment {@code seq} logged at chunk {@code version}: the
+   * The live part {@code [start, end)} of a chunk range that segment {@code seq} (covering {@code [first, seq]} when
+   * merged) logged at chunk {@code version}: the
    * whole extent was {@code storedLength} bytes at chunk offset {@code storedStart}, its bytes at {@code segOffset}
    * in the segment with CRC32C {@code crc}; {@code zero}: it reads as zeros (no bytes stored).
    */
   record Extent(int start, int end, long seq, long version, int storedStart, int storedLength, int segOffset, int crc,
-      boolean zero) {
+      boolean zero, long first) {
+    /** An extent of a segment of one number. */
+    Extent(int start, int end, long seq, long version, int storedStart, int storedLength, int segOffset, int crc,
+        boolean zero) {
+      this(start, end, seq, version, storedStart, storedLength, segOffset, crc, zero, seq);
+    }
+
     Extent cut(int from, int to) {
-      return new Extent(from, to, seq, version, storedStart, storedLength, segOffset, crc, zero);
+      return new Extent(from, to, seq, version, storedStart, storedLength, segOffset, crc, zero, first);
+    }
+
+    /** Whether its segment lies inside {@code [from, to]}. */
+    boolean inside(long from, long to) {
+      return first >= from && seq <= to;
     }
   }
 
@@ -98,6 +110,24 @@ final class LogIndex {
       }
     }
     return out;
+  }
+
+  /**
+   * The segments {@code [first, last]} were merged into one: each entry of chunk {@code index} naming one of them now
+   * names the merged segment as {@code to} maps it (same live range and version, the bytes' place in the new segment).
+   */
+  void moved(long index, long first, long last, java.util.function.UnaryOperator<Extent> to) {
+    TreeMap<Integer, Extent> m = chunks.get(index);
+    if (m == null) {
+      return;
+    }
+    synchronized (m) {
+      for (Map.Entry<Integer, Extent> e : m.entrySet()) {
+        if (e.getValue().inside(first, last)) {
+          e.setValue(to.apply(e.getValue()));
+        }
+      }
+    }
   }
 
   /** The highest chunk version the entries of {@code index} hold, or -1 when there are none. */

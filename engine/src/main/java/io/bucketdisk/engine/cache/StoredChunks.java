@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
  * object), then the logged extents are read from their segments, one ranged GET per segment for this chunk's
  * entries in it (a capture writes one chunk's extents side by side), and each stored extent is checked against its
  * CRC32C. A mismatch fails the read with EIO and a log line naming the volume, segment and chunk. A segment trimmed
- * between taking the entries and reading it was folded into the chunk object first (see {@link LogIndex}): the read
- * starts over.
+ * between taking the entries and reading it was folded into the chunk object first (see {@link LogIndex}), and one
+ * dropped after a merge was replaced in the index first ({@link LogMerger}): either way the read starts over.
  *
  * <p>Thread safe; allocates one array per segment read.
  */
@@ -35,6 +35,14 @@ final class StoredChunks {
   private final LogIndex index;
   private final CacheCounters counters;
   private final int chunkSize;
+
+  /** A stored segment by the range it covers (a merged one shares its last number with the original it replaced). */
+  private record Segment(long first, long last) implements Comparable<Segment> {
+    @Override
+    public int compareTo(Segment o) {
+      return first != o.first ? Long.compare(first, o.first) : Long.compare(last, o.last);
+    }
+  }
 
   StoredChunks(ChunkStore store, LogIndex index, CacheCounters counters) {
     this.store = store;
@@ -112,7 +120,7 @@ final class StoredChunks {
         overlay(i, offsetInChunk, extents, dst);
       } catch (StoreException e) {
         if (e.kind() == StoreException.Kind.NOT_FOUND && attempt < ATTEMPTS) {
-          continue; // trimmed after its extents were folded: the chunk object has them now
+          continue; // trimmed after its extents were folded, or merged: the object or the index has them now
         }
         counters.failed();
         throw e;
@@ -136,15 +144,15 @@ final class StoredChunks {
    * not overlap, so the order does not matter.
    */
   private void overlay(long i, int base, List<LogIndex.Extent> extents, ByteBuffer dst) throws IOException {
-    Map<Long, List<LogIndex.Extent>> bySegment = new TreeMap<>();
+    Map<Segment, List<LogIndex.Extent>> bySegment = new TreeMap<>();
     for (LogIndex.Extent e : extents) {
       if (e.zero()) {
         Zeros.fill(dst.duplicate().position(dst.position() + e.start() - base), e.end() - e.start());
       } else {
-        bySegment.computeIfAbsent(e.seq(), k -> new ArrayList<>()).add(e);
+        bySegment.computeIfAbsent(new Segment(e.first(), e.seq()), k -> new ArrayList<>()).add(e);
       }
     }
-    for (Map.Entry<Long, List<LogIndex.Extent>> s : bySegment.entrySet()) {
+    for (Map.Entry<Segment, List<LogIndex.Extent>> s : bySegment.entrySet()) {
       // one capture writes a chunk's extents side by side in its segment: one ranged GET covers them
       int from = Integer.MAX_VALUE;
       int to = 0;
@@ -153,7 +161,7 @@ final class StoredChunks {
         to = Math.max(to, e.segOffset() + e.storedLength());
       }
       byte[] span = new byte[to - from];
-      store.readLog(s.getKey(), from, ByteBuffer.wrap(span));
+      store.readLog(s.getKey().first(), s.getKey().last(), from, ByteBuffer.wrap(span));
       counters.gotRange(span.length);
       for (LogIndex.Extent e : s.getValue()) {
         int at = e.segOffset() - from;

@@ -65,6 +65,7 @@ public final class VolumeCache implements Volume {
   private final StoredChunks stored;
   private final LogCompactor compactor;
   private final BlockStatus status;
+  private final LogMerger merger;
   private volatile boolean closed;
 
   public VolumeCache(ChunkStore store, ChunkCache shared) {
@@ -106,10 +107,12 @@ public final class VolumeCache implements Volume {
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
     this.status = new BlockStatus(dirty, loads, stored, logIndex, store, chunkShift);
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
+    this.merger = new LogMerger(store, logIndex, writeLog, compactor, counters, shared.mergeSlots());
     dirty.versionsAbove(Math.max(writeLog.adopt(store.adoptedLog()), kept == null ? 0 : kept.version()));
     this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, writeLog, counters, this::isClosed, () -> {
       writeLog.trimDeadAsync();
       compactor.compactIfDue();
+      merger.mergeIfDue();
     });
     scheduler.start();
   }
@@ -350,6 +353,7 @@ public final class VolumeCache implements Volume {
   public void flush() throws IOException {
     checkOpen();
     logAll();
+    merger.mergeIfDue(); // a sync writer adds segments faster than the tick may look
   }
 
   /**
@@ -464,6 +468,11 @@ public final class VolumeCache implements Volume {
       logAll();
     } catch (IOException e) {
       failure = e;
+    }
+    try {
+      merger.close();
+    } catch (IOException e) {
+      failure = failure == null ? e : failure;
     }
     if (failure == null && !store.readOnly()) {
       try {

@@ -46,8 +46,12 @@ import org.slf4j.LoggerFactory;
  * adopted segment names is held, pending until folded at that version, and its segment trimmed once dead, like any
  * other.
  *
- * <p>Lock order: the append lock, then a buffer monitor; the tracker monitor ({@code this}) is taken alone. Thread
- * safe.
+ * <p><b>Merging.</b> The {@link LogMerger} replaces a run of stored segments with one ({@link #merged}): it takes
+ * their place in the segment list (numbered by the run's last number, covering the run), counts their live chunk
+ * versions, and the index entries naming them name it. It holds {@link #maintenance} throughout, as a trim does.
+ *
+ * <p>Lock order: the append lock, then a buffer monitor; {@link #maintenance} is never taken inside either, and the
+ * tracker monitor ({@code this}) is taken last (an index chunk's monitor inside it). Thread safe.
  */
 final class WriteLog {
   private static final Logger log = LoggerFactory.getLogger(WriteLog.class);
@@ -57,17 +61,30 @@ final class WriteLog {
   /** A chunk version one stored segment logged. */
   private record Logged(long seq, long version) {}
 
-  /** A stored segment, its size, and how many of its chunk versions are not folded yet. */
+  /**
+   * A stored segment (covering {@code [first, seq]} when merged), its size, and how many of its chunk versions are
+   * not folded yet.
+   */
   private static final class Segment {
+    final long first;
     final long seq;
     final long bytes;
+    final int level;
     int live;
 
-    Segment(long seq, long bytes) {
+    Segment(long first, long seq, long bytes, int level) {
+      this.first = first;
       this.seq = seq;
       this.bytes = bytes;
+      this.level = level;
     }
   }
+
+  /**
+   * A stored segment as the {@link LogMerger} sees it: its range, size, and how many merges its bytes went through
+   * (at least 1 for a merged one).
+   */
+  record Stored(long first, long last, long bytes, int level) {}
 
   /**
    * One buffer's capture into the segment being built: the version copied, the ranges it took, and where each
@@ -91,6 +108,8 @@ final class WriteLog {
   private final ArrayDeque<Segment> segments = new ArrayDeque<>();
   private final Map<Long, ArrayDeque<Logged>> pending = new HashMap<>();
   private final AtomicBoolean trimming = new AtomicBoolean();
+  /** Held by a trim and by a whole merge: the set of stored segments changes under one of them at a time. */
+  private final ReentrantLock maintenance = new ReentrantLock();
   private long nextSeq;
   private volatile long trimmedThrough;
 
@@ -117,11 +136,11 @@ final class WriteLog {
     trimmedThrough = adopted.getFirst().seq() - 1;
     for (SegmentDirectory d : adopted) {
       long version = d.seq();
-      Segment s = new Segment(d.seq(), d.bytes());
+      Segment s = new Segment(d.first(), d.seq(), d.bytes(), d.first() < d.seq() ? 1 : 0);
       java.util.Set<Long> named = new java.util.LinkedHashSet<>();
       for (SegmentDirectory.Entry e : d.entries()) {
         index.add(e.chunk(), new LogIndex.Extent(e.offset(), e.offset() + e.length(), d.seq(), version, e.offset(),
-            e.length(), e.dataOffset(), e.crc(), e.zero()));
+            e.length(), e.dataOffset(), e.crc(), e.zero(), d.first()));
         named.add(e.chunk());
       }
       for (long i : named) {
@@ -246,7 +265,7 @@ final class WriteLog {
     }
     nextSeq = seq + 1;
     counters.logged(bytes);
-    Segment s = new Segment(seq, bytes);
+    Segment s = new Segment(seq, seq, bytes, 0);
     synchronized (this) {
       storedBytes += bytes;
       // a chunk folded at this version or later while the PUT ran needs nothing from this segment (folded() ran
@@ -327,20 +346,73 @@ final class WriteLog {
     }
   }
 
-  /** Deletes the longest prefix of segments whose chunk versions are all folded. */
+  /** Deletes the longest prefix of segments whose chunk versions are all folded (after a merge running now). */
   void trimDead() throws IOException {
-    long through = deadThrough();
-    if (through <= trimmedThrough) {
-      return;
+    maintenance.lock();
+    try {
+      long through = deadThrough();
+      if (through <= trimmedThrough) {
+        return;
+      }
+      store.trimLog(through);
+      trimmedThrough = through;
+      synchronized (this) {
+        while (!segments.isEmpty() && segments.peekFirst().seq <= through) {
+          storedBytes -= segments.pollFirst().bytes;
+        }
+      }
+      heldBy.entrySet().removeIf(e -> e.getValue() <= through);
+    } finally {
+      maintenance.unlock();
     }
-    store.trimLog(through);
-    trimmedThrough = through;
-    synchronized (this) {
-      while (!segments.isEmpty() && segments.peekFirst().seq <= through) {
-        storedBytes -= segments.pollFirst().bytes;
+  }
+
+  /** The lock a merge holds from choosing its segments until the originals are dropped (see {@link LogMerger}). */
+  ReentrantLock maintenance() {
+    return maintenance;
+  }
+
+  /** The stored segments in log order. */
+  synchronized List<Stored> stored() {
+    List<Stored> out = new ArrayList<>(segments.size());
+    for (Segment s : segments) {
+      out.add(new Stored(s.first, s.seq, s.bytes, s.level));
+    }
+    return out;
+  }
+
+  /**
+   * The stored segments inside {@code [first, last]} (a run of them, with the {@link #maintenance} lock held since
+   * they were chosen) are replaced by one merged segment of {@code bytes} at {@code level}: it counts their live chunk
+   * versions and replaces their bytes, and the entries of {@code chunks} naming them name it as {@code to} maps them.
+   */
+  synchronized void merged(long first, long last, long bytes, int level, Collection<Long> chunks,
+      java.util.function.LongFunction<java.util.function.UnaryOperator<LogIndex.Extent>> to) {
+    ArrayDeque<Segment> out = new ArrayDeque<>(segments.size());
+    Segment m = new Segment(first, last, bytes, level);
+    for (Segment s : segments) {
+      if (s.first < first || s.seq > last) {
+        out.add(s);
+        continue;
+      }
+      m.live += s.live;
+      storedBytes -= s.bytes;
+      if (s.seq == last) {
+        out.add(m);
       }
     }
-    heldBy.entrySet().removeIf(e -> e.getValue() <= through);
+    storedBytes += bytes;
+    segments.clear();
+    segments.addAll(out);
+    for (ArrayDeque<Logged> q : pending.values()) {
+      for (int n = q.size(); n > 0; n--) {
+        Logged l = q.poll();
+        q.add(l.seq() >= first && l.seq() <= last ? new Logged(last, l.version()) : l);
+      }
+    }
+    for (long i : chunks) {
+      index.moved(i, first, last, to.apply(i));
+    }
   }
 
   private synchronized long deadThrough() {

@@ -22,11 +22,14 @@ class LogAdoptionTest {
   final byte[] model = new byte[(int) SIZE];
   VolumeCache volume;
 
-  /** A volume over {@link #store} with a fresh cache: what a gateway restart opens. */
+  /** A volume over {@code store} with a fresh cache of 12 chunks (4 dirty): what a gateway restart opens. */
+  static VolumeCache restart(MemoryChunkStore store, int chunk, int minLogChunks) {
+    return new VolumeCache(store, new ChunkCache(new CacheConfig(12L * chunk, 4L * chunk, chunk, 2, 2, 4,
+        Duration.ofSeconds(60), Duration.ofSeconds(20), Duration.ofSeconds(20), minLogChunks)));
+  }
+
   VolumeCache open(int minLogChunks) {
-    ChunkCache cache = new ChunkCache(new CacheConfig(12L * CHUNK, 4L * CHUNK, CHUNK, 2, 2, 4,
-        Duration.ofSeconds(60), Duration.ofSeconds(20), Duration.ofSeconds(20), minLogChunks));
-    volume = new VolumeCache(store, cache);
+    volume = restart(store, CHUNK, minLogChunks);
     return volume;
   }
 
@@ -61,8 +64,9 @@ class LogAdoptionTest {
   }
 
   @Test
-  void aLogOfManySmallSegmentsIsCompactedSoTheNextOpenReadsFewDirectories() throws Exception {
-    open(1000); // the byte limit is never reached: only the segment count can start a compaction
+  void aSyncWritersSmallSegmentsAreMergedNotFoldedSoTheNextOpenReadsFewDirectories() throws Exception {
+    open(1000); // the byte limit is never reached: only the segment count could start a compaction
+    store.writeDelayMillis = 1; // each request takes a while, as on S3 (else the writer outruns every merge)
     byte[] one = new byte[512];
     java.util.Random rnd = new java.util.Random(5);
     int flushes = LogCompactor.MAX_SEGMENTS + 200;
@@ -74,15 +78,22 @@ class LogAdoptionTest {
       volume.flush(); // one small segment each, as a sync writer makes
     }
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-    while (store.log.size() >= LogCompactor.MAX_SEGMENTS && System.nanoTime() < deadline) {
+    while (store.segments() >= LogMerger.MERGE_AT && System.nanoTime() < deadline) {
       Thread.sleep(10);
     }
     assertThat(store.logAppends.get()).isGreaterThanOrEqualTo(flushes);
-    assertThat(store.log.size()).as("segments left after %d flushes", flushes).isLessThan(LogCompactor.MAX_SEGMENTS);
-    assertThat(volume.counters().compactedChunks()).isPositive();
+    assertThat(store.segments()).as("segments left after %d flushes", flushes).isLessThan(LogMerger.MERGE_AT);
+    assertThat(store.logMerges.get()).as("merged segments").isPositive();
+    assertThat(volume.counters().compactedChunks()).as("chunks folded").isZero();
+    assertThat(store.writes.get()).as("chunk PUTs").isZero();
+    double perByte = (double) store.logBytes.get() / ((long) flushes * one.length);
+    assertThat(perByte).as("bytes PUT per byte written").isLessThan(4.0);
+    assertThat(store.imageAfterReplay()).as("what a replay of the merged log gives").isEqualTo(model);
+    assertThat(read(volume, 0, (int) SIZE)).as("reads served from merged segments").isEqualTo(model);
     volume.close();
+    store.writeDelayMillis = 0;
     open(1000);
-    assertThat(read(volume, 0, (int) SIZE)).isEqualTo(model);
+    assertThat(read(volume, 0, (int) SIZE)).as("after adopting the merged log").isEqualTo(model);
   }
 
   @Test

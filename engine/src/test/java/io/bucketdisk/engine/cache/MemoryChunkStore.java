@@ -5,6 +5,7 @@ import io.bucketdisk.store.StoreException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -182,6 +183,40 @@ public final class MemoryChunkStore implements ChunkStore {
     return readOnly ? null : tenure;
   }
   public volatile boolean failLog;
+  /** Merged segments by range (epoch 0), stamped; the originals stay in {@link #log} until {@link #dropMerged}. */
+  public final java.util.concurrent.ConcurrentSkipListMap<io.bucketdisk.store.log.LogRef, byte[]> merged =
+      new java.util.concurrent.ConcurrentSkipListMap<>(java.util.Comparator
+          .comparingLong(io.bucketdisk.store.log.LogRef::seq).thenComparingLong(io.bucketdisk.store.log.LogRef::first));
+  public final AtomicLong logMerges = new AtomicLong();
+  /** Bytes of every log segment stored: appended and merged. */
+  public final AtomicLong logBytes = new AtomicLong();
+  /** {@link #dropMerged} deletes nothing: what a crash between a merged PUT and its deletes leaves. */
+  public volatile boolean keepMergedOriginals;
+
+  /** Stored segments, merged ones and originals not yet deleted included. */
+  public int segments() {
+    synchronized (log) {
+      return log.size() + merged.size();
+    }
+  }
+
+  /** Stored segments a replay or an adoption takes (originals a merged one replaced are not counted). */
+  public int replayedSegments() {
+    return replayed().size();
+  }
+
+  /** The stored segments a replay or an adoption takes, in order, with their bytes. */
+  private List<Map.Entry<io.bucketdisk.store.log.LogRef, byte[]>> replayed() {
+    synchronized (log) {
+      Map<io.bucketdisk.store.log.LogRef, byte[]> all = new java.util.HashMap<>(merged);
+      log.forEach((seq, seg) -> all.put(new io.bucketdisk.store.log.LogRef(seq, 0), seg));
+      List<Map.Entry<io.bucketdisk.store.log.LogRef, byte[]>> out = new java.util.ArrayList<>();
+      for (var r : io.bucketdisk.store.log.LogRef.replayOrder(List.copyOf(all.keySet()))) {
+        out.add(Map.entry(r, all.get(r)));
+      }
+      return out;
+    }
+  }
 
   /**
    * What a writable open of the real store hands over: every stored segment's directory, in order (the log a handle
@@ -194,21 +229,28 @@ public final class MemoryChunkStore implements ChunkStore {
     }
     List<io.bucketdisk.store.log.SegmentDirectory> out = new java.util.ArrayList<>();
     synchronized (log) {
-      for (byte[] seg : log.values()) {
-        ByteBuffer b = ByteBuffer.wrap(seg);
+      var order = replayed();
+      for (var r : order) {
+        ByteBuffer b = ByteBuffer.wrap(r.getValue());
         try {
-          out.add(io.bucketdisk.store.log.SegmentDirectory.parse(b, b, seg.length, false));
+          out.add(io.bucketdisk.store.log.SegmentDirectory.parse(b, b, r.getValue().length, false)
+              .covering(r.getKey().first()));
         } catch (io.bucketdisk.store.log.LogSegment.DamagedException e) {
           throw new IllegalStateException(e);
         }
       }
+      // as the real store's adoption: segments the order skips (inside a merged one) are deleted
+      var taken = order.stream().map(Map.Entry::getKey).collect(java.util.stream.Collectors.toSet());
+      log.keySet().removeIf(seq -> !taken.contains(new io.bucketdisk.store.log.LogRef(seq, 0)));
+      merged.keySet().removeIf(r -> !taken.contains(r));
     }
     return out;
   }
 
   @Override
   public long nextLogSeq() {
-    return log.isEmpty() ? 1 : log.lastKey() + 1;
+    long last = Math.max(log.isEmpty() ? 0 : log.lastKey(), merged.isEmpty() ? 0 : merged.lastKey().seq());
+    return last + 1;
   }
 
   @Override
@@ -226,18 +268,75 @@ public final class MemoryChunkStore implements ChunkStore {
     s.get(copy);
     log.put(seq, copy);
     logAppends.incrementAndGet();
+    logBytes.addAndGet(copy.length);
+  }
+
+  @Override
+  public void mergeLog(long first, long last, ByteBuffer segment) throws IOException {
+    if (readOnly) {
+      throw new StoreException(StoreException.Kind.PERMANENT, "read-only");
+    }
+    if (failLog) {
+      throw new StoreException(failKind, "injected failure for merged log segment " + first + ".." + last);
+    }
+    maybeFail(-1);
+    ByteBuffer s = segment.duplicate();
+    io.bucketdisk.store.log.LogSegment.stamp(s, last, 0);
+    byte[] copy = new byte[s.remaining()];
+    s.get(copy);
+    merged.put(new io.bucketdisk.store.log.LogRef(first, last, 0), copy);
+    logMerges.incrementAndGet();
+    logBytes.addAndGet(copy.length);
+  }
+
+  @Override
+  public void dropMerged(long first, long last) {
+    if (keepMergedOriginals) {
+      return;
+    }
+    synchronized (log) {
+      log.subMap(first, true, last, true).clear();
+      merged.keySet().removeIf(r -> r.first() >= first && r.seq() <= last && (r.first() != first || r.seq() != last));
+    }
+  }
+
+  @Override
+  public void readLog(long first, long last, int offset, ByteBuffer dst) throws IOException {
+    if (first == last) {
+      readLog(last, offset, dst);
+      return;
+    }
+    beforeLogRead.run();
+    maybeFail(-1);
+    byte[] seg = merged.get(new io.bucketdisk.store.log.LogRef(first, last, 0));
+    if (seg == null) {
+      logReadMisses.incrementAndGet();
+      throw new StoreException(StoreException.Kind.NOT_FOUND, "log segment " + first + ".." + last + " is gone");
+    }
+    int at = dst.position();
+    dst.put(seg, offset, dst.remaining());
+    if (corruptLogReads) {
+      dst.put(at, (byte) (dst.get(at) ^ 1));
+    }
+    logReads.incrementAndGet();
   }
 
   public final AtomicLong logReads = new AtomicLong();
   final AtomicLong logReadBytes = new AtomicLong();
+  /** Log reads of a segment that is gone (trimmed, or dropped after a merge). */
+  public final AtomicLong logReadMisses = new AtomicLong();
+  /** Runs before every log read (race tests). */
+  public volatile Runnable beforeLogRead = () -> {};
   /** Flips the first byte of every ranged log read (integrity tests). */
   public volatile boolean corruptLogReads;
 
   @Override
   public void readLog(long seq, int offset, ByteBuffer dst) throws IOException {
+    beforeLogRead.run();
     maybeFail(-1);
     byte[] seg = log.get(seq);
     if (seg == null) {
+      logReadMisses.incrementAndGet();
       throw new StoreException(StoreException.Kind.NOT_FOUND, "log segment " + seq + " is trimmed");
     }
     int at = dst.position();
@@ -253,6 +352,7 @@ public final class MemoryChunkStore implements ChunkStore {
   public void trimLog(long throughSeq) {
     synchronized (log) { // a listing sees a trim whole or not at all, as one LIST of a real store would
       log.headMap(throughSeq, true).clear();
+      merged.keySet().removeIf(r -> r.seq() <= throughSeq);
     }
   }
 
@@ -276,10 +376,7 @@ public final class MemoryChunkStore implements ChunkStore {
   /** What a crash and a reopen would show: the chunks with every stored segment applied in order. */
   public byte[] imageAfterReplay() throws Exception {
     // the log before the chunks: a segment deleted meanwhile was folded into them (see DurableImage)
-    List<byte[]> segments;
-    synchronized (log) {
-      segments = new java.util.ArrayList<>(log.values());
-    }
+    List<byte[]> segments = replayed().stream().map(Map.Entry::getValue).toList();
     byte[] img = image();
     for (byte[] seg : segments) {
       var d = io.bucketdisk.store.log.LogSegment.decode(ByteBuffer.wrap(seg));

@@ -23,21 +23,24 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Durability across SIGKILL: a gateway child JVM serves a volume from each real S3 server (s3proxy, Ceph RGW); the
- * test writes over NBD, FLUSHes, writes more, and SIGKILLs the process at 32 points of four kinds, in turn: after
+ * test writes over NBD, FLUSHes, writes more, and SIGKILLs the process at 40 points of five kinds, in turn: after
  * unflushed writes at a random moment; while a FLUSH is in flight (its log segment uploading); while dirty chunks
- * are being folded into chunk objects (they fold 200 ms after their last change); and while the next gateway replays
- * the log the previous one left (the kill lands between the NBD open and a random moment after it). After every
+ * are being folded into chunk objects (they fold 200 ms after their last change); while the next gateway replays
+ * the log the previous one left (the kill lands between the NBD open and a random moment after it); and while the log
+ * merger copies runs of small segments (a sync writer's 140 small FLUSHes, past {@code LogMerger.MERGE_AT}). After every
  * restart, every byte acknowledged before the last successful FLUSH is exactly there; a byte written after it holds
  * the flushed value or a value a later write wrote; and no write is torn within a chunk (its bytes that no other
  * later write touched are all new or all old).
  */
-@Timeout(600)
+@Timeout(900)
 class CacheKillDurabilityIT {
   static final int CMD_READ = 0;
   static final int CMD_WRITE = 1;
   static final int CMD_FLUSH = 3;
   static final int SIZE = (int) GatewayMain.SIZE;
-  static final int KILLS = 32;
+  static final int KILLS = 40;
+  /** Small FLUSHes of a sync writer before a kill of the fifth kind: more than {@code LogMerger.MERGE_AT}. */
+  static final int SYNC_FLUSHES = 140;
 
   Path dir;
   ChildJvm gateway;
@@ -79,7 +82,7 @@ class CacheKillDurabilityIT {
     List<Write> after = new ArrayList<>();
     for (int iteration = 0; iteration < KILLS; iteration++) {
       int port = startGateway(storeUrl, iteration);
-      int kind = iteration % 4;
+      int kind = iteration % 5;
       if (kind == 3) {
         // kill during the replay of what the previous gateway logged: the volume opens with the NBD handshake
         try (RawClient c = new RawClient(new InetSocketAddress("127.0.0.1", port))) {
@@ -111,6 +114,14 @@ class CacheKillDurabilityIT {
         }
         c.request(0, CMD_FLUSH, cookie++, 0, 0);
         assertThat(c.simple().error()).as("flush").isZero();
+        for (int i = 0; kind == 4 && i < SYNC_FLUSHES; i++) { // one small segment each: merges start
+          Write w = new Write(rnd.nextInt(SIZE / 4096) * 4096, 4096, (byte) (1 + rnd.nextInt(255)));
+          write(c, cookie++, w);
+          assertThat(c.simple().error()).isZero();
+          c.request(0, CMD_FLUSH, cookie++, 0, 0);
+          assertThat(c.simple().error()).as("sync flush").isZero();
+          Arrays.fill(flushed, w.offset(), w.offset() + w.length(), w.fill());
+        }
         int more = kind == 2 ? 0 : rnd.nextInt(30);
         for (int i = 0; i < more; i++) {
           Write w = randomWrite(rnd);
@@ -123,6 +134,7 @@ class CacheKillDurabilityIT {
             c.request(0, CMD_FLUSH, cookie++, 0, 0); // not awaited: the kill lands while its segment uploads
             Thread.sleep(rnd.nextInt(60));
           }
+          case 4 -> Thread.sleep(rnd.nextInt(300)); // merges run in the background
           default -> Thread.sleep(150 + rnd.nextInt(250)); // the flushed chunks fold after 200 ms
         }
         gateway.kill();

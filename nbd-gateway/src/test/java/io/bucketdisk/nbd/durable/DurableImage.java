@@ -67,11 +67,14 @@ public final class DurableImage {
     String prefix = Layout.logPrefix(volumeId);
     List<LogRef> refs = new ArrayList<>();
     for (ObjectInfo o : store.list(prefix, null, 1000).objects()) {
-      refs.add(new LogRef(Layout.logSeq(o.key(), prefix.length()), Layout.logEpoch(o.key(), prefix.length())));
+      LogRef r = Layout.logRef(o.key(), prefix.length());
+      if (r != null) {
+        refs.add(r);
+      }
     }
     List<LogSegment.Decoded> out = new ArrayList<>();
     for (LogRef r : LogRef.replayOrder(refs)) {
-      var data = store.get(Layout.logKey(volumeId, r.seq(), r.epoch()));
+      var data = store.get(Layout.logKey(volumeId, r));
       if (data.isEmpty()) {
         continue; // deleted after folding: its bytes are in the chunks read below
       }

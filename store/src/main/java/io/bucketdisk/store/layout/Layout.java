@@ -1,6 +1,8 @@
 package io.bucketdisk.store.layout;
 
+import io.bucketdisk.store.log.LogRef;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The key scheme of the bucket (all keys relative to the store prefix). Pure functions; see the package note for
@@ -88,6 +90,37 @@ public final class Layout {
   /** The writer's epoch of a key below {@link #logPrefix}, or -1. */
   public static long logEpoch(String key, int prefixLength) {
     return chunkEpoch(key, prefixLength);
+  }
+
+  /**
+   * The key of the segment {@code r} names: {@link #logKey} for one number, else {@code log/<last as 16 hex
+   * digits>@<epoch as 8 hex digits>-<first as 16 hex digits>} for a merged segment (so a LIST sorts it beside the
+   * last number it replaced).
+   */
+  public static String logKey(String volumeId, LogRef r) {
+    String plain = logKey(volumeId, r.seq(), r.epoch());
+    if (!r.merged()) {
+      return plain;
+    }
+    StringBuilder b = new StringBuilder(plain.length() + 17).append(plain).append('-');
+    hex(b, r.first(), 16);
+    return b.toString();
+  }
+
+  /** The segment a key below {@link #logPrefix} names (see {@link #logKey(String, LogRef)}), or null. */
+  public static @Nullable LogRef logRef(String key, int prefixLength) {
+    if (key.length() == prefixLength + 25) {
+      long seq = logSeq(key, prefixLength);
+      long epoch = logEpoch(key, prefixLength);
+      return seq < 0 || epoch < 0 ? null : new LogRef(seq, epoch);
+    }
+    if (key.length() != prefixLength + 42 || key.charAt(prefixLength + 25) != '-') {
+      return null;
+    }
+    long seq = logSeq(key.substring(0, prefixLength + 25), prefixLength);
+    long epoch = logEpoch(key.substring(0, prefixLength + 25), prefixLength);
+    long first = parseHex(key, prefixLength + 26, 16);
+    return seq < 0 || epoch < 0 || first < 0 || first > seq ? null : new LogRef(first, seq, epoch);
   }
 
   public static String dependentsPrefix(String volumeId) {

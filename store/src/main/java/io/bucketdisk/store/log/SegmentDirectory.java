@@ -5,7 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What one stored segment holds, without its data: its number, epoch and size, and its directory, each extent with
+ * What one stored segment holds, without its data: its number (the last of its range {@code [first, seq]} when it is
+ * merged, see {@link LogRef}), epoch and size, and its directory, each extent with
  * where its bytes are in the segment. A writer that adopts a log ({@code ChunkStore#adoptedLog}) reads its extents
  * from here and their bytes with ranged reads, checking each extent's CRC32C.
  *
@@ -14,7 +15,17 @@ import java.util.List;
  * whose header is not sealed (stored before the directory CRC existed) can only be parsed from the whole object,
  * after {@link LogSegment#decode} checked it.
  */
-public record SegmentDirectory(long seq, long epoch, long bytes, List<Entry> entries) {
+public record SegmentDirectory(long seq, long epoch, long bytes, List<Entry> entries, long first) {
+
+  /** A segment of one number ({@code first == seq}). */
+  public SegmentDirectory(long seq, long epoch, long bytes, List<Entry> entries) {
+    this(seq, epoch, bytes, entries, seq);
+  }
+
+  /** This directory as that of a segment covering {@code [first, seq]} (a merged segment's key says so). */
+  public SegmentDirectory covering(long first) {
+    return new SegmentDirectory(seq, epoch, bytes, entries, first);
+  }
 
   /**
    * One extent: {@code length} bytes at {@code offset} of chunk {@code chunk}, zeros when {@code zero}, else stored at
