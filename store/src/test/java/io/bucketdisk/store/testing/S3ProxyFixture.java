@@ -150,9 +150,10 @@ public final class S3ProxyFixture implements S3Server, AutoCloseable, BeforeAllC
    * checksum trailer unread (an empty object's whole body), and answers; Jetty then closes the connection, so a
    * client that has not written the rest yet fails with "Error writing request body to server" although the object
    * was stored. A cold gateway JVM against a warm s3proxy lost that race on every attempt of its start-up probe.
-   * A filter around s3proxy's servlet reads what is left of the body before the exchange ends.
+   * A filter around s3proxy's servlet reads what is left of the body before the exchange ends. Call before
+   * {@code start()}; the benchmarks' s3proxy ({@code bench/CountingS3Proxy.java}) uses it too.
    */
-  private static void readWholeBodies(S3Proxy proxy) throws ReflectiveOperationException {
+  public static void readWholeBodies(S3Proxy proxy) throws ReflectiveOperationException {
     Field server = S3Proxy.class.getDeclaredField("server");
     server.setAccessible(true);
     Filter drain = (request, response, chain) -> {
