@@ -310,8 +310,8 @@ public final class ChunkCache {
   }
 
   /**
-   * Keeps {@code owner}'s clean data in RAM for the next writable open of its volume under the tenure after
-   * {@code tenure} ({@link ParkedVolumes}), in RAM and on disk: nothing writes it meanwhile, so what its recent tier
+   * Keeps {@code owner}'s clean data, in RAM and on disk, for the next writable open of its volume under the tenure
+   * after {@code tenure} ({@link ParkedVolumes}): nothing writes it meanwhile, so what its recent tier
    * pushes out goes straight to Caffeine's admission, and what Caffeine evicts of it is not written to disk (no guard).
    */
   void park(VolumeOwner owner, ChunkStore.Tenure tenure, long version) {
