@@ -23,6 +23,8 @@ final class ChunkBytes implements io.bucketdisk.store.log.LogSegment.Source {
   private byte @Nullable [] whole;
   private byte @Nullable [][] pages;
   private int allocated;
+  /** Set while an upload sends {@link #whole} itself ({@link #freeze}): a change goes to a copy first. */
+  private boolean frozen;
 
   private ChunkBytes(int size, byte @Nullable [] whole) {
     if (size % PAGE != 0) {
@@ -92,6 +94,7 @@ final class ChunkBytes implements io.bucketdisk.store.log.LogSegment.Source {
 
   /** Writes {@code n} bytes of {@code src} at {@code off}, allocating pages (or the whole array) as {@link #growth} said. */
   void write(int off, ByteBuffer src, int n) {
+    unfreeze();
     if (whole == null && (allocated + freshPages(off, n)) * 2L > (size >>> PAGE_SHIFT)) {
       makeWhole();
     }
@@ -111,6 +114,7 @@ final class ChunkBytes implements io.bucketdisk.store.log.LogSegment.Source {
 
   /** Writes zeros over {@code [off, off + n)}; a page not held reads as zeros already and stays unallocated. */
   void zero(int off, int n) {
+    unfreeze();
     byte[] w = whole;
     if (w != null) {
       Arrays.fill(w, off, off + n, (byte) 0);
@@ -161,6 +165,35 @@ final class ChunkBytes implements io.bucketdisk.store.log.LogSegment.Source {
   @Override
   public void copy(int off, byte[] dst, int dstOffset, int n) {
     copyTo(off, n, ByteBuffer.wrap(dst, dstOffset, n));
+  }
+
+  /**
+   * The whole array, which stays as it is until {@link #thaw}: an upload sends it without a copy. A write or zero
+   * meanwhile moves this chunk to a copy of it (copy on write), and the upload's array is no longer held here.
+   */
+  byte[] freeze() {
+    byte[] w = whole;
+    if (w == null) {
+      throw new IllegalStateException("only a whole chunk can be frozen");
+    }
+    frozen = true;
+    return w;
+  }
+
+  /** Ends {@link #freeze}; false when a change moved this chunk off {@code array}, which nothing here holds now. */
+  boolean thaw(byte[] array) {
+    if (whole != array) {
+      return false;
+    }
+    frozen = false;
+    return true;
+  }
+
+  private void unfreeze() {
+    if (frozen) {
+      whole = whole.clone();
+      frozen = false;
+    }
   }
 
   /** The chunk as one array, made whole first if it is sparse (what a clean tier keeps). */

@@ -86,63 +86,150 @@ final class ChunkUploader {
   /** Stores dirty buffer {@code b} as upload attempt {@code seq}; true when the store acknowledged it. */
   boolean upload(ChunkBuffer b, long seq) {
     ScratchChunks pool = shared.scratch(chunkSize);
+    boolean sendsOwn;
+    synchronized (b) {
+      sendsOwn = b.data != null && b.data.isWhole() && b.valid.isFull();
+    }
+    Transfer t = new Transfer(pool, b);
     try {
-      byte[] scratch = pool.take();
+      t.start(sendsOwn);
+      long version;
+      boolean zero;
+      while (true) {
+        int[] missing;
+        synchronized (b) {
+          missing = b.data == null ? new int[0] : b.valid.missingArray();
+        }
+        boolean partial = missing.length > 0;
+        if (partial) {
+          readMissing(b.index, missing, t.scratch());
+        }
+        synchronized (b) {
+          ChunkBytes d = b.data;
+          if (d != null && !partial && !b.valid.isFull()) {
+            continue;
+          }
+          version = b.version;
+          b.uploadVersion = version;
+          zero = d == null;
+          if (d != null) {
+            t.capture(d, b.valid, partial);
+          }
+        }
+        break;
+      }
+      byte[] bytes = t.bytes();
+      if (!zero) {
+        zero = Zeros.isZero(bytes, 0, chunkSize);
+      }
+      logFirstIfHeld(b, version);
+      epochLock.readLock().lock();
       try {
-        long version;
-        boolean zero;
-        while (true) {
-          int[] missing;
-          synchronized (b) {
-            missing = b.data == null ? new int[0] : b.valid.missingArray();
-          }
-          boolean partial = missing.length > 0;
-          if (partial) {
-            readMissing(b.index, missing, scratch);
-          }
-          synchronized (b) {
-            ChunkBytes d = b.data;
-            if (d != null && !partial && !b.valid.isFull()) {
-              continue;
-            }
-            version = b.version;
-            b.uploadVersion = version;
-            zero = d == null;
-            if (d != null) {
-              int[] ranges = b.valid.toArray();
-              for (int r = 0; r < ranges.length; r += 2) {
-                d.copy(ranges[r], scratch, ranges[r], ranges[r + 1] - ranges[r]);
-              }
-            }
-          }
-          break;
+        // unless the compactor stored a newer logged state while this copy waited: storing it would take bytes
+        // back that the log no longer holds
+        if (!compactedAtLeast(b.index, version)) {
+          storeCopy(b.index, bytes, zero);
         }
-        if (!zero) {
-          zero = Zeros.isZero(scratch, 0, chunkSize);
-        }
-        logFirstIfHeld(b, version);
-        epochLock.readLock().lock();
-        try {
-          // unless the compactor stored a newer logged state while this copy waited: storing it would take bytes
-          // back that the log no longer holds
-          if (!compactedAtLeast(b.index, version)) {
-            storeCopy(b.index, scratch, zero);
-          }
-          // reported inside the lock: a compaction that starts after the PUT finds the log entries gone with it
-          dirty.uploaded(b, version, zero);
-        } finally {
-          epochLock.readLock().unlock();
-        }
+        t.thaw(); // before the chunk may turn clean: a clean chunk is never frozen
+        // reported inside the lock: a compaction that starts after the PUT finds the log entries gone with it
+        dirty.uploaded(b, version, zero);
       } finally {
-        pool.give(scratch);
+        epochLock.readLock().unlock();
       }
       return true;
     } catch (InterruptedException e) {
       failed(b, seq, new InterruptedIOException("upload interrupted"));
     } catch (IOException | RuntimeException e) {
       failed(b, seq, e);
+    } finally {
+      t.end();
     }
     return false;
+  }
+
+  /**
+   * The bytes one upload stores: a whole, fully valid chunk's own array, frozen while it is stored (no copy), or a
+   * scratch copy of the chunk (a partial chunk filled from the store, sparse pages). Either holds one of the pool's
+   * permits, which bound uploads in flight. Used by one upload; {@link #end} is idempotent.
+   */
+  private static final class Transfer {
+    private final ScratchChunks pool;
+    private final ChunkBuffer buffer;
+    private boolean withoutArray;
+    private boolean started;
+    private byte @org.jspecify.annotations.Nullable [] scratch;
+    private byte @org.jspecify.annotations.Nullable [] own;
+    private byte @org.jspecify.annotations.Nullable [] copy;
+    private byte @org.jspecify.annotations.Nullable [] orphan;
+    private static final byte[] NOTHING = new byte[0];
+
+    Transfer(ScratchChunks pool, ChunkBuffer buffer) {
+      this.pool = pool;
+      this.buffer = buffer;
+    }
+
+    void start(boolean sendsOwn) throws InterruptedException {
+      if (sendsOwn) {
+        pool.takeWithoutArray();
+      } else {
+        scratch = pool.take();
+      }
+      withoutArray = sendsOwn;
+      started = true;
+    }
+
+    /** A scratch array, allocated now if this transfer meant to send the chunk's own (its state changed since). */
+    byte[] scratch() {
+      if (scratch == null) {
+        scratch = new byte[pool.bufferSize()];
+      }
+      return scratch;
+    }
+
+    /** Takes the bytes of {@code d} (valid where {@code valid}); caller holds the buffer's monitor. */
+    void capture(ChunkBytes d, ValidRanges valid, boolean partial) {
+      if (!partial && d.isWhole() && valid.isFull() && scratch == null) {
+        own = d.freeze();
+        return;
+      }
+      byte[] into = scratch();
+      int[] ranges = valid.toArray();
+      for (int r = 0; r < ranges.length; r += 2) {
+        d.copy(ranges[r], into, ranges[r], ranges[r + 1] - ranges[r]);
+      }
+      copy = into;
+    }
+
+    /** What to store; empty when nothing was captured (a zero tombstone, stored as a delete). */
+    byte[] bytes() {
+      byte[] b = own != null ? own : copy;
+      return b != null ? b : NOTHING;
+    }
+
+    /** Ends the freeze of the chunk's own array, if it was sent; idempotent. */
+    void thaw() {
+      if (own != null) {
+        synchronized (buffer) {
+          ChunkBytes d = buffer.data;
+          orphan = d != null && d.thaw(own) ? null : own;
+        }
+        own = null;
+      }
+    }
+
+    /** Thaws, and gives the permit (and any array) back; idempotent. */
+    void end() {
+      if (!started) {
+        return;
+      }
+      started = false;
+      thaw();
+      if (withoutArray) {
+        pool.giveWithoutArray(scratch != null ? scratch : orphan);
+      } else {
+        pool.give(scratch);
+      }
+    }
   }
 
   /**

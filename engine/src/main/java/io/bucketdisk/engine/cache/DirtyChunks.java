@@ -45,6 +45,8 @@ final class DirtyChunks {
   private static final int STRIPES = 4096;
   /** Retries of one chunk piece against concurrent transitions before giving up with EIO (never reached in practice). */
   static final int MAX_ATTEMPTS = 10_000;
+  /** A write at least this large that makes a chunk dirty may be a sequential writer's (see {@link #streams}). */
+  static final int SEQUENTIAL_PIECE = 64 << 10;
 
   /** A chunk as the dirty set sees it. */
   enum State {
@@ -178,7 +180,8 @@ final class DirtyChunks {
         ChunkBuffer b = map.get(index);
         if (b == null) {
           // a cached clean chunk becomes dirty whole (its bytes stay valid) if a whole chunk is reserved for it
-          long want = shared.contains(new ChunkKey(volume, index)) ? chunkSize : ChunkBytes.chargeAfter(chunkSize, off, n);
+          long want = shared.contains(new ChunkKey(volume, index)) || streams(index, off, n)
+              ? chunkSize : ChunkBytes.chargeAfter(chunkSize, off, n);
           if (reserved[0] < want) {
             reserve(want - reserved[0]);
             reserved[0] = want;
@@ -242,6 +245,15 @@ final class DirtyChunks {
         shared.limiter().release(reserved[0]);
       }
     }
+  }
+
+  /**
+   * Whether a write of {@code n} bytes at {@code off} that makes chunk {@code index} dirty looks like a sequential
+   * writer's: a large piece at the chunk's start, or after a dirty chunk. Such a chunk starts whole (one array, no
+   * pages to copy into one later).
+   */
+  private boolean streams(long index, int off, int n) {
+    return n >= SEQUENTIAL_PIECE && (off == 0 || map.containsKey(index - 1));
   }
 
   /** Moves {@code bytes} of {@code reserved} into the charge of {@code b}; caller holds its monitor. */
@@ -308,8 +320,9 @@ final class DirtyChunks {
 
   /**
    * Inside {@code map.compute} for {@code k}: the buffer that becomes dirty, charged out of {@code reserved}. For data
-   * ({@code reserved != null}) it is the chunk's clean buffer when one is cached and a whole chunk is reserved, else
-   * empty sparse pages (see {@link ChunkBytes}); without, a zero tombstone that weighs nothing.
+   * ({@code reserved != null}) it is the chunk's clean buffer when one is cached and a whole chunk is reserved, else a
+   * new whole array when a whole chunk is reserved, else empty sparse pages (see {@link ChunkBytes}); without, a zero
+   * tombstone that weighs nothing.
    */
   private ChunkBuffer becomeDirty(long k, long @Nullable [] reserved) {
     ChunkBuffer c = shared.remove(new ChunkKey(volume, k));
@@ -321,7 +334,9 @@ final class DirtyChunks {
     if (c != null && reserved != null && reserved[0] >= chunkSize) {
       b = c;
     } else {
-      b = new ChunkBuffer(k, reserved == null ? null : ChunkBytes.sparse(chunkSize), chunkSize);
+      ChunkBytes bytes = reserved == null ? null
+          : reserved[0] >= chunkSize ? ChunkBytes.whole(new byte[chunkSize]) : ChunkBytes.sparse(chunkSize);
+      b = new ChunkBuffer(k, bytes, chunkSize);
       if (reserved == null) {
         b.valid.setFull();
       }

@@ -59,6 +59,29 @@ final class ScratchChunks {
     return new byte[bufferSize];
   }
 
+  /**
+   * Takes a permit without an array, for an upload that sends a chunk's own bytes ({@link ChunkBytes#freeze}). One
+   * array is counted as held meanwhile: a write during the upload leaves the upload the only holder of its array.
+   */
+  void takeWithoutArray() throws InterruptedException {
+    permits.acquire();
+    held.incrementAndGet();
+    heldChanged.run();
+  }
+
+  /**
+   * Gives back a permit taken with {@link #takeWithoutArray}, with {@code orphan}, an array nobody else holds now
+   * (kept for reuse if there is room), or null.
+   */
+  void giveWithoutArray(byte @org.jspecify.annotations.Nullable [] orphan) {
+    boolean kept = orphan != null && orphan.length == bufferSize && free.offer(orphan);
+    permits.release();
+    if (!kept) {
+      held.decrementAndGet();
+      heldChanged.run();
+    }
+  }
+
   /** A buffer if one is free now, else null. */
   byte @org.jspecify.annotations.Nullable [] tryTake() {
     if (!permits.tryAcquire()) {

@@ -61,4 +61,18 @@ class ChunkBytesTest {
     assertThat(all[10 * ChunkBytes.PAGE]).isEqualTo((byte) 4);
     assertThat(ChunkBytes.chargeAfter(SIZE, 0, SIZE)).isEqualTo(SIZE);
   }
+
+  @Test
+  void aFrozenArrayStaysAsItWasAndAChangeGoesToACopy() {
+    ChunkBytes d = ChunkBytes.whole(new byte[ChunkBytes.PAGE * 4]);
+    byte[] sent = d.freeze();
+    d.write(10, java.nio.ByteBuffer.wrap(new byte[] {7}), 1);
+    assertThat(sent[10]).isZero();
+    assertThat(d.thaw(sent)).as("moved to a copy").isFalse();
+    assertThat(d.array()[10]).isEqualTo((byte) 7);
+    byte[] again = d.freeze();
+    assertThat(d.thaw(again)).isTrue();
+    d.zero(10, 1);
+    assertThat(d.array()).isSameAs(again);
+  }
 }

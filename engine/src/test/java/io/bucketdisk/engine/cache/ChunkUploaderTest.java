@@ -97,12 +97,10 @@ class ChunkUploaderTest {
     assertThat(dirty.contains(6)).isFalse();
   }
 
-  @Test
-  void whileHeldNoUploadRuns() throws Exception {
-    ChunkBuffer b = write(7, 0, Parts.pattern(CHUNK, 7));
+  /** Holds uploads off (as a snapshot does) until {@code release}; returns once they are held. */
+  CompletableFuture<Void> holdUploadsUntil(CountDownLatch release) throws InterruptedException {
     CountDownLatch held = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    var snapshot = CompletableFuture.runAsync(() -> {
+    var holder = CompletableFuture.runAsync(() -> {
       try {
         uploader.whileHeld(() -> {
           held.countDown();
@@ -117,6 +115,14 @@ class ChunkUploaderTest {
       }
     }, Parts.THREADS);
     held.await();
+    return holder;
+  }
+
+  @Test
+  void whileHeldNoUploadRuns() throws Exception {
+    ChunkBuffer b = write(7, 0, Parts.pattern(CHUNK, 7));
+    CountDownLatch release = new CountDownLatch(1);
+    var snapshot = holdUploadsUntil(release);
     var upload = CompletableFuture.supplyAsync(() -> uploader.upload(b, attempt(b)), Parts.THREADS);
     Thread.sleep(200);
     assertThat(upload).as("waits for the snapshot").isNotDone();
@@ -125,5 +131,42 @@ class ChunkUploaderTest {
     snapshot.get(5, TimeUnit.SECONDS);
     assertThat(upload.get(5, TimeUnit.SECONDS)).isTrue();
     assertThat(Arrays.equals(p.store.chunks.get(7L), Parts.pattern(CHUNK, 7))).isTrue();
+  }
+
+  @Test
+  void aWholeChunkIsSentWithoutACopyAndAWriteDuringItsUploadGoesToACopy() throws Exception {
+    ChunkBuffer quiet = write(8, 0, Parts.pattern(CHUNK, 8));
+    assertThat(uploader.upload(quiet, attempt(quiet))).isTrue();
+    assertThat(p.shared.scratch(CHUNK).held()).as("no scratch array allocated").isZero();
+    assertThat(Arrays.equals(p.store.chunks.get(8L), Parts.pattern(CHUNK, 8))).isTrue();
+
+    ChunkBuffer b = write(9, 0, Parts.pattern(CHUNK, 9));
+    CountDownLatch release = new CountDownLatch(1);
+    var snapshot = holdUploadsUntil(release);
+    long seq = attempt(b);
+    var upload = CompletableFuture.supplyAsync(() -> uploader.upload(b, seq), Parts.THREADS);
+    for (int i = 0; i < 500; i++) {
+      synchronized (b) {
+        if (b.uploadVersion >= 0) {
+          break;
+        }
+      }
+      Thread.sleep(10);
+    }
+    write(9, 0, new byte[] {42}); // the upload holds the chunk's bytes, waiting to store them
+    release.countDown();
+    snapshot.get(5, TimeUnit.SECONDS);
+    assertThat(upload.get(5, TimeUnit.SECONDS)).isTrue();
+    assertThat(Arrays.equals(p.store.chunks.get(9L), Parts.pattern(CHUNK, 9))).as("stored as captured").isTrue();
+    assertThat(dirty.contains(9)).as("the later write keeps it dirty").isTrue();
+    ByteBuffer now = ByteBuffer.allocate(1);
+    synchronized (b) {
+      b.data.copyTo(0, 1, now);
+    }
+    assertThat(now.get(0)).isEqualTo((byte) 42);
+    assertThat(uploader.upload(b, attempt(b))).isTrue();
+    byte[] expected = Parts.pattern(CHUNK, 9);
+    expected[0] = 42;
+    assertThat(Arrays.equals(p.store.chunks.get(9L), expected)).isTrue();
   }
 }
