@@ -127,7 +127,18 @@ public final class S3ObjectStore implements ObjectStore {
   private final StoreMetrics metrics;
   private final Retrier retrier;
   private final S3Compatibility compatibility;
+  /**
+   * PUTs of at least this many bytes without a condition (chunk objects, log segments) always go as plain bodies,
+   * whichever form the probe chose for the rest. The SDK's aws-chunked encoder (its default over http) allocates a
+   * fresh array per 128 KiB piece: by hand, 605 MB of the gateway's 2 GB of garbage in a 512 MiB sequential write. A
+   * plain body is read from its content provider without a copy. The small and conditional writes (manifests, leases,
+   * the probe's race) keep the probed form.
+   */
+  static final int BULK_BYTES = 64 << 10;
+
   private volatile S3Client s3;
+  /** Large unconditional PUTs (chunks, log segments): see {@link #BULK_BYTES}. The same client as s3 when plain. */
+  private volatile S3Client bulk;
   private volatile boolean streaming = true;
   private volatile boolean requestChecksums;
   private volatile boolean ifMatchUnquoted;
@@ -144,6 +155,7 @@ public final class S3ObjectStore implements ObjectStore {
     this.retrier = new Retrier(config.retry(), metrics, this::classify);
     this.requestChecksums = config.checksum() != ChecksumMode.WHEN_REQUIRED;
     this.s3 = S3Clients.build(config, true, requestChecksums);
+    this.bulk = S3Clients.build(config, false, requestChecksums);
     S3Compatibility probed = PROBED.get(config.probeKey());
     try {
       if (probed == null) {
@@ -164,7 +176,7 @@ public final class S3ObjectStore implements ObjectStore {
         throw new ObjectStoreException(Kind.PERMANENT, 0, refusal(probed));
       }
     } catch (ObjectStoreException e) {
-      s3.close();
+      close();
       if (e.kind() == Kind.NOT_FOUND) {
         throw new ObjectStoreException(Kind.PERMANENT, e.httpStatus(), e.getMessage(), e);
       }
@@ -204,11 +216,19 @@ public final class S3ObjectStore implements ObjectStore {
 
   void useUploadForm(boolean streamingUploads, boolean checksums) {
     if (streamingUploads != streaming || checksums != requestChecksums) {
-      S3Client old = s3;
+      close();
       s3 = S3Clients.build(config, streamingUploads, checksums);
+      bulk = streamingUploads ? S3Clients.build(config, false, checksums) : s3;
       streaming = streamingUploads;
       requestChecksums = checksums;
-      old.close();
+    }
+  }
+
+  /** The probe found plain bodies refused where the chosen form works: bulk uploads use that form too. */
+  void bulkAsProbed() {
+    if (bulk != s3) {
+      bulk.close();
+      bulk = s3;
     }
   }
 
@@ -325,7 +345,8 @@ public final class S3ObjectStore implements ObjectStore {
       RequestBody body = RequestBody.fromContentProvider(
           () -> new ByteBufferInputStream(data.duplicate()), length, "application/octet-stream");
       try {
-        String etag = s3.putObject(req.build(), body).eTag();
+        S3Client client = length >= BULK_BYTES && !condition.isConditional() ? bulk : s3;
+        String etag = client.putObject(req.build(), body).eTag();
         metrics.bytesUp(length);
         return etag;
       } catch (S3Exception e) {
@@ -522,6 +543,9 @@ public final class S3ObjectStore implements ObjectStore {
   @Override
   public void close() {
     s3.close();
+    if (bulk != s3) {
+      bulk.close();
+    }
   }
 
   private static boolean noSuchBucket(S3Exception e) {

@@ -94,6 +94,7 @@ final class S3Probe {
         }
       }
     }
+    bulkUploads(key("bulk"));
     if (store.get(empty).map(o -> o.bytes().length != 0).orElse(true)) {
       throw new ObjectStoreException(ObjectStoreException.Kind.PERMANENT, 0, "store " + store.describe()
           + ": an empty object did not read back empty; use another S3 server (see docs/troubleshooting.md)");
@@ -139,6 +140,23 @@ final class S3Probe {
     String k = base + name;
     written.add(k);
     return k;
+  }
+
+  /**
+   * One upload of {@link S3ObjectStore#BULK_BYTES} as a plain body (how chunks and log segments go); a server that
+   * refuses it with a 4xx gets every upload in the probed form.
+   */
+  private void bulkUploads(String key) throws ObjectStoreException {
+    try {
+      store.put(key, ByteBuffer.allocate(S3ObjectStore.BULK_BYTES));
+    } catch (ObjectStoreException e) {
+      if (e.httpStatus() < 400 || e.httpStatus() >= 500 || e.httpStatus() == 404) {
+        throw e;
+      }
+      log.debug("{}: plain-body uploads refused ({}); bulk uploads use the probed form", store.describe(),
+          e.errorCode());
+      store.bulkAsProbed();
+    }
   }
 
   private static ByteBuffer bytes(String s) {
