@@ -326,6 +326,8 @@ for store in $STORES; do
     >"$work/raw.out" 2>"$work/raw.log" || die "raw store benchmark failed: $(tail -3 "$work/raw.log")"
   record "$store" raw put_mib_s "$(awk '/put_mib_s/{print $2}' "$work/raw.out")"
   record "$store" raw get_mib_s "$(awk '/get_mib_s/{print $2}' "$work/raw.out")"
+  record "$store" raw small_put_mean_us "$(awk '/small_put_mean_us/{print $2}' "$work/raw.out")"
+  record "$store" raw small_put_p99_us "$(awk '/small_put_p99_us/{print $2}' "$work/raw.out")"
 
   for who in $(servers_for "$store"); do
     echo "engine-bench: $store store, $who: (e) sequential write + FLUSH, cold read..." >&2
