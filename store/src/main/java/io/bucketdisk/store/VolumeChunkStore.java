@@ -1,35 +1,28 @@
 package io.bucketdisk.store;
 
-import static io.bucketdisk.store.ChunkIndex.FRAMED;
-import static io.bucketdisk.store.ChunkIndex.INHERITED_FRAMED;
 import static io.bucketdisk.store.ChunkIndex.OLDER;
 import static io.bucketdisk.store.ChunkIndex.PRESENT;
 import static io.bucketdisk.store.ChunkIndex.RESOLVED;
 import static io.bucketdisk.store.ChunkIndex.TOMBSTONE;
 import static io.bucketdisk.store.ChunkIndex.has;
 
+import io.bucketdisk.store.LayeredIndex.Located;
 import io.bucketdisk.store.StoreException.Kind;
 import io.bucketdisk.store.layout.Layout;
 import io.bucketdisk.store.layout.SnapshotPin;
 import io.bucketdisk.store.layout.VolumeManifest;
 import io.bucketdisk.store.log.SegmentDirectory;
-import io.bucketdisk.store.object.ListPage;
-import io.bucketdisk.store.object.ObjectInfo;
 import io.bucketdisk.store.object.ObjectStore;
-import io.bucketdisk.store.outage.Outage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -38,9 +31,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One open volume or snapshot: the {@link ChunkStore} the gateway's cache reads and writes through.
  *
- * <p><b>Reading.</b> The {@link ChunkIndex} built at open says, per chunk, which key holds it: the volume's own newest
- * key (at most the snapshot epoch for a snapshot view) or the first parent layer that has it. A tombstone (0-byte
- * key) or no key reads as zeros without a request.
+ * <p><b>Reading.</b> The {@link ChunkIndex} built at open ({@link LayeredIndex}) says, per chunk, which key holds it:
+ * the volume's own newest key (at most the snapshot epoch for a snapshot view) or the first parent layer that has it. A
+ * tombstone (0-byte key) or no key reads as zeros without a request.
  *
  * <p><b>Writing.</b> A write PUTs {@code <index>@<current epoch>}; all-zero data is a delete instead (zero chunks are
  * never stored). The key it replaces is deleted after the PUT unless a snapshot pins it (some snapshot epoch &gt;=
@@ -49,10 +42,10 @@ import org.slf4j.LoggerFactory;
  * after the store acknowledged the PUT, and before the DELETE of a replaced key, so a read never names a key that is
  * gone.
  *
- * <p><b>Fencing.</b> A writable handle renews its lease every third of the lease duration on a virtual thread. It
- * counts the lease valid until {@code (send time of the last successful renewal) + duration - clock skew} on the
- * monotonic clock; past that, or once a renewal finds the lease taken, writes, deletes and snapshots throw CONFLICT
- * for good. A write whose PUT finishes after the lease ran out is not acknowledged either.
+ * <p><b>Fencing.</b> A writable handle renews its lease ({@link VolumeLease}) every third of the lease duration on a
+ * virtual thread. It counts the lease valid until {@code (send time of the last successful renewal) + duration - clock
+ * skew} on the monotonic clock; past that, or once a renewal finds the lease taken, writes, deletes and snapshots throw
+ * CONFLICT for good. A write whose PUT finishes after the lease ran out is not acknowledged either.
  *
  * <p><b>Snapshots.</b> {@link #snapshot} takes the write lock of a read-write lock whose read side every write and
  * delete holds, so no write straddles the epoch bump.
@@ -72,27 +65,19 @@ final class VolumeChunkStore implements ChunkStore {
   private final VolumeLog writeLog;
   private final String name;
   private final String dataVolume;
-  private final Outage renewals;
-  private final List<Layer> layers;
-  private final @Nullable LeaseOwner owner;
+  private final LayeredIndex chain;
+  private final VolumeLease lease;
   private final @Nullable Tenure tenure;
   private final boolean snapshotView;
   private final int chunkSize;
   private final ByteBuffer zeros;
   private final ReentrantReadWriteLock epochLock = new ReentrantReadWriteLock();
-  private final Duration leaseDuration;
-  private final long validityNanos;
 
-  private volatile ChunkIndex index;
   private volatile long size;
   private volatile long epoch;
   private volatile long maxPin;
-  private volatile long validUntilNanos;
-  private volatile @Nullable String fenced;
   private volatile boolean closed;
   private volatile List<SegmentDirectory> adopted = List.of();
-  private volatile @Nullable Thread renewer;
-  private final CountDownLatch closing = new CountDownLatch(1);
 
   VolumeChunkStore(VolumeCatalog catalog, String name, VolumeManifest m, List<Layer> layers,
       @Nullable LeaseOwner owner, long size, boolean snapshotView) {
@@ -100,131 +85,30 @@ final class VolumeChunkStore implements ChunkStore {
     this.store = catalog.objectStore();
     this.name = name;
     this.dataVolume = m.id();
-    this.renewals = new Outage(log, "volume " + dataVolume);
-    this.layers = List.copyOf(layers);
-    this.owner = owner;
+    this.lease = new VolumeLease(catalog, dataVolume, owner, this::size);
     this.tenure = owner == null ? null : new Tenure(m.id(), m.createdAtMillis(), m.writerGeneration());
     this.snapshotView = snapshotView;
     this.chunkSize = m.chunkSize();
     this.checked = new ChecksummedChunks(store, dataVolume, chunkSize, catalog.options().metrics());
     this.writeLog = new VolumeLog(store, dataVolume, catalog.options().metrics());
+    this.chain = new LayeredIndex(store, checked, dataVolume, chunkSize, layers, size);
     this.size = size;
     this.epoch = m.epoch();
     this.maxPin = maxPin(m);
-    this.index = new ChunkIndex(chunks(size));
     this.zeros = ZEROS.computeIfAbsent(chunkSize, n -> ByteBuffer.allocateDirect(n).asReadOnlyBuffer());
-    this.leaseDuration = catalog.options().leaseDuration();
-    this.validityNanos = leaseDuration.minus(catalog.options().clockSkew()).toNanos();
   }
 
   /** Builds the chunk index: one paged LIST per layer. */
   void load() throws IOException {
-    index = build(size);
-  }
-
-  private ChunkIndex build(long sizeBytes) throws IOException {
-    ChunkIndex idx = new ChunkIndex(chunks(sizeBytes));
-    for (int k = 0; k < layers.size(); k++) {
-      Layer layer = layers.get(k);
-      String prefix = Layout.chunksPrefix(layer.volumeId());
-      int pl = prefix.length();
-      long current = -1;
-      long newest = -1;
-      boolean newestTomb = false;
-      boolean newestFramed = false;
-      boolean older = false;
-      String token = null;
-      do {
-        ListPage page = store.list(prefix, token, 1000);
-        for (ObjectInfo o : page.objects()) {
-          long i = Layout.chunkIndex(o.key(), pl);
-          long e = Layout.chunkEpoch(o.key(), pl);
-          if (i < 0 || e < 0 || e > layer.maxEpoch() || i >= idx.chunks()) {
-            continue;
-          }
-          if (i != current) {
-            record(idx, k, current, newest, newestTomb, older, newestFramed);
-            current = i;
-            older = false;
-          } else {
-            older = true;
-          }
-          newest = e;
-          newestTomb = o.size() == 0;
-          newestFramed = checked.framed(o.size());
-        }
-        token = page.nextToken();
-      } while (token != null);
-      record(idx, k, current, newest, newestTomb, older, newestFramed);
-    }
-    return idx;
-  }
-
-  private static void record(ChunkIndex idx, int layer, long i, long epoch, boolean tomb, boolean older,
-      boolean framed) {
-    if (i < 0) {
-      return;
-    }
-    if (layer == 0) {
-      idx.setOwn(i, ChunkIndex.ownEntry(epoch, tomb, older, framed));
-    } else if (!has(idx.inherited(i), RESOLVED)) {
-      idx.setInherited(i, ChunkIndex.inheritedEntry(tomb ? 0 : layer + 1, epoch, framed));
-    }
+    chain.load(size);
   }
 
   void startRenewal(long sentNanos) {
-    validUntilNanos = sentNanos + validityNanos;
-    renewer = Thread.ofVirtual().name("lease-" + dataVolume).start(this::renewLoop);
-  }
-
-  private void renewLoop() {
-    long interval = Math.max(50, leaseDuration.toMillis() / 3);
-    long wait = interval;
-    while (!closed && fenced == null) {
-      try {
-        if (closing.await(wait, TimeUnit.MILLISECONDS)) {
-          return;
-        }
-      } catch (InterruptedException e) {
-        return;
-      }
-      long sent = System.nanoTime();
-      try {
-        VolumeManifest m = catalog.renewLease(dataVolume, requireOwner());
-        validUntilNanos = sent + validityNanos;
-        renewals.succeeded();
-        wait = interval;
-        if (m.sizeBytes() > size) {
-          log.info("volume {}: size grew to {} bytes (seen at lease renewal; refresh to use it)", dataVolume,
-              m.sizeBytes());
-        }
-      } catch (StoreException e) {
-        if (e.kind() == Kind.CONFLICT || e.kind() == Kind.NOT_FOUND) {
-          fence(e.getMessage());
-          return;
-        }
-        renewals.failed("lease renewal", "lease renewal failed, retrying: " + e.getMessage());
-        wait = Math.max(20, interval / 4);
-      } catch (IOException | RuntimeException e) {
-        renewals.failed("lease renewal", "lease renewal failed, retrying: " + e);
-        wait = Math.max(20, interval / 4);
-      }
-      if (System.nanoTime() - validUntilNanos > 0) {
-        fence("lease expired: not renewed within " + leaseDuration);
-        return;
-      }
-    }
-  }
-
-  private void fence(String why) {
-    if (fenced == null) {
-      fenced = why;
-      log.error("volume {}: FENCED, refusing writes from now on: {}", dataVolume, why);
-    }
+    lease.start(sentNanos);
   }
 
   private LeaseOwner requireOwner() throws StoreException {
-    LeaseOwner o = owner;
+    LeaseOwner o = lease.owner();
     if (o == null) {
       throw new StoreException(Kind.PERMANENT, name + " is read-only");
     }
@@ -235,30 +119,19 @@ final class VolumeChunkStore implements ChunkStore {
     if (closed) {
       throw new StoreException(Kind.PERMANENT, "volume " + name + ": handle closed");
     }
-    if (owner == null) {
+    if (lease.owner() == null) {
       throw new StoreException(Kind.PERMANENT, name + " is read-only");
     }
-    checkLease();
-  }
-
-  private void checkLease() throws StoreException {
-    String why = fenced;
-    if (why == null && System.nanoTime() - validUntilNanos > 0) {
-      fence("lease expired: not renewed within " + leaseDuration);
-      why = fenced;
-    }
-    if (why != null) {
-      throw new StoreException(Kind.CONFLICT, "volume " + dataVolume + " is fenced: " + why);
-    }
+    lease.check();
   }
 
   private void checkReadable(long i) throws StoreException {
     if (closed) {
       throw new StoreException(Kind.PERMANENT, "volume " + name + ": handle closed");
     }
-    if (i < 0 || i >= index.chunks()) {
-      throw new IllegalArgumentException("chunk " + i + " is outside volume " + name + " (" + index.chunks()
-          + " chunks)");
+    long chunks = chain.current().chunks();
+    if (i < 0 || i >= chunks) {
+      throw new IllegalArgumentException("chunk " + i + " is outside volume " + name + " (" + chunks + " chunks)");
     }
   }
 
@@ -282,13 +155,12 @@ final class VolumeChunkStore implements ChunkStore {
     if (readOnly()) {
       return Double.NaN;
     }
-    long left = validUntilNanos - System.nanoTime();
-    return fenced != null || left <= 0 ? 0 : left / 1e9;
+    return lease.validSeconds();
   }
 
   @Override
   public boolean readOnly() {
-    return owner == null;
+    return lease.owner() == null;
   }
 
   @Override
@@ -308,7 +180,7 @@ final class VolumeChunkStore implements ChunkStore {
       throw new IllegalArgumentException("range " + offsetInChunk + "+" + dst.remaining() + " is outside a chunk of "
           + chunkSize);
     }
-    Located at = locate(i);
+    Located at = chain.locate(i);
     if (at == null) {
       return false;
     }
@@ -325,26 +197,6 @@ final class VolumeChunkStore implements ChunkStore {
     return true;
   }
 
-  /** Where a chunk's bytes are: the key, and whether it is checksummed ({@link ChunkFrames}). */
-  private record Located(String key, boolean framed) {}
-
-  /** The object holding chunk {@code i}'s bytes, or null when it reads as zeros. */
-  private @Nullable Located locate(long i) {
-    ChunkIndex idx = index;
-    long own = idx.own(i);
-    if (has(own, PRESENT)) {
-      return has(own, TOMBSTONE) ? null
-          : new Located(Layout.chunkKey(dataVolume, i, ChunkIndex.epoch(own)), has(own, FRAMED));
-    }
-    long inh = idx.inherited(i);
-    int depth = ChunkIndex.depth(inh);
-    if (!has(inh, RESOLVED) || depth == 0) {
-      return null;
-    }
-    return new Located(Layout.chunkKey(layers.get(depth - 1).volumeId(), i, ChunkIndex.epoch(inh)),
-        has(inh, INHERITED_FRAMED));
-  }
-
   @Override
   public void write(long i, ByteBuffer data) throws IOException {
     checkReadable(i);
@@ -358,12 +210,12 @@ final class VolumeChunkStore implements ChunkStore {
     }
     epochLock.readLock().lock();
     try {
-      checkLease();
+      lease.check();
       long e = epoch;
-      ChunkIndex idx = index;
+      ChunkIndex idx = chain.current();
       long prev = idx.own(i);
       checked.put(Layout.chunkKey(dataVolume, i, e), data);
-      checkLease(); // a PUT that outlived the lease is not acknowledged
+      lease.check(); // a PUT that outlived the lease is not acknowledged
       boolean older = has(prev, OLDER);
       String superseded = null;
       if (has(prev, PRESENT) && ChunkIndex.epoch(prev) < e) {
@@ -390,9 +242,9 @@ final class VolumeChunkStore implements ChunkStore {
     }
     epochLock.readLock().lock();
     try {
-      checkLease();
+      lease.check();
       long e = epoch;
-      ChunkIndex idx = index;
+      ChunkIndex idx = chain.current();
       List<String> garbage = new ArrayList<>();
       List<Tomb> tombs = new ArrayList<>();
       for (int k = 0; k < count; k++) {
@@ -471,7 +323,7 @@ final class VolumeChunkStore implements ChunkStore {
         throw first;
       }
     }
-    checkLease();
+    lease.check();
     for (Tomb t : tombs) {
       if (t.supersededEpoch() >= 0) {
         garbage.add(Layout.chunkKey(dataVolume, t.index(), t.supersededEpoch()));
@@ -520,9 +372,9 @@ final class VolumeChunkStore implements ChunkStore {
     checkWritable();
     epochLock.readLock().lock();
     try {
-      checkLease();
+      lease.check();
       writeLog.append(seq, epoch, segment);
-      checkLease(); // a PUT that outlived the lease is not acknowledged
+      lease.check(); // a PUT that outlived the lease is not acknowledged
     } finally {
       epochLock.readLock().unlock();
     }
@@ -533,9 +385,9 @@ final class VolumeChunkStore implements ChunkStore {
     checkWritable();
     epochLock.readLock().lock();
     try {
-      checkLease();
+      lease.check();
       writeLog.merge(first, last, segment);
-      checkLease(); // as for appendLog: a merged PUT that outlived the lease is not acknowledged
+      lease.check(); // as for appendLog: a merged PUT that outlived the lease is not acknowledged
     } finally {
       epochLock.readLock().unlock();
     }
@@ -570,16 +422,7 @@ final class VolumeChunkStore implements ChunkStore {
 
   @Override
   public int depth(long i) {
-    ChunkIndex idx = index;
-    if (i < 0 || i >= idx.chunks()) {
-      return 0;
-    }
-    long own = idx.own(i);
-    if (has(own, PRESENT)) {
-      return has(own, TOMBSTONE) ? 0 : 1;
-    }
-    long inh = idx.inherited(i);
-    return has(inh, RESOLVED) ? ChunkIndex.depth(inh) : 0;
+    return chain.depth(i);
   }
 
   @Override
@@ -587,7 +430,7 @@ final class VolumeChunkStore implements ChunkStore {
     checkWritable();
     epochLock.writeLock().lock();
     try {
-      checkLease();
+      lease.check();
       VolumeCatalog.Taken t = catalog.takeSnapshot(dataVolume, snapshotId, requireOwner().id());
       epoch = t.manifest().epoch();
       maxPin = maxPin(t.manifest());
@@ -602,12 +445,12 @@ final class VolumeChunkStore implements ChunkStore {
       return;
     }
     VolumeManifest m = catalog.requireManifest(dataVolume);
-    if (owner == null) {
+    if (lease.owner() == null) {
       // a read-only view of a volume another gateway writes: start over from the store
-      ChunkIndex fresh = build(Math.max(size, m.sizeBytes()));
+      ChunkIndex fresh = chain.build(Math.max(size, m.sizeBytes()));
       epochLock.writeLock().lock();
       try {
-        index = fresh;
+        chain.install(fresh);
         size = Math.max(size, m.sizeBytes());
         epoch = m.epoch();
         maxPin = maxPin(m);
@@ -617,7 +460,7 @@ final class VolumeChunkStore implements ChunkStore {
       return;
     }
     if (m.sizeBytes() > size) {
-      index.grow(chunks(m.sizeBytes()));
+      chain.grow(m.sizeBytes());
       size = m.sizeBytes();
       log.info("volume {}: size now {} bytes", dataVolume, size);
     }
@@ -630,37 +473,12 @@ final class VolumeChunkStore implements ChunkStore {
       return;
     }
     closed = true;
-    closing.countDown();
-    Thread t = renewer;
-    if (t != null) {
-      // no interrupt: it would close the store's interruptible channels under a request in flight
-      try {
-        // let a renewal in flight finish first, so the release below is the last word on the lease
-        t.join(leaseDuration.toMillis());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    LeaseOwner o = owner;
-    if (o != null && fenced == null) {
-      catalog.releaseLease(dataVolume, o.id());
-      log.info("volume {}: closed, lease released", dataVolume);
-    }
+    lease.stop();
   }
 
   /** Chunks with data visible to this handle (for the open log line and tests). */
   long storedChunks() {
-    long n = 0;
-    for (long i = 0; i < index.chunks(); i++) {
-      if (isStored(i)) {
-        n++;
-      }
-    }
-    return n;
-  }
-
-  private long chunks(long bytes) {
-    return (bytes + chunkSize - 1) / chunkSize;
+    return chain.storedChunks();
   }
 
   private static long maxPin(VolumeManifest m) {
