@@ -112,6 +112,8 @@ final class WriteLog {
   private final ReentrantLock maintenance = new ReentrantLock();
   private long nextSeq;
   private volatile long trimmedThrough;
+  /** System.nanoTime() when the last segment this writer appended was stored (or when the log was opened). */
+  private volatile long lastStoredNanos = System.nanoTime();
 
   WriteLog(ChunkStore store, LogIndex index, CacheCounters counters, java.util.concurrent.Semaphore slots) {
     this.index = index;
@@ -264,6 +266,7 @@ final class WriteLog {
           "volume " + volumeId + ": log segment " + seq + " could not be stored: " + e.getMessage(), e);
     }
     nextSeq = seq + 1;
+    lastStoredNanos = System.nanoTime();
     counters.logged(bytes);
     Segment s = new Segment(seq, seq, bytes, 0);
     synchronized (this) {
@@ -424,6 +427,11 @@ final class WriteLog {
       through = s.seq;
     }
     return through;
+  }
+
+  /** How long ago this writer last appended a segment (merges do not count). */
+  long idleNanos() {
+    return System.nanoTime() - lastStoredNanos;
   }
 
   /** Bytes of the segments stored and not yet deleted. */

@@ -1,0 +1,61 @@
+package io.bucketdisk.engine.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** A log of half its compaction limit is folded once no segment was appended for a second, and not before. */
+@Timeout(60)
+class IdleCompactionTest {
+  static final int CHUNK = 64 * 1024;
+  static final long SIZE = 32L * CHUNK;
+
+  final MemoryChunkStore store = new MemoryChunkStore("vol", SIZE, CHUNK, false);
+  final byte[] model = new byte[(int) SIZE];
+  VolumeCache volume;
+
+  @AfterEach
+  void close() throws Exception {
+    if (volume != null && !volume.isClosed()) {
+      volume.close();
+    }
+  }
+
+  long logBytes() {
+    return store.log.values().stream().mapToLong(b -> b.length).sum();
+  }
+
+  @Test
+  void aQuietVolumeFoldsALogOfHalfItsLimit() throws Exception {
+    // 4 chunks named, at least 8 chunks' worth: the limit is 8 chunks (512 KiB), half of it 256 KiB
+    volume = LogAdoptionTest.restart(store, CHUNK, 8);
+    int i = 0;
+    while (logBytes() < 300 << 10) {
+      byte[] data = VolumeCacheTest.pattern(4096, i);
+      long off = (long) (i % 4) * CHUNK + (i / 4 * 4096L) % CHUNK;
+      volume.write(off, ByteBuffer.wrap(data), false);
+      System.arraycopy(data, 0, model, (int) off, data.length);
+      volume.flush();
+      i++;
+    }
+    assertThat(logBytes()).as("below the limit").isLessThan(512 << 10);
+    assertThat(volume.counters().compactedChunks()).as("folded while writing").isZero();
+    long quietSince = System.nanoTime();
+    while (volume.counters().compactedChunks() == 0 && System.nanoTime() - quietSince < 10_000_000_000L) {
+      Thread.sleep(20);
+    }
+    assertThat(System.nanoTime() - quietSince).as("not before a second of quiet")
+        .isGreaterThanOrEqualTo(LogCompactor.IDLE_NANOS);
+    assertThat(volume.counters().compactedChunks()).as("chunks folded while idle").isEqualTo(4);
+    for (int c = 0; c < 4; c++) {
+      assertThat(store.chunks.get((long) c)).as("chunk %d stored", c)
+          .isEqualTo(java.util.Arrays.copyOfRange(model, c * CHUNK, (c + 1) * CHUNK));
+    }
+    ByteBuffer all = ByteBuffer.allocate((int) SIZE);
+    volume.read(0, all);
+    assertThat(all.array()).isEqualTo(model);
+  }
+}
