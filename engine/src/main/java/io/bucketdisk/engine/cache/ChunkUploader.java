@@ -11,10 +11,11 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * Moves one volume's dirty chunks to the store, one chunk (or one batch of deletes) per call, and reports each
  * result to {@link DirtyChunks}. Which chunk goes when is {@link UploadScheduler}'s business.
  *
- * <p><b>An upload</b> fills the chunk's missing ranges from the store ({@link #merge}), copies the buffer and its
- * version into a scratch chunk under the buffer monitor, stores the copy (a PUT, or a DELETE when the copy is all
- * zeros: an all-zero chunk is never stored) and reports the version it stored ({@link DirtyChunks#uploaded}).
- * Writes may continue meanwhile; they bump the version, so the chunk stays dirty. A failure after the store's retries
+ * <p><b>An upload</b> takes the buffer's bytes and version under its monitor: a whole, fully valid chunk's own
+ * array, frozen until the store answers ({@link ChunkBytes#freeze}: a write meanwhile goes to a copy), else a copy
+ * in a scratch chunk with the missing ranges filled from the store ({@link #readMissing}). It stores them (a PUT, or
+ * a DELETE when they are all zeros: an all-zero chunk is never stored) and reports the version it stored
+ * ({@link DirtyChunks#uploaded}). Writes may continue meanwhile; they bump the version, so the chunk stays dirty. A failure after the store's retries
  * is reported with the attempt number ({@link DirtyChunks#uploadFailed}); the chunk stays dirty.
  *
  * <p><b>Merging</b> never happens on the write path (invariant 4): a partial chunk is filled just before its upload,
@@ -26,8 +27,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * lock; {@link #whileHeld} holds the write side, so a snapshot is recorded, and the {@link LogCompactor} writes chunk
  * objects, with no upload in flight or reported half-way.
  *
- * <p>Thread safe. Each call holds one of the cache's scratch chunks while it copies, which bounds the memory of
- * uploads to {@code uploadParallelism} chunks.
+ * <p>Thread safe. Each call holds one of the cache's scratch permits (with an array, or counting one for the frozen
+ * array a write may leave to it), which bounds the memory of uploads to {@code uploadParallelism} chunks.
  */
 final class ChunkUploader {
   /** A store call run with uploads held off. */
