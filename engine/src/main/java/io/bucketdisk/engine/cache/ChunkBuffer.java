@@ -13,6 +13,13 @@ import org.jspecify.annotations.Nullable;
  * <p>{@code data == null} means the chunk reads as zeros everywhere (a trimmed or zeroed chunk: uploading it is a
  * delete). A dirty buffer's data is sparse pages until written over half ({@link ChunkBytes}); its bytes are
  * meaningful only where {@code valid}. Clean buffers are always whole and fully valid and never change while clean.
+ *
+ * <p><b>Retiring.</b> A clean buffer that left every tier for good ({@link ChunkCache} evicted it) gives its array
+ * back for the next load ({@link #retire}); it is then retired and holds nothing. A reader may still hold a reference
+ * taken before the eviction, so every copy out of a clean buffer goes through {@link #copyIfLive}, which counts
+ * itself in {@code users} for the copy; retiring succeeds only while nobody copies, and a reader that finds the
+ * buffer retired looks again. Retiring takes no monitor: Caffeine's eviction calls it while other threads may hold
+ * buffer monitors.
  */
 final class ChunkBuffer {
   final long index;
@@ -24,6 +31,8 @@ final class ChunkBuffer {
    */
   final ValidRanges unlogged;
 
+  /** Readers copying out of this buffer now via {@link #copyIfLive}; -1 once retired (it never holds data again). */
+  private final java.util.concurrent.atomic.AtomicInteger users = new java.util.concurrent.atomic.AtomicInteger();
   /** True while this buffer is the value of its volume's dirty map; a writer that finds it false retries. */
   boolean dirty;
   /** The bytes this dirty buffer holds of the {@link DirtyLimiter}: {@code data.charge()} while dirty, else 0. */
@@ -83,6 +92,43 @@ final class ChunkBuffer {
     } else {
       d.copyTo(offset, length, dst);
     }
+  }
+
+  /** Copies like {@link #copyTo} unless this buffer is retired (its array may be another chunk's now); whether it did. */
+  boolean copyIfLive(int offset, int length, ByteBuffer dst) {
+    int u;
+    do {
+      u = users.get();
+      if (u < 0) {
+        return false;
+      }
+    } while (!users.compareAndSet(u, u + 1));
+    try {
+      copyTo(offset, length, dst);
+      return true;
+    } finally {
+      users.decrementAndGet();
+    }
+  }
+
+  /**
+   * Retires this clean buffer, which no tier holds any more (the caller got it from the tier's removal, which
+   * publishes its fields): returns its array of {@code size} bytes for reuse, or null, leaving it as it is, when it is
+   * dirty, retired, being copied, or holds no whole unfrozen array of that size. Takes no monitor.
+   */
+  byte @Nullable [] retire(int size) {
+    ChunkBytes d = data;
+    byte[] array = d == null || dirty ? null : d.wholeUnfrozen();
+    if (array == null || array.length != size || !users.compareAndSet(0, -1)) {
+      return null;
+    }
+    data = null;
+    return array;
+  }
+
+  /** Whether this buffer gave its array away ({@link #retire}). */
+  boolean retired() {
+    return users.get() < 0;
   }
 
   /** Copies like {@link #copyTo} if this buffer is dirty and every byte of the range is valid; whether it did. */

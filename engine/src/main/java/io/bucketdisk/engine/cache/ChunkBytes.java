@@ -196,6 +196,11 @@ final class ChunkBytes implements io.bucketdisk.store.log.LogSegment.Source {
     }
   }
 
+  /** The whole array if this chunk is one and no upload holds it ({@link #freeze}), else null. */
+  byte @Nullable [] wholeUnfrozen() {
+    return frozen ? null : whole;
+  }
+
   /** The chunk as one array, made whole first if it is sparse (what a clean tier keeps). */
   byte[] array() {
     byte[] w = whole;

@@ -33,6 +33,12 @@ import org.jspecify.annotations.Nullable;
  * Caffeine, and {@link #offer} hands what the recent tier pushed out to Caffeine's admission. A volume calls the
  * admitting methods only inside its dirty-map transition for the chunk, so a chunk is never clean and dirty at once.
  *
+ * <p><b>Arrays are reused.</b> A whole chunk that Caffeine evicts (after the disk tier wrote it, when there is one)
+ * is retired ({@link ChunkBuffer#retire}) and, while loads run, its array kept as a spare for the next one: at most
+ * {@link #SPARES}, counted in the transfer share, and dropped when the last load ends. So a streaming reader's loads
+ * allocate nothing once the cache is full: before, every load was a new 4 MiB array and every eviction old garbage,
+ * and a cold sequential read spent a third of its time in full collections.
+ *
  * <p><b>The disk tier</b> ({@link DiskTier}, optional) is below both: what Caffeine evicts (including what the recent
  * tier pushed out and Caffeine's admission then refused) is queued for it with its chunk's stripe stamp, and reads
  * look there after RAM and before the store. It is not part of the byte budget; its own file bounds it.
@@ -45,6 +51,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class ChunkCache {
   static final int SEGMENTS_IN_FLIGHT = 4;
+  /** Retired chunk arrays kept for loads, at most: a load's publication evicts about one chunk, the next load takes it. */
+  static final int SPARES = 2;
   private final java.util.concurrent.Semaphore segmentSlots = new java.util.concurrent.Semaphore(SEGMENTS_IN_FLIGHT);
   /** Log merges running at once, gateway-wide ({@link LogMerger}); separate from FLUSH's segment slots. */
   private final java.util.concurrent.Semaphore mergeSlots = new java.util.concurrent.Semaphore(2);
@@ -56,6 +64,10 @@ public final class ChunkCache {
   private final Semaphore loads;
   private final ConcurrentHashMap<Integer, ScratchChunks> pools = new ConcurrentHashMap<>();
   private final AtomicLong loadingBytes = new AtomicLong();
+  /** Arrays of retired clean chunks, for the next loads; guarded by itself. */
+  private final java.util.ArrayDeque<byte[]> spares = new java.util.ArrayDeque<>();
+  private final AtomicLong spareBytes = new AtomicLong();
+  private final java.util.concurrent.atomic.LongAdder reused = new java.util.concurrent.atomic.LongAdder();
   /** Caffeine's own share of the clean budget; it also holds the dirty and transfer shares not in use now. */
   private final long wholeBytes;
   /** The transfer share: upload scratch arrays and loads in flight. */
@@ -86,7 +98,7 @@ public final class ChunkCache {
         .executor(Runnable::run)
         .evictionListener((CleanKey k, Object v, RemovalCause cause) -> {
           if (k != null && v != null && cause.wasEvicted()) {
-            toDisk(k, v);
+            evicted(k, v);
           }
         })
         .build();
@@ -96,6 +108,14 @@ public final class ChunkCache {
     limiter.onUsedChanged(this::lendUnusedSpace);
     lendUnusedSpace();
     this.loads = new Semaphore(config.loadParallelism(), true);
+    if (disk != null) {
+      disk.whenDone(v -> {
+        if (v instanceof ChunkBuffer b) {
+          retire(b);
+          lendUnusedSpace();
+        }
+      });
+    }
   }
 
   /**
@@ -105,7 +125,7 @@ public final class ChunkCache {
    */
   private synchronized void lendUnusedSpace() {
     long unusedDirty = Math.max(0, limiter.limit() - limiter.used());
-    long unusedTransfer = Math.max(0, transferBytes - scratchBytes() - loadingBytes.get());
+    long unusedTransfer = Math.max(0, transferBytes - scratchBytes() - loadingBytes.get() - spareBytes.get());
     // whole steps only, rounded down: a 4 KiB write changes the bound once per step, not once per write
     long lend = (unusedDirty + unusedTransfer) / lendStep * lendStep;
     if (lend != lent) {
@@ -115,13 +135,17 @@ public final class ChunkCache {
   }
 
   /**
-   * Caffeine evicted clean {@code value}: queue it for the disk tier with its chunk's stripe stamp now. Runs inside
-   * Caffeine's atomic removal, which a write's {@code becomeDirty} (removing the same key) is ordered with, so the stamp
-   * is one at which these bytes were current.
+   * Caffeine evicted clean {@code value}: queue it for the disk tier with its chunk's stripe stamp now, else retire a
+   * whole chunk at once. Runs inside Caffeine's atomic removal, which a write's {@code becomeDirty} (removing the same
+   * key) is ordered with, so the stamp is one at which these bytes were current. Changes no bound here (Caffeine is
+   * evicting): the callers of Caffeine's inserts look again ({@link #lendUnusedSpace}).
    */
-  private void toDisk(CleanKey key, Object value) {
+  private void evicted(CleanKey key, Object value) {
     DiskTier.Guard guard;
     if (disk == null || (guard = guards.get(key.owner())) == null) {
+      if (value instanceof ChunkBuffer b) {
+        retire(b);
+      }
       return;
     }
     switch (key) {
@@ -130,6 +154,50 @@ public final class ChunkCache {
       case FragmentKey f -> disk.offer(f.owner(), guard, f.index(), f.granule(), value, ((byte[]) value).length,
           guard.stamp(f.index()));
     }
+  }
+
+  /** {@code b} left every clean tier for good: keep its array as a spare if it gives one and there is room. */
+  private void retire(ChunkBuffer b) {
+    byte[] array = b.retire(config.chunkSize());
+    if (array != null) {
+      keepSpare(array);
+    }
+  }
+
+  /** Keeps {@code array} for a later load if loads run, fewer than {@link #SPARES} are kept and the share has room. */
+  private void keepSpare(byte[] array) {
+    synchronized (spares) {
+      if (array.length == config.chunkSize() && spares.size() < SPARES && loadsInFlight() > 0
+          && scratchBytes() + loadingBytes.get() + spareBytes.get() + array.length <= transferBytes) {
+        spares.push(array);
+        spareBytes.addAndGet(array.length);
+      }
+    }
+  }
+
+  /** A spare of {@code size} bytes, now counted as a load in flight (else null); or just taken if {@code counted}. */
+  private byte @Nullable [] takeSpare(int size, boolean counted) {
+    synchronized (spares) {
+      byte[] a = size == config.chunkSize() ? spares.poll() : null;
+      if (a != null) {
+        spareBytes.addAndGet(-size);
+        if (!counted) {
+          loadingBytes.addAndGet(size);
+        }
+        reused.increment();
+      }
+      return a;
+    }
+  }
+
+  /** Bytes of retired arrays kept for loads now (tests). */
+  long spareBytes() {
+    return spareBytes.get();
+  }
+
+  /** Loads that took a retired chunk's array instead of a new one (tests). */
+  long reusedArrays() {
+    return reused.sum();
   }
 
   /** The disk tier, if there is one. */
@@ -223,12 +291,23 @@ public final class ChunkCache {
 
   /** A chunk whose upload made it clean: into Caffeine. */
   void admitUploaded(ChunkKey key, ChunkBuffer buffer) {
+    long spared = spareBytes.get();
     clean.put(key, buffer);
+    sparesChanged(spared);
   }
 
   /** A chunk the recent tier pushed out: Caffeine keeps it if its admission wants it. */
   void offer(RecentChunks.Evicted e) {
+    long spared = spareBytes.get();
     clean.asMap().putIfAbsent(e.key(), e.buffer());
+    sparesChanged(spared);
+  }
+
+  /** After an insert into Caffeine, which may have evicted chunks into spares: lends again if it did. */
+  private void sparesChanged(long before) {
+    if (spareBytes.get() != before) {
+      lendUnusedSpace();
+    }
   }
 
   /** The bytes of granule {@code key} (a use), or null. */
@@ -238,7 +317,9 @@ public final class ChunkCache {
 
   /** A granule just fetched; the caller is inside the chunk's transition ({@link DirtyChunks#whileClean}). */
   void admitFragment(FragmentKey key, byte[] bytes) {
+    long spared = spareBytes.get();
     clean.put(key, bytes);
+    sparesChanged(spared);
   }
 
   /** Drops the {@code granules} granules of chunk {@code index} (it becomes dirty); inside its transition. */
@@ -259,13 +340,29 @@ public final class ChunkCache {
   }
 
   /**
-   * Takes one of the {@code loadParallelism} load slots and counts a chunk of {@code chunkSize} in flight (blocks
-   * while all are taken); give it back with {@link #loadDone}.
+   * Takes one of the {@code loadParallelism} load slots (blocks while all are taken; give it back with {@link
+   * #loadDone}), counts a chunk of {@code chunkSize} in flight, and returns the array to load into: a spare, else a
+   * new one, allocated after Caffeine's bound shrank for it.
    */
-  void loadStarted(int chunkSize) throws InterruptedException {
+  byte[] loadStarted(int chunkSize) throws InterruptedException {
     loads.acquire();
+    byte[] a = takeSpare(chunkSize, false);
+    if (a != null) {
+      return a;
+    }
     loadingBytes.addAndGet(chunkSize);
     lendUnusedSpace();
+    a = takeSpare(chunkSize, true); // what the shrink evicted
+    if (a != null) {
+      lendUnusedSpace();
+      return a;
+    }
+    return new byte[chunkSize];
+  }
+
+  /** A load's array that holds no chunk (none stored, or the load went stale): a spare if there is room. */
+  void loadUnused(byte[] array) {
+    keepSpare(array);
   }
 
   /** The bytes of a load stop counting (before they may count as a clean chunk). */
@@ -274,9 +371,22 @@ public final class ChunkCache {
     lendUnusedSpace();
   }
 
-  /** Gives back a load slot taken by {@link #loadStarted}. */
+  /** Gives back a load slot taken by {@link #loadStarted}; the last one drops the spares (no load needs them). */
   void loadDone() {
     loads.release();
+    if (loadsInFlight() == 0 && spareBytes.get() > 0) {
+      synchronized (spares) {
+        if (loadsInFlight() == 0) {
+          spareBytes.addAndGet(-(long) spares.size() * config.chunkSize());
+          spares.clear();
+        }
+      }
+      lendUnusedSpace();
+    }
+  }
+
+  private int loadsInFlight() {
+    return config.loadParallelism() - loads.availablePermits();
   }
 
   /** Scratch buffers of {@code chunkSize}, as many as the upload parallelism. */
@@ -304,9 +414,9 @@ public final class ChunkCache {
     return recent.bytes() + clean.policy().eviction().orElseThrow().weightedSize().orElse(0);
   }
 
-  /** Clean + dirty + scratch arrays held (in use or kept) + loads in flight: everything this cache holds now. */
+  /** Clean + dirty + scratch arrays held (in use or kept) + loads in flight + spares: everything this cache holds now. */
   public long residentBytes() {
-    return cleanBytes() + limiter.used() + scratchBytes() + loadingBytes.get();
+    return cleanBytes() + limiter.used() + scratchBytes() + loadingBytes.get() + spareBytes.get();
   }
 
   /**

@@ -36,8 +36,11 @@ import org.slf4j.LoggerFactory;
 final class ChunkLoads {
   private static final Logger log = LoggerFactory.getLogger(ChunkLoads.class);
 
-  /** A finished load: the chunk's bytes (null: reads as zeros), or stale (retry). */
-  record Result(byte @Nullable [] data, boolean stale) {}
+  /**
+   * A finished load: the chunk's clean buffer (null: reads as zeros), or stale (retry). Copy out of the buffer with
+   * {@link ChunkBuffer#copyIfLive}: by the time a reader copies, the cache may have evicted and retired it.
+   */
+  record Result(@Nullable ChunkBuffer buffer, boolean stale) {}
 
   private final ChunkOwner volume;
   private final StoredChunks store;
@@ -176,14 +179,16 @@ final class ChunkLoads {
     boolean slot = false;
     boolean counted = false;
     try {
-      shared.loadStarted(chunkSize);
+      byte[] data = shared.loadStarted(chunkSize);
       slot = true;
       counted = true;
-      byte[] data = new byte[chunkSize];
       boolean stored;
       // the disk tier's copy is current (see DiskTier), else the store; the stamp check below covers both
       stored = shared.diskReadChunk(volume, index, data, chunkSize) || store.read(index, ByteBuffer.wrap(data));
-      byte[] result = stored ? data : null;
+      ChunkBuffer result = stored ? ChunkBuffer.clean(index, data) : null;
+      if (!stored) {
+        shared.loadUnused(data);
+      }
       List<RecentChunks.Evicted> out = new ArrayList<>(0);
       // the buffer stops counting as a load before it can count as a clean chunk: never both at once
       shared.loadBytesDone(chunkSize);
@@ -191,11 +196,14 @@ final class ChunkLoads {
       ChunkKey key = new ChunkKey(volume, index);
       boolean fresh = dirty.whileClean(index, stamp, () -> {
         if (result != null) {
-          out.addAll(shared.admitLoaded(key, ChunkBuffer.clean(index, result), stamp, readAhead));
+          out.addAll(shared.admitLoaded(key, result, stamp, readAhead));
         }
       });
       loading.remove(index, f);
-      f.complete(new Result(result, !fresh));
+      f.complete(new Result(fresh ? result : null, !fresh));
+      if (!fresh && stored) {
+        shared.loadUnused(data); // nobody reads a stale load
+      }
       for (RecentChunks.Evicted e : out) {
         e.key().owner().demote(e);
       }

@@ -90,6 +90,7 @@ public final class DiskTier implements AutoCloseable {
   private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(SLOT);
   private final @Nullable Thread writer;
   private volatile boolean closed;
+  private volatile java.util.function.Consumer<Object> done = value -> {};
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
   private final LongAdder bytesRead = new LongAdder();
@@ -154,14 +155,21 @@ public final class DiskTier implements AutoCloseable {
    */
   void offer(ChunkOwner owner, Guard guard, long index, int granule, Object value, int length, long stamp) {
     if (closed) {
+      done.accept(value);
       return;
     }
     if (queued.addAndGet(length) > queueBytes) {
       queued.addAndGet(-length);
       dropped.increment();
+      done.accept(value);
       return;
     }
     queue.add(new Pending(owner, guard, index, granule, value, length, stamp));
+  }
+
+  /** Tells {@code done} of every offered value once this tier is finished with it (written, dropped or stale). */
+  void whenDone(java.util.function.Consumer<Object> done) {
+    this.done = done;
   }
 
   private void writeLoop() {
@@ -222,6 +230,7 @@ public final class DiskTier implements AutoCloseable {
       }
     } finally {
       queued.addAndGet(-p.length());
+      done.accept(p.value());
     }
   }
 

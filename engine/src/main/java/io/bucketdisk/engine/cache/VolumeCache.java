@@ -203,8 +203,7 @@ public final class VolumeCache implements Volume {
         continue;
       }
       ChunkBuffer c = shared.get(new ChunkKey(owner, index));
-      if (c != null) {
-        c.copyTo(off, n, dst);
+      if (c != null && c.copyIfLive(off, n, dst)) {
         counters.hit();
         return;
       }
@@ -231,16 +230,34 @@ public final class VolumeCache implements Volume {
       if (r.stale()) {
         continue;
       }
-      byte[] data = r.data();
-      if (data == null) {
+      ChunkBuffer loaded = r.buffer();
+      if (loaded == null) {
         Zeros.fill(dst, n);
-      } else {
-        dst.put(data, off, n);
+        return;
       }
-      return;
+      if (loaded.copyIfLive(off, n, dst) || readStored(index, off, n, stamp, dst)) {
+        return;
+      }
     }
     throw new IOException("volume " + volumeId + " chunk " + index + ": read did not settle under concurrent writes: "
         + dirty.get(index));
+  }
+
+  /**
+   * A piece whose load was evicted and retired before this reader copied it (a cache smaller than the loads in
+   * flight): reads just the piece from the store, unless the chunk changed since {@code stamp} (then false, {@code
+   * dst} untouched: look again).
+   */
+  private boolean readStored(long index, int off, int n, long stamp, ByteBuffer dst) throws IOException {
+    ByteBuffer window = dst.slice(dst.position(), n);
+    if (!stored.readRange(index, off, window.duplicate())) {
+      Zeros.fill(window.duplicate(), n);
+    }
+    if (dirty.stamp(index) != stamp) {
+      return false;
+    }
+    dst.position(dst.position() + n);
+    return true;
   }
 
   /** NBD CACHE: loads the chunks of the range (at most the recent tier, half the clean budget) and waits. */

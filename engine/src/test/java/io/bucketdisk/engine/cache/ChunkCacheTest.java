@@ -67,11 +67,14 @@ class ChunkCacheTest {
     for (int i = 0; i < 6; i++) {
       assertThat(cache.limiter().acquire(CHUNK, 1_000_000_000L)).isTrue();
     }
-    assertThat(cache.cleanBytes()).as("the dirty cap in use: Caffeine's own 3 and 3 idle transfer buffers")
-        .isEqualTo(6L * CHUNK);
+    assertThat(cache.cleanBytes() + cache.spareBytes())
+        .as("the dirty cap in use: Caffeine's own 3 and 3 idle transfer buffers, two of them arrays the shrinking "
+            + "evicted, kept as spares while a load runs").isEqualTo(6L * CHUNK);
+    assertThat(cache.spareBytes()).isEqualTo(ChunkCache.SPARES * (long) CHUNK);
     assertThat(cache.residentBytes()).isLessThanOrEqualTo(16L * CHUNK);
     cache.loadBytesDone(CHUNK);
     cache.loadDone();
+    assertThat(cache.spareBytes()).as("the last load drops the spares").isZero();
     for (int i = 0; i < 6; i++) {
       cache.limiter().release(CHUNK);
     }
@@ -123,5 +126,55 @@ class ChunkCacheTest {
     assertThat(cache.residentBytes()).isEqualTo((long) taken.size() * CHUNK);
     taken.forEach(cache.scratch(CHUNK)::give);
     assertThat(cache.residentBytes()).as("at most KEEP_FREE kept").isEqualTo((long) ScratchChunks.KEEP_FREE * CHUNK);
+  }
+
+  @Test
+  void aLoadTakesTheArrayOfTheChunkItsShareEvictedAndThatBufferReadsNothingMore() throws Exception {
+    List<ChunkBuffer> held = new java.util.ArrayList<>();
+    for (long i = 0; i < 13; i++) {
+      held.add(clean(i));
+      cache.admitUploaded(p.key(i), held.getLast());
+    }
+    byte[] array = cache.loadStarted(CHUNK);
+    ChunkBuffer evicted = held.stream().filter(b -> !cache.contains(p.key(b.index))).findFirst().orElseThrow();
+    assertThat(evicted.retired()).isTrue();
+    assertThat(held.stream().filter(ChunkBuffer::retired)).hasSize(1);
+    assertThat(cache.reusedArrays()).isEqualTo(1);
+    assertThat(evicted.copyIfLive(0, 1, java.nio.ByteBuffer.allocate(1))).as("its array is the load's now").isFalse();
+    java.util.Arrays.fill(array, (byte) 7);
+    java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+    ChunkBuffer kept = held.stream().filter(b -> cache.contains(p.key(b.index))).findFirst().orElseThrow();
+    assertThat(kept.copyIfLive(0, 1, one)).isTrue();
+    assertThat(one.get(0)).isEqualTo(Parts.pattern(CHUNK, kept.index)[0]);
+    assertThat(cache.residentBytes()).isLessThanOrEqualTo(16L * CHUNK);
+  }
+
+  @Test
+  void onlyACleanWholeBufferThatNobodyCopiesIsRetired() throws Exception {
+    ChunkBuffer dirty = clean(1);
+    dirty.dirty = true;
+    assertThat(dirty.retire(CHUNK)).isNull();
+    ChunkBuffer frozen = clean(2);
+    frozen.data.freeze();
+    assertThat(frozen.retire(CHUNK)).isNull();
+    assertThat(frozen.retired()).isFalse();
+    ChunkBuffer zeros = new ChunkBuffer(3, null, CHUNK);
+    assertThat(zeros.retire(CHUNK)).isNull();
+    ChunkBuffer copied = clean(5);
+    Thread reader;
+    synchronized (copied) { // the reader counts itself in, then waits for the monitor to copy
+      reader = Thread.ofPlatform().start(() -> copied.copyIfLive(0, 1, java.nio.ByteBuffer.allocate(1)));
+      while (reader.getState() != Thread.State.BLOCKED) {
+        Thread.onSpinWait();
+      }
+      assertThat(copied.retire(CHUNK)).as("not while a reader copies").isNull();
+    }
+    reader.join();
+    assertThat(copied.retire(CHUNK)).isNotNull();
+    ChunkBuffer c = clean(4);
+    byte[] array = c.data.array();
+    assertThat(c.retire(CHUNK)).isSameAs(array);
+    assertThat(c.retire(CHUNK)).as("once").isNull();
+    assertThat(c.copyIfLive(0, 1, java.nio.ByteBuffer.allocate(1))).isFalse();
   }
 }

@@ -40,7 +40,7 @@ class ChunkLoadsTest {
     for (var r : readers) {
       ChunkLoads.Result result = r.get();
       if (!result.stale()) {
-        assertThat(result.data()).isEqualTo(data);
+        assertThat(result.buffer().data.array()).isEqualTo(data);
       }
     }
     assertThat(p.store.reads.get()).isEqualTo(1);

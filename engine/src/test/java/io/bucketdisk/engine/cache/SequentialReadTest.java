@@ -108,4 +108,43 @@ class SequentialReadTest {
     assertThat(bad.get()).isZero();
     assertThat(store.reads.get()).as("GETs for %d chunks", CHUNKS).isLessThanOrEqualTo(CHUNKS + CHUNKS / 20);
   }
+
+  @Test
+  void loadsReuseEvictedArraysAndNoReaderSeesAnotherChunksBytes() throws Exception {
+    store = new MemoryChunkStore("vol", 64L * CHUNK, CHUNK, false);
+    for (long c = 0; c < 64; c++) {
+      store.chunks.put(c, VolumeCacheTest.pattern(CHUNK, c));
+    }
+    // 16 chunks: 4 dirty, 2 uploads and 4 loads in flight, 6 clean (3 recent); random readers over 64 chunks evict
+    // all the time, so arrays are retired while other readers may still hold their buffers
+    cache = new ChunkCache(new CacheConfig(16L * CHUNK, 4L * CHUNK, CHUNK, 2, 4, 0, Duration.ofSeconds(60),
+        Duration.ofSeconds(20), Duration.ofSeconds(20)));
+    volume = new VolumeCache(store, cache);
+    store.readDelayMillis = 1;
+    AtomicLong bad = new AtomicLong();
+    try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
+      List<Future<?>> fs = new ArrayList<>();
+      for (int t = 0; t < 16; t++) {
+        long seed = t;
+        fs.add(ex.submit(() -> {
+          java.util.Random random = new java.util.Random(seed);
+          ByteBuffer dst = ByteBuffer.allocate(CHUNK);
+          for (int i = 0; i < 300; i++) {
+            long c = random.nextInt(64);
+            volume.read(c * CHUNK, dst.clear());
+            if (!Arrays.equals(dst.array(), store.chunks.get(c))) {
+              bad.incrementAndGet();
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : fs) {
+        f.get();
+      }
+    }
+    assertThat(bad.get()).as("reads that returned other bytes than the chunk's").isZero();
+    assertThat(cache.reusedArrays()).as("loads took evicted chunks' arrays").isGreaterThan(store.reads.get() / 2);
+    assertThat(cache.residentBytes()).isLessThanOrEqualTo(16L * CHUNK);
+  }
 }
