@@ -2,7 +2,6 @@ package io.bucketdisk.engine.cache;
 
 import io.bucketdisk.store.outage.Outage;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,9 +28,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Invariants.</b> (1) A buffer in the set is dirty and is in neither clean tier. (2) Its charge of the
  * {@link DirtyLimiter} is what its {@link ChunkBytes} hold (a zeroed chunk weighs nothing): a writer reserves the
- * growth a write needs before it takes the buffer's monitor, and gives back what it did not use. (3) It leaves only when the
- * store acknowledged exactly its current version; a change made during an upload keeps it dirty, and its age then
- * starts at that change.
+ * growth a write needs before it takes the buffer's monitor, and gives back what it did not use (the account is
+ * {@link DirtyCharges}). (3) It leaves only when the store acknowledged exactly its current version; a change made
+ * during an upload keeps it dirty, and its age then starts at that change.
  *
  * <p><b>Durability.</b> A write bumps its buffer's version before it returns, so {@link #flushTargets} taken when a
  * FLUSH starts covers every write that completed before it, on any connection. Nothing leaves the set without a
@@ -63,6 +62,7 @@ final class DirtyChunks {
   /** Every version of every chunk of the volume comes from here, so versions never repeat across buffers. */
   private final java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
   private final ChunkCache shared;
+  private final DirtyCharges charges;
   private final int chunkSize;
   private final LongConsumer dirtied;
   private final FoldListener folded;
@@ -85,6 +85,7 @@ final class DirtyChunks {
     this.volume = volume;
     this.store = store;
     this.shared = shared;
+    this.charges = new DirtyCharges(shared, store.volumeId());
     this.chunkSize = store.chunkSize();
     this.dirtied = dirtied;
     this.folded = folded;
@@ -174,18 +175,13 @@ final class DirtyChunks {
    */
   @Nullable ChunkBuffer write(long index, int off, int n, @Nullable ByteBuffer src, @Nullable List<FlushTarget> touched)
       throws IOException {
-    long[] reserved = {0};
-    try {
+    try (DirtyCharges.Reservation reserved = charges.reservation()) {
       for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         ChunkBuffer b = map.get(index);
         if (b == null) {
           // a cached clean chunk becomes dirty whole (its bytes stay valid) if a whole chunk is reserved for it
-          long want = shared.contains(new ChunkKey(volume, index)) || streams(index, off, n)
-              ? chunkSize : ChunkBytes.chargeAfter(chunkSize, off, n);
-          if (reserved[0] < want) {
-            reserve(want - reserved[0]);
-            reserved[0] = want;
-          }
+          reserved.cover(shared.contains(new ChunkKey(volume, index)) || streams(index, off, n)
+              ? chunkSize : ChunkBytes.chargeAfter(chunkSize, off, n));
           b = map.computeIfAbsent(index, k -> becomeDirty(k, reserved));
         }
         boolean full = false;
@@ -198,22 +194,22 @@ final class DirtyChunks {
             if (b.data == null && src != null) {
               // a zeroed chunk (reads as zeros, fully valid) gets real bytes: sparse pages from now on, charged
               long need = ChunkBytes.chargeAfter(chunkSize, off, n);
-              if (reserved[0] >= need) {
+              if (reserved.holds(need)) {
                 b.data = ChunkBytes.sparse(chunkSize);
-                charge(b, b.data.charge(), reserved);
+                reserved.charge(b, b.data.charge());
               } else {
                 needBudget = need; // nobody waits for budget while holding a buffer monitor
               }
             }
             ChunkBytes d = b.data;
             long growth = d == null || src == null ? 0 : d.growth(off, n);
-            if (needBudget == 0 && growth > reserved[0]) {
+            if (needBudget == 0 && !reserved.holds(growth)) {
               needBudget = growth;
             }
             if (needBudget == 0) {
               if (d != null && src != null) {
                 d.write(off, src, n);
-                charge(b, growth, reserved);
+                reserved.charge(b, growth);
               } else if (d != null) {
                 d.zero(off, n);
               }
@@ -233,17 +229,12 @@ final class DirtyChunks {
           continue;
         }
         if (needBudget > 0) {
-          reserve(needBudget - reserved[0]);
-          reserved[0] = needBudget;
+          reserved.cover(needBudget);
           continue;
         }
         return full ? b : null;
       }
       throw new IOException("volume " + store.volumeId() + " chunk " + index + ": write did not settle");
-    } finally {
-      if (reserved[0] > 0) {
-        shared.limiter().release(reserved[0]);
-      }
     }
   }
 
@@ -254,20 +245,6 @@ final class DirtyChunks {
    */
   private boolean streams(long index, int off, int n) {
     return n >= SEQUENTIAL_PIECE && (off == 0 || map.containsKey(index - 1));
-  }
-
-  /** Moves {@code bytes} of {@code reserved} into the charge of {@code b}; caller holds its monitor. */
-  private static void charge(ChunkBuffer b, long bytes, long[] reserved) {
-    b.charge += bytes;
-    reserved[0] -= bytes;
-  }
-
-  /** Gives back the dirty charge of {@code b}; caller holds its monitor. */
-  private void discharge(ChunkBuffer b) {
-    if (b.charge > 0) {
-      shared.limiter().release(b.charge);
-      b.charge = 0;
-    }
   }
 
   /**
@@ -287,7 +264,7 @@ final class DirtyChunks {
       synchronized (b) {
         done = b.dirty;
         if (done) {
-          discharge(b);
+          charges.discharge(b);
           b.data = null;
           b.valid.setFull();
           b.unlogged.setFull();
@@ -305,37 +282,24 @@ final class DirtyChunks {
     throw new IOException("volume " + store.volumeId() + " chunk " + index + ": zero did not settle");
   }
 
-  private void reserve(long bytes) throws IOException {
-    CacheConfig config = shared.config();
-    try {
-      if (!shared.limiter().acquire(bytes, config.writeTimeout().toNanos())) {
-        throw new IOException("volume " + store.volumeId() + ": no dirty space within " + config.writeTimeout()
-            + " (uploads are failing or too slow)");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted waiting for dirty space");
-    }
-  }
-
   /**
    * Inside {@code map.compute} for {@code k}: the buffer that becomes dirty, charged out of {@code reserved}. For data
    * ({@code reserved != null}) it is the chunk's clean buffer when one is cached and a whole chunk is reserved, else a
    * new whole array when a whole chunk is reserved, else empty sparse pages (see {@link ChunkBytes}); without, a zero
    * tombstone that weighs nothing.
    */
-  private ChunkBuffer becomeDirty(long k, long @Nullable [] reserved) {
+  private ChunkBuffer becomeDirty(long k, DirtyCharges.@Nullable Reservation reserved) {
     ChunkBuffer c = shared.remove(new ChunkKey(volume, k));
     shared.removeFragments(volume, k, FragmentReads.granules(chunkSize));
     shared.removeFromDisk(volume, k, chunkSize);
     stripes.incrementAndGet((int) (k & (STRIPES - 1)));
     dirtied.accept(k);
     ChunkBuffer b;
-    if (c != null && reserved != null && reserved[0] >= chunkSize) {
+    if (c != null && reserved != null && reserved.holds(chunkSize)) {
       b = c;
     } else {
       ChunkBytes bytes = reserved == null ? null
-          : reserved[0] >= chunkSize ? ChunkBytes.whole(new byte[chunkSize]) : ChunkBytes.sparse(chunkSize);
+          : reserved.holds(chunkSize) ? ChunkBytes.whole(new byte[chunkSize]) : ChunkBytes.sparse(chunkSize);
       b = new ChunkBuffer(k, bytes, chunkSize);
       if (reserved == null) {
         b.valid.setFull();
@@ -351,8 +315,8 @@ final class DirtyChunks {
       b.unlogged.clear();
       b.dirty = true;
       b.charge = 0;
-      if (b.data != null) {
-        charge(b, b.data.charge(), reserved);
+      if (b.data != null && reserved != null) {
+        reserved.charge(b, b.data.charge());
       }
       b.dirtySinceNanos = System.nanoTime();
     }
@@ -416,7 +380,7 @@ final class DirtyChunks {
         if (cur == b && b.version == v) {
           b.dirty = false;
           b.urgent = false;
-          discharge(b);
+          charges.discharge(b);
           stripes.incrementAndGet((int) (k & (STRIPES - 1)));
           keepClean(b, zero);
           b.notifyAll();
@@ -448,7 +412,7 @@ final class DirtyChunks {
         b.dirty = false;
         b.urgent = false;
         b.queued = false;
-        discharge(b);
+        charges.discharge(b);
         stripes.incrementAndGet((int) (k & (STRIPES - 1)));
         keepClean(b, false);
         b.notifyAll();
@@ -495,7 +459,7 @@ final class DirtyChunks {
     int lost = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        discharge(b);
+        charges.discharge(b);
         if (b.atRisk()) {
           lost++;
         }
@@ -546,7 +510,6 @@ final class DirtyChunks {
     return oldest;
   }
 
-
   /**
    * Checks invariants (1) and (2) (for tests): every buffer here is dirty, charged exactly when it has data, and in
    * neither clean tier; returns the violations found.
@@ -559,9 +522,9 @@ final class DirtyChunks {
           if (!b.dirty) {
             out.add("clean buffer in the dirty map: " + b);
           }
-          long want = b.data == null ? 0 : b.data.charge();
-          if (b.charge != want) {
-            out.add("charge mismatch: " + b + " charge=" + b.charge + ", its bytes hold " + want);
+          String mismatch = DirtyCharges.mismatch(b);
+          if (mismatch != null) {
+            out.add(mismatch);
           }
         }
         ChunkKey ck = new ChunkKey(volume, key);
