@@ -25,24 +25,44 @@ final class ChunkBytes implements io.bucketdisk.store.log.LogSegment.Source {
   private int allocated;
   /** Set while an upload sends {@link #whole} itself ({@link #freeze}): a change goes to a copy first. */
   private boolean frozen;
+  /** Where pages come from and go back to. */
+  private final PagePool pool;
 
-  private ChunkBytes(int size, byte @Nullable [] whole) {
+  private ChunkBytes(int size, byte @Nullable [] whole, PagePool pool) {
     if (size % PAGE != 0) {
       throw new IllegalArgumentException("chunk size must be a multiple of " + PAGE + ": " + size);
     }
     this.size = size;
     this.whole = whole;
     this.pages = whole == null ? new byte[size >>> PAGE_SHIFT][] : null;
+    this.pool = pool;
   }
 
   /** A chunk of {@code size} bytes that reads as zeros and holds no pages yet. */
   static ChunkBytes sparse(int size) {
-    return new ChunkBytes(size, null);
+    return sparse(size, PagePool.NONE);
+  }
+
+  /** Like {@link #sparse(int)}, its pages taken from and given back to {@code pool}. */
+  static ChunkBytes sparse(int size, PagePool pool) {
+    return new ChunkBytes(size, null, pool);
   }
 
   /** The chunk whose bytes are {@code data} (not copied). */
   static ChunkBytes whole(byte[] data) {
-    return new ChunkBytes(data.length, data);
+    return new ChunkBytes(data.length, data, PagePool.NONE);
+  }
+
+  /**
+   * Gives this chunk's pages back to its pool; it then reads as zeros. For a chunk that nothing reads any more (its
+   * buffer left the dirty set without it, or was zeroed); a whole chunk keeps its array.
+   */
+  void release() {
+    byte[][] p = pages;
+    if (p != null && allocated > 0) {
+      pool.give(p);
+      allocated = 0;
+    }
   }
 
   /** Bytes this chunk holds against the dirty limit. */
@@ -105,7 +125,7 @@ final class ChunkBytes implements io.bucketdisk.store.log.LogSegment.Source {
     }
     forEachPage(off, n, (i, in, k) -> {
       if (pages[i] == null) {
-        pages[i] = new byte[PAGE];
+        pages[i] = pool.take();
         allocated++;
       }
       src.get(pages[i], in, k);
@@ -218,6 +238,7 @@ final class ChunkBytes implements io.bucketdisk.store.log.LogSegment.Source {
     whole = w;
     pages = null;
     allocated = 0;
+    pool.give(p);
     return w;
   }
 

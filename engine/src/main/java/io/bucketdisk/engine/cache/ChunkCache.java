@@ -50,10 +50,10 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread safe.
  */
 public final class ChunkCache {
-  static final int SEGMENTS_IN_FLIGHT = 4;
   /** Retired chunk arrays kept for loads, at most: a load's publication evicts about one chunk, the next load takes it. */
   static final int SPARES = 2;
-  private final java.util.concurrent.Semaphore segmentSlots = new java.util.concurrent.Semaphore(SEGMENTS_IN_FLIGHT);
+  private final SegmentBuffers segmentBuffers = new SegmentBuffers();
+  private final PagePool pages;
   /** Log merges running at once, gateway-wide ({@link LogMerger}); separate from FLUSH's segment slots. */
   private final java.util.concurrent.Semaphore mergeSlots = new java.util.concurrent.Semaphore(2);
   private final CacheConfig config;
@@ -103,6 +103,7 @@ public final class ChunkCache {
         })
         .build();
     this.limiter = new DirtyLimiter(config.dirtyBytes());
+    this.pages = PagePool.forDirtyBytes(config.dirtyBytes());
     this.transferBytes = (long) (config.uploadParallelism() + config.loadParallelism()) * config.chunkSize();
     this.lendStep = Math.max(1, config.chunkSize() / 4);
     limiter.onUsedChanged(this::lendUnusedSpace);
@@ -389,14 +390,14 @@ public final class ChunkCache {
     return config.loadParallelism() - loads.availablePermits();
   }
 
-  /** Scratch buffers of {@code chunkSize}, as many as the upload parallelism. */
-  /**
-   * Log segments being built or stored, gateway-wide: at most {@link #SEGMENTS_IN_FLIGHT} at a time, so segment
-   * buffers (at most {@link WriteLog#MAX_SEGMENT_BYTES} each, and the store client's copy) stay within the
-   * launcher's fixed overhead however many volumes flush at once.
-   */
-  java.util.concurrent.Semaphore segmentSlots() {
-    return segmentSlots;
+  /** Log segment buffers, gateway-wide: at most {@link SegmentBuffers#IN_FLIGHT} segments built or stored at once. */
+  SegmentBuffers segmentBuffers() {
+    return segmentBuffers;
+  }
+
+  /** Free pages of dirty chunks, gateway-wide. */
+  PagePool pages() {
+    return pages;
   }
 
   /** Log merges running at once, gateway-wide: each holds its run and the merged segment in memory. */
@@ -404,6 +405,7 @@ public final class ChunkCache {
     return mergeSlots;
   }
 
+  /** Scratch buffers of {@code chunkSize}, as many as the upload parallelism. */
   ScratchChunks scratch(int chunkSize) {
     return pools.computeIfAbsent(chunkSize, s -> new ScratchChunks(s, config.uploadParallelism(), this::lendUnusedSpace));
   }

@@ -195,7 +195,7 @@ final class DirtyChunks {
               // a zeroed chunk (reads as zeros, fully valid) gets real bytes: sparse pages from now on, charged
               long need = ChunkBytes.chargeAfter(chunkSize, off, n);
               if (reserved.holds(need)) {
-                b.data = ChunkBytes.sparse(chunkSize);
+                b.data = ChunkBytes.sparse(chunkSize, shared.pages());
                 reserved.charge(b, b.data.charge());
               } else {
                 needBudget = need; // nobody waits for budget while holding a buffer monitor
@@ -265,6 +265,9 @@ final class DirtyChunks {
         done = b.dirty;
         if (done) {
           charges.discharge(b);
+          if (b.data != null) {
+            b.data.release();
+          }
           b.data = null;
           b.valid.setFull();
           b.unlogged.setFull();
@@ -299,7 +302,7 @@ final class DirtyChunks {
       b = c;
     } else {
       ChunkBytes bytes = reserved == null ? null
-          : reserved.holds(chunkSize) ? ChunkBytes.whole(new byte[chunkSize]) : ChunkBytes.sparse(chunkSize);
+          : reserved.holds(chunkSize) ? ChunkBytes.whole(new byte[chunkSize]) : ChunkBytes.sparse(chunkSize, shared.pages());
       b = new ChunkBuffer(k, bytes, chunkSize);
       if (reserved == null) {
         b.valid.setFull();
@@ -433,6 +436,7 @@ final class DirtyChunks {
       d.array();
       shared.admitUploaded(new ChunkKey(volume, b.index), b);
     } else if (d != null) {
+      d.release();
       b.data = null;
     }
   }

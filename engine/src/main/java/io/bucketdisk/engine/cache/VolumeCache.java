@@ -83,7 +83,7 @@ public final class VolumeCache implements Volume {
       log.info("volume {}: its clean data stays cached from its last open (no other writer since)", store.volumeId());
     }
     owner.demoteTo(e -> loads().demote(e));
-    this.writeLog = new WriteLog(store, logIndex, counters, shared.segmentSlots());
+    this.writeLog = new WriteLog(store, logIndex, counters, shared.segmentBuffers());
     this.stored = new StoredChunks(store, logIndex, counters);
     this.dirty = new DirtyChunks(owner, stored, shared, index -> loads().forget(index), writeLog::folded);
     this.loads = new ChunkLoads(owner, stored, shared, dirty, counters, this::isClosed);

@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Logging</b> ({@link #log}). Under one lock per volume, the changes of the given dirty buffers that no segment
  * holds yet (their {@code unlogged} ranges, or a zeros extent for a zeroed chunk) are copied into one segment, at
- * most {@link #MAX_SEGMENT_BYTES} of data each (one volume at a time, and at most {@code ChunkCache#segmentSlots}
- * segments gateway-wide), and stored with {@link ChunkStore#appendLog}; then each buffer's
+ * most {@link #MAX_SEGMENT_BYTES} of data each (one volume at a time, and at most {@link SegmentBuffers#IN_FLIGHT}
+ * segments gateway-wide, in arrays kept for reuse), and stored with {@link ChunkStore#appendLog}; then each buffer's
  * {@code loggedVersion} becomes the version copied. Those versions are durable: a writable open adopts the log.
  * A failed PUT restores the ranges and leaves the number for the next attempt, so the stored log has no gaps.
  *
@@ -56,7 +56,7 @@ import org.slf4j.LoggerFactory;
 final class WriteLog {
   private static final Logger log = LoggerFactory.getLogger(WriteLog.class);
   static final int MAX_SEGMENT_BYTES = 4 << 20;
-  private static final int KEEP_BYTES = 1 << 20;
+  private static final byte[] NO_ARRAY = new byte[0];
 
   /** A chunk version one stored segment logged. */
   private record Logged(long seq, long version) {}
@@ -98,9 +98,10 @@ final class WriteLog {
   private final int chunkSize;
   private final CacheCounters counters;
   private final ReentrantLock appendLock = new ReentrantLock();
-  /** Gateway-wide: segments being built or stored at once (see {@code ChunkCache#segmentSlots}). */
-  private final java.util.concurrent.Semaphore slots;
-  private final LogSegment.Builder builder = new LogSegment.Builder(KEEP_BYTES);
+  /** Gateway-wide: segments being built or stored at once, and their arrays. */
+  private final SegmentBuffers segmentBuffers;
+  /** Builds in an array of {@code buffers} while {@link #log} runs, and holds none between. */
+  private final LogSegment.Builder builder = new LogSegment.Builder(0);
   /** Per chunk: the highest segment number that has its extents, while that segment may be stored. */
   private final ConcurrentHashMap<Long, Long> heldBy = new ConcurrentHashMap<>();
   private final LogIndex index;
@@ -115,9 +116,9 @@ final class WriteLog {
   /** System.nanoTime() when the last segment this writer appended was stored (or when the log was opened). */
   private volatile long lastStoredNanos = System.nanoTime();
 
-  WriteLog(ChunkStore store, LogIndex index, CacheCounters counters, java.util.concurrent.Semaphore slots) {
+  WriteLog(ChunkStore store, LogIndex index, CacheCounters counters, SegmentBuffers buffers) {
     this.index = index;
-    this.slots = slots;
+    this.segmentBuffers = buffers;
     this.store = store;
     this.volumeId = store.volumeId();
     this.chunkSize = store.chunkSize();
@@ -172,14 +173,13 @@ final class WriteLog {
   void log(Collection<ChunkBuffer> buffers, boolean skipUploading) throws IOException {
     appendLock.lock();
     try {
-      slots.acquire();
+      builder.reset(segmentBuffers.take());
     } catch (InterruptedException e) {
       appendLock.unlock();
       Thread.currentThread().interrupt();
       throw new java.io.InterruptedIOException("interrupted waiting to store a log segment");
     }
     try {
-      builder.reset();
       List<Capture> captured = new ArrayList<>();
       for (ChunkBuffer b : buffers) {
         Capture c = capture(b, skipUploading);
@@ -190,15 +190,15 @@ final class WriteLog {
         if (builder.dataBytes() >= MAX_SEGMENT_BYTES) {
           store(captured);
           captured = new ArrayList<>();
-          builder.reset();
+          builder.reset(builder.buffer());
         }
       }
       if (!captured.isEmpty()) {
         store(captured);
       }
     } finally {
-      builder.reset(); // gives back an array grown past KEEP_BYTES
-      slots.release();
+      segmentBuffers.give(builder.buffer());
+      builder.reset(NO_ARRAY);
       appendLock.unlock();
     }
   }

@@ -36,7 +36,7 @@ final class Parts {
   static final Executor THREADS = task -> Thread.ofPlatform().daemon().start(task);
 
   WriteLog writeLog() {
-    return new WriteLog(store, logIndex, counters, shared.segmentSlots());
+    return new WriteLog(store, logIndex, counters, shared.segmentBuffers());
   }
 
   ChunkKey key(long index) {

@@ -52,7 +52,8 @@ public final class LogSegment {
 
   /**
    * Collects the extents of one segment in a growable array. Not thread safe. Reuse with {@link #reset}; the array
-   * is kept unless it grew past {@code keepBytes}.
+   * is kept unless it grew past {@code keepBytes}. Or lend it arrays: {@link #reset(byte[])} starts a segment in the
+   * caller's array, and {@link #buffer} hands back the one it ended in (grown, if the segment needed more).
    */
   public static final class Builder {
     private final int keepBytes;
@@ -76,6 +77,19 @@ public final class LogSegment {
       pos = HEADER;
       count = 0;
       dataBytes = 0;
+    }
+
+    /** Starts a new segment in {@code array}, which this builder uses (and may outgrow) until the next reset. */
+    public void reset(byte[] array) {
+      buf = array;
+      pos = HEADER;
+      count = 0;
+      dataBytes = 0;
+    }
+
+    /** The array the segment is built in now; {@link #finish}'s buffer wraps it. */
+    public byte[] buffer() {
+      return buf;
     }
 
     public int extents() {
