@@ -18,9 +18,8 @@ import org.slf4j.LoggerFactory;
  * into chunk pieces and handed to the parts that own each kind of state.
  *
  * <p><b>Parts.</b> {@link DirtyChunks}: the dirty set, its versions and the stripe stamps (every clean/dirty
- * transition). {@link ChunkLoads}: loads in flight and their dedup. {@link FragmentReads}: small random reads that
- * fetch only the granules around them. {@link ReadAheadStreams}: the sequential streams
- * read-ahead follows. {@link UploadScheduler}: when dirty chunks go to the store, and FLUSH/FUA waiting.
+ * transition). {@link ChunkLoads}: loads in flight and their dedup. {@link ChunkReads}: the read path, with the small
+ * random reads that fetch only the granules around them and the sequential streams read-ahead follows. {@link UploadScheduler}: when dirty chunks go to the store, and FLUSH/FUA waiting.
  * {@link ChunkUploader}: one upload, delete batch or merge at a time. The clean chunks are in the gateway-wide
  * {@link ChunkCache}. This class holds no chunk state of its own; the parts talk through methods.
  *
@@ -56,8 +55,7 @@ public final class VolumeCache implements Volume {
   private final VolumeOwner owner;
   private final DirtyChunks dirty;
   private final ChunkLoads loads;
-  private final FragmentReads fragments;
-  private final ReadAheadStreams streams;
+  private final ChunkReads reads;
   private final ChunkUploader uploader;
   private final UploadScheduler scheduler;
   private final WriteLog writeLog;
@@ -102,8 +100,7 @@ public final class VolumeCache implements Volume {
         });
       }
     });
-    this.fragments = new FragmentReads(owner, stored, shared, dirty);
-    this.streams = new ReadAheadStreams(shared.config().readAheadChunks(), chunkShift);
+    this.reads = new ChunkReads(owner, stored, shared, dirty, loads, counters);
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
     this.status = new BlockStatus(dirty, loads, stored, logIndex, store, chunkShift);
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
@@ -175,122 +172,16 @@ public final class VolumeCache implements Volume {
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
     checkRange(offset, dst.remaining());
-    long pos = offset;
-    boolean sequential = streams.noteRead(offset, dst.remaining(), loads::prefetch);
-    while (dst.hasRemaining()) {
-      long index = pos >>> chunkShift;
-      int off = (int) (pos & (chunkSize - 1));
-      int n = Math.min(chunkSize - off, dst.remaining());
-      readPiece(index, off, n, !sequential && fragments.fits(off, n), dst);
-      pos += n;
-    }
-  }
-
-  /** One chunk's piece of a read; {@code small}: a miss fetches only its granules ({@link FragmentReads}). */
-  private void readPiece(long index, int off, int n, boolean small, ByteBuffer dst) throws IOException {
-    for (int attempt = 0; attempt < DirtyChunks.MAX_ATTEMPTS; attempt++) {
-      long stamp = dirty.stamp(index);
-      ChunkBuffer b = dirty.get(index);
-      if (b != null) {
-        if (b.copyIfDirtyAndValid(off, n, dst)) {
-          counters.hit();
-          return;
-        }
-        if (readUnder(b, index, off, n, dst)) {
-          return;
-        }
-        dirty.settle(index);
-        continue;
-      }
-      ChunkBuffer c = shared.get(new ChunkKey(owner, index));
-      if (c != null && c.copyIfLive(off, n, dst)) {
-        counters.hit();
-        return;
-      }
-      if (small && fragments.copyIfHeld(index, off, n, dst)) {
-        counters.hit();
-        return;
-      }
-      if (!stored.isStored(index)) {
-        Zeros.fill(dst, n);
-        return;
-      }
-      if (small && fragments.copyFromDisk(index, off, n, stamp, dst)) {
-        counters.hit();
-        return;
-      }
-      counters.miss();
-      if (small) {
-        if (!fragments.fetch(index, off, n, stamp, dst)) {
-          Zeros.fill(dst, n);
-        }
-        return;
-      }
-      ChunkLoads.Result r = loads.load(index, stamp);
-      if (r.stale()) {
-        continue;
-      }
-      ChunkBuffer loaded = r.buffer();
-      if (loaded == null) {
-        Zeros.fill(dst, n);
-        return;
-      }
-      if (loaded.copyIfLive(off, n, dst) || readStored(index, off, n, stamp, dst)) {
-        return;
-      }
-    }
-    throw new IOException("volume " + volumeId + " chunk " + index + ": read did not settle under concurrent writes: "
-        + dirty.get(index));
-  }
-
-  /**
-   * A piece whose load was evicted and retired before this reader copied it (a cache smaller than the loads in
-   * flight): reads just the piece from the store, unless the chunk changed since {@code stamp} (then false, {@code
-   * dst} untouched: look again).
-   */
-  private boolean readStored(long index, int off, int n, long stamp, ByteBuffer dst) throws IOException {
-    ByteBuffer window = dst.slice(dst.position(), n);
-    if (!stored.readRange(index, off, window.duplicate())) {
-      Zeros.fill(window.duplicate(), n);
-    }
-    if (dirty.stamp(index) != stamp) {
-      return false;
-    }
-    dst.position(dst.position() + n);
-    return true;
+    reads.read(offset, dst);
   }
 
   /** NBD CACHE: loads the chunks of the range (at most the recent tier, half the clean budget) and waits. */
   @Override
   public void cache(long offset, long length) throws IOException {
     checkOpen();
-    if (length <= 0) {
-      return;
+    if (length > 0) {
+      reads.cache(offset, length);
     }
-    long first = offset >>> chunkShift;
-    long last = (offset + length - 1) >>> chunkShift;
-    long budget = Math.max(1, shared.recentCapacityBytes() / chunkSize);
-    loads.loadAll(first, Math.min(last, first + budget - 1));
-  }
-
-  /**
-   * A read of a dirty chunk that no write covered in full: the stored bytes of the range with the buffer's valid
-   * bytes over them. False, {@code dst} untouched, when the buffer left the dirty set meanwhile (read again).
-   */
-  private boolean readUnder(ChunkBuffer b, long index, int off, int n, ByteBuffer dst) throws IOException {
-    counters.miss();
-    ByteBuffer window = dst.slice(dst.position(), n);
-    if (!stored.isStored(index) || !stored.readRange(index, off, window.duplicate())) {
-      Zeros.fill(window.duplicate(), n);
-    }
-    synchronized (b) {
-      if (!b.dirty) {
-        return false;
-      }
-      b.overlayValid(off, window);
-    }
-    dst.position(dst.position() + n);
-    return true;
   }
 
   // ---------------------------------------------------------------- write, trim, zero
