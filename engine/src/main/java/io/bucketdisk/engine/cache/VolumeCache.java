@@ -106,6 +106,7 @@ public final class VolumeCache implements Volume {
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
     this.merger = new LogMerger(store, logIndex, writeLog, compactor, counters, shared.mergeSlots());
     dirty.versionsAbove(Math.max(writeLog.adopt(store.adoptedLog()), kept == null ? 0 : kept.version()));
+    compactor.adopted();
     this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, writeLog, counters, this::isClosed, () -> {
       writeLog.trimDeadAsync();
       compactor.compactIfDue();

@@ -29,7 +29,11 @@ class IdleCompactionTest {
   }
 
   boolean allStored() {
-    for (int c = 0; c < 4; c++) {
+    return allStored(4);
+  }
+
+  boolean allStored(int chunks) {
+    for (int c = 0; c < chunks; c++) {
       if (!java.util.Arrays.equals(store.chunks.get((long) c), java.util.Arrays.copyOfRange(model, c * CHUNK, (c + 1) * CHUNK))) {
         return false;
       }
@@ -69,5 +73,42 @@ class IdleCompactionTest {
     ByteBuffer all = ByteBuffer.allocate((int) SIZE);
     volume.read(0, all);
     assertThat(all.array()).isEqualTo(model);
+  }
+
+  @Test
+  void aLogAdoptedOverItsLimitWaitsForQuietInsteadOfFoldingUnderTheNextWriter() throws Exception {
+    volume = LogAdoptionTest.restart(store, CHUNK, 1000); // no fold in this open
+    for (int i = 0; i < 320; i++) {
+      byte[] data = VolumeCacheTest.pattern(4096, i);
+      long off = (long) (i % 8) * CHUNK + (i / 8 * 4096L) % CHUNK;
+      volume.write(off, ByteBuffer.wrap(data), false);
+      System.arraycopy(data, 0, model, (int) off, data.length);
+      if (i % 4 == 3) {
+        volume.flush(); // 80 segments: below the merger's 128, so the overwritten bytes stay in the log
+      }
+    }
+    volume.close();
+    volume = LogAdoptionTest.restart(store, CHUNK, 1); // limit 16 chunks (1 MiB); the log holds 1.25 MiB over 8 chunks
+    assertThat(logBytes()).as("adopted over the limit").isGreaterThanOrEqualTo(16L * CHUNK);
+    long writing = System.nanoTime();
+    int i = 0;
+    while (System.nanoTime() - writing < 1_500_000_000L) { // a writer that flushes every few ms: never quiet
+      byte[] data = VolumeCacheTest.pattern(512, 1000 + i);
+      long off = (long) (i % 8) * CHUNK + 512L * (i % 64);
+      volume.write(off, ByteBuffer.wrap(data), false);
+      System.arraycopy(data, 0, model, (int) off, data.length);
+      volume.flush();
+      Thread.sleep(5);
+      i++;
+    }
+    assertThat(volume.counters().compactedChunks()).as("folded under the writer").isZero();
+    long quiet = System.nanoTime();
+    while (!allStored(8) && System.nanoTime() - quiet < 10_000_000_000L) {
+      Thread.sleep(5);
+    }
+    for (int c = 0; c < 8; c++) {
+      assertThat(store.chunks.get((long) c)).as("chunk %d folded once quiet", c)
+          .isEqualTo(java.util.Arrays.copyOfRange(model, c * CHUNK, (c + 1) * CHUNK));
+    }
   }
 }
