@@ -2,10 +2,9 @@ package io.bucketdisk.store;
 
 import io.bucketdisk.store.StoreException.Kind;
 import io.bucketdisk.store.object.ObjectStore;
+import io.bucketdisk.store.object.WriteCondition;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,18 +15,20 @@ import org.slf4j.LoggerFactory;
  * ({@link StoreMetrics#checksumMismatch}); wrong bytes are never returned. Objects written before checksums existed
  * are read unchecked.
  *
- * <p>Thread safe. Framed buffers of whole chunks are reused (at most {@link #POOLED} kept).
+ * <p>No framed copy of a chunk is made: a write gathers the chunk's granules and their checksums into one PUT, and a
+ * read scatters the object's granules straight into the caller's buffer, their checksums into a small one, and
+ * checks them there. Only a granule the read covers in part goes through a granule-sized temporary. A read that fails
+ * its check may have written into {@code dst}'s range (never outside it).
+ *
+ * <p>Thread safe; stateless beyond its fields.
  */
 final class ChecksummedChunks {
   private static final Logger log = LoggerFactory.getLogger(ChecksummedChunks.class);
-  static final int POOLED = 16;
 
   private final ObjectStore store;
   private final String volume;
   private final int chunkSize;
   private final StoreMetrics metrics;
-  private final ConcurrentLinkedQueue<ByteBuffer> pool = new ConcurrentLinkedQueue<>();
-  private final AtomicInteger pooled = new AtomicInteger();
 
   ChecksummedChunks(ObjectStore store, String volume, int chunkSize, StoreMetrics metrics) {
     this.store = store;
@@ -43,14 +44,7 @@ final class ChecksummedChunks {
 
   /** Stores {@code data} (a whole chunk, position kept) framed under {@code key}. */
   void put(String key, ByteBuffer data) throws IOException {
-    ByteBuffer framed = take();
-    try {
-      ChunkFrames.frame(data, chunkSize, framed);
-      framed.flip();
-      store.put(key, framed);
-    } finally {
-      give(framed);
-    }
+    store.put(key, ChunkFrames.frame(data, chunkSize), WriteCondition.none());
   }
 
   /**
@@ -62,30 +56,21 @@ final class ChecksummedChunks {
     int length = dst.remaining();
     int first = offsetInChunk / g;
     int last = (offsetInChunk + length - 1) / g;
-    int count = last - first + 1;
-    boolean whole = count == chunkSize / g;
-    ByteBuffer framed = whole ? take() : ByteBuffer.allocate(count * (g + ChunkFrames.CRC_BYTES));
-    try {
-      framed.limit(count * (g + ChunkFrames.CRC_BYTES));
-      int n = store.read(key, ChunkFrames.offsetOf(first, chunkSize), framed);
-      if (n < 0) {
-        return -1;
-      }
-      if (n != framed.limit()) {
-        throw mismatch(key, index, first + n / (g + ChunkFrames.CRC_BYTES), "the object ends early (" + n
-            + " of " + framed.limit() + " bytes)");
-      }
-      framed.flip();
-      int bad = ChunkFrames.unframe(framed, first, count, chunkSize, offsetInChunk - first * g, length, dst);
-      if (bad >= 0) {
-        throw mismatch(key, index, bad, "CRC32C mismatch");
-      }
-      return length;
-    } finally {
-      if (whole) {
-        give(framed);
-      }
+    ChunkFrames.Scatter scatter = new ChunkFrames.Scatter(first, last, g, offsetInChunk, dst);
+    int n = store.read(key, ChunkFrames.offsetOf(first, chunkSize), scatter.parts());
+    if (n < 0) {
+      return -1;
     }
+    if (n != scatter.framedBytes()) {
+      throw mismatch(key, index, first + n / (g + ChunkFrames.CRC_BYTES), "the object ends early (" + n
+          + " of " + scatter.framedBytes() + " bytes)");
+    }
+    int bad = scatter.check();
+    if (bad >= 0) {
+      throw mismatch(key, index, bad, "CRC32C mismatch");
+    }
+    scatter.finish();
+    return length;
   }
 
   private StoreException mismatch(String key, long index, int granule, String what) {
@@ -96,22 +81,5 @@ final class ChecksummedChunks {
         + "fails rather than return wrong data (restore the object, or overwrite that range)";
     log.error(message);
     return new StoreException(Kind.PERMANENT, message);
-  }
-
-  private ByteBuffer take() {
-    ByteBuffer b = pool.poll();
-    if (b == null) {
-      return ByteBuffer.allocate((int) ChunkFrames.objectSize(chunkSize));
-    }
-    pooled.decrementAndGet();
-    return b.clear();
-  }
-
-  private void give(ByteBuffer b) {
-    if (pooled.incrementAndGet() <= POOLED) {
-      pool.offer(b);
-    } else {
-      pooled.decrementAndGet();
-    }
   }
 }

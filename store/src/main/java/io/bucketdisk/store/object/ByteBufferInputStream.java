@@ -3,17 +3,38 @@ package io.bucketdisk.store.object;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 
-/** Streams a buffer's remaining bytes without copying them first (a PUT body). Not thread safe. */
+/**
+ * Streams the remaining bytes of some buffers, one after the other, without copying them first (a PUT body). It
+ * moves the positions of the buffers it is given: pass duplicates. Not thread safe.
+ */
 final class ByteBufferInputStream extends InputStream {
-  private final ByteBuffer buf;
+  private final ByteBuffer[] bufs;
+  private int current;
 
-  ByteBufferInputStream(ByteBuffer buf) {
-    this.buf = buf;
+  ByteBufferInputStream(ByteBuffer... bufs) {
+    this.bufs = bufs;
+  }
+
+  /** A stream of duplicates of {@code data}: their positions stay where they are. */
+  static ByteBufferInputStream of(ByteBuffer[] data) {
+    ByteBuffer[] copies = new ByteBuffer[data.length];
+    for (int i = 0; i < data.length; i++) {
+      copies[i] = data[i].duplicate();
+    }
+    return new ByteBufferInputStream(copies);
+  }
+
+  private ByteBuffer next() {
+    while (current < bufs.length && !bufs[current].hasRemaining()) {
+      current++;
+    }
+    return current < bufs.length ? bufs[current] : null;
   }
 
   @Override
   public int read() {
-    return buf.hasRemaining() ? buf.get() & 0xff : -1;
+    ByteBuffer b = next();
+    return b == null ? -1 : b.get() & 0xff;
   }
 
   @Override
@@ -21,16 +42,22 @@ final class ByteBufferInputStream extends InputStream {
     if (len == 0) {
       return 0;
     }
-    if (!buf.hasRemaining()) {
-      return -1;
+    int n = 0;
+    ByteBuffer buf;
+    while (n < len && (buf = next()) != null) {
+      int k = Math.min(len - n, buf.remaining());
+      buf.get(b, off + n, k);
+      n += k;
     }
-    int n = Math.min(len, buf.remaining());
-    buf.get(b, off, n);
-    return n;
+    return n == 0 ? -1 : n;
   }
 
   @Override
   public int available() {
-    return buf.remaining();
+    long n = 0;
+    for (int i = current; i < bufs.length; i++) {
+      n += bufs[i].remaining();
+    }
+    return (int) Math.min(Integer.MAX_VALUE, n);
   }
 }

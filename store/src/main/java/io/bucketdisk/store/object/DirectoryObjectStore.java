@@ -122,21 +122,33 @@ public final class DirectoryObjectStore implements ObjectStore {
 
   @Override
   public int read(String key, long offset, ByteBuffer dst) throws ObjectStoreException {
+    return read(key, offset, new ByteBuffer[] {dst});
+  }
+
+  @Override
+  public int read(String key, long offset, ByteBuffer[] dsts) throws ObjectStoreException {
     Path file = file(key);
+    long length = ByteBuffers.remaining(dsts);
+    int[] starts = new int[dsts.length];
+    for (int i = 0; i < dsts.length; i++) {
+      starts[i] = dsts[i].position();
+    }
     return retrier.call(Op.GET, key, () -> {
+      for (int i = 0; i < dsts.length; i++) {
+        dsts[i].position(starts[i]);
+      }
       try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-        int n = 0;
-        long pos = offset;
-        while (dst.hasRemaining()) {
-          int r = ch.read(dst, pos);
+        ch.position(offset);
+        long n = 0;
+        while (n < length) {
+          long r = ch.read(dsts);
           if (r < 0) {
             break;
           }
           n += r;
-          pos += r;
         }
         metrics.bytesDown(n);
-        return n;
+        return (int) n;
       } catch (NoSuchFileException e) {
         return -1;
       }
@@ -145,14 +157,23 @@ public final class DirectoryObjectStore implements ObjectStore {
 
   @Override
   public String put(String key, ByteBuffer data, WriteCondition condition) throws ObjectStoreException {
+    return put(key, new ByteBuffer[] {data}, condition);
+  }
+
+  @Override
+  public String put(String key, ByteBuffer[] data, WriteCondition condition) throws ObjectStoreException {
     Path file = file(key);
+    long length = ByteBuffers.remaining(data);
     return retrier.call(Op.PUT, key, () -> {
       Path temp = tmp.resolve(UUID.randomUUID() + ".tmp");
       try {
         try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-          ByteBuffer src = data.duplicate();
-          while (src.hasRemaining()) {
-            ch.write(src);
+          ByteBuffer[] src = new ByteBuffer[data.length];
+          for (int i = 0; i < data.length; i++) {
+            src[i] = data[i].duplicate();
+          }
+          for (long n = 0; n < length; ) {
+            n += ch.write(src);
           }
           if (fsync) {
             ch.force(true);
@@ -166,7 +187,7 @@ public final class DirectoryObjectStore implements ObjectStore {
         } finally {
           stripes[stripe].unlock();
         }
-        metrics.bytesUp(data.remaining());
+        metrics.bytesUp(length);
         return etag;
       } finally {
         Files.deleteIfExists(temp);

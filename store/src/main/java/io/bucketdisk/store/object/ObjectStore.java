@@ -34,6 +34,21 @@ public interface ObjectStore extends AutoCloseable {
    */
   int read(String key, long offset, ByteBuffer dst) throws ObjectStoreException;
 
+  /**
+   * A scattering {@link #read}: one ranged GET of the bytes {@code dsts} have room for together, starting at {@code
+   * offset}, filling each buffer in turn. Returns the bytes read (less only when the object ends first), or -1 when
+   * the key does not exist. This default reads through one temporary buffer; the stores of this package scatter
+   * without one (how a chunk object's interleaved checksums are read with no copy of the chunk).
+   */
+  default int read(String key, long offset, ByteBuffer[] dsts) throws ObjectStoreException {
+    ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(ByteBuffers.remaining(dsts)));
+    int n = read(key, offset, all);
+    if (n > 0) {
+      ByteBuffers.scatter(all.flip(), dsts);
+    }
+    return n;
+  }
+
   /** Stores {@code data} (its remaining bytes; its position is not moved) unconditionally; returns the new ETag. */
   default String put(String key, ByteBuffer data) throws ObjectStoreException {
     return put(key, data, WriteCondition.none());
@@ -44,6 +59,15 @@ public interface ObjectStore extends AutoCloseable {
    * ObjectStoreException#isPrecondition()} when it does not hold.
    */
   String put(String key, ByteBuffer data, WriteCondition condition) throws ObjectStoreException;
+
+  /**
+   * A gathering {@link #put(String, ByteBuffer, WriteCondition)}: stores the remaining bytes of {@code data}, one
+   * buffer after the other, as one object (positions are not moved). This default copies them into one buffer first;
+   * the stores of this package send them as they are.
+   */
+  default String put(String key, ByteBuffer[] data, WriteCondition condition) throws ObjectStoreException {
+    return put(key, ByteBuffers.gather(data), condition);
+  }
 
   /** Size and ETag of the object, or empty when it does not exist. */
   Optional<ObjectInfo> head(String key) throws ObjectStoreException;

@@ -273,20 +273,38 @@ public final class S3ObjectStore implements ObjectStore {
 
   @Override
   public int read(String key, long offset, ByteBuffer dst) throws ObjectStoreException {
-    if (!dst.hasRemaining()) {
+    return read(key, offset, new ByteBuffer[] {dst});
+  }
+
+  @Override
+  public int read(String key, long offset, ByteBuffer[] dsts) throws ObjectStoreException {
+    long length = ByteBuffers.remaining(dsts);
+    if (length == 0) {
       return 0;
     }
-    int startPos = dst.position();
+    int[] starts = new int[dsts.length];
+    for (int i = 0; i < dsts.length; i++) {
+      starts[i] = dsts[i].position();
+    }
     return retrier.call(Op.GET, key, () -> {
-      dst.position(startPos);
-      String range = "bytes=" + offset + "-" + (offset + dst.remaining() - 1);
+      for (int i = 0; i < dsts.length; i++) {
+        dsts[i].position(starts[i]);
+      }
+      String range = "bytes=" + offset + "-" + (offset + length - 1);
       try (ResponseInputStream<GetObjectResponse> in =
           s3.getObject(b -> b.bucket(config.bucket()).key(full(key)).range(range))) {
         if (in.response().contentRange() == null && offset > 0) {
           throw new ObjectStoreException(Kind.PERMANENT, 200, null, "GET " + describe() + " " + key + " " + range
               + ": the server ignored the Range header; use another S3 server (see docs/troubleshooting.md)", null);
         }
-        int n = readInto(in, dst);
+        int n = 0;
+        for (ByteBuffer dst : dsts) {
+          int r = readInto(in, dst);
+          n += r;
+          if (dst.hasRemaining()) {
+            break; // the object ended
+          }
+        }
         metrics.bytesDown(n);
         return n;
       } catch (S3Exception e) {
@@ -330,12 +348,17 @@ public final class S3ObjectStore implements ObjectStore {
 
   @Override
   public String put(String key, ByteBuffer data, WriteCondition condition) throws ObjectStoreException {
-    int length = data.remaining();
+    return put(key, new ByteBuffer[] {data}, condition);
+  }
+
+  @Override
+  public String put(String key, ByteBuffer[] data, WriteCondition condition) throws ObjectStoreException {
+    long length = ByteBuffers.remaining(data);
     int[] attempts = {0};
     return retrier.call(Op.PUT, key, () -> {
       attempts[0]++;
       PutObjectRequest.Builder req = PutObjectRequest.builder().bucket(config.bucket()).key(full(key))
-          .contentLength((long) length);
+          .contentLength(length);
       if (condition.createOnly()) {
         req.ifNoneMatch("*");
       }
@@ -343,7 +366,7 @@ public final class S3ObjectStore implements ObjectStore {
         req.ifMatch(ifMatchHeader(condition.matchEtag()));
       }
       RequestBody body = RequestBody.fromContentProvider(
-          () -> new ByteBufferInputStream(data.duplicate()), length, "application/octet-stream");
+          () -> ByteBufferInputStream.of(data), length, "application/octet-stream");
       try {
         S3Client client = length >= BULK_BYTES && !condition.isConditional() ? bulk : s3;
         String etag = client.putObject(req.build(), body).eTag();
@@ -387,7 +410,7 @@ public final class S3ObjectStore implements ObjectStore {
    * Whether {@code condition} holds for {@code key} now: the stored ETag when the object already holds {@code data}
    * (an attempt of ours got through), FALSE when the object disproves it, TRUE when it holds, null when unknown.
    */
-  private @Nullable Object conditionNow(String key, ByteBuffer data, WriteCondition condition) {
+  private @Nullable Object conditionNow(String key, ByteBuffer[] data, WriteCondition condition) {
     Optional<String> etag;
     try {
       etag = Optional.of(s3.headObject(b -> b.bucket(config.bucket()).key(full(key))).eTag());
@@ -413,11 +436,11 @@ public final class S3ObjectStore implements ObjectStore {
         : etag;
   }
 
-  private @Nullable String storedEtagIfSame(String key, ByteBuffer data) {
+  private @Nullable String storedEtagIfSame(String key, ByteBuffer[] data) {
     try (ResponseInputStream<GetObjectResponse> in =
         s3.getObject(b -> b.bucket(config.bucket()).key(full(key)))) {
       byte[] stored = in.readAllBytes();
-      return ByteBuffer.wrap(stored).equals(data) ? in.response().eTag() : null;
+      return ByteBuffers.sameBytes(stored, data) ? in.response().eTag() : null;
     } catch (IOException | RuntimeException e) {
       return null;
     }

@@ -69,6 +69,39 @@ abstract class ObjectStoreContract {
   }
 
   @Test
+  void aGatheredPutIsOneObjectAndAScatteredReadFillsEachBufferInTurn() throws Exception {
+    try (ObjectStore s = store()) {
+      byte[] big = new byte[200_000];
+      new java.util.Random(9).nextBytes(big);
+      ByteBuffer[] parts = {bytes("head-"), ByteBuffer.wrap(big, 1000, 150_000), bytes(""), bytes("-tail")};
+      s.put("gathered", parts, WriteCondition.none());
+      assertThat(parts[1].position()).as("put must not consume the caller's buffers").isEqualTo(1000);
+      byte[] whole = s.get("gathered").orElseThrow().bytes();
+      assertThat(whole).hasSize(150_010);
+      assertThat(text(java.util.Arrays.copyOfRange(whole, 0, 5))).isEqualTo("head-");
+      assertThat(java.util.Arrays.copyOfRange(whole, 5, 150_005))
+          .isEqualTo(java.util.Arrays.copyOfRange(big, 1000, 151_000));
+      assertThat(text(java.util.Arrays.copyOfRange(whole, 150_005, 150_010))).isEqualTo("-tail");
+
+      byte[] into = new byte[100_000];
+      ByteBuffer[] dsts = {ByteBuffer.allocate(3), ByteBuffer.wrap(into, 10, 70_000), ByteBuffer.allocate(0),
+          ByteBuffer.allocate(4)};
+      assertThat(s.read("gathered", 2, dsts)).isEqualTo(70_007);
+      assertThat(text(dsts[0].array())).isEqualTo("ad-");
+      assertThat(dsts[1].position()).isEqualTo(70_010);
+      assertThat(java.util.Arrays.copyOfRange(into, 10, 70_010))
+          .isEqualTo(java.util.Arrays.copyOfRange(big, 1000, 71_000));
+      assertThat(dsts[3].array()).isEqualTo(java.util.Arrays.copyOfRange(big, 71_000, 71_004));
+
+      ByteBuffer[] pastEnd = {ByteBuffer.allocate(8), ByteBuffer.allocate(8)};
+      assertThat(s.read("gathered", 150_000, pastEnd)).as("the object ends first").isEqualTo(10);
+      assertThat(text(java.util.Arrays.copyOfRange(pastEnd[0].array(), 5, 8))).isEqualTo("-ta");
+      assertThat(pastEnd[1].position()).isEqualTo(2);
+      assertThat(s.read("nope", 0, new ByteBuffer[] {ByteBuffer.allocate(4)})).isEqualTo(-1);
+    }
+  }
+
+  @Test
   void emptyObjectRoundTrip() throws Exception {
     try (ObjectStore s = store()) {
       s.put("tomb", ByteBuffer.allocate(0));

@@ -1,0 +1,51 @@
+package io.bucketdisk.store.object;
+
+import java.nio.ByteBuffer;
+
+/** Arithmetic over lists of buffers for the scattering reads and gathering writes of {@link ObjectStore}. */
+final class ByteBuffers {
+  private ByteBuffers() {}
+
+  /** The remaining bytes of all of {@code buffers}. */
+  static long remaining(ByteBuffer[] buffers) {
+    long n = 0;
+    for (ByteBuffer b : buffers) {
+      n += b.remaining();
+    }
+    return n;
+  }
+
+  /** The remaining bytes of {@code buffers} in one new buffer (flipped); their positions do not move. */
+  static ByteBuffer gather(ByteBuffer[] buffers) {
+    ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(remaining(buffers)));
+    for (ByteBuffer b : buffers) {
+      all.put(b.duplicate());
+    }
+    return all.flip();
+  }
+
+  /** Copies {@code src}'s remaining bytes into {@code dsts}, filling each in turn. */
+  static void scatter(ByteBuffer src, ByteBuffer[] dsts) {
+    for (ByteBuffer d : dsts) {
+      int n = Math.min(d.remaining(), src.remaining());
+      d.put(src.slice(src.position(), n));
+      src.position(src.position() + n);
+    }
+  }
+
+  /** Whether {@code stored} holds exactly the remaining bytes of {@code data}, one buffer after the other. */
+  static boolean sameBytes(byte[] stored, ByteBuffer[] data) {
+    if (stored.length != remaining(data)) {
+      return false;
+    }
+    int at = 0;
+    for (ByteBuffer b : data) {
+      int n = b.remaining();
+      if (!ByteBuffer.wrap(stored, at, n).equals(b)) {
+        return false;
+      }
+      at += n;
+    }
+    return true;
+  }
+}
