@@ -4,11 +4,14 @@ import io.bucketdisk.engine.EngineException;
 import io.bucketdisk.store.ChunkStore;
 import io.bucketdisk.store.StoreException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,11 +28,18 @@ import org.slf4j.LoggerFactory;
  * between taking the entries and reading it was folded into the chunk object first (see {@link LogIndex}), and one
  * dropped after a merge was replaced in the index first ({@link LogMerger}): either way the read starts over.
  *
- * <p>Thread safe; allocates one array per segment read.
+ * <p>Thread safe; allocates one array per segment read, and reads up to {@link #PARALLEL_SEGMENT_READS} segments of
+ * one chunk at once (on virtual threads).
  */
 final class StoredChunks {
   private static final Logger log = LoggerFactory.getLogger(StoredChunks.class);
   private static final int ATTEMPTS = 5;
+  /**
+   * Segments one read of a chunk fetches at once. A chunk written at random over a long log has extents in most of
+   * its segments (180 ranged GETs for one 4 MiB chunk after 15 s of 4 KiB random writes): one after the other, a
+   * sequential read of such a volume ran at 12-23 MiB/s on s3proxy.
+   */
+  static final int PARALLEL_SEGMENT_READS = 16;
 
   private final ChunkStore store;
   private final LogIndex index;
@@ -141,7 +151,7 @@ final class StoredChunks {
 
   /**
    * Copies each extent's live bytes into {@code dst} (whose position is chunk offset {@code base}). The live parts do
-   * not overlap, so the order does not matter.
+   * not overlap, so the order does not matter: the segments are read {@link #PARALLEL_SEGMENT_READS} at a time.
    */
   private void overlay(long i, int base, List<LogIndex.Extent> extents, ByteBuffer dst) throws IOException {
     Map<Segment, List<LogIndex.Extent>> bySegment = new TreeMap<>();
@@ -152,31 +162,73 @@ final class StoredChunks {
         bySegment.computeIfAbsent(new Segment(e.first(), e.seq()), k -> new ArrayList<>()).add(e);
       }
     }
-    for (Map.Entry<Segment, List<LogIndex.Extent>> s : bySegment.entrySet()) {
-      // one capture writes a chunk's extents side by side in its segment: one ranged GET covers them
-      int from = Integer.MAX_VALUE;
-      int to = 0;
-      for (LogIndex.Extent e : s.getValue()) {
-        from = Math.min(from, e.segOffset());
-        to = Math.max(to, e.segOffset() + e.storedLength());
-      }
-      byte[] span = new byte[to - from];
-      store.readLog(s.getKey().first(), s.getKey().last(), from, ByteBuffer.wrap(span));
-      counters.gotRange(span.length);
-      for (LogIndex.Extent e : s.getValue()) {
-        int at = e.segOffset() - from;
-        CRC32C crc = new CRC32C();
-        crc.update(span, at, e.storedLength());
-        if ((int) crc.getValue() != e.crc()) {
-          log.error("volume {}: log segment {} holds a damaged extent of chunk {} (offset {}, {} bytes): checksum "
-              + "mismatch", store.volumeId(), e.seq(), i, e.storedStart(), e.storedLength());
-          counters.checksumFailed();
-          throw new EngineException(EngineException.Kind.IO, "volume " + store.volumeId() + ": log segment "
-              + e.seq() + " extent of chunk " + i + " fails its checksum");
+    List<Map.Entry<Segment, List<LogIndex.Extent>>> reads = new ArrayList<>(bySegment.entrySet());
+    if (reads.size() == 1) {
+      overlay(i, base, reads.getFirst().getKey(), reads.getFirst().getValue(), dst);
+      return;
+    }
+    AtomicInteger next = new AtomicInteger();
+    List<Exception> failures = new CopyOnWriteArrayList<>();
+    Runnable worker = () -> {
+      int k;
+      while (failures.isEmpty() && (k = next.getAndIncrement()) < reads.size()) {
+        try {
+          overlay(i, base, reads.get(k).getKey(), reads.get(k).getValue(), dst);
+        } catch (IOException | RuntimeException e) {
+          failures.add(e);
         }
-        dst.duplicate().position(dst.position() + e.start() - base)
-            .put(span, at + e.start() - e.storedStart(), e.end() - e.start());
       }
+    };
+    List<Thread> helpers = new ArrayList<>();
+    for (int w = 1; w < Math.min(PARALLEL_SEGMENT_READS, reads.size()); w++) {
+      helpers.add(Thread.ofVirtual().name("log-read-" + store.volumeId()).start(worker));
+    }
+    worker.run();
+    try {
+      for (Thread t : helpers) {
+        t.join();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted reading the log of chunk " + i);
+    }
+    if (!failures.isEmpty()) {
+      // a segment that is gone makes the caller start over: report that one first
+      Exception first = failures.stream().filter(f -> f instanceof StoreException se
+          && se.kind() == StoreException.Kind.NOT_FOUND).findFirst().orElse(failures.getFirst());
+      if (first instanceof IOException io) {
+        throw io;
+      }
+      throw (RuntimeException) first;
+    }
+  }
+
+  /** Copies the live bytes of {@code extents}, all in {@code segment}, into {@code dst}: one ranged GET. */
+  private void overlay(long i, int base, Segment segment, List<LogIndex.Extent> extents, ByteBuffer dst)
+      throws IOException {
+    // one capture writes a chunk's extents side by side in its segment: one ranged GET covers them
+    int from = Integer.MAX_VALUE;
+    int to = 0;
+    for (LogIndex.Extent e : extents) {
+      from = Math.min(from, e.segOffset());
+      to = Math.max(to, e.segOffset() + e.storedLength());
+    }
+    byte[] span = new byte[to - from];
+    store.readLog(segment.first(), segment.last(), from, ByteBuffer.wrap(span));
+    counters.gotRange(span.length);
+    for (LogIndex.Extent e : extents) {
+      int at = e.segOffset() - from;
+      CRC32C crc = new CRC32C();
+      crc.update(span, at, e.storedLength());
+      if ((int) crc.getValue() != e.crc()) {
+        log.error("volume {}: log segment {} holds a damaged extent of chunk {} (offset {}, {} bytes): checksum "
+            + "mismatch", store.volumeId(), e.seq(), i, e.storedStart(), e.storedLength());
+        counters.checksumFailed();
+        throw new EngineException(EngineException.Kind.IO, "volume " + store.volumeId() + ": log segment "
+            + e.seq() + " extent of chunk " + i + " fails its checksum");
+      }
+      dst.duplicate().position(dst.position() + e.start() - base)
+          .put(span, at + e.start() - e.storedStart(), e.end() - e.start());
     }
   }
 }

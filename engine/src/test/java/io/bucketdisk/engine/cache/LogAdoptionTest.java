@@ -64,6 +64,34 @@ class LogAdoptionTest {
   }
 
   @Test
+  void aChunkLoggedInManySegmentsReadsThemAtOnce() throws Exception {
+    open(1000);
+    for (int k = 0; k < 12; k++) {
+      byte[] data = VolumeCacheTest.pattern(1000, 70 + k);
+      volume.write(k * 5000L, ByteBuffer.wrap(data), false);
+      System.arraycopy(data, 0, model, k * 5000, 1000);
+      volume.flush(); // one segment each
+    }
+    volume.close();
+    java.util.concurrent.atomic.AtomicInteger now = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+    store.beforeLogRead = () -> {
+      most.accumulateAndGet(now.incrementAndGet(), Math::max);
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      now.decrementAndGet();
+    };
+    long reads = store.logReads.get();
+    open(1000);
+    assertThat(read(volume, 0, CHUNK)).isEqualTo(java.util.Arrays.copyOf(model, CHUNK));
+    assertThat(store.logReads.get() - reads).as("one ranged GET per segment").isEqualTo(12);
+    assertThat(most.get()).as("segments read at once").isGreaterThanOrEqualTo(4);
+  }
+
+  @Test
   void aSyncWritersSmallSegmentsAreMergedNotFoldedSoTheNextOpenReadsFewDirectories() throws Exception {
     open(1000); // the byte limit is never reached: only the segment count could start a compaction
     store.writeDelayMillis = 1; // each request takes a while, as on S3 (else the writer outruns every merge)
