@@ -40,6 +40,8 @@ final class StoredChunks {
    * sequential read of such a volume ran at 12-23 MiB/s on s3proxy.
    */
   static final int PARALLEL_SEGMENT_READS = 16;
+  /** The largest gap between two extents of a segment that one ranged GET reads through rather than skips. */
+  static final int RUN_GAP = 64 << 10;
 
   private final ChunkStore store;
   private final LogIndex index;
@@ -47,7 +49,7 @@ final class StoredChunks {
   private final int chunkSize;
 
   /** A stored segment by the range it covers (a merged one shares its last number with the original it replaced). */
-  private record Segment(long first, long last) implements Comparable<Segment> {
+  record Segment(long first, long last) implements Comparable<Segment> {
     @Override
     public int compareTo(Segment o) {
       return first != o.first ? Long.compare(first, o.first) : Long.compare(last, o.last);
@@ -162,7 +164,10 @@ final class StoredChunks {
         bySegment.computeIfAbsent(new Segment(e.first(), e.seq()), k -> new ArrayList<>()).add(e);
       }
     }
-    List<Map.Entry<Segment, List<LogIndex.Extent>>> reads = new ArrayList<>(bySegment.entrySet());
+    List<Map.Entry<Segment, List<LogIndex.Extent>>> reads = new ArrayList<>();
+    for (Map.Entry<Segment, List<LogIndex.Extent>> s : bySegment.entrySet()) {
+      runs(s.getKey(), s.getValue(), reads);
+    }
     if (reads.size() == 1) {
       overlay(i, base, reads.getFirst().getKey(), reads.getFirst().getValue(), dst);
       return;
@@ -203,10 +208,32 @@ final class StoredChunks {
     }
   }
 
+  /**
+   * Splits {@code extents} of {@code segment} into runs that one ranged GET each reads, adding them to {@code out}:
+   * extents at most {@link #RUN_GAP} bytes apart in the segment share a run. One capture writes a chunk's extents side
+   * by side, but a merged segment holds the captures of many segments one after the other, so a chunk's extents there
+   * may lie megabytes apart (one GET of the whole span took a 1-4 MiB array per segment per chunk read, and a fold
+   * beside a sequential read ran out of heap at 128M).
+   */
+  static void runs(Segment segment, List<LogIndex.Extent> extents,
+      List<Map.Entry<Segment, List<LogIndex.Extent>>> out) {
+    extents.sort(java.util.Comparator.comparingInt(LogIndex.Extent::segOffset));
+    List<LogIndex.Extent> run = new ArrayList<>();
+    int end = 0;
+    for (LogIndex.Extent e : extents) {
+      if (!run.isEmpty() && e.segOffset() - end > RUN_GAP) {
+        out.add(Map.entry(segment, run));
+        run = new ArrayList<>();
+      }
+      run.add(e);
+      end = run.size() == 1 ? e.segOffset() + e.storedLength() : Math.max(end, e.segOffset() + e.storedLength());
+    }
+    out.add(Map.entry(segment, run));
+  }
+
   /** Copies the live bytes of {@code extents}, all in {@code segment}, into {@code dst}: one ranged GET. */
   private void overlay(long i, int base, Segment segment, List<LogIndex.Extent> extents, ByteBuffer dst)
       throws IOException {
-    // one capture writes a chunk's extents side by side in its segment: one ranged GET covers them
     int from = Integer.MAX_VALUE;
     int to = 0;
     for (LogIndex.Extent e : extents) {
