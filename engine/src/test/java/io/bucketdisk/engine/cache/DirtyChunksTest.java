@@ -61,6 +61,24 @@ class DirtyChunksTest {
   }
 
   @Test
+  void aSmallWriteToACachedChunkTakesItWholeUnlessTheDirtyCapIsHalfUsed() throws Exception {
+    for (long i = 1; i <= 2; i++) {
+      p.store.chunks.put(i, Parts.pattern(CHUNK, i));
+      p.shared.admitUploaded(p.key(i), ChunkBuffer.clean(i, Parts.pattern(CHUNK, i)));
+    }
+    write(1, 100, new byte[10]);
+    assertThat(p.shared.limiter().used()).as("the cached chunk, whole").isEqualTo(CHUNK);
+    assertThat(dirty.get(1).valid.isFull()).isTrue();
+    assertThat(p.shared.limiter().acquire(2L * CHUNK + 1, 1_000_000_000L)).isTrue(); // now over half of the 6 chunks
+    write(2, 100, new byte[10]);
+    assertThat(p.shared.limiter().used() - 3L * CHUNK - 1).as("over half the cap: its page only")
+        .isEqualTo(ChunkBytes.chargeAfter(CHUNK, 100, 10));
+    assertThat(p.shared.contains(p.key(2))).as("its clean copy is gone").isFalse();
+    assertThat(dirty.get(2).valid.missingArray()).hasSize(4);
+    p.shared.limiter().release(2L * CHUNK + 1);
+  }
+
+  @Test
   void zeroingReleasesTheChargeAndCostsNothingWhereNothingIsStored() throws Exception {
     write(1, 0, new byte[] {1});
     dirty.zero(1, null);
