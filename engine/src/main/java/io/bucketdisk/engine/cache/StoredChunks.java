@@ -226,7 +226,7 @@ final class StoredChunks {
         run = new ArrayList<>();
       }
       run.add(e);
-      end = run.size() == 1 ? e.segOffset() + e.storedLength() : Math.max(end, e.segOffset() + e.storedLength());
+      end = Math.max(end, e.segOffset() + e.storedLength()); // past end + RUN_GAP when a run starts
     }
     out.add(Map.entry(segment, run));
   }

@@ -17,11 +17,7 @@ final class ByteBufferInputStream extends InputStream {
 
   /** A stream of duplicates of {@code data}: their positions stay where they are. */
   static ByteBufferInputStream of(ByteBuffer[] data) {
-    ByteBuffer[] copies = new ByteBuffer[data.length];
-    for (int i = 0; i < data.length; i++) {
-      copies[i] = data[i].duplicate();
-    }
-    return new ByteBufferInputStream(copies);
+    return new ByteBufferInputStream(ByteBuffers.duplicates(data));
   }
 
   private ByteBuffer next() {

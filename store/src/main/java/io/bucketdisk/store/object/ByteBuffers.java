@@ -15,6 +15,31 @@ final class ByteBuffers {
     return n;
   }
 
+  /** Duplicates of {@code buffers}: moving their positions leaves the originals' where they are. */
+  static ByteBuffer[] duplicates(ByteBuffer[] buffers) {
+    ByteBuffer[] copies = new ByteBuffer[buffers.length];
+    for (int i = 0; i < buffers.length; i++) {
+      copies[i] = buffers[i].duplicate();
+    }
+    return copies;
+  }
+
+  /** The positions of {@code buffers}, for {@link #reposition} before a retry refills them. */
+  static int[] positions(ByteBuffer[] buffers) {
+    int[] at = new int[buffers.length];
+    for (int i = 0; i < buffers.length; i++) {
+      at[i] = buffers[i].position();
+    }
+    return at;
+  }
+
+  /** Moves each of {@code buffers} back to its position in {@code at} (from {@link #positions}). */
+  static void reposition(ByteBuffer[] buffers, int[] at) {
+    for (int i = 0; i < buffers.length; i++) {
+      buffers[i].position(at[i]);
+    }
+  }
+
   /** The remaining bytes of {@code buffers} in one new buffer (flipped); their positions do not move. */
   static ByteBuffer gather(ByteBuffer[] buffers) {
     ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(remaining(buffers)));

@@ -129,14 +129,9 @@ public final class DirectoryObjectStore implements ObjectStore {
   public int read(String key, long offset, ByteBuffer[] dsts) throws ObjectStoreException {
     Path file = file(key);
     long length = ByteBuffers.remaining(dsts);
-    int[] starts = new int[dsts.length];
-    for (int i = 0; i < dsts.length; i++) {
-      starts[i] = dsts[i].position();
-    }
+    int[] starts = ByteBuffers.positions(dsts);
     return retrier.call(Op.GET, key, () -> {
-      for (int i = 0; i < dsts.length; i++) {
-        dsts[i].position(starts[i]);
-      }
+      ByteBuffers.reposition(dsts, starts);
       try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
         ch.position(offset);
         long n = 0;
@@ -168,10 +163,7 @@ public final class DirectoryObjectStore implements ObjectStore {
       Path temp = tmp.resolve(UUID.randomUUID() + ".tmp");
       try {
         try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-          ByteBuffer[] src = new ByteBuffer[data.length];
-          for (int i = 0; i < data.length; i++) {
-            src[i] = data[i].duplicate();
-          }
+          ByteBuffer[] src = ByteBuffers.duplicates(data);
           for (long n = 0; n < length; ) {
             n += ch.write(src);
           }

@@ -282,14 +282,9 @@ public final class S3ObjectStore implements ObjectStore {
     if (length == 0) {
       return 0;
     }
-    int[] starts = new int[dsts.length];
-    for (int i = 0; i < dsts.length; i++) {
-      starts[i] = dsts[i].position();
-    }
+    int[] starts = ByteBuffers.positions(dsts);
     return retrier.call(Op.GET, key, () -> {
-      for (int i = 0; i < dsts.length; i++) {
-        dsts[i].position(starts[i]);
-      }
+      ByteBuffers.reposition(dsts, starts);
       String range = "bytes=" + offset + "-" + (offset + length - 1);
       try (ResponseInputStream<GetObjectResponse> in =
           s3.getObject(b -> b.bucket(config.bucket()).key(full(key)).range(range))) {
