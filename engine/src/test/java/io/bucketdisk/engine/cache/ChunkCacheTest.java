@@ -69,12 +69,13 @@ class ChunkCacheTest {
     }
     assertThat(cache.cleanBytes() + cache.spareBytes())
         .as("the dirty cap in use: Caffeine's own 3 and 3 idle transfer buffers, two of them arrays the shrinking "
-            + "evicted, kept as spares while a load runs").isEqualTo(6L * CHUNK);
+            + "evicted, kept as spares").isEqualTo(6L * CHUNK);
     assertThat(cache.spareBytes()).isEqualTo(ChunkCache.SPARES * (long) CHUNK);
     assertThat(cache.residentBytes()).isLessThanOrEqualTo(16L * CHUNK);
     cache.loadBytesDone(CHUNK);
     cache.loadDone();
-    assertThat(cache.spareBytes()).as("the last load drops the spares").isZero();
+    assertThat(cache.spareBytes()).as("the spares stay for the next load or dirty chunk")
+        .isEqualTo(ChunkCache.SPARES * (long) CHUNK);
     for (int i = 0; i < 6; i++) {
       cache.limiter().release(CHUNK);
     }
@@ -82,6 +83,29 @@ class ChunkCacheTest {
       cache.admitUploaded(p.key(i), clean(i));
     }
     assertThat(cache.cleanBytes()).as("lent again").isGreaterThan(3L * CHUNK);
+  }
+
+  @Test
+  void aWholeDirtyChunkTakesASpareArrayClearedElseANewOne() throws Exception {
+    for (long i = 0; i < 13; i++) {
+      cache.admitUploaded(p.key(i), clean(i));
+    }
+    for (int i = 0; i < 6; i++) {
+      assertThat(cache.limiter().acquire(CHUNK, 1_000_000_000L)).isTrue();
+    }
+    assertThat(cache.spareBytes()).as("the shrinking evicted chunks into spares").isEqualTo(ChunkCache.SPARES * (long) CHUNK);
+    long bound = cache.caffeineBound();
+    for (int k = 1; k <= ChunkCache.SPARES; k++) {
+      byte[] a = cache.wholeArray(CHUNK);
+      assertThat(a).hasSize(CHUNK);
+      assertThat(cache.reusedArrays()).isEqualTo(k);
+      assertThat(java.util.stream.IntStream.range(0, CHUNK).allMatch(j -> a[j] == 0))
+          .as("another chunk's bytes are cleared").isTrue();
+    }
+    assertThat(cache.spareBytes()).isZero();
+    assertThat(cache.caffeineBound()).as("the spares' share is lent again").isGreaterThan(bound);
+    assertThat(cache.wholeArray(CHUNK)).hasSize(CHUNK);
+    assertThat(cache.reusedArrays()).as("none left: a new array").isEqualTo(ChunkCache.SPARES);
   }
 
   @Test
