@@ -167,7 +167,7 @@ public final class ChunkCache {
     }
   }
 
-  /** Keeps {@code array} for a later load or dirty chunk if fewer than {@link #SPARES} are kept and the share has room. */
+  /** Keeps {@code array} for a later load or dirty chunk if fewer than {@link #SPARES} are kept and there is room. */
   private void keepSpare(byte[] array) {
     synchronized (spares) {
       if (array.length == config.chunkSize() && spares.size() < SPARES

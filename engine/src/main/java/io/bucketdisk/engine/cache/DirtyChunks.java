@@ -290,8 +290,8 @@ final class DirtyChunks {
   /**
    * Inside {@code map.compute} for {@code k}: the buffer that becomes dirty, charged out of {@code reserved}. For data
    * ({@code reserved != null}) it is the chunk's clean buffer when one is cached and a whole chunk is reserved, else a
-   * whole array ({@link ChunkCache#wholeArray}) when a whole chunk is reserved, else empty sparse pages (see {@link ChunkBytes}); without, a zero
-   * tombstone that weighs nothing.
+   * whole array ({@link ChunkCache#wholeArray}) when a whole chunk is reserved, else empty sparse pages (see
+   * {@link ChunkBytes}); without, a zero tombstone that weighs nothing.
    */
   private ChunkBuffer becomeDirty(long k, DirtyCharges.@Nullable Reservation reserved) {
     ChunkBuffer c = shared.remove(new ChunkKey(volume, k));
@@ -304,7 +304,8 @@ final class DirtyChunks {
       b = c;
     } else {
       ChunkBytes bytes = reserved == null ? null
-          : reserved.holds(chunkSize) ? ChunkBytes.whole(shared.wholeArray(chunkSize)) : ChunkBytes.sparse(chunkSize, shared.pages());
+          : reserved.holds(chunkSize) ? ChunkBytes.whole(shared.wholeArray(chunkSize))
+          : ChunkBytes.sparse(chunkSize, shared.pages());
       b = new ChunkBuffer(k, bytes, chunkSize);
       if (reserved == null) {
         b.valid.setFull();

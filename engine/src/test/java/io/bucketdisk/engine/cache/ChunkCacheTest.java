@@ -93,7 +93,8 @@ class ChunkCacheTest {
     for (int i = 0; i < 6; i++) {
       assertThat(cache.limiter().acquire(CHUNK, 1_000_000_000L)).isTrue();
     }
-    assertThat(cache.spareBytes()).as("the shrinking evicted chunks into spares").isEqualTo(ChunkCache.SPARES * (long) CHUNK);
+    assertThat(cache.spareBytes()).as("the shrinking evicted chunks into spares")
+        .isEqualTo(ChunkCache.SPARES * (long) CHUNK);
     long bound = cache.caffeineBound();
     for (int k = 1; k <= ChunkCache.SPARES; k++) {
       byte[] a = cache.wholeArray(CHUNK);
