@@ -368,14 +368,7 @@ public final class ChunkCache {
    * spare (cleared: it held another chunk, maybe of another volume), else a new one.
    */
   byte[] wholeArray(int size) {
-    byte[] a;
-    synchronized (spares) {
-      a = size == config.chunkSize() ? spares.poll() : null;
-      if (a != null) {
-        spareBytes.addAndGet(-size);
-        reused.increment();
-      }
-    }
+    byte[] a = takeSpare(size, true);
     if (a == null) {
       return new byte[size];
     }
