@@ -39,7 +39,7 @@ import org.jspecify.annotations.Nullable;
  * chunks less room while spares wait). So a streaming reader's loads and a streaming writer's chunks mostly allocate
  * nothing once the cache is full: before, every load and every whole dirty chunk was a new 4 MiB array and every
  * eviction old garbage; a cold sequential read spent a third of its time in full collections, and writing 3 GiB at
- * 256M made 122 collections (27 full), 39 (8 full) once written chunks took spares.
+ * 256M made 122-125 collections (26-28 full), 62-66 (13-14 full) once written chunks took spares.
  *
  * <p><b>The disk tier</b> ({@link DiskTier}, optional) is below both: what Caffeine evicts (including what the recent
  * tier pushed out and Caffeine's admission then refused) is queued for it with its chunk's stripe stamp, and reads
