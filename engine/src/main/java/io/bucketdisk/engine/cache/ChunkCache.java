@@ -35,8 +35,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Arrays are reused.</b> A whole chunk that Caffeine evicts (after the disk tier wrote it, when there is one)
  * is retired ({@link ChunkBuffer#retire}) and its array kept as a spare for the next load or whole dirty chunk
- * ({@link #wholeArray}): at most {@link #SPARES}, counted in the transfer share (so clean chunks have up to that many
- * chunks less room while spares wait). So a streaming reader's loads and a streaming writer's chunks mostly allocate
+ * ({@link #wholeArray}): at most {@link #SPARES}, whose room in the transfer share is never lent to Caffeine, so an
+ * eviction can keep one without the budget being over until the bound is lent again (clean chunks have that many
+ * chunks less room, spares held or not). So a streaming reader's loads and a streaming writer's chunks mostly allocate
  * nothing once the cache is full: before, every load and every whole dirty chunk was a new 4 MiB array and every
  * eviction old garbage; a cold sequential read spent a third of its time in full collections, and writing 3 GiB at
  * 256M made 122-125 collections (26-28 full), 62-66 (13-14 full) once written chunks took spares.
@@ -74,6 +75,8 @@ public final class ChunkCache {
   private final long wholeBytes;
   /** The transfer share: upload scratch arrays and loads in flight. */
   private final long transferBytes;
+  /** The room of {@link #SPARES} spares, kept out of the transfer share lent to Caffeine whether spares are held or not. */
+  private final long spareRoom;
   /** The unit in which unused dirty and transfer space is lent ({@link #lendUnusedSpace}): a quarter chunk. */
   private final long lendStep;
   /** What {@link #lendUnusedSpace} last lent, over {@code wholeBytes}; guarded by this. */
@@ -108,6 +111,7 @@ public final class ChunkCache {
     this.pages = PagePool.forDirtyBytes(config.dirtyBytes());
     this.transferBytes = (long) (config.uploadParallelism() + config.loadParallelism()) * config.chunkSize();
     this.lendStep = Math.max(1, config.chunkSize() / 4);
+    this.spareRoom = (long) SPARES * config.chunkSize();
     limiter.onUsedChanged(this::lendUnusedSpace);
     lendUnusedSpace();
     this.loads = new Semaphore(config.loadParallelism(), true);
@@ -115,7 +119,6 @@ public final class ChunkCache {
       disk.whenDone(v -> {
         if (v instanceof ChunkBuffer b) {
           retire(b);
-          lendUnusedSpace();
         }
       });
     }
@@ -128,7 +131,7 @@ public final class ChunkCache {
    */
   private synchronized void lendUnusedSpace() {
     long unusedDirty = Math.max(0, limiter.limit() - limiter.used());
-    long unusedTransfer = Math.max(0, transferBytes - scratchBytes() - loadingBytes.get() - spareBytes.get());
+    long unusedTransfer = Math.max(0, transferBytes - scratchBytes() - loadingBytes.get() - spareRoom);
     // whole steps only, rounded down: a 4 KiB write changes the bound once per step, not once per write
     long lend = (unusedDirty + unusedTransfer) / lendStep * lendStep;
     if (lend != lent) {
@@ -140,8 +143,8 @@ public final class ChunkCache {
   /**
    * Caffeine evicted clean {@code value}: queue it for the disk tier with its chunk's stripe stamp now, else retire a
    * whole chunk at once. Runs inside Caffeine's atomic removal, which a write's {@code becomeDirty} (removing the same
-   * key) is ordered with, so the stamp is one at which these bytes were current. Changes no bound here (Caffeine is
-   * evicting): the callers of Caffeine's inserts look again ({@link #lendUnusedSpace}).
+   * key) is ordered with, so the stamp is one at which these bytes were current. Changes no bound: the room of the
+   * spare it may become is never lent.
    */
   private void evicted(CleanKey key, Object value) {
     DiskTier.Guard guard;
@@ -294,23 +297,12 @@ public final class ChunkCache {
 
   /** A chunk whose upload made it clean: into Caffeine. */
   void admitUploaded(ChunkKey key, ChunkBuffer buffer) {
-    long spared = spareBytes.get();
     clean.put(key, buffer);
-    sparesChanged(spared);
   }
 
   /** A chunk the recent tier pushed out: Caffeine keeps it if its admission wants it. */
   void offer(RecentChunks.Evicted e) {
-    long spared = spareBytes.get();
     clean.asMap().putIfAbsent(e.key(), e.buffer());
-    sparesChanged(spared);
-  }
-
-  /** After an insert into Caffeine, which may have evicted chunks into spares: lends again if it did. */
-  private void sparesChanged(long before) {
-    if (spareBytes.get() != before) {
-      lendUnusedSpace();
-    }
   }
 
   /** The bytes of granule {@code key} (a use), or null. */
@@ -320,9 +312,7 @@ public final class ChunkCache {
 
   /** A granule just fetched; the caller is inside the chunk's transition ({@link DirtyChunks#whileClean}). */
   void admitFragment(FragmentKey key, byte[] bytes) {
-    long spared = spareBytes.get();
     clean.put(key, bytes);
-    sparesChanged(spared);
   }
 
   /** Drops the {@code granules} granules of chunk {@code index} (it becomes dirty); inside its transition. */
@@ -351,16 +341,13 @@ public final class ChunkCache {
     loads.acquire();
     byte[] a = takeSpare(chunkSize, false);
     if (a != null) {
+      lendUnusedSpace(); // the load's bytes are no spare's room: Caffeine gives them back
       return a;
     }
     loadingBytes.addAndGet(chunkSize);
     lendUnusedSpace();
     a = takeSpare(chunkSize, true); // what the shrink evicted
-    if (a != null) {
-      lendUnusedSpace();
-      return a;
-    }
-    return new byte[chunkSize];
+    return a != null ? a : new byte[chunkSize];
   }
 
   /**
@@ -372,7 +359,6 @@ public final class ChunkCache {
     if (a == null) {
       return new byte[size];
     }
-    lendUnusedSpace();
     java.util.Arrays.fill(a, (byte) 0);
     return a;
   }
