@@ -216,7 +216,7 @@ final class UploadScheduler implements AutoCloseable {
     long now = System.nanoTime();
     if (now - lastScanNanos >= SCAN_GAP_NANOS) {
       lastScanNanos = now;
-      due.addAll(scanDue());
+      due.addAll(scanDue(!due.isEmpty()));
     }
     List<ChunkBuffer> deletes = new ArrayList<>();
     List<Long> deleteVersions = new ArrayList<>();
@@ -286,8 +286,11 @@ final class UploadScheduler implements AutoCloseable {
     return config.uploadParallelism() - uploads.availablePermits();
   }
 
-  /** The dirty chunks due now (age, retry, pressure), each marked queued. */
-  private List<ChunkBuffer> scanDue() {
+  /**
+   * The dirty chunks due now (age, retry, pressure), each marked queued; {@code requested} when this round starts
+   * requested uploads too (queued, so the scan skips them, but relieving as much as uploads in flight).
+   */
+  private List<ChunkBuffer> scanDue(boolean requested) {
     List<ChunkBuffer> due = new ArrayList<>();
     long now = System.nanoTime();
     long maxAge = config.maxDirtyAge().toNanos();
@@ -320,7 +323,7 @@ final class UploadScheduler implements AutoCloseable {
         }
       }
     }
-    List<ChunkBuffer> toLog = coldFirst(evictable, now, !quiet.isEmpty() || uploadsInFlight() > 0);
+    List<ChunkBuffer> toLog = coldFirst(evictable, now, requested || !quiet.isEmpty() || uploadsInFlight() > 0);
     if (!toLog.isEmpty() || !aged.isEmpty()) {
       relieve(toLog, aged);
     }
