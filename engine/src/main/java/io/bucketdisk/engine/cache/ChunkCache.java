@@ -57,6 +57,8 @@ public final class ChunkCache {
   static final int SPARES = 2;
   private final SegmentBuffers segmentBuffers = new SegmentBuffers();
   private final PagePool pages;
+  /** Bytes of log segment spans read at once, gateway-wide ({@link SegmentReads}). */
+  private final Semaphore logReadBytes = new Semaphore(SegmentReads.BUDGET, true);
   /** Log merges running at once, gateway-wide ({@link LogMerger}); separate from FLUSH's segment slots. */
   private final java.util.concurrent.Semaphore mergeSlots = new java.util.concurrent.Semaphore(2);
   private final CacheConfig config;
@@ -387,6 +389,11 @@ public final class ChunkCache {
   /** Free pages of dirty chunks, gateway-wide. */
   PagePool pages() {
     return pages;
+  }
+
+  /** Bytes of log segment spans being read, gateway-wide: every volume's {@link SegmentReads} takes them here. */
+  Semaphore logReadBytes() {
+    return logReadBytes;
   }
 
   /** Log merges running at once, gateway-wide: each holds its run and the merged segment in memory. */

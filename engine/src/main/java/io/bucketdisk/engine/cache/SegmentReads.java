@@ -12,6 +12,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Semaphore;
 import java.util.zip.CRC32C;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -35,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * {@link StoredChunks}). Wants of a reader that already failed are skipped.
  *
  * <p>A reader returns only when no worker writes into its buffer any more, even when interrupted. Thread safe; memory
- * outside the cache budget: at most {@link #PARALLEL} spans of {@link #MAX_SPAN} per volume.
+ * outside the cache budget: the spans being read, at most {@link #BUDGET} bytes gateway-wide (every volume's reads
+ * share one {@link ChunkCache#logReadBytes}; a span larger than that waits for all of it).
  */
 final class SegmentReads {
   private static final Logger log = LoggerFactory.getLogger(SegmentReads.class);
@@ -45,6 +47,8 @@ final class SegmentReads {
   static final int RUN_GAP = 64 << 10;
   /** The most one span holds, unless a single extent is larger. */
   static final int MAX_SPAN = 1 << 20;
+  /** Bytes of spans read at once, gateway-wide: as many as one volume's workers read at most. */
+  static final int BUDGET = PARALLEL * MAX_SPAN;
 
   /** A stored segment by the range it covers (a merged one shares its last number with the original it replaced). */
   record Segment(long first, long last) {}
@@ -99,14 +103,17 @@ final class SegmentReads {
 
   private final ChunkStore store;
   private final CacheCounters counters;
+  /** Bytes of spans in flight, shared by every volume of the gateway; a worker holds a span's bytes while it reads. */
+  private final Semaphore spanBytes;
   /** Wants by segment, the segment first asked for first; guarded by this. */
   private final LinkedHashMap<Segment, List<Want>> queued = new LinkedHashMap<>();
   /** Workers running; guarded by this. */
   private int workers;
 
-  SegmentReads(ChunkStore store, CacheCounters counters) {
+  SegmentReads(ChunkStore store, CacheCounters counters, Semaphore spanBytes) {
     this.store = store;
     this.counters = counters;
+    this.spanBytes = spanBytes;
   }
 
   /**
@@ -225,19 +232,25 @@ final class SegmentReads {
       from = Math.min(from, w.extent().segOffset());
       to = Math.max(to, w.extent().segOffset() + w.extent().storedLength());
     }
-    byte[] bytes = new byte[to - from];
+    int permits = Math.min(to - from, BUDGET);
+    spanBytes.acquireUninterruptibly(permits); // workers are this class's own threads: nobody interrupts them
     try {
-      store.readLog(segment.first(), segment.last(), from, ByteBuffer.wrap(bytes));
-      counters.gotRange(bytes.length);
-    } catch (IOException | RuntimeException e) {
-      span.forEach(w -> w.reader().done(e));
-      return;
-    } catch (Error e) {
-      span.forEach(w -> w.reader().done(new IOException("reading log segment " + segment.last() + ": " + e, e)));
-      throw e;
-    }
-    for (Want w : span) {
-      w.reader().done(copy(w, bytes, from));
+      byte[] bytes = new byte[to - from];
+      try {
+        store.readLog(segment.first(), segment.last(), from, ByteBuffer.wrap(bytes));
+        counters.gotRange(bytes.length);
+      } catch (IOException | RuntimeException e) {
+        span.forEach(w -> w.reader().done(e));
+        return;
+      } catch (Error e) {
+        span.forEach(w -> w.reader().done(new IOException("reading log segment " + segment.last() + ": " + e, e)));
+        throw e;
+      }
+      for (Want w : span) {
+        w.reader().done(copy(w, bytes, from));
+      }
+    } finally {
+      spanBytes.release(permits);
     }
   }
 

@@ -30,11 +30,11 @@ final class StoredChunks {
   private final SegmentReads segments;
   private final int chunkSize;
 
-  StoredChunks(ChunkStore store, LogIndex index, CacheCounters counters) {
+  StoredChunks(ChunkStore store, LogIndex index, CacheCounters counters, java.util.concurrent.Semaphore logReadBytes) {
     this.store = store;
     this.index = index;
     this.counters = counters;
-    this.segments = new SegmentReads(store, counters);
+    this.segments = new SegmentReads(store, counters, logReadBytes);
     this.chunkSize = store.chunkSize();
   }
 

@@ -82,7 +82,7 @@ public final class VolumeCache implements Volume {
     }
     owner.demoteTo(e -> loads().demote(e));
     this.writeLog = new WriteLog(store, logIndex, counters, shared.segmentBuffers());
-    this.stored = new StoredChunks(store, logIndex, counters);
+    this.stored = new StoredChunks(store, logIndex, counters, shared.logReadBytes());
     this.dirty = new DirtyChunks(owner, stored, shared, index -> loads().forget(index), writeLog::folded);
     this.loads = new ChunkLoads(owner, stored, shared, dirty, counters, this::isClosed);
     shared.attach(owner, new DiskTier.Guard() {

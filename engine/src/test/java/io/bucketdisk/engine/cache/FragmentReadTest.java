@@ -71,7 +71,8 @@ class FragmentReadTest {
   void aWriteDropsTheChunksGranulesAndAFetchThatRacedOneIsNotKept() throws Exception {
     ChunkOwner owner = e -> {};
     var counters = new CacheCounters();
-    var stored = new StoredChunks(store, new LogIndex(), counters);
+    var stored = new StoredChunks(store, new LogIndex(), counters,
+        new java.util.concurrent.Semaphore(SegmentReads.BUDGET));
     var dirty = new DirtyChunks(owner, stored, cache, i -> {}, (i, v) -> {});
     var fragments = new FragmentReads(owner, stored, cache, dirty);
     ByteBuffer dst = ByteBuffer.allocate(4096);

@@ -14,7 +14,8 @@ final class Parts {
   final ChunkOwner owner = e -> {};
   final CacheCounters counters = new CacheCounters();
   final LogIndex logIndex = new LogIndex();
-  final StoredChunks stored = new StoredChunks(store, logIndex, counters);
+  final StoredChunks stored = new StoredChunks(store, logIndex, counters,
+      new java.util.concurrent.Semaphore(SegmentReads.BUDGET));
 
   /**
    * 16 chunks of cache: 6 dirty, 2 upload and 2 load buffers, 6 clean (3 recent, 3 Caffeine); a 60 s age bound so

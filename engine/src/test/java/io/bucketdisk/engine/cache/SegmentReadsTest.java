@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
@@ -16,7 +17,7 @@ class SegmentReadsTest {
   static final int CHUNK = 64 << 10;
   static final int SEGMENT = 256 << 10;
   final MemoryChunkStore store = new MemoryChunkStore("vol", 64L * CHUNK, CHUNK, false);
-  final SegmentReads reads = new SegmentReads(store, new CacheCounters());
+  final SegmentReads reads = new SegmentReads(store, new CacheCounters(), new Semaphore(SegmentReads.BUDGET));
 
   static SegmentReads.Want want(int segOffset, int length) {
     LogIndex.Extent e = new LogIndex.Extent(0, length, 7, 1, 0, length, segOffset, 0, false, 3);
@@ -117,6 +118,52 @@ class SegmentReadsTest {
       check(c, n, dst[c]);
     }
     assertThat(store.logReads.get()).as("chunk 0 alone, then chunks 1 and 2 together per segment").isEqualTo(2L * n);
+  }
+
+  @Test
+  void volumesShareOneBudgetOfSpanBytes() throws Exception {
+    int n = SegmentReads.PARALLEL;
+    segments(n);
+    MemoryChunkStore other = new MemoryChunkStore("other", 64L * CHUNK, CHUNK, false);
+    store.log.forEach(other.log::put);
+    Semaphore budget = new Semaphore(4096); // one 4 KiB span at a time, gateway-wide
+    java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+    Runnable slowGet = () -> {
+      most.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+      try {
+        Thread.sleep(2);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      inFlight.decrementAndGet();
+    };
+    store.beforeLogRead = slowGet;
+    other.beforeLogRead = slowGet;
+    List<SegmentReads> volumes = List.of(new SegmentReads(store, new CacheCounters(), budget),
+        new SegmentReads(other, new CacheCounters(), budget));
+    byte[][] dst = new byte[2][CHUNK];
+    List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Thread> readers = new ArrayList<>();
+    for (int v = 0; v < 2; v++) {
+      int volume = v;
+      readers.add(Thread.ofVirtual().start(() -> {
+        try {
+          volumes.get(volume).read(0, 0, extentsOf(0, n), ByteBuffer.wrap(dst[volume]));
+        } catch (Throwable t) {
+          failures.add(t);
+        }
+      }));
+    }
+    for (Thread r : readers) {
+      r.join(10_000);
+    }
+    assertThat(failures).isEmpty();
+    check(0, n, dst[0]);
+    check(0, n, dst[1]);
+    assertThat(store.logReads.get() + other.logReads.get()).isEqualTo(2L * n);
+    assertThat(most.get()).as("GETs at once across both volumes").isOne();
+    assertThat(budget.availablePermits()).as("every span gave its bytes back").isEqualTo(4096);
   }
 
   @Test
