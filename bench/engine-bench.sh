@@ -12,7 +12,9 @@
 #   SMOKE=1 bench/engine-bench.sh              smoke run: CACHE=96M, 10 s jobs (the figures are labelled smoke)
 # Knobs: CACHE, MINUTES (or RANDWRITE_SECONDS), SECONDS_EACH, STORES="dir s3", BASELINE_REV (default: main) or
 # BASELINE_CP='/old/classes:/old/lib/*' (+ BASELINE_NAME), S3BACKER=0 (leave s3backer out, said in the table),
-# SETTLE_MAX (s to wait for background uploads after a FLUSH, default 120), KEEP=1 (keep the work dir).
+# SETTLE_MAX (s to wait for background uploads after a FLUSH, default 120), KEEP=1 (keep the work dir), NMT=1 (this
+# build's gateway runs with -XX:NativeMemoryTracking=summary; `jcmd VM.native_memory summary` after each job goes to
+# bench/results/<run>-nmt/, and the report gets a table of its totals and peaks beside VmHWM).
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
@@ -30,6 +32,7 @@ fi
 STORES=${STORES:-dir s3}
 S3BACKER=${S3BACKER:-1}
 SETTLE_MAX=${SETTLE_MAX:-120}
+NMT=${NMT:-0}
 QUIET=3
 
 die() { echo "engine-bench: $*" >&2; exit 1; }
@@ -86,6 +89,7 @@ echo "engine-bench: building this tree (./bucketdisk)..." >&2
 ./bucketdisk --version >/dev/null || die "this tree does not build"
 this_id="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' ':!docs' 2>/dev/null || echo '+local changes')"
 this_cli=("$root/bucketdisk")
+[ "$NMT" = 1 ] && export BUCKETDISK_JAVA_OPTS="${BUCKETDISK_JAVA_OPTS:-} -XX:NativeMemoryTracking=summary"
 if [ -n "${BASELINE_CP:-}" ]; then
   prev_id=${BASELINE_NAME:-"class path $BASELINE_CP"}
   prev_cli=("$java" --enable-native-access=ALL-UNNAMED -XX:+UseZGC -Xss512k -cp "$BASELINE_CP" io.bucketdisk.app.Main)
@@ -279,6 +283,11 @@ job_end() { # store server key [settle]
   if [ "${4:-0}" = 1 ]; then settle "$1" "$2"; record "$1" "$2" "$3.settle_s" "$SETTLED"; fi
   counters "$1" "$2" >"$work/c1"; delta "$work/c0" "$work/c1" "$1" "$2" "$3"
   record "$1" "$2" "$3.rss" "$(peak_rss)"
+  if [ "$NMT" = 1 ] && [ "$2" = this ]; then
+    mkdir -p "$work/nmt"
+    { echo "VmHWM_kB $(awk '/VmHWM/{print $2}' "/proc/$server_pid/status")"
+      "$JAVA_HOME/bin/jcmd" "$server_pid" VM.native_memory summary; } >"$work/nmt/$1-$3.txt" 2>&1 || true
+  fi
 }
 
 # FLUSH honesty: write 1 MiB of a pattern, FLUSH (fsync), SIGKILL the server at once, restart, read it back.
@@ -406,5 +415,22 @@ python3 bench/engine_report.py "$results" \
   --randwrite-s "$RANDWRITE_SECONDS" --each-s "$SECONDS_EACH" --smoke "$SMOKE" \
   --command "${SMOKE:+SMOKE=$SMOKE }CACHE=$CACHE RANDWRITE_SECONDS=$RANDWRITE_SECONDS SECONDS_EACH=$SECONDS_EACH STORES='$STORES' bench/engine-bench.sh" \
   >"$out" || die "the report could not be written"
+if [ "$NMT" = 1 ] && [ -d "$work/nmt" ]; then
+  cp -r "$work/nmt" "${out%.md}-nmt"
+  { echo; echo "NMT=1: this build's gateway under -XX:NativeMemoryTracking=summary (files in ${out%.md}-nmt/), MiB:"; echo
+    echo "| store-job | VmHWM | NMT committed | heap | malloc now | malloc peak | Compiler arena peak | Arena Chunk peak |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    for f in "${out%.md}-nmt"/*.txt; do
+      awk -v n="$(basename "$f" .txt)" '
+        function kb(s, k) { return (match(s, k "=[0-9]+KB") ? substr(s, RSTART + length(k) + 1, RLENGTH - length(k) - 3) : 0) / 1024 }
+        /^VmHWM_kB/ { hwm = $2 / 1024 }
+        /^Total:/ { total = kb($0, "committed") }
+        /Java Heap/ { heap = kb($0, "committed") }
+        /^ *malloc: / { if (match($0, /malloc: [0-9]+KB/)) now = substr($0, RSTART + 8, RLENGTH - 10) / 1024; peak = kb($0, "peak") }
+        /tag=Compiler/ { getline; if (/arena=/) cpeak = kb($0, "peak") }
+        /tag=Arena Chunk/ { apeak = kb($0, "peak") }
+        END { printf "| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", n, hwm, total, heap, now, peak, cpeak, apeak }' "$f"
+    done; } >>"$out"
+fi
 cat "$out"
 echo "results: $out" >&2
