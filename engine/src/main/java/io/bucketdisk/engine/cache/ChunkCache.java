@@ -412,8 +412,14 @@ public final class ChunkCache {
     return recent.bytes() + clean.policy().eviction().orElseThrow().weightedSize().orElse(0);
   }
 
-  /** Clean + dirty + scratch arrays held (in use or kept) + loads in flight + spares: everything this cache holds now. */
-  public long residentBytes() {
+  /**
+   * Clean + dirty + scratch arrays held (in use or kept) + loads in flight + spares: everything this cache holds now.
+   * Dirty and transfer bytes count when reserved, and the shrink a reservation causes evicts (under this monitor, in
+   * {@link #lendUnusedSpace}) before the reserving thread allocates anything; read under the same monitor, this never
+   * counts both the chunks being evicted and the reservation that evicts them (on a loaded machine a test saw 16
+   * chunks of a 14-chunk bound that way: memory that never existed at once).
+   */
+  public synchronized long residentBytes() {
     return cleanBytes() + limiter.used() + scratchBytes() + loadingBytes.get() + spareBytes.get();
   }
 
