@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,10 +24,14 @@ import org.slf4j.LoggerFactory;
  * half the cap. Also once the log holds {@link #MAX_SEGMENTS} segments, which bounds what the next open reads: a hard
  * bound that a writer FLUSHing after every small write no longer reaches, since the {@link LogMerger} merges runs of
  * small segments into one (copying their bytes, folding nothing) from {@link LogMerger#MERGE_AT} segments on.
- * And once the log holds half of {@link #limit} while no segment has been appended for {@link #IDLE_NANOS}: the fold
- * a writer's log will cost anyway is done while the volume is quiet, not when the next writer's log crosses the
- * limit (seen: a 30 s 4 KiB write + FLUSH job paid 217 bytes PUT per byte written, and 45 ms FLUSH p99, for the fold
- * of the 5-minute random-write job's log before it).
+ * And once the log holds half of {@link #limit} while the volume is quiet: no segment appended and no request served
+ * for {@link #IDLE_NANOS}. The fold a writer's log will cost anyway is done then, not when the next writer's log
+ * crosses the limit (seen: a 30 s 4 KiB write + FLUSH job paid 217 bytes PUT per byte written, and 45 ms FLUSH p99,
+ * for the fold of the 5-minute random-write job's log before it). Such a fold <b>gives way</b>: at the first request
+ * after it started, its workers take no further chunk, the chunks folded so far stay folded, and the rest waits for
+ * the next quiet second (or the limit). Reads count: a 30 s warm random read that started beside an idle fold ran
+ * with the whole fold under it (2.5 GB fetched, 1 GB stored). A volume that is never quiet folds at its limit only,
+ * at full parallelism.
  * A log that an open adopts at or over its limit waits for quiet too ({@link #adopted}).
  * Snapshots fold everything ({@link #compactAll}); a close does not (the next open adopts the log).
  *
@@ -48,7 +54,7 @@ final class LogCompactor {
    * s3proxy, past the NBD client's handshake timeout).
    */
   static final int MAX_SEGMENTS = 2048;
-  /** How long without an appended segment makes a log of half the {@link #limit} worth folding. */
+  /** How long without an appended segment or a request makes a log of half the {@link #limit} worth folding. */
   static final long IDLE_NANOS = 1_000_000_000L;
 
   private final ChunkStore store;
@@ -58,13 +64,14 @@ final class LogCompactor {
   private final ChunkUploader uploader;
   private final ChunkCache shared;
   private final CacheCounters counters;
+  private final RequestClock requests;
   private final int chunkSize;
   private final AtomicBoolean running = new AtomicBoolean();
   /** This open adopted a log already at its limit: it folds once idle, or at twice the limit ({@link #adopted}). */
   private volatile boolean adoptedOverLimit;
 
   LogCompactor(ChunkStore store, StoredChunks stored, LogIndex index, WriteLog writeLog, ChunkUploader uploader,
-      ChunkCache shared, CacheCounters counters) {
+      ChunkCache shared, CacheCounters counters, RequestClock requests) {
     this.store = store;
     this.stored = stored;
     this.index = index;
@@ -72,6 +79,7 @@ final class LogCompactor {
     this.uploader = uploader;
     this.shared = shared;
     this.counters = counters;
+    this.requests = requests;
     this.chunkSize = store.chunkSize();
   }
 
@@ -106,12 +114,19 @@ final class LogCompactor {
     return running.get();
   }
 
-  /** Whether the log holds half of {@link #limit} and no segment was appended for {@link #IDLE_NANOS}. */
+  /**
+   * Whether the log holds half of {@link #limit} and for {@link #IDLE_NANOS} no segment was appended and no request
+   * served.
+   */
   boolean dueWhileIdle() {
-    return writeLog.idleNanos() >= IDLE_NANOS && writeLog.storedBytes() * 2 >= limit();
+    return writeLog.idleNanos() >= IDLE_NANOS && requests.quietNanos() >= IDLE_NANOS
+        && writeLog.storedBytes() * 2 >= limit();
   }
 
-  /** Starts a compaction on a virtual thread when the log is {@link #due} (or {@link #dueWhileIdle}) and none runs. */
+  /**
+   * Starts a compaction on a virtual thread when the log is {@link #due}, or {@link #dueWhileIdle} (that one gives way
+   * to the next request), and none runs.
+   */
   void compactIfDue() {
     boolean idle = !due();
     if (idle && !dueWhileIdle() || index.chunkCount() == 0 || !running.compareAndSet(false, true)) {
@@ -122,8 +137,14 @@ final class LogCompactor {
         writeLog.storedSegments(), limit(), MAX_SEGMENTS, index.chunkCount());
     Thread.ofVirtual().name("compact-" + store.volumeId()).start(() -> {
       try {
-        fold(index.chunks());
-        adoptedOverLimit = false;
+        List<Long> chunks = index.chunks();
+        int folded = fold(chunks, idle ? requests.lastNanos() : null);
+        if (folded < chunks.size()) {
+          log.info("volume {}: compacting while idle gave way to requests after {} of {} chunks", store.volumeId(),
+              folded, chunks.size());
+        } else {
+          adoptedOverLimit = false;
+        }
       } catch (IOException e) {
         log.warn("volume {}: compacting the write log failed (will retry): {}", store.volumeId(), e.getMessage());
       } finally {
@@ -135,7 +156,7 @@ final class LogCompactor {
   /** Folds every chunk the index names; returns when they are stored. */
   void compactAll() throws IOException {
     if (index.chunkCount() > 0) {
-      fold(index.chunks());
+      fold(index.chunks(), null);
     }
     adoptedOverLimit = false;
   }
@@ -143,9 +164,11 @@ final class LogCompactor {
   /**
    * Takes its scratch chunks before it holds uploads off (an upload waiting for the lock may hold one: taking them
    * after would wait for it forever), at least one and at most {@code uploadParallelism}, then folds {@code chunks}
-   * with one worker per scratch chunk.
+   * with one worker per scratch chunk. With {@code quietSince} (a {@link RequestClock#lastNanos} the fold started at),
+   * the workers take no further chunk once a request changed it. Returns the chunks taken (all of them unless it
+   * gave way).
    */
-  private void fold(List<Long> chunks) throws IOException {
+  private int fold(List<Long> chunks, @Nullable Long quietSince) throws IOException {
     ScratchChunks pool = shared.scratch(chunkSize);
     List<byte[]> buffers = new ArrayList<>();
     try {
@@ -158,13 +181,15 @@ final class LogCompactor {
         buffers.add(b);
       }
       ConcurrentLinkedQueue<Long> todo = new ConcurrentLinkedQueue<>(chunks);
+      AtomicInteger taken = new AtomicInteger();
       List<IOException> failures = new ArrayList<>();
       uploader.whileHeld(() -> {
         List<Thread> workers = new ArrayList<>(buffers.size());
         for (byte[] scratch : buffers) {
           workers.add(Thread.ofVirtual().name("compact-" + store.volumeId()).start(() -> {
             Long i;
-            while ((i = todo.poll()) != null) {
+            while ((quietSince == null || requests.lastNanos() == quietSince) && (i = todo.poll()) != null) {
+              taken.incrementAndGet();
               try {
                 foldChunk(i, scratch);
               } catch (IOException | RuntimeException e) {
@@ -189,6 +214,7 @@ final class LogCompactor {
         failures.stream().skip(1).forEach(first::addSuppressed);
         throw first;
       }
+      return taken.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted compacting the write log");

@@ -64,6 +64,8 @@ public final class VolumeCache implements Volume {
   private final LogCompactor compactor;
   private final BlockStatus status;
   private final LogMerger merger;
+  /** When a request last came: a fold started while the volume was quiet gives way to the next one. */
+  private final RequestClock requests = new RequestClock();
   private volatile boolean closed;
 
   public VolumeCache(ChunkStore store, ChunkCache shared) {
@@ -103,7 +105,7 @@ public final class VolumeCache implements Volume {
     this.reads = new ChunkReads(owner, stored, shared, dirty, loads, counters);
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
     this.status = new BlockStatus(dirty, loads, stored, logIndex, store, chunkShift);
-    this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters);
+    this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters, requests);
     this.merger = new LogMerger(store, logIndex, writeLog, compactor, counters, shared.mergeSlots());
     dirty.versionsAbove(Math.max(writeLog.adopt(store.adoptedLog()), kept == null ? 0 : kept.version()));
     compactor.adopted();
@@ -173,6 +175,7 @@ public final class VolumeCache implements Volume {
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
     checkRange(offset, dst.remaining());
+    requests.served();
     reads.read(offset, dst);
   }
 
@@ -180,6 +183,7 @@ public final class VolumeCache implements Volume {
   @Override
   public void cache(long offset, long length) throws IOException {
     checkOpen();
+    requests.served();
     if (length > 0) {
       reads.cache(offset, length);
     }
@@ -190,6 +194,7 @@ public final class VolumeCache implements Volume {
   @Override
   public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
     checkWritable(offset, src.remaining());
+    requests.served();
     @Nullable List<FlushTarget> touched = fua ? new ArrayList<>() : null;
     long pos = offset;
     while (src.hasRemaining()) {
@@ -226,6 +231,7 @@ public final class VolumeCache implements Volume {
   @Override
   public void zero(long offset, long length, boolean fua) throws IOException {
     checkWritable(offset, length);
+    requests.served();
     @Nullable List<FlushTarget> touched = fua ? new ArrayList<>() : null;
     long pos = offset;
     long end = offset + length;
@@ -261,6 +267,7 @@ public final class VolumeCache implements Volume {
   @Override
   public void flush() throws IOException {
     checkOpen();
+    requests.served();
     logAll();
     merger.mergeIfDue(); // a sync writer adds segments faster than the tick may look
   }

@@ -7,7 +7,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** A log of half its compaction limit is folded once no segment was appended for a second, and not before. */
+/**
+ * A log of half its compaction limit is folded once no segment was appended and no request served for a second, and
+ * not before; such a fold gives way to the next request.
+ */
 @Timeout(60)
 class IdleCompactionTest {
   static final int CHUNK = 64 * 1024;
@@ -108,6 +111,51 @@ class IdleCompactionTest {
     while (!allStored(8) && System.nanoTime() - quiet < 10_000_000_000L) {
       Thread.sleep(5);
     }
+    for (int c = 0; c < 8; c++) {
+      assertThat(store.chunks.get((long) c)).as("chunk %d folded once quiet", c)
+          .isEqualTo(java.util.Arrays.copyOfRange(model, c * CHUNK, (c + 1) * CHUNK));
+    }
+  }
+
+  @Test
+  void anIdleFoldGivesWayToReadsAndFinishesInTheNextQuiet() throws Exception {
+    // the limit is 16 chunks (1 MiB), half of it 512 KiB, also once fewer than 8 chunks are named (a fold that gave
+    // way lowers the count, and at 8 the limit would be twice the count: under the log); under 128 segments, so
+    // nothing is merged
+    volume = LogAdoptionTest.restart(store, CHUNK, 16);
+    int i = 0;
+    while (logBytes() < 600 << 10) {
+      byte[] data = VolumeCacheTest.pattern(4096, i);
+      long off = (long) (i % 8) * CHUNK + (i / 8 * 4096L) % (CHUNK - 4096);
+      volume.write(off, ByteBuffer.wrap(data), false);
+      System.arraycopy(data, 0, model, (int) off, data.length);
+      if (i % 8 == 7) {
+        volume.flush();
+      }
+      i++;
+    }
+    volume.flush();
+    store.writeDelayMillis = 100; // each chunk the fold stores takes 100 ms: 2 workers need 400 ms for all 8
+    long start = System.nanoTime();
+    while (volume.counters().compactedChunks() == 0 && System.nanoTime() - start < 10_000_000_000L) {
+      Thread.sleep(1);
+    }
+    ByteBuffer page = ByteBuffer.allocate(4096);
+    volume.read(20L * CHUNK, page); // a request: the fold takes no further chunk
+    long atRequest = volume.counters().compactedChunks();
+    assertThat(atRequest).as("folding started while quiet").isBetween(1L, 6L);
+    long reading = System.nanoTime();
+    while (System.nanoTime() - reading < 1_500_000_000L) { // a reader every 50 ms: never quiet for a second
+      volume.read(20L * CHUNK, page.clear());
+      Thread.sleep(50);
+    }
+    assertThat(volume.counters().compactedChunks()).as("chunks folded under the reader (2 were in flight)")
+        .isLessThanOrEqualTo(atRequest + 2);
+    long quiet = System.nanoTime();
+    while (!allStored(8) && System.nanoTime() - quiet < 10_000_000_000L) {
+      Thread.sleep(5);
+    }
+    assertThat(System.nanoTime() - quiet).as("folded after a quiet second").isGreaterThanOrEqualTo(LogCompactor.IDLE_NANOS);
     for (int c = 0; c < 8; c++) {
       assertThat(store.chunks.get((long) c)).as("chunk %d folded once quiet", c)
           .isEqualTo(java.util.Arrays.copyOfRange(model, c * CHUNK, (c + 1) * CHUNK));
