@@ -368,7 +368,7 @@ public final class VolumeCatalog implements AutoCloseable {
 
   /**
    * Opens a volume's data writable like {@link #open}, but keeps the write log a previous writer left instead of
-   * folding it: the handle lists it in {@link ChunkStore#adoptedLog()} (reading only the segments' directories) and
+   * folding it: the handle lists it in {@link ChunkStore#takeAdoptedLog()} (reading only the segments' directories) and
    * the caller serves and folds those extents itself. For the gateway's cache, which knows how; a caller that reads
    * chunks without the log must use {@link #open}. A damaged segment fails the open (PERMANENT), and the lease is
    * released.

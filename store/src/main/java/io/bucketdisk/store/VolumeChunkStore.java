@@ -78,6 +78,7 @@ final class VolumeChunkStore implements ChunkStore {
   private volatile long maxPin;
   private volatile boolean closed;
   private volatile List<SegmentDirectory> adopted = List.of();
+  private volatile int adoptedSegments;
 
   VolumeChunkStore(VolumeCatalog catalog, String name, VolumeManifest m, List<Layer> layers,
       @Nullable LeaseOwner owner, long size, boolean snapshotView) {
@@ -351,15 +352,23 @@ final class VolumeChunkStore implements ChunkStore {
     writeLog.replay(this);
   }
 
-  /** Takes the volume's log over as it is (a writable handle, at open); see {@link #adoptedLog}. */
+  /** Takes the volume's log over as it is (a writable handle, at open); see {@link #takeAdoptedLog}. */
   void adoptLog() throws IOException {
     checkWritable();
     adopted = writeLog.adopt(this);
+    adoptedSegments = adopted.size();
+  }
+
+  /** How many segments {@link #adoptLog} took over (kept after {@link #takeAdoptedLog}). */
+  int adoptedSegments() {
+    return adoptedSegments;
   }
 
   @Override
-  public List<SegmentDirectory> adoptedLog() {
-    return adopted;
+  public synchronized List<SegmentDirectory> takeAdoptedLog() {
+    List<SegmentDirectory> out = adopted;
+    adopted = List.of();
+    return out;
   }
 
   @Override

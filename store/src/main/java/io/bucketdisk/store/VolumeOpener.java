@@ -89,7 +89,7 @@ final class VolumeOpener {
       throw e;
     }
     log.info("volume {}: opened writable by {} ({} chunks stored, {} log segments adopted)", volumeId, owner.id(),
-        cs.storedChunks(), cs.adoptedLog().size());
+        cs.storedChunks(), cs.adoptedSegments());
     return cs;
   }
 

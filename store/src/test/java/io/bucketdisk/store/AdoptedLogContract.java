@@ -56,7 +56,8 @@ abstract class AdoptedLogContract extends CatalogFixture {
     putSegment("v", 2, 1, segment(1L, 5, y, 0L, 1000, z)); // large: header and tail
     putSegment("v", 3, 1, longDirectory(3000, d)); // the directory is longer than the tail read
     try (ChunkStore b = catalog.openAdoptingLog("v", A)) {
-      List<SegmentDirectory> log = b.adoptedLog();
+      List<SegmentDirectory> log = b.takeAdoptedLog();
+      assertThat(b.takeAdoptedLog()).as("handed over once").isEmpty();
       assertThat(log).extracting(SegmentDirectory::seq).containsExactly(1L, 2L, 3L);
       assertThat(log).extracting(SegmentDirectory::epoch).containsOnly(1L);
       for (SegmentDirectory s : log) {
@@ -98,7 +99,7 @@ abstract class AdoptedLogContract extends CatalogFixture {
     putSegment("v", 2, 1, segment(0L, 10, bytes(10, 2)));
     putSegment("v", 4, 1, segment(1L, 0, bytes(10, 4))); // after the missing 3
     try (ChunkStore b = catalog.openAdoptingLog("v", A)) {
-      assertThat(b.adoptedLog()).as("new segments after a gap would never be applied").isEmpty();
+      assertThat(b.takeAdoptedLog()).as("new segments after a gap would never be applied").isEmpty();
       assertThat(read(b, 0)).isEqualTo(ByteBuffer.allocate(CHUNK).put(0, bytes(10, 1)).put(10, bytes(10, 2)));
       assertThat(b.isStored(1)).as("the segment after the gap is not applied").isFalse();
       assertThat(keys(Layout.logPrefix("v"))).isEmpty();

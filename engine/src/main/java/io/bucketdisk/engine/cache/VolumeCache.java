@@ -107,7 +107,7 @@ public final class VolumeCache implements Volume {
     this.status = new BlockStatus(dirty, loads, stored, logIndex, store, chunkShift);
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters, requests);
     this.merger = new LogMerger(store, logIndex, writeLog, compactor, counters, shared.mergeSlots());
-    dirty.versionsAbove(Math.max(writeLog.adopt(store.adoptedLog()), kept == null ? 0 : kept.version()));
+    dirty.versionsAbove(Math.max(writeLog.adopt(store.takeAdoptedLog()), kept == null ? 0 : kept.version()));
     compactor.adopted();
     this.scheduler = new UploadScheduler(volumeId, shared, dirty, uploader, writeLog, counters, this::isClosed, () -> {
       writeLog.trimDeadAsync();

@@ -223,7 +223,7 @@ public final class MemoryChunkStore implements ChunkStore {
    * over this store finds, as a reopen after a close or a crash would). Empty when read-only.
    */
   @Override
-  public List<io.bucketdisk.store.log.SegmentDirectory> adoptedLog() {
+  public List<io.bucketdisk.store.log.SegmentDirectory> takeAdoptedLog() {
     if (readOnly) {
       return List.of();
     }

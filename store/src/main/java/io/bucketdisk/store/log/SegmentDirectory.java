@@ -7,7 +7,7 @@ import java.util.List;
 /**
  * What one stored segment holds, without its data: its number (the last of its range {@code [first, seq]} when it is
  * merged, see {@link LogRef}), epoch and size, and its directory, each extent with
- * where its bytes are in the segment. A writer that adopts a log ({@code ChunkStore#adoptedLog}) reads its extents
+ * where its bytes are in the segment. A writer that adopts a log ({@code ChunkStore#takeAdoptedLog}) reads its extents
  * from here and their bytes with ranged reads, checking each extent's CRC32C.
  *
  * <p>{@link #parse} needs the header and the tail of the segment (the directory and the trailer); it checks the

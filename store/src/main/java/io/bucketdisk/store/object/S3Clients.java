@@ -10,6 +10,7 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -26,7 +27,21 @@ import software.amazon.awssdk.services.s3.S3Configuration;
 
 /** Builds the SDK client of an {@link S3ObjectStore.Config}: credentials, timeouts, checksum mode, CA bundle. */
 final class S3Clients {
+  /**
+   * Every client's attempt timeouts (one task per request, cancelled when it returns). The SDK's own executor keeps a
+   * cancelled task queued until its delay passes: with a 30 s timeout a random read at 1,500 GETs/s held 34,000 of
+   * them in the heap. This one drops a task when it is cancelled; its one daemon thread only aborts late requests.
+   */
+  private static final ScheduledThreadPoolExecutor TIMEOUTS = timeouts();
+
   private S3Clients() {}
+
+  private static ScheduledThreadPoolExecutor timeouts() {
+    ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1,
+        Thread.ofPlatform().daemon().name("s3-timeouts").factory());
+    e.setRemoveOnCancelPolicy(true);
+    return e;
+  }
 
   /**
    * A client with the SDK's retries off. {@code streaming} true is the SDK default for uploads over http: an
@@ -55,7 +70,8 @@ final class S3Clients {
             ? RequestChecksumCalculation.WHEN_SUPPORTED : RequestChecksumCalculation.WHEN_REQUIRED)
         .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
         .overrideConfiguration(c -> c.retryStrategy(AwsRetryStrategy.doNotRetry())
-            .apiCallAttemptTimeout(config.attemptTimeout()));
+            .apiCallAttemptTimeout(config.attemptTimeout())
+            .scheduledExecutorService(TIMEOUTS));
     if (config.endpoint() != null) {
       builder.endpointOverride(config.endpoint());
     }
