@@ -31,6 +31,13 @@ class IdleCompactionTest {
     return store.log.values().stream().mapToLong(b -> b.length).sum();
   }
 
+  /** Writes {@code length} bytes of pattern {@code seed} at {@code off}, and the same into the model. */
+  void write(long off, int length, int seed) throws Exception {
+    byte[] data = VolumeCacheTest.pattern(length, seed);
+    volume.write(off, ByteBuffer.wrap(data), false);
+    System.arraycopy(data, 0, model, (int) off, data.length);
+  }
+
   boolean allStored() {
     return allStored(4);
   }
@@ -51,12 +58,10 @@ class IdleCompactionTest {
     int i = 0;
     long lastFlush = 0;
     while (logBytes() < 300 << 10) {
-      byte[] data = VolumeCacheTest.pattern(4096, i);
       // 15 of each chunk's 16 pages, never the last: a chunk written whole would be uploaded as one, and when that
       // happened before the quiet second (on a loaded machine) the log was trimmed below half its limit: no fold
       long off = (long) (i % 4) * CHUNK + (i / 4 * 4096L) % (CHUNK - 4096);
-      volume.write(off, ByteBuffer.wrap(data), false);
-      System.arraycopy(data, 0, model, (int) off, data.length);
+      write(off, 4096, i);
       lastFlush = System.nanoTime(); // the last segment is appended after this, and the quiet starts there
       volume.flush();
       i++;
@@ -84,10 +89,8 @@ class IdleCompactionTest {
   void aLogAdoptedOverItsLimitWaitsForQuietInsteadOfFoldingUnderTheNextWriter() throws Exception {
     volume = LogAdoptionTest.restart(store, CHUNK, 1000); // no fold in this open
     for (int i = 0; i < 320; i++) {
-      byte[] data = VolumeCacheTest.pattern(4096, i);
       long off = (long) (i % 8) * CHUNK + (i / 8 * 4096L) % CHUNK;
-      volume.write(off, ByteBuffer.wrap(data), false);
-      System.arraycopy(data, 0, model, (int) off, data.length);
+      write(off, 4096, i);
       if (i % 4 == 3) {
         volume.flush(); // 80 segments: below the merger's 128, so the overwritten bytes stay in the log
       }
@@ -98,10 +101,8 @@ class IdleCompactionTest {
     long writing = System.nanoTime();
     int i = 0;
     while (System.nanoTime() - writing < 1_500_000_000L) { // a writer that flushes every few ms: never quiet
-      byte[] data = VolumeCacheTest.pattern(512, 1000 + i);
       long off = (long) (i % 8) * CHUNK + 512L * (i % 64);
-      volume.write(off, ByteBuffer.wrap(data), false);
-      System.arraycopy(data, 0, model, (int) off, data.length);
+      write(off, 512, 1000 + i);
       volume.flush();
       Thread.sleep(5);
       i++;
@@ -125,10 +126,8 @@ class IdleCompactionTest {
     volume = LogAdoptionTest.restart(store, CHUNK, 16);
     int i = 0;
     while (logBytes() < 600 << 10) {
-      byte[] data = VolumeCacheTest.pattern(4096, i);
       long off = (long) (i % 8) * CHUNK + (i / 8 * 4096L) % (CHUNK - 4096);
-      volume.write(off, ByteBuffer.wrap(data), false);
-      System.arraycopy(data, 0, model, (int) off, data.length);
+      write(off, 4096, i);
       if (i % 8 == 7) {
         volume.flush();
       }
