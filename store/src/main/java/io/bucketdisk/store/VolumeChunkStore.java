@@ -77,7 +77,8 @@ final class VolumeChunkStore implements ChunkStore {
   private volatile long epoch;
   private volatile long maxPin;
   private volatile boolean closed;
-  private volatile List<SegmentDirectory> adopted = List.of();
+  /** Guarded by {@code this}. */
+  private List<SegmentDirectory> adopted = List.of();
   private volatile int adoptedSegments;
 
   VolumeChunkStore(VolumeCatalog catalog, String name, VolumeManifest m, List<Layer> layers,
@@ -355,8 +356,11 @@ final class VolumeChunkStore implements ChunkStore {
   /** Takes the volume's log over as it is (a writable handle, at open); see {@link #takeAdoptedLog}. */
   void adoptLog() throws IOException {
     checkWritable();
-    adopted = writeLog.adopt(this);
-    adoptedSegments = adopted.size();
+    List<SegmentDirectory> segments = writeLog.adopt(this);
+    synchronized (this) {
+      adopted = segments;
+    }
+    adoptedSegments = segments.size();
   }
 
   /** How many segments {@link #adoptLog} took over (kept after {@link #takeAdoptedLog}). */

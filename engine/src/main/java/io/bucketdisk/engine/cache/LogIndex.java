@@ -1,12 +1,10 @@
 package io.bucketdisk.engine.cache;
 
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 
 /**
  * One volume's extent index: for every chunk, which ranges the stored log segments hold newer than its chunk object,
@@ -21,7 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link #overlapping} before it reads the chunk object always finds the bytes it needs (in the object, or again
  * in a segment still stored).
  *
- * <p>Thread safe: each chunk's entries are guarded by their own monitor.
+ * <p>Thread safe: each chunk's entries ({@link ChunkExtents}, packed) are guarded by their own monitor.
  */
 final class LogIndex {
   /**
@@ -48,42 +46,21 @@ final class LogIndex {
     }
   }
 
-  private final ConcurrentHashMap<Long, TreeMap<Integer, Extent>> chunks = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Long, ChunkExtents> chunks = new ConcurrentHashMap<>();
   private final AtomicLong liveBytes = new AtomicLong();
+  private final AtomicLong extents = new AtomicLong();
 
   /** Records that segment {@code e.seq()} holds {@code e} for chunk {@code index}, over every older entry. */
   void add(long index, Extent e) {
-    TreeMap<Integer, Extent> m = chunks.computeIfAbsent(index, k -> new TreeMap<>());
+    ChunkExtents m = chunks.computeIfAbsent(index, k -> new ChunkExtents());
     synchronized (m) {
       if (chunks.get(index) != m) {
         add(index, e); // dropped empty meanwhile
         return;
       }
-      long delta = e.end() - e.start();
-      Map.Entry<Integer, Extent> before = m.lowerEntry(e.start());
-      if (before != null && before.getValue().end() > e.start()) {
-        Extent b = before.getValue();
-        m.put(b.start(), b.cut(b.start(), e.start()));
-        if (b.end() > e.end()) {
-          m.put(e.end(), b.cut(e.end(), b.end()));
-        }
-        delta -= Math.min(b.end(), e.end()) - e.start();
-      }
-      Iterator<Extent> it = m.subMap(e.start(), true, e.end(), false).values().iterator();
-      List<Extent> tails = new ArrayList<>(1);
-      while (it.hasNext()) {
-        Extent o = it.next();
-        it.remove();
-        delta -= Math.min(o.end(), e.end()) - o.start();
-        if (o.end() > e.end()) {
-          tails.add(o.cut(e.end(), o.end()));
-        }
-      }
-      for (Extent t : tails) {
-        m.put(t.start(), t);
-      }
-      m.put(e.start(), e);
-      liveBytes.addAndGet(delta);
+      int before = m.size();
+      liveBytes.addAndGet(m.add(e));
+      extents.addAndGet(m.size() - before);
     }
   }
 
@@ -94,20 +71,13 @@ final class LogIndex {
 
   /** The entries of chunk {@code index} that overlap {@code [from, to)}, by offset, cut to that range. */
   List<Extent> overlapping(long index, int from, int to) {
-    TreeMap<Integer, Extent> m = chunks.get(index);
+    ChunkExtents m = chunks.get(index);
     if (m == null) {
       return List.of();
     }
     List<Extent> out = new ArrayList<>();
     synchronized (m) {
-      Map.Entry<Integer, Extent> before = m.lowerEntry(from);
-      if (before != null && before.getValue().end() > from) {
-        Extent b = before.getValue();
-        out.add(b.cut(from, Math.min(b.end(), to)));
-      }
-      for (Extent e : m.subMap(from, true, to, false).values()) {
-        out.add(e.cut(e.start(), Math.min(e.end(), to)));
-      }
+      m.overlapping(from, to, out);
     }
     return out;
   }
@@ -116,50 +86,37 @@ final class LogIndex {
    * The segments {@code [first, last]} were merged into one: each entry of chunk {@code index} naming one of them now
    * names the merged segment as {@code to} maps it (same live range and version, the bytes' place in the new segment).
    */
-  void moved(long index, long first, long last, java.util.function.UnaryOperator<Extent> to) {
-    TreeMap<Integer, Extent> m = chunks.get(index);
+  void moved(long index, long first, long last, UnaryOperator<Extent> to) {
+    ChunkExtents m = chunks.get(index);
     if (m == null) {
       return;
     }
     synchronized (m) {
-      for (Map.Entry<Integer, Extent> e : m.entrySet()) {
-        if (e.getValue().inside(first, last)) {
-          e.setValue(to.apply(e.getValue()));
-        }
-      }
+      m.moved(first, last, to);
     }
   }
 
   /** The highest chunk version the entries of {@code index} hold, or -1 when there are none. */
   long version(long index) {
-    TreeMap<Integer, Extent> m = chunks.get(index);
+    ChunkExtents m = chunks.get(index);
     if (m == null) {
       return -1;
     }
-    long v = -1;
     synchronized (m) {
-      for (Extent e : m.values()) {
-        v = Math.max(v, e.version());
-      }
+      return m.version();
     }
-    return v;
   }
 
   /** Chunk {@code index} is stored at {@code version}: drops the entries of that version and older. */
   void folded(long index, long version) {
-    TreeMap<Integer, Extent> m = chunks.get(index);
+    ChunkExtents m = chunks.get(index);
     if (m == null) {
       return;
     }
     synchronized (m) {
-      Iterator<Extent> it = m.values().iterator();
-      while (it.hasNext()) {
-        Extent e = it.next();
-        if (e.version() <= version) {
-          it.remove();
-          liveBytes.addAndGet(-(e.end() - e.start()));
-        }
-      }
+      int before = m.size();
+      liveBytes.addAndGet(-m.folded(version));
+      extents.addAndGet(m.size() - before);
       if (m.isEmpty()) {
         chunks.remove(index, m);
       }
@@ -181,9 +138,15 @@ final class LogIndex {
     return liveBytes.get();
   }
 
+  /** Number of entries (live parts of stored extents) over all chunks. */
+  long extentCount() {
+    return extents.get();
+  }
+
   /** Forgets everything (the volume closed). */
   void clear() {
     chunks.clear();
     liveBytes.set(0);
+    extents.set(0);
   }
 }

@@ -154,8 +154,8 @@ final class WriteLog {
       storedBytes += d.bytes();
       segments.add(s);
     }
-    log.info("volume {}: took over {} log segments ({} bytes, {} chunks) left by the previous writer", volumeId,
-        adopted.size(), storedBytes, pending.size());
+    log.info("volume {}: took over {} log segments ({} bytes, {} chunks, {} live extents) left by the previous writer",
+        volumeId, adopted.size(), storedBytes, pending.size(), index.extentCount());
     return adopted.getLast().seq();
   }
 
