@@ -43,6 +43,11 @@ final class ChunkBuffer {
   long durableVersion;
   /** The highest version whose changes a stored log segment holds: durable too, though not folded. */
   long loggedVersion;
+  /**
+   * The version of the log capture in flight ({@link WriteLog}, one at a time): above both others from the capture
+   * until its segment is stored, and put back when the segment fails.
+   */
+  long capturedVersion;
   /** System.nanoTime() of the oldest change not yet durable; meaningful while dirty. */
   long dirtySinceNanos;
   /** System.nanoTime() of the latest change. */
@@ -130,6 +135,26 @@ final class ChunkBuffer {
   boolean retired() {
     return users.get() < 0;
   }
+
+  /**
+   * What block status needs of this buffer, read at once under its monitor: null when it is not dirty (it left the
+   * dirty set meanwhile), else whether it reads as zeros, its valid ranges, and the ranges whose changes neither a
+   * chunk object nor a stored log segment holds ({@link ValidRanges#toArray} form). Those are the ranges changed
+   * since the last log capture, or the whole chunk while a capture's segment is being stored: never less than what
+   * is at risk, sometimes more (changes a chunk PUT stored since the capture stay in it).
+   */
+  synchronized @Nullable Held held() {
+    if (!dirty) {
+      return null;
+    }
+    int[] atRisk = !atRisk() ? new int[0]
+        : capturedVersion > Math.max(durableVersion, loggedVersion) ? new int[] {0, valid.limit()}
+        : unlogged.toArray();
+    return new Held(data == null, valid.toArray(), atRisk);
+  }
+
+  /** See {@link #held}. */
+  record Held(boolean zeroed, int[] valid, int[] atRisk) {}
 
   /** Copies like {@link #copyTo} if this buffer is dirty and every byte of the range is valid; whether it did. */
   synchronized boolean copyIfDirtyAndValid(int offset, int length, ByteBuffer dst) {

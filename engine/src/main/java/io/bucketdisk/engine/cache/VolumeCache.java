@@ -104,7 +104,7 @@ public final class VolumeCache implements Volume {
     });
     this.reads = new ChunkReads(owner, stored, shared, dirty, loads, counters);
     this.uploader = new ChunkUploader(store, stored, shared, dirty, counters, writeLog);
-    this.status = new BlockStatus(dirty, loads, stored, logIndex, store, chunkShift);
+    this.status = new BlockStatus(dirty, loads, logIndex, store, chunkShift);
     this.compactor = new LogCompactor(store, stored, logIndex, writeLog, uploader, shared, counters, requests);
     this.merger = new LogMerger(store, logIndex, writeLog, compactor, counters, shared.mergeSlots());
     dirty.versionsAbove(Math.max(writeLog.adopt(store.takeAdoptedLog()), kept == null ? 0 : kept.version()));

@@ -233,6 +233,7 @@ final class WriteLog {
         c = new Capture(b, b.version, ranges, at, crcs, false, b.dirtySinceNanos);
       }
       b.unlogged.clear();
+      b.capturedVersion = b.version;
       // what changes from now on is at risk since no earlier than now (the age bound must not fire again at once
       // when this segment is stored); a failed PUT puts the older time back
       b.dirtySinceNanos = System.nanoTime();
@@ -251,6 +252,7 @@ final class WriteLog {
       for (Capture c : captured) {
         synchronized (c.buffer()) {
           c.buffer().dirtySinceNanos = Math.min(c.buffer().dirtySinceNanos, c.dirtySinceNanos());
+          c.buffer().capturedVersion = c.buffer().loggedVersion; // one capture at a time: none is in flight now
           if (c.zeroed()) {
             c.buffer().unlogged.setFull();
           } else {

@@ -15,6 +15,12 @@ import org.jspecify.annotations.Nullable;
 /** An in-memory {@link ChunkStore} for unit tests of the cache logic, with request counters and injected faults. */
 public final class MemoryChunkStore implements ChunkStore {
   public final ConcurrentHashMap<Long, byte[]> chunks = new ConcurrentHashMap<>();
+  /**
+   * A clone's source: chunks this volume reads where it has none of its own and did not delete them (depth 2). A
+   * delete of such a chunk masks it, as the real store's tombstone does.
+   */
+  public final ConcurrentHashMap<Long, byte[]> parent = new ConcurrentHashMap<>();
+  private final Set<Long> masked = ConcurrentHashMap.newKeySet();
   final AtomicLong reads = new AtomicLong();
   final AtomicLong rangeReads = new AtomicLong();
   public final AtomicLong writes = new AtomicLong();
@@ -75,9 +81,14 @@ public final class MemoryChunkStore implements ChunkStore {
     return readOnly;
   }
 
+  private byte @Nullable [] visible(long index) {
+    byte[] d = chunks.get(index);
+    return d != null || masked.contains(index) ? d : parent.get(index);
+  }
+
   @Override
   public boolean read(long index, ByteBuffer dst) {
-    byte[] d = chunks.get(index);
+    byte[] d = visible(index);
     if (d == null) {
       return false;
     }
@@ -89,7 +100,7 @@ public final class MemoryChunkStore implements ChunkStore {
 
   @Override
   public boolean readRange(long index, int offsetInChunk, ByteBuffer dst) {
-    byte[] d = chunks.get(index);
+    byte[] d = visible(index);
     if (d == null) {
       return false;
     }
@@ -137,6 +148,7 @@ public final class MemoryChunkStore implements ChunkStore {
       byte[] copy = new byte[chunkSize];
       data.get(copy);
       chunks.put(index, copy);
+      masked.remove(index);
       writes.incrementAndGet();
     } finally {
       inFlight.remove(index);
@@ -149,18 +161,21 @@ public final class MemoryChunkStore implements ChunkStore {
     deleteCalls.incrementAndGet();
     for (int i = 0; i < count; i++) {
       chunks.remove(indexes[i]);
+      if (parent.containsKey(indexes[i])) {
+        masked.add(indexes[i]);
+      }
       deletes.incrementAndGet();
     }
   }
 
   @Override
   public boolean isStored(long index) {
-    return chunks.containsKey(index);
+    return visible(index) != null;
   }
 
   @Override
   public int depth(long index) {
-    return chunks.containsKey(index) ? 1 : 0;
+    return chunks.containsKey(index) ? 1 : visible(index) != null ? 2 : 0;
   }
 
   @Override
@@ -183,6 +198,9 @@ public final class MemoryChunkStore implements ChunkStore {
     return readOnly ? null : tenure;
   }
   public volatile boolean failLog;
+  /** When set, a log append counts {@link #logEntered} down and waits for it before it stores anything. */
+  public volatile java.util.concurrent.@Nullable CountDownLatch logHold;
+  public final java.util.concurrent.CountDownLatch logEntered = new java.util.concurrent.CountDownLatch(1);
   /** Merged segments by range (epoch 0), stamped; the originals stay in {@link #log} until {@link #dropMerged}. */
   public final java.util.concurrent.ConcurrentSkipListMap<io.bucketdisk.store.log.LogRef, byte[]> merged =
       new java.util.concurrent.ConcurrentSkipListMap<>(java.util.Comparator
@@ -260,6 +278,16 @@ public final class MemoryChunkStore implements ChunkStore {
     }
     if (failLog) {
       throw new StoreException(failKind, "injected failure for log segment " + seq);
+    }
+    java.util.concurrent.CountDownLatch hold = logHold;
+    if (hold != null) {
+      logEntered.countDown();
+      try {
+        hold.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException();
+      }
     }
     maybeFail(-1);
     ByteBuffer s = segment.duplicate();

@@ -401,13 +401,14 @@ class VolumeCacheTest {
     store.chunks.put(2L, pattern(CHUNK, 9));
     volume.write(4L * CHUNK, ByteBuffer.wrap(pattern(10, 1)), false);
     long before = store.requests();
+    // chunk 4 has no object: only the 10 bytes written hold data, of this volume, at risk
     assertThat(extents(ExtentMap.ALLOCATION, 0, 6L * CHUNK)).containsExactly(
-        new long[] {CHUNK, 3}, new long[] {2L * CHUNK, 0}, new long[] {CHUNK, 3}, new long[] {CHUNK, 0},
-        new long[] {CHUNK, 3});
+        new long[] {CHUNK, 3}, new long[] {2L * CHUNK, 0}, new long[] {CHUNK, 3}, new long[] {10, 0},
+        new long[] {2L * CHUNK - 10, 3});
     assertThat(extents(ExtentMap.DIRTY, 0, 6L * CHUNK)).containsExactly(
-        new long[] {4L * CHUNK, 0}, new long[] {CHUNK, 1}, new long[] {CHUNK, 0});
+        new long[] {4L * CHUNK, 0}, new long[] {10, 1}, new long[] {2L * CHUNK - 10, 0});
     assertThat(extents(ExtentMap.DEPTH, CHUNK, 4L * CHUNK)).containsExactly(
-        new long[] {2L * CHUNK, 1}, new long[] {CHUNK, 0}, new long[] {CHUNK, 1});
+        new long[] {2L * CHUNK, 1}, new long[] {CHUNK, 0}, new long[] {10, 1}, new long[] {CHUNK - 10, 0});
     List<long[]> one = new ArrayList<>();
     volume.blockStatus(ExtentMap.ALLOCATION, 100, 5L * CHUNK, true, (len, flags) -> one.add(new long[] {len, flags}));
     assertThat(one).containsExactly(new long[] {CHUNK - 100, 3});

@@ -39,6 +39,7 @@ class CacheNbdcopyInteropIT {
   MemoryVolumeSource source;
   MemoryChunkStore store;
   TestServer server;
+  VolumeExportProvider provider;
   Path dir;
 
   @BeforeEach
@@ -46,7 +47,8 @@ class CacheNbdcopyInteropIT {
     source = new MemoryVolumeSource();
     store = source.add("vol", 48L * CHUNK, CHUNK);
     var cache = new ChunkCache(CacheQemuIoInteropIT.config());
-    server = new TestServer(new VolumeExportProvider(source, cache, null), ServerOptions.defaults());
+    provider = new VolumeExportProvider(source, cache, null);
+    server = new TestServer(provider, ServerOptions.defaults());
     dir = Files.createTempDirectory("bdcopy");
   }
 
@@ -99,6 +101,31 @@ class CacheNbdcopyInteropIT {
       Tool.run("nbdcopy", "-C", "4", copyServer.uri("vol"), back.toString()).ok();
     }
     assertThat(Files.readAllBytes(back)).isEqualTo(data);
+  }
+
+  @Test
+  void nbdinfoMapsRangesFinerThanAChunk() throws Exception {
+    Tool.require("nbdinfo");
+    Tool.require("qemu-io");
+    // 4 KiB in chunk 5, which has no object: logged by qemu-io's FLUSH, data only there
+    Tool.run("qemu-io", "-f", "raw", server.uri("vol"), "-c", "write -P 7 5308416 4096", "-c", "flush").ok();
+    try (var handle = provider.open("vol").orElseThrow()) {
+      // 8 KiB in chunk 7 through a second handle, not flushed: dirty, and data only there
+      handle.write(7471104, java.nio.ByteBuffer.wrap(new byte[8192]).put(0, (byte) 9), 0);
+      assertThat(lines(Tool.run("nbdinfo", "--map", server.uri("vol")).ok().out())).containsExactly(
+          "0 5308416 3 hole,zero", "5308416 4096 0 data", "5312512 2158592 3 hole,zero", "7471104 8192 0 data",
+          "7479296 42852352 3 hole,zero");
+      assertThat(lines(Tool.run("nbdinfo", "--map=bucketdisk:dirty", server.uri("vol")).ok().out()))
+          .containsExactly("0 7471104 0", "7471104 8192 1", "7479296 42852352 0");
+      assertThat(lines(Tool.run("nbdinfo", "--map=bucketdisk:allocation-depth", server.uri("vol")).ok().out()))
+          .containsExactly("0 5308416 0", "5308416 4096 1", "5312512 2158592 0", "7471104 8192 1",
+              "7479296 42852352 0");
+    }
+  }
+
+  private static java.util.List<String> lines(String map) {
+    // nbdinfo prints offset, length, flags and a description; the description's words are kept, spacing is not
+    return map.lines().map(String::trim).map(l -> l.replaceAll("\\s+", " ")).toList();
   }
 
   @Test
