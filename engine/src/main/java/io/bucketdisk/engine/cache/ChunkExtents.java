@@ -74,6 +74,15 @@ final class ChunkExtents {
     }
   }
 
+  /** Adds to {@code out} the live ranges of the extents whose segments begin after segment {@code last}. */
+  void loggedAfter(long last, ValidRanges out) {
+    for (int k = 0; k < count; k++) {
+      if (longs[k * LONGS] - (ints[k * INTS + 6] >>> 1) > last) {
+        out.add(start(k), end(k));
+      }
+    }
+  }
+
   /** Replaces every extent whose segment lies inside {@code [first, last]} with what {@code to} maps it to. */
   void moved(long first, long last, UnaryOperator<LogIndex.Extent> to) {
     for (int k = 0; k < count; k++) {

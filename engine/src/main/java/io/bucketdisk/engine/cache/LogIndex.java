@@ -83,6 +83,20 @@ final class LogIndex {
   }
 
   /**
+   * Adds to {@code out} the live ranges of chunk {@code index} whose segments all come after segment {@code last}
+   * (what a merge of segments up to {@code last} must not bring back), without an entry object for each.
+   */
+  void loggedAfter(long index, long last, ValidRanges out) {
+    ChunkExtents m = chunks.get(index);
+    if (m == null) {
+      return;
+    }
+    synchronized (m) {
+      m.loggedAfter(last, out);
+    }
+  }
+
+  /**
    * The segments {@code [first, last]} were merged into one: each entry of chunk {@code index} naming one of them now
    * names the merged segment as {@code to} maps it (same live range and version, the bytes' place in the new segment).
    */

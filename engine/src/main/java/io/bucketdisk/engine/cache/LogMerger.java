@@ -243,7 +243,19 @@ final class LogMerger {
       }
     }
     java.util.Collections.reverse(kept);
-    LogSegment.Builder b = new LogSegment.Builder(1 << 20);
+    long keptBytes = 0;
+    int keptExtents = 0;
+    int extentNo = 0;
+    for (LogSegment.Decoded d : originals) {
+      for (LogExtent e : d.extents()) {
+        for (int[] p : kept.get(extentNo++)) {
+          keptBytes += e.zero() ? 0 : p[1] - p[0];
+          keptExtents++;
+        }
+      }
+    }
+    LogSegment.Builder b = new LogSegment.Builder(0);
+    b.reset(new byte[Math.toIntExact(LogSegment.size(keptBytes, keptExtents))]); // grown by doubling, it was 2x
     Map<Origin, List<Piece>> moved = new HashMap<>();
     int n = 0;
     for (int s = 0; s < originals.size(); s++) {
@@ -294,11 +306,7 @@ final class LogMerger {
   /** Chunk {@code c}'s ranges that index entries of segments after {@code last} hold. */
   private ValidRanges after(long c, long last) {
     ValidRanges r = new ValidRanges(chunkSize);
-    for (LogIndex.Extent x : index.overlapping(c, 0, chunkSize)) {
-      if (x.first() > last) {
-        r.add(x.start(), x.end());
-      }
-    }
+    index.loggedAfter(c, last, r);
     return r;
   }
 

@@ -41,6 +41,7 @@ class ChunkExtentsTest {
     ChunkExtents x = new ChunkExtents();
     long[] seqOf = new long[SIZE];
     long[] versionOf = new long[SIZE];
+    long[] firstOf = new long[SIZE];
     long live = 0;
     long folded = 0;
     for (int seq = 1; seq <= 20_000; seq++) {
@@ -51,6 +52,7 @@ class ChunkExtentsTest {
       live += x.add(new LogIndex.Extent(start, end, seq, version, start, end - start, seq * 3, seq, seq % 5 == 0));
       java.util.Arrays.fill(seqOf, start, end, seq);
       java.util.Arrays.fill(versionOf, start, end, version);
+      java.util.Arrays.fill(firstOf, start, end, seq);
       if (seq % 1000 == 0) {
         // the segments (seq - 300, seq - 100] merged into one numbered seq - 100
         long first = seq - 299;
@@ -60,6 +62,7 @@ class ChunkExtentsTest {
         for (int k = 0; k < SIZE; k++) {
           if (seqOf[k] >= first && seqOf[k] <= last) {
             seqOf[k] = last;
+            firstOf[k] = first;
           }
         }
       }
@@ -76,6 +79,17 @@ class ChunkExtentsTest {
       if (seq % 97 == 0) {
         int from = rnd.nextInt(SIZE);
         checkAgainstModel(x, from, Math.min(SIZE, from + 1 + rnd.nextInt(8192)), seqOf, versionOf);
+        long after = seq - rnd.nextInt(3000);
+        ValidRanges r = new ValidRanges(SIZE);
+        x.loggedAfter(after, r);
+        int[] got = r.toArray();
+        boolean[] in = new boolean[SIZE];
+        for (int g = 0; g < got.length; g += 2) {
+          java.util.Arrays.fill(in, got[g], got[g + 1], true);
+        }
+        for (int k = 0; k < SIZE; k++) {
+          assertThat(in[k]).as("byte %d logged after segment %d", k, after).isEqualTo(seqOf[k] != 0 && firstOf[k] > after);
+        }
       }
     }
     checkAgainstModel(x, 0, SIZE, seqOf, versionOf);

@@ -151,7 +151,7 @@ public final class LogSegment {
     /** The finished segment, seq, epoch and trailer CRC still zero (see {@link #stamp}); valid until the next change. */
     public ByteBuffer finish() {
       int directory = pos;
-      ensure(count * ENTRY + TRAILER);
+      grow(pos + (long) count * ENTRY + TRAILER);
       ByteBuffer b = ByteBuffer.wrap(buf);
       b.put(0, MAGIC);
       b.putLong(8, 0).putLong(16, 0).putLong(24, 0);
@@ -170,8 +170,12 @@ public final class LogSegment {
       return ByteBuffer.wrap(buf, 0, p + TRAILER);
     }
 
+    /** Room for {@code more} bytes of data and their entry, with the directory so far and the trailer. */
     private void ensure(long more) {
-      long need = pos + more + (long) (count + 1) * ENTRY + TRAILER;
+      grow(pos + more + (long) (count + 1) * ENTRY + TRAILER);
+    }
+
+    private void grow(long need) {
       if (need > Integer.MAX_VALUE - 16) {
         throw new IllegalStateException("log segment too large: " + need + " bytes");
       }
@@ -198,6 +202,11 @@ public final class LogSegment {
     CRC32C crc = new CRC32C();
     crc.update(b.slice(from, to - from));
     return (int) crc.getValue();
+  }
+
+  /** The bytes of a segment of {@code dataBytes} of data in {@code extents} extents (zeros extents included). */
+  public static long size(long dataBytes, int extents) {
+    return HEADER + dataBytes + (long) extents * ENTRY + TRAILER;
   }
 
   /** Reads a whole stored segment, checking its trailer CRC and every extent's CRC. */
@@ -243,9 +252,7 @@ public final class LogSegment {
         throw new DamagedException("extent " + i + " runs past the data");
       }
       ByteBuffer bytes = s.slice(data, length).asReadOnlyBuffer();
-      CRC32C c = new CRC32C();
-      c.update(bytes.duplicate());
-      if ((int) c.getValue() != sum) {
+      if (crc(s, data, data + length) != sum) { // over s: a read-only buffer's checksum copies it in 4 KiB arrays
         throw new DamagedException("checksum mismatch in extent " + i + " (chunk " + chunk + " +" + offset + ")");
       }
       out.add(new LogExtent(chunk, offset, length, bytes));

@@ -49,6 +49,21 @@ class LogSegmentTest {
   }
 
   @Test
+  void aSegmentBuiltInAnArrayOfItsSizeStaysInThatArray() throws Exception {
+    byte[] data = bytes(10_000, 3);
+    byte[] array = new byte[Math.toIntExact(LogSegment.size(10_000 + 300, 3))];
+    var b = new LogSegment.Builder(0);
+    b.reset(array);
+    b.addData(1, 0, data, 0, data.length);
+    b.addZero(2, 0, 4096);
+    b.addData(1, 20_000, data, 0, 300);
+    ByteBuffer f = b.finish();
+    assertThat(b.buffer()).as("neither an extent nor the directory outgrew it").isSameAs(array);
+    assertThat(f.remaining()).isEqualTo(array.length);
+    assertThat(LogSegment.decode(sealed(b, 5, 1)).extents()).hasSize(3);
+  }
+
+  @Test
   void everyDamagedByteIsDetected() {
     var b = new LogSegment.Builder(1 << 16);
     b.addData(1, 0, bytes(1000, 2), 0, 1000);
