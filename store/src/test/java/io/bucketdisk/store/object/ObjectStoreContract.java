@@ -168,13 +168,14 @@ abstract class ObjectStoreContract {
 
   /**
    * Whether concurrent conditional writes are atomic in this implementation: 8 writers race with one If-Match ETag,
-   * in up to 4 rounds until one round shows more than one winner (a non-atomic server loses the race only by timing).
+   * in up to 20 rounds until one round shows more than one winner (a non-atomic server loses the race only by
+   * timing: in one clean-clone CI run on s3proxy, 4 rounds in a row had one winner each).
    */
   @Test
   void concurrentConditionalWritersOnlyOneWins() throws Exception {
     try (ObjectStore s = store(); ExecutorService pool = Executors.newFixedThreadPool(8)) {
       int wins = 0;
-      for (int round = 0; round < 4 && (round == 0 || wins == 1); round++) {
+      for (int round = 0; round < 20 && (round == 0 || wins == 1); round++) {
         wins = race(s, pool, "lease" + round);
       }
       checkSingleWinner(s, wins);
