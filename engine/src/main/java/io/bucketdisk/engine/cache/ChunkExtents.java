@@ -77,7 +77,7 @@ final class ChunkExtents {
   /** Adds to {@code out} the live ranges of the extents whose segments begin after segment {@code last}. */
   void loggedAfter(long last, ValidRanges out) {
     for (int k = 0; k < count; k++) {
-      if (longs[k * LONGS] - (ints[k * INTS + 6] >>> 1) > last) {
+      if (first(k) > last) {
         out.add(start(k), end(k));
       }
     }
@@ -138,6 +138,11 @@ final class ChunkExtents {
     return ints[k * INTS + 1];
   }
 
+  /** The number of the first segment of the (merged) run that holds extent {@code k}. */
+  private long first(int k) {
+    return longs[k * LONGS] - (ints[k * INTS + 6] >>> 1);
+  }
+
   /** The first extent ending after {@code offset}: ends rise with starts, as extents do not overlap. */
   private int firstEndingAfter(int offset) {
     int lo = 0;
@@ -170,10 +175,8 @@ final class ChunkExtents {
   private LogIndex.Extent get(int k) {
     int i = k * INTS;
     int l = k * LONGS;
-    long seq = longs[l];
-    int span = ints[i + 6];
-    return new LogIndex.Extent(ints[i], ints[i + 1], seq, longs[l + 1], ints[i + 2], ints[i + 3], ints[i + 4],
-        ints[i + 5], (span & 1) != 0, seq - (span >>> 1));
+    return new LogIndex.Extent(ints[i], ints[i + 1], longs[l], longs[l + 1], ints[i + 2], ints[i + 3], ints[i + 4],
+        ints[i + 5], (ints[i + 6] & 1) != 0, first(k));
   }
 
   private void set(int k, LogIndex.Extent e) {

@@ -59,8 +59,7 @@ final class DirtyChunks {
 
   private final ChunkOwner volume;
   private final StoredChunks store;
-  /** Every version of every chunk of the volume comes from here, so versions never repeat across buffers. */
-  private final java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
+  private final VersionClock clock = new VersionClock();
   private final ChunkCache shared;
   private final DirtyCharges charges;
   private final int chunkSize;
@@ -94,12 +93,12 @@ final class DirtyChunks {
 
   /** Makes every version handed out from now on higher than {@code floor} (the versions of an adopted log). */
   void versionsAbove(long floor) {
-    clock.accumulateAndGet(floor, Math::max);
+    clock.above(floor);
   }
 
   /** The highest version handed out so far. */
   long lastVersion() {
-    return clock.get();
+    return clock.last();
   }
 
   /** The stripe stamp of {@code index}: moves on every transition of any index of its stripe. */
@@ -218,7 +217,7 @@ final class DirtyChunks {
               boolean wasFull = b.valid.isFull();
               b.valid.add(off, off + n);
               b.unlogged.add(off, off + n);
-              touch(b);
+              clock.change(b);
               if (touched != null) {
                 touched.add(new FlushTarget(b, b.version, b.attemptSeq));
               }
@@ -273,7 +272,7 @@ final class DirtyChunks {
           b.data = null;
           b.valid.setFull();
           b.unlogged.setFull();
-          touch(b);
+          clock.change(b);
           if (touched != null) {
             touched.add(new FlushTarget(b, b.version, b.attemptSeq));
           }
@@ -327,21 +326,6 @@ final class DirtyChunks {
       b.dirtySinceNanos = System.nanoTime();
     }
     return b;
-  }
-
-  /**
-   * Records a change to a dirty buffer; caller holds its monitor. The new version is above every version any buffer
-   * of this volume had, so log extents of a chunk's earlier buffers (see {@link LogIndex#folded}) are always older.
-   */
-  private void touch(ChunkBuffer b) {
-    long now = System.nanoTime();
-    if (!b.atRisk()) {
-      b.dirtySinceNanos = now; // the first change neither stored nor logged
-    } else if (b.version == b.uploadVersion) {
-      b.changedSinceUploadNanos = now;
-    }
-    b.version = clock.incrementAndGet();
-    b.lastChangeNanos = now;
   }
 
   // ---------------------------------------------------------------- flush and upload results
@@ -479,42 +463,27 @@ final class DirtyChunks {
 
   // ---------------------------------------------------------------- measurements
 
-  /** Bytes of dirty chunks with changes neither stored nor logged (zeroed chunks weigh nothing): data at risk. */
-  long dirtyBytes() {
-    long n = 0;
-    for (ChunkBuffer b : map.values()) {
-      synchronized (b) {
-        if (b.dirty && b.atRisk()) {
-          n += b.charge;
-        }
-      }
-    }
-    return n;
-  }
+  /**
+   * The changes neither stored nor logged (data at risk): the chunks (data and zeroed) that hold them, their bytes
+   * (zeroed chunks weigh nothing) and the age of the oldest, 0 when there is none.
+   */
+  record AtRisk(int chunks, long bytes, long oldestAgeNanos) {}
 
-  /** Number of chunks (data and zeroed) with changes neither stored nor logged. */
-  int dirtyChunks() {
-    int n = 0;
-    for (ChunkBuffer b : map.values()) {
-      synchronized (b) {
-        n += b.dirty && b.atRisk() ? 1 : 0;
-      }
-    }
-    return n;
-  }
-
-  /** Age of the oldest change neither stored nor logged, 0 when there is none. */
-  long oldestDirtyAgeNanos() {
+  AtRisk atRisk() {
     long now = System.nanoTime();
+    int chunks = 0;
+    long bytes = 0;
     long oldest = 0;
     for (ChunkBuffer b : map.values()) {
       synchronized (b) {
-        if (b.atRisk()) {
+        if (b.dirty && b.atRisk()) {
+          chunks++;
+          bytes += b.charge;
           oldest = Math.max(oldest, now - b.dirtySinceNanos);
         }
       }
     }
-    return oldest;
+    return new AtRisk(chunks, bytes, oldest);
   }
 
   /**

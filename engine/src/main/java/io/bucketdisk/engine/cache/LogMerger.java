@@ -225,6 +225,8 @@ final class LogMerger {
     // newest first: what a later extent (of the run, or named by the index after it) writes again is not kept
     Map<Long, ValidRanges> later = new HashMap<>();
     List<List<int[]>> kept = new ArrayList<>();
+    long keptBytes = 0;
+    int keptExtents = 0;
     for (int s = originals.size() - 1; s >= 0; s--) {
       List<LogExtent> extents = originals.get(s).extents();
       for (int k = extents.size() - 1; k >= 0; k--) {
@@ -240,20 +242,13 @@ final class LogMerger {
         });
         covered.add(from, to);
         kept.add(parts);
-      }
-    }
-    java.util.Collections.reverse(kept);
-    long keptBytes = 0;
-    int keptExtents = 0;
-    int extentNo = 0;
-    for (LogSegment.Decoded d : originals) {
-      for (LogExtent e : d.extents()) {
-        for (int[] p : kept.get(extentNo++)) {
+        keptExtents += parts.size();
+        for (int[] p : parts) {
           keptBytes += e.zero() ? 0 : p[1] - p[0];
-          keptExtents++;
         }
       }
     }
+    java.util.Collections.reverse(kept);
     LogSegment.Builder b = new LogSegment.Builder(0);
     b.reset(new byte[Math.toIntExact(LogSegment.size(keptBytes, keptExtents))]); // grown by doubling, it was 2x
     Map<Origin, List<Piece>> moved = new HashMap<>();

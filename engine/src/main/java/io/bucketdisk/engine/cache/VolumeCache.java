@@ -152,17 +152,17 @@ public final class VolumeCache implements Volume {
 
   @Override
   public long dirtyBytes() {
-    return dirty.dirtyBytes();
+    return dirty.atRisk().bytes();
   }
 
   @Override
   public int dirtyChunks() {
-    return dirty.dirtyChunks();
+    return dirty.atRisk().chunks();
   }
 
   @Override
   public long oldestDirtyAgeNanos() {
-    return dirty.oldestDirtyAgeNanos();
+    return dirty.atRisk().oldestAgeNanos();
   }
 
   @Override

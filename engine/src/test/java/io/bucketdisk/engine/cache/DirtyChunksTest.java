@@ -39,7 +39,7 @@ class DirtyChunksTest {
     assertThat(dirty.stamp(3)).as("entering the set moves the stamp").isNotEqualTo(stamp);
     assertThat(dirtied).as("loads of it are told").containsExactly(3L);
     assertThat(p.store.requests()).isZero();
-    assertThat(dirty.dirtyBytes()).isEqualTo(onePage);
+    assertThat(dirty.atRisk().bytes()).isEqualTo(onePage);
     write(3, ChunkBytes.PAGE - 1, new byte[2]);
     assertThat(p.shared.limiter().used()).as("a write across two pages adds the second")
         .isEqualTo(onePage + ChunkBytes.PAGE);
@@ -127,7 +127,7 @@ class DirtyChunksTest {
     assertThat(dirty.contains(0)).isTrue();
     assertThat(b.failedSeq).isEqualTo(1);
     assertThat(b.failure).hasMessage("store down");
-    assertThat(dirty.oldestDirtyAgeNanos()).isPositive();
+    assertThat(dirty.atRisk().oldestAgeNanos()).isPositive();
     assertThat(dirty.dropAll()).as("closing drops what could not be stored").isEqualTo(1);
     assertThat(p.shared.limiter().used()).isZero();
   }

@@ -64,7 +64,7 @@ class UploadSchedulerTest {
     }
     assertThat(p.store.writes.get()).isEqualTo(3);
     // the buffers are clean; the map entry goes a moment after the waiters were woken
-    assertThat(dirty.dirtyChunks()).isZero();
+    assertThat(dirty.atRisk().chunks()).isZero();
   }
 
   @Test
