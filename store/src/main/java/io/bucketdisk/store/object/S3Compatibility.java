@@ -83,6 +83,26 @@ public record S3Compatibility(@Nullable String streamingRejection, boolean strea
     return out;
   }
 
+  /** The one start-up line of {@code store}: the server's gaps and what bucketdisk does about them. */
+  String startLine(String store, boolean unfencedAccepted) {
+    List<String> gaps = gaps(unfencedAccepted);
+    return gaps.isEmpty()
+        ? store + ": every S3 feature bucketdisk uses works (conditional writes atomic: 1 of " + raceWriters
+            + " racing writers won)"
+        : store + ": server gaps: " + String.join("; ", gaps);
+  }
+
+  /** Why {@code store} does not open: it is {@link #unusable()} or not fenced (and that was not accepted). */
+  String refusal(String store) {
+    if (unusable()) {
+      return store + " cannot hold volumes: " + String.join("; ", gaps(false))
+          + "; use another S3 server (see docs/troubleshooting.md)";
+    }
+    return store + ": " + String.join("; ", gaps(false)) + ": two gateways could both own a "
+        + "volume and overwrite each other; use a server with atomic conditional writes (AWS S3, Ceph RGW), or add "
+        + "accept-unfenced=true to the store URL to accept that risk";
+  }
+
   /** The compatibility of a server with no gaps (the directory store, tests). */
   public static S3Compatibility full() {
     return new S3Compatibility(null, true, null, true, false, true, true, 1, 8, true, true, null);

@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
@@ -24,13 +23,9 @@ import org.slf4j.event.Level;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.model.Delete;
-import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
-import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
@@ -49,7 +44,6 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  */
 public final class S3ObjectStore implements ObjectStore {
   private static final Logger log = LoggerFactory.getLogger(S3ObjectStore.class);
-  private static final int MAX_DELETE_BATCH = 1000;
   /** Probe results per server, bucket and credentials: a process may open many stores on one server. */
   private static final Map<String, S3Compatibility> PROBED = new ConcurrentHashMap<>();
 
@@ -126,24 +120,10 @@ public final class S3ObjectStore implements ObjectStore {
   private final Config config;
   private final StoreMetrics metrics;
   private final Retrier retrier;
+  private final S3Connection connection;
+  private final S3Preconditions preconditions;
+  private final S3Deletes deletes;
   private final S3Compatibility compatibility;
-  /**
-   * PUTs of at least this many bytes without a condition (chunk objects, log segments) always go as plain bodies,
-   * whichever form the probe chose for the rest. The SDK's aws-chunked encoder (its default over http) allocates a
-   * fresh array per 128 KiB piece: by hand, 605 MB of the gateway's 2 GB of garbage in a 512 MiB sequential write. A
-   * plain body is read from its content provider without a copy. The small and conditional writes (manifests, leases,
-   * the probe's race) keep the probed form.
-   */
-  static final int BULK_BYTES = 64 << 10;
-
-  private volatile S3Client s3;
-  /** Large unconditional PUTs (chunks, log segments): see {@link #BULK_BYTES}. The same client as s3 when plain. */
-  private volatile S3Client bulk;
-  private volatile boolean streaming = true;
-  private volatile boolean requestChecksums;
-  private volatile boolean ifMatchUnquoted;
-  private volatile boolean batchDeletes = true;
-  private volatile int deleteBatch = MAX_DELETE_BATCH;
 
   /**
    * Connects and probes the server (once per server, bucket and credentials in this process). Throws a PERMANENT
@@ -153,19 +133,20 @@ public final class S3ObjectStore implements ObjectStore {
     this.config = config;
     this.metrics = metrics;
     this.retrier = new Retrier(config.retry(), metrics, this::classify);
-    this.requestChecksums = config.checksum() != ChecksumMode.WHEN_REQUIRED;
-    this.s3 = S3Clients.build(config, true, requestChecksums);
-    this.bulk = S3Clients.build(config, false, requestChecksums);
+    this.connection = new S3Connection(config, config.checksum() != ChecksumMode.WHEN_REQUIRED);
+    this.preconditions = new S3Preconditions(connection, config.bucket());
+    this.deletes = new S3Deletes(connection, retrier, config, describe());
     S3Compatibility probed = PROBED.get(config.probeKey());
     try {
       if (probed == null) {
-        probed = new S3Probe(this).run(config.checksum() != ChecksumMode.WHEN_REQUIRED);
+        probed = new S3Probe(this, connection, preconditions, deletes)
+            .run(config.checksum() != ChecksumMode.WHEN_REQUIRED);
         log.atLevel(probed.gaps(config.acceptUnfenced()).isEmpty() ? Level.INFO : Level.WARN)
-            .log("{}", startLine(probed));
+            .log("{}", probed.startLine("store " + describe(), config.acceptUnfenced()));
       } else {
-        useUploadForm(probed.streaming(), probed.requestChecksums());
-        ifMatchUnquoted(probed.ifMatchUnquoted());
-        batchDeletes(probed.batchDeleteRejection() == null);
+        connection.useUploadForm(probed.streaming(), probed.requestChecksums());
+        preconditions.ifMatchUnquoted(probed.ifMatchUnquoted());
+        deletes.batchDeletes(probed.batchDeleteRejection() == null);
       }
       if (config.checksum() == ChecksumMode.WHEN_SUPPORTED && !probed.requestChecksums()) {
         throw new ObjectStoreException(Kind.PERMANENT, 400, probed.checksumRejection(), "store " + describe()
@@ -173,7 +154,7 @@ public final class S3ObjectStore implements ObjectStore {
             + "checksum=when-required", null);
       }
       if (probed.unusable() || !probed.fencing() && !config.acceptUnfenced()) {
-        throw new ObjectStoreException(Kind.PERMANENT, 0, refusal(probed));
+        throw new ObjectStoreException(Kind.PERMANENT, 0, probed.refusal("store " + describe()));
       }
     } catch (ObjectStoreException e) {
       close();
@@ -190,75 +171,16 @@ public final class S3ObjectStore implements ObjectStore {
     metrics.outage(outage);
   }
 
-  /** The one start-up line: the server's gaps and what bucketdisk does about them. */
-  private String startLine(S3Compatibility c) {
-    List<String> gaps = c.gaps(config.acceptUnfenced());
-    return gaps.isEmpty()
-        ? "store " + describe() + ": every S3 feature bucketdisk uses works (conditional writes atomic: 1 of "
-            + c.raceWriters() + " racing writers won)"
-        : "store " + describe() + ": server gaps: " + String.join("; ", gaps);
-  }
-
-  private String refusal(S3Compatibility c) {
-    if (c.unusable()) {
-      return "store " + describe() + " cannot hold volumes: " + String.join("; ", c.gaps(false))
-          + "; use another S3 server (see docs/troubleshooting.md)";
-    }
-    return "store " + describe() + ": " + String.join("; ", c.gaps(false)) + ": two gateways could both own a "
-        + "volume and overwrite each other; use a server with atomic conditional writes (AWS S3, Ceph RGW), or add "
-        + "accept-unfenced=true to the store URL to accept that risk";
-  }
-
   /** What the start-up probe found (or the remembered result for this server), and so how this store talks. */
   public S3Compatibility compatibility() {
     return compatibility;
-  }
-
-  void useUploadForm(boolean streamingUploads, boolean checksums) {
-    if (streamingUploads != streaming || checksums != requestChecksums) {
-      close();
-      s3 = S3Clients.build(config, streamingUploads, checksums);
-      bulk = streamingUploads ? S3Clients.build(config, false, checksums) : s3;
-      streaming = streamingUploads;
-      requestChecksums = checksums;
-    }
-  }
-
-  /** The probe found plain bodies refused where the chosen form works: bulk uploads use that form too. */
-  void bulkAsProbed() {
-    if (bulk != s3) {
-      bulk.close();
-      bulk = s3;
-    }
-  }
-
-  boolean streaming() {
-    return streaming;
-  }
-
-  boolean requestChecksums() {
-    return requestChecksums;
-  }
-
-  void ifMatchUnquoted(boolean on) {
-    ifMatchUnquoted = on;
-  }
-
-  void batchDeletes(boolean on) {
-    batchDeletes = on;
-  }
-
-  private String ifMatchHeader(String etag) {
-    String bare = etag.length() >= 2 && etag.startsWith("\"") && etag.endsWith("\"")
-        ? etag.substring(1, etag.length() - 1) : etag;
-    return ifMatchUnquoted ? bare : "\"" + bare + "\"";
   }
 
   @Override
   public Optional<ObjectData> get(String key) throws ObjectStoreException {
     return retrier.call(Op.GET, key, () -> {
       try (ResponseInputStream<GetObjectResponse> in =
-          s3.getObject(b -> b.bucket(config.bucket()).key(full(key)))) {
+          connection.client().getObject(b -> b.bucket(config.bucket()).key(full(key)))) {
         byte[] bytes = in.readAllBytes();
         metrics.bytesDown(bytes.length);
         return Optional.of(new ObjectData(bytes, in.response().eTag()));
@@ -287,7 +209,7 @@ public final class S3ObjectStore implements ObjectStore {
       ByteBuffers.reposition(dsts, starts);
       String range = "bytes=" + offset + "-" + (offset + length - 1);
       try (ResponseInputStream<GetObjectResponse> in =
-          s3.getObject(b -> b.bucket(config.bucket()).key(full(key)).range(range))) {
+          connection.client().getObject(b -> b.bucket(config.bucket()).key(full(key)).range(range))) {
         if (in.response().contentRange() == null && offset > 0) {
           throw new ObjectStoreException(Kind.PERMANENT, 200, null, "GET " + describe() + " " + key + " " + range
               + ": the server ignored the Range header; use another S3 server (see docs/troubleshooting.md)", null);
@@ -354,24 +276,18 @@ public final class S3ObjectStore implements ObjectStore {
       attempts[0]++;
       PutObjectRequest.Builder req = PutObjectRequest.builder().bucket(config.bucket()).key(full(key))
           .contentLength(length);
-      if (condition.createOnly()) {
-        req.ifNoneMatch("*");
-      }
-      if (condition.matchEtag() != null) {
-        req.ifMatch(ifMatchHeader(condition.matchEtag()));
-      }
+      preconditions.addTo(req, condition);
       RequestBody body = RequestBody.fromContentProvider(
           () -> ByteBufferInputStream.of(data), length, "application/octet-stream");
       try {
-        S3Client client = length >= BULK_BYTES && !condition.isConditional() ? bulk : s3;
-        String etag = client.putObject(req.build(), body).eTag();
+        String etag = connection.forPut(length, condition.isConditional()).putObject(req.build(), body).eTag();
         metrics.bytesUp(length);
         return etag;
       } catch (S3Exception e) {
         if (condition.isConditional() && attempts[0] > 1 && (e.statusCode() == 412 || e.statusCode() == 404)) {
           // an earlier attempt may have succeeded with its response lost: then the precondition now fails
           // against our own write. Same bytes stored means it was ours.
-          String mine = storedEtagIfSame(key, data);
+          String mine = preconditions.storedEtagIfSame(full(key), data);
           if (mine != null) {
             metrics.bytesUp(length);
             return mine;
@@ -386,7 +302,7 @@ public final class S3ObjectStore implements ObjectStore {
         // client reports as a failed body write, on every retry. Ask the object itself whether the condition still
         // holds: if not, this is the precondition failure; if the bytes there are ours, an attempt got through.
         if (condition.isConditional()) {
-          var now = conditionNow(key, data, condition);
+          var now = preconditions.conditionNow(full(key), data, condition);
           if (now instanceof String mine) {
             metrics.bytesUp(length);
             return mine;
@@ -401,51 +317,11 @@ public final class S3ObjectStore implements ObjectStore {
     });
   }
 
-  /**
-   * Whether {@code condition} holds for {@code key} now: the stored ETag when the object already holds {@code data}
-   * (an attempt of ours got through), FALSE when the object disproves it, TRUE when it holds, null when unknown.
-   */
-  private @Nullable Object conditionNow(String key, ByteBuffer[] data, WriteCondition condition) {
-    Optional<String> etag;
-    try {
-      etag = Optional.of(s3.headObject(b -> b.bucket(config.bucket()).key(full(key))).eTag());
-    } catch (S3Exception e) {
-      if (e.statusCode() != 404) {
-        return null;
-      }
-      etag = Optional.empty();
-    } catch (RuntimeException e) {
-      return null;
-    }
-    boolean holds = condition.createOnly() ? etag.isEmpty()
-        : etag.isPresent() && unquoted(etag.get()).equals(unquoted(Objects.requireNonNull(condition.matchEtag())));
-    if (holds) {
-      return Boolean.TRUE;
-    }
-    String mine = etag.isPresent() ? storedEtagIfSame(key, data) : null;
-    return mine != null ? mine : Boolean.FALSE;
-  }
-
-  private static String unquoted(String etag) {
-    return etag.startsWith("\"") && etag.endsWith("\"") && etag.length() >= 2 ? etag.substring(1, etag.length() - 1)
-        : etag;
-  }
-
-  private @Nullable String storedEtagIfSame(String key, ByteBuffer[] data) {
-    try (ResponseInputStream<GetObjectResponse> in =
-        s3.getObject(b -> b.bucket(config.bucket()).key(full(key)))) {
-      byte[] stored = in.readAllBytes();
-      return ByteBuffers.sameBytes(stored, data) ? in.response().eTag() : null;
-    } catch (IOException | RuntimeException e) {
-      return null;
-    }
-  }
-
   @Override
   public Optional<ObjectInfo> head(String key) throws ObjectStoreException {
     return retrier.call(Op.HEAD, key, () -> {
       try {
-        HeadObjectResponse r = s3.headObject(b -> b.bucket(config.bucket()).key(full(key)));
+        HeadObjectResponse r = connection.client().headObject(b -> b.bucket(config.bucket()).key(full(key)));
         return Optional.of(new ObjectInfo(key, r.contentLength(), r.eTag()));
       } catch (S3Exception e) {
         if (e.statusCode() == 404 && !noSuchBucket(e)) {
@@ -458,70 +334,17 @@ public final class S3ObjectStore implements ObjectStore {
 
   @Override
   public void delete(String key) throws ObjectStoreException {
-    retrier.call(Op.DELETE, key, () -> {
-      try {
-        s3.deleteObject(b -> b.bucket(config.bucket()).key(full(key)));
-      } catch (S3Exception e) {
-        if (e.statusCode() != 404) {
-          throw e;
-        }
-      }
-      return null;
-    });
+    deletes.delete(key);
   }
 
   @Override
   public void delete(Collection<String> keys) throws ObjectStoreException {
-    if (!batchDeletes) {
-      deleteEach(keys);
-      return;
-    }
-    int max = deleteBatch;
-    List<String> batch = new ArrayList<>(Math.min(keys.size(), max));
-    for (String key : keys) {
-      batch.add(key);
-      if (batch.size() == max) {
-        deleteBatch(batch);
-        batch = new ArrayList<>(max);
-      }
-    }
-    if (!batch.isEmpty()) {
-      deleteBatch(batch);
-    }
-  }
-
-  void deleteEach(Collection<String> keys) throws ObjectStoreException {
-    for (String key : keys) {
-      delete(key);
-    }
-  }
-
-  /** One DeleteObjects request (retried) for up to 1000 keys. */
-  void deleteBatch(List<String> keys) throws ObjectStoreException {
-    List<ObjectIdentifier> batch = keys.stream().map(k -> ObjectIdentifier.builder().key(full(k)).build()).toList();
-    retrier.call(Op.DELETE, batch.size() + " keys", () -> {
-      DeleteObjectsResponse r = s3.deleteObjects(b -> b.bucket(config.bucket())
-          .delete(Delete.builder().objects(batch).quiet(true).build()));
-      var errors = r.errors().stream().filter(e -> !"NoSuchKey".equals(e.code())).toList();
-      if (!errors.isEmpty()) {
-        var first = errors.getFirst();
-        boolean transientError = "InternalError".equals(first.code()) || "SlowDown".equals(first.code())
-            || "ServiceUnavailable".equals(first.code());
-        String fix = S3Errors.fix(200, first.code());
-        throw new ObjectStoreException(transientError ? Kind.TRANSIENT : Kind.PERMANENT, 200, first.code(),
-            "DeleteObjects " + describe() + ": " + errors.size() + " of " + batch.size() + " keys not deleted, first "
-                + first.key() + ": " + first.code() + " " + first.message() + (fix != null ? "; " + fix : ""), null);
-      }
-      return null;
-    });
+    deletes.delete(keys);
   }
 
   /** Lowers the DeleteObjects batch size (tests cross the batch boundary with few keys). */
   void deleteBatchSize(int size) {
-    if (size < 1 || size > MAX_DELETE_BATCH) {
-      throw new IllegalArgumentException("batch size must be 1..1000");
-    }
-    deleteBatch = size;
+    deletes.deleteBatchSize(size);
   }
 
   @Override
@@ -530,7 +353,7 @@ public final class S3ObjectStore implements ObjectStore {
       throw new IllegalArgumentException("maxKeys must be 1..1000, not " + maxKeys);
     }
     return retrier.call(Op.LIST, prefix, () -> {
-      ListObjectsV2Response r = s3.listObjectsV2(b -> b.bucket(config.bucket()).prefix(full(prefix))
+      ListObjectsV2Response r = connection.client().listObjectsV2(b -> b.bucket(config.bucket()).prefix(full(prefix))
           .maxKeys(maxKeys).continuationToken(token));
       List<ObjectInfo> out = new ArrayList<>(r.contents().size());
       int strip = config.prefix().length();
@@ -560,10 +383,7 @@ public final class S3ObjectStore implements ObjectStore {
 
   @Override
   public void close() {
-    s3.close();
-    if (bulk != s3) {
-      bulk.close();
-    }
+    connection.close();
   }
 
   private static boolean noSuchBucket(S3Exception e) {

@@ -42,11 +42,18 @@ final class S3Probe {
   static final int RACE_BYTES = 256 << 10;
 
   private final S3ObjectStore store;
+  private final S3Connection connection;
+  private final S3Preconditions preconditions;
+  private final S3Deletes deletes;
   private final String base = ".bucketdisk-probe/" + UUID.randomUUID() + "/";
   private final List<String> written = new ArrayList<>();
 
-  S3Probe(S3ObjectStore store) {
+  /** A probe of {@code store} that switches its parts to the forms that work. */
+  S3Probe(S3ObjectStore store, S3Connection connection, S3Preconditions preconditions, S3Deletes deletes) {
     this.store = store;
+    this.connection = connection;
+    this.preconditions = preconditions;
+    this.deletes = deletes;
   }
 
   S3Compatibility run(boolean tryStreamingChecksums) throws ObjectStoreException {
@@ -54,7 +61,7 @@ final class S3Probe {
       return probe(tryStreamingChecksums);
     } finally {
       try {
-        store.deleteEach(written);
+        deletes.deleteEach(written);
       } catch (ObjectStoreException e) {
         log.debug("probe keys under {} not deleted: {}", base, e.getMessage());
       }
@@ -76,7 +83,7 @@ final class S3Probe {
     for (int i = 0; etag1 == null; i++) {
       boolean streaming = forms[i][0];
       boolean checksums = forms[i][1];
-      store.useUploadForm(streaming, checksums);
+      connection.useUploadForm(streaming, checksums);
       try {
         store.put(empty, ByteBuffer.allocate(0));
         etag1 = store.put(a, bytes("probe-1"));
@@ -101,15 +108,15 @@ final class S3Probe {
     }
     boolean createOnly = refused(a, "probe-2", WriteCondition.ifNoneMatch());
 
-    store.ifMatchUnquoted(false);
+    preconditions.ifMatchUnquoted(false);
     String etag3 = conditionalPut(a, "probe-3", etag1);
     boolean unquoted = false;
     if (etag3 == null) {
-      store.ifMatchUnquoted(true);
+      preconditions.ifMatchUnquoted(true);
       etag3 = conditionalPut(a, "probe-3", etag1);
       unquoted = etag3 != null;
       if (etag3 == null) {
-        store.ifMatchUnquoted(false);
+        preconditions.ifMatchUnquoted(false);
       }
     }
     boolean ifMatch = etag3 != null
@@ -131,8 +138,8 @@ final class S3Probe {
     boolean ranged = rangedGet(key("range"));
     boolean paging = listPaging();
     String batchRejection = batchDelete();
-    return new S3Compatibility(streamingRejection, store.streaming(), checksumRejection, store.requestChecksums(),
-        unquoted,
+    return new S3Compatibility(streamingRejection, connection.streaming(), checksumRejection,
+        connection.requestChecksums(), unquoted,
         createOnly, ifMatch, winners, RACE_WRITERS, ranged, paging, batchRejection);
   }
 
@@ -143,19 +150,19 @@ final class S3Probe {
   }
 
   /**
-   * One upload of {@link S3ObjectStore#BULK_BYTES} as a plain body (how chunks and log segments go); a server that
+   * One upload of {@link S3Connection#BULK_BYTES} as a plain body (how chunks and log segments go); a server that
    * refuses it with a 4xx gets every upload in the probed form.
    */
   private void bulkUploads(String key) throws ObjectStoreException {
     try {
-      store.put(key, ByteBuffer.allocate(S3ObjectStore.BULK_BYTES));
+      store.put(key, ByteBuffer.allocate(S3Connection.BULK_BYTES));
     } catch (ObjectStoreException e) {
       if (e.httpStatus() < 400 || e.httpStatus() >= 500 || e.httpStatus() == 404) {
         throw e;
       }
       log.debug("{}: plain-body uploads refused ({}); bulk uploads use the probed form", store.describe(),
           e.errorCode());
-      store.bulkAsProbed();
+      connection.bulkAsProbed();
     }
   }
 
@@ -268,16 +275,16 @@ final class S3Probe {
     store.put(x, bytes("x"));
     store.put(y, bytes("y"));
     try {
-      store.deleteBatch(List.of(x, y, base + "delete/never-existed"));
+      deletes.deleteBatch(List.of(x, y, base + "delete/never-existed"));
     } catch (ObjectStoreException e) {
       if (e.isTransient()) {
         throw e;
       }
-      store.batchDeletes(false);
+      deletes.batchDeletes(false);
       return e.errorCode() != null ? e.errorCode() : "HTTP " + e.httpStatus();
     }
     if (!store.list(base + "delete/", null, 10).objects().isEmpty()) {
-      store.batchDeletes(false);
+      deletes.batchDeletes(false);
       return "keys left behind";
     }
     return null;
