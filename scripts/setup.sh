@@ -38,7 +38,8 @@ if [ ! -f "$kdir/vmlinuz" ]; then
   [ -n "$image" ] || { echo "setup: cannot find the kernel package linux-image-amd64 depends on" >&2; exit 1; }
   (cd "$kdir/pkg" && apt-get download -qq "$image")
   dpkg-deb -x "$kdir"/pkg/*.deb "$kdir/root"
-  ln -sf "$(ls "$kdir"/root/boot/vmlinuz-*)" "$kdir/vmlinuz"
+  # relative, so a copied or moved checkout keeps a working link
+  (cd "$kdir" && ln -sf "$(ls root/boot/vmlinuz-* | head -1)" vmlinuz)
   ls "$kdir"/root/lib/modules > "$kdir/version"
   rm -rf "$kdir/pkg"
   echo "setup: kernel $(cat "$kdir/version") unpacked in $kdir"
