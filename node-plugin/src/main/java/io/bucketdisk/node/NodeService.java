@@ -20,16 +20,13 @@ import io.bucketdisk.proto.csi.NodeUnpublishVolumeResponse;
 import io.bucketdisk.proto.csi.NodeUnstageVolumeRequest;
 import io.bucketdisk.proto.csi.NodeUnstageVolumeResponse;
 import io.bucketdisk.proto.csi.Topology;
-import io.bucketdisk.proto.csi.VolumeCapability;
 import io.bucketdisk.proto.csi.VolumeCapability.AccessMode.Mode;
-import io.bucketdisk.proto.csi.VolumeUsage;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,30 +41,28 @@ import org.slf4j.LoggerFactory;
  * ABORTED. State changes are persisted through {@link StagingState} before the RPC returns, so a restarted
  * plugin can unpublish and unstage what an earlier process did. Thread-safe.
  *
- * <p><b>Ephemeral inline volumes</b> ({@code csi.storage.k8s.io/ephemeral=true} in NodePublishVolume's
- * volume_context, no staging path): publish creates the volume through the gateway's control API ({@link
- * GatewayControl}; the node has no store access) and records it in the manifest as published to this node (so an
- * operator's delete refuses it even while a gateway restart leaves it without a lease), attaches it, formats it and
- * mounts it straight at the target; unpublish unmounts, detaches, unpublishes and deletes it. Both persist each step first, so a retry or a restarted plugin picks up
- * where a failed call stopped. Attributes are read by {@link EphemeralAttributes}; only filesystem access is offered,
- * as Kubernetes inline volumes are filesystems.
+ * <p>This class is the RPC surface: it checks each request's fields, runs one RPC per volume and maps every failure
+ * through {@link NodeErrors}; it stages, unstages, publishes and unpublishes persistent volumes itself. The parts
+ * behind it: {@link NodeVolumes} (the records, the node's volume limit), {@link VolumeAccess} (what a capability asks
+ * for), {@link VolumeMounts} (format and mount decisions, unmount and detach), {@link EphemeralVolumes} (inline
+ * volumes, created and deleted through the gateway) and {@link VolumeCapacity} (stats and expand).
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
   private static final Logger log = LoggerFactory.getLogger(NodeService.class);
   static final String GATEWAY_KEY = "gatewayAddress";
   static final String TOPOLOGY_KEY = "topology.csi.bucketdisk.io/node";
-  private static final Set<Mode> MOUNT_MODES = Set.of(Mode.SINGLE_NODE_WRITER, Mode.SINGLE_NODE_READER_ONLY,
-      Mode.MULTI_NODE_READER_ONLY, Mode.SINGLE_NODE_SINGLE_WRITER, Mode.SINGLE_NODE_MULTI_WRITER);
   /** How long NodeUnstageVolume waits for the gateway to close the volume after the disconnect. */
   static final java.time.Duration UNSTAGE_CLOSE_WAIT = java.time.Duration.ofSeconds(30);
-  private static final Set<Mode> READ_ONLY_MODES = Set.of(Mode.SINGLE_NODE_READER_ONLY, Mode.MULTI_NODE_READER_ONLY);
 
   private final String nodeId;
   private final long maxVolumes;
   private final NodeAttacher attacher;
   private final Mounter mounter;
-  private final StagingState state;
   private final GatewayControl control;
+  private final NodeVolumes volumes;
+  private final VolumeMounts mounts;
+  private final EphemeralVolumes ephemeral;
+  private final VolumeCapacity capacity;
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
 
   NodeService(String nodeId, long maxVolumes, NodeAttacher attacher, Mounter mounter, StagingState state,
@@ -76,8 +71,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     this.maxVolumes = maxVolumes;
     this.attacher = attacher;
     this.mounter = mounter;
-    this.state = state;
     this.control = control;
+    this.volumes = new NodeVolumes(nodeId, maxVolumes, state);
+    this.mounts = new VolumeMounts(attacher, mounter);
+    this.ephemeral = new EphemeralVolumes(nodeId, volumes, attacher, mounter, mounts, control);
+    this.capacity = new VolumeCapacity(volumes, attacher, mounter);
   }
 
   @FunctionalInterface
@@ -125,8 +123,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         throw NodeErrors.invalid("volume_capability is required");
       }
       var cap = req.getVolumeCapability();
-      var wanted = describe(req.getVolumeId(), staging, cap);
-      var existing = state.get(req.getVolumeId());
+      var wanted = VolumeAccess.of(cap);
+      var existing = volumes.get(req.getVolumeId());
       if (existing.isPresent()) {
         var v = existing.get();
         if (v.ephemeral()) {
@@ -147,23 +145,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (!Files.isDirectory(Path.of(staging))) {
         throw NodeErrors.invalid("staging_target_path " + staging + " does not exist or is not a directory");
       }
-      if (state.all().size() >= maxVolumes) {
-        throw Status.RESOURCE_EXHAUSTED.withDescription("node " + nodeId + " already has " + maxVolumes + " volumes")
-            .asRuntimeException();
-      }
+      volumes.checkRoom();
       var gateway = gateway(req.getPublishContextMap());
       // Every node of a MULTI_NODE_READER_ONLY volume reads it read-only from its own gateway, without the writer's
       // lease: the export "<volume>@" (the gateway refuses it while anybody holds the lease).
       String export = cap.getAccessMode().getMode() == Mode.MULTI_NODE_READER_ONLY ? req.getVolumeId() + "@"
           : req.getVolumeId();
       var attached = attacher.attach(export, gateway);
-      var v = new StagedVolume(wanted.volumeId(), attached.index(), staging, wanted.block(), wanted.fsType(),
+      var v = new StagedVolume(req.getVolumeId(), attached.index(), staging, wanted.block(), wanted.fsType(),
           wanted.mountFlags(), wanted.readOnly() || attached.export().readOnly(), wanted.accessMode(), gateway.toString(),
           Map.of(), export, false);
-      state.put(v);
+      volumes.put(v);
       try {
         if (!v.block()) {
-          mountStaged(v);
+          mounts.mount(v);
         }
       } catch (Exception e) {
         cleanupStage(v);
@@ -187,52 +182,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     }
   }
 
-  private void mountStaged(StagedVolume v) throws IOException {
-    var fs = mounter.filesystem(v.device());
-    if (fs.isEmpty()) {
-      if (v.readOnly()) {
-        throw NodeErrors.precondition("volume " + v.volumeId() + " is blank and read-only: it cannot be formatted");
-      }
-      mounter.mkfs(v.device(), v.fsType());
-    } else if (!fs.get().equals(v.fsType())) {
-      throw NodeErrors.precondition("volume " + v.volumeId() + " holds a " + fs.get() + " filesystem, not " + v.fsType());
-    }
-    var options = new ArrayList<>(v.mountFlags());
-    if (v.readOnly()) {
-      options.add("ro");
-    }
-    mounter.mount(v.device(), v.stagingPath(), v.fsType(), options);
-  }
-
-  /** Validates a capability and describes the stage it asks for; FAILED_PRECONDITION when unsupported. */
-  private static StagedVolume describe(String volumeId, String staging, VolumeCapability cap) {
-    if (!cap.hasAccessMode() || cap.getAccessMode().getMode() == Mode.UNKNOWN) {
-      throw NodeErrors.invalid("volume_capability.access_mode is required");
-    }
-    Mode mode = cap.getAccessMode().getMode();
-    boolean readOnly = READ_ONLY_MODES.contains(mode);
-    if (cap.hasBlock() && (mode == Mode.MULTI_NODE_MULTI_WRITER || mode == Mode.MULTI_NODE_SINGLE_WRITER)) {
-      throw NodeErrors.invalid("access mode " + mode + " is not supported: a volume is written from one node at a time");
-    }
-    if (cap.hasBlock()) {
-      return new StagedVolume(volumeId, -1, staging, true, "", List.of(), readOnly, mode.name(), "", Map.of(), volumeId,
-          false);
-    }
-    if (!cap.hasMount()) {
-      throw NodeErrors.invalid("volume_capability needs block or mount access");
-    }
-    if (!MOUNT_MODES.contains(mode)) {
-      throw NodeErrors.precondition("access mode " + mode + " is not supported for mount volumes (a filesystem "
-          + "cannot be written from several nodes); use block access");
-    }
-    String fs = cap.getMount().getFsType().isEmpty() ? "ext4" : cap.getMount().getFsType();
-    if (!Mounter.FILESYSTEMS.contains(fs)) {
-      throw NodeErrors.precondition("filesystem " + fs + " is not supported; use one of " + Mounter.FILESYSTEMS);
-    }
-    return new StagedVolume(volumeId, -1, staging, false, fs, cap.getMount().getMountFlagsList(), readOnly, mode.name(),
-        "", Map.of(), volumeId, false);
-  }
-
   // ---- unstage -----------------------------------------------------------------------------------------------
 
   @Override
@@ -241,7 +190,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (req.getStagingTargetPath().isEmpty()) {
         throw NodeErrors.invalid("staging_target_path is required");
       }
-      var v = state.get(req.getVolumeId());
+      var v = volumes.get(req.getVolumeId());
       if (v.isEmpty()) {
         // Not staged here: OK by the spec. Still undo a mount left at the path by a crash before the record.
         return NodeUnstageVolumeResponse.getDefaultInstance();
@@ -289,21 +238,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   }
 
   private void cleanupStage(StagedVolume v) throws IOException {
-    unmountAndDetach(v);
-    state.remove(v.volumeId());
-  }
-
-  /**
-   * Unmounts the volume's path (the staging path; an ephemeral volume's target) if mounted and detaches its device
-   * if attached and still serving this volume; touches no record.
-   */
-  private void unmountAndDetach(StagedVolume v) throws IOException {
-    if (!v.block() && mounter.isMountPoint(v.stagingPath())) {
-      mounter.unmount(v.stagingPath());
-    }
-    if (v.deviceIndex() >= 0 && NodeAttacher.backend(v.deviceIndex()).map(v.exportName()::equals).orElse(true)) {
-      attacher.detach(v.exportName(), v.deviceIndex());
-    }
+    mounts.unmountAndDetach(v);
+    volumes.remove(v.volumeId());
   }
 
   // ---- publish -----------------------------------------------------------------------------------------------
@@ -319,14 +255,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         throw NodeErrors.invalid("volume_capability is required");
       }
       if (EphemeralAttributes.isEphemeral(req.getVolumeContextMap())) {
-        return publishEphemeral(req);
+        ephemeral.publish(req);
+        return NodePublishVolumeResponse.getDefaultInstance();
       }
       if (req.getStagingTargetPath().isEmpty()) {
         throw NodeErrors.precondition("staging_target_path is required: this plugin stages volumes (STAGE_UNSTAGE_VOLUME)");
       }
-      var wanted = describe(req.getVolumeId(), req.getStagingTargetPath(), req.getVolumeCapability());
-      var v = state.get(req.getVolumeId()).orElseThrow(() ->
-          NodeErrors.notFound("volume " + req.getVolumeId() + " is not staged on node " + nodeId));
+      var wanted = VolumeAccess.of(req.getVolumeCapability());
+      var v = volumes.staged(req.getVolumeId());
       if (v.ephemeral()) {
         throw NodeErrors.precondition("volume " + v.volumeId() + " is an ephemeral inline volume; it cannot be staged");
       }
@@ -359,7 +295,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         Files.createDirectories(t);
         mounter.bindMount(v.stagingPath(), target, ro);
       }
-      state.put(v.withPublication(target, ro));
+      volumes.put(v.withPublication(target, ro));
       log.info("volume {} published at {}{}", v.volumeId(), target, ro ? " (read-only)" : "");
       return NodePublishVolumeResponse.getDefaultInstance();
     });
@@ -372,9 +308,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (target.isEmpty()) {
         throw NodeErrors.invalid("target_path is required");
       }
-      var v = state.get(req.getVolumeId());
+      var v = volumes.get(req.getVolumeId());
       if (v.isPresent() && v.get().ephemeral() && v.get().stagingPath().equals(target)) {
-        teardownEphemeral(v.get());
+        ephemeral.unpublish(v.get());
         log.info("volume {}: ephemeral volume {} unpublished from {} and deleted", req.getVolumeId(),
             v.get().exportName(), target);
         return NodeUnpublishVolumeResponse.getDefaultInstance();
@@ -387,100 +323,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         Files.deleteIfExists(t);
       }
       if (v.isPresent() && v.get().publications().containsKey(target)) {
-        state.put(v.get().withoutPublication(target));
+        volumes.put(v.get().withoutPublication(target));
         log.info("volume {} unpublished from {}", req.getVolumeId(), target);
       }
       return NodeUnpublishVolumeResponse.getDefaultInstance();
     });
   }
 
-  // ---- ephemeral inline volumes ----------------------------------------------------------------------------
-
-  private NodePublishVolumeResponse publishEphemeral(NodePublishVolumeRequest req) throws IOException {
-    String id = req.getVolumeId();
-    String target = req.getTargetPath();
-    var cap = req.getVolumeCapability();
-    if (!req.getStagingTargetPath().isEmpty()) {
-      throw NodeErrors.invalid("ephemeral inline volume " + id + " must come without a staging_target_path");
-    }
-    if (cap.hasBlock()) {
-      throw NodeErrors.invalid("ephemeral inline volume " + id + ": block access is not supported (Kubernetes inline"
-          + " volumes are filesystems); use mount access");
-    }
-    var attrs = EphemeralAttributes.parse(req.getVolumeContextMap(), cap);
-    var described = describe(id, target, cap.hasMount() ? cap : cap.toBuilder()
-        .setMount(VolumeCapability.MountVolume.getDefaultInstance()).build());
-    if (req.getReadonly() || described.readOnly()) {
-      throw NodeErrors.invalid("ephemeral inline volume " + id + " starts blank; it cannot be published read-only");
-    }
-    var existing = state.get(id);
-    if (existing.isPresent()) {
-      var v = existing.get();
-      if (!v.ephemeral() || !v.stagingPath().equals(target)) {
-        throw NodeErrors.alreadyExists("volume " + id + " is already " + (v.ephemeral() ? "published at " : "staged at ")
-            + v.stagingPath());
-      }
-      if (v.deviceIndex() >= 0 && attacher.serves(v.exportName(), v.deviceIndex()) && mounter.isMountPoint(target)
-          && v.publications().containsKey(target)) {
-        return NodePublishVolumeResponse.getDefaultInstance(); // a retry of a publish that completed
-      }
-      log.info("volume {}: ephemeral record found but the device or mount is missing; publishing again", id);
-      releaseEphemeral(v);
-    } else if (state.all().size() >= maxVolumes) {
-      throw Status.RESOURCE_EXHAUSTED.withDescription("node " + nodeId + " already has " + maxVolumes + " volumes")
-          .asRuntimeException();
-    }
-    var gateway = attacher.defaultGateway();
-    String storeId = control.createEphemeral(id, attrs.sizeBytes(), attrs.chunkSize(), attrs.labels(), nodeId);
-    // Recorded before attaching: an unpublish after a failure here still finds the volume and deletes it.
-    var v = new StagedVolume(id, -1, target, false, attrs.fsType(), cap.getMount().getMountFlagsList(), false,
-        described.accessMode(), gateway.toString(), Map.of(), storeId, true);
-    state.put(v);
-    try {
-      v = v.withDevice(attacher.attach(storeId, gateway).index());
-      state.put(v);
-      Files.createDirectories(Path.of(target));
-      mountStaged(v);
-      state.put(v.withPublication(target, false));
-    } catch (Exception e) {
-      try {
-        teardownEphemeral(v);
-      } catch (Exception cleanup) {
-        e.addSuppressed(cleanup); // the record stays: NodeUnpublishVolume finishes the cleanup
-      }
-      throw e;
-    }
-    log.info("volume {}: ephemeral volume {} ({} bytes, {}) published at {}", id, storeId, attrs.sizeBytes(),
-        attrs.fsType(), target);
-    return NodePublishVolumeResponse.getDefaultInstance();
-  }
-
-  /** Unmounts an ephemeral volume's target and detaches its device, recording that it has neither now. */
-  private void releaseEphemeral(StagedVolume v) throws IOException {
-    unmountAndDetach(v);
-    state.put(v.withDevice(-1).withoutPublication(v.stagingPath()));
-  }
-
-  /** Unmount, detach, delete the store volume through the gateway, remove the target, forget; each step idempotent. */
-  private void teardownEphemeral(StagedVolume v) throws IOException {
-    releaseEphemeral(v);
-    control.deleteEphemeral(v.exportName());
-    Files.deleteIfExists(Path.of(v.stagingPath()));
-    state.remove(v.volumeId());
-  }
-
   // ---- stats and expand --------------------------------------------------------------------------------------
-
-  private StagedVolume staged(String volumeId, String path) {
-    var v = state.get(volumeId).orElseThrow(() -> NodeErrors.notFound("volume " + volumeId + " is not staged on node " + nodeId));
-    if (!path.equals(v.stagingPath()) && !v.publications().containsKey(path)) {
-      throw NodeErrors.notFound("volume " + volumeId + " is not staged or published at " + path);
-    }
-    if (!Files.exists(Path.of(path))) {
-      throw NodeErrors.notFound("volume path " + path + " does not exist");
-    }
-    return v;
-  }
 
   @Override
   public void nodeGetVolumeStats(NodeGetVolumeStatsRequest req, StreamObserver<NodeGetVolumeStatsResponse> out) {
@@ -488,20 +338,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (req.getVolumePath().isEmpty()) {
         throw NodeErrors.invalid("volume_path is required");
       }
-      var v = staged(req.getVolumeId(), req.getVolumePath());
-      var resp = NodeGetVolumeStatsResponse.newBuilder();
-      if (v.block()) {
-        resp.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES)
-            .setTotal(NodeAttacher.deviceBytes(v.deviceIndex())));
-      } else {
-        long[] s = mounter.statfs(req.getVolumePath());
-        long bs = s[0];
-        resp.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES)
-            .setTotal(s[1] * bs).setAvailable(s[2] * bs).setUsed((s[1] - s[3]) * bs));
-        resp.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.INODES)
-            .setTotal(s[4]).setAvailable(s[5]).setUsed(s[4] - s[5]));
-      }
-      return resp.build();
+      return capacity.stats(req.getVolumeId(), req.getVolumePath());
     });
   }
 
@@ -511,26 +348,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       if (req.getVolumePath().isEmpty()) {
         throw NodeErrors.invalid("volume_path is required");
       }
-      var v = staged(req.getVolumeId(), req.getVolumePath());
-      long required = req.hasCapacityRange() ? req.getCapacityRange().getRequiredBytes() : 0;
-      long limit = req.hasCapacityRange() ? req.getCapacityRange().getLimitBytes() : 0;
-      if (required < 0 || limit < 0) {
-        throw NodeErrors.invalid("capacity_range must not be negative");
-      }
-      long size = attacher.refreshSize(v.exportName(), v.deviceIndex(), Endpoint.parse(v.gateway()));
-      if (size < required || (limit > 0 && size > limit)) {
-        throw Status.OUT_OF_RANGE.withDescription("volume " + v.volumeId() + " is " + size
-            + " bytes at the gateway; expand it in the controller first (asked for " + required + ")").asRuntimeException();
-      }
-      boolean block = v.block() || (req.hasVolumeCapability() && req.getVolumeCapability().hasBlock());
-      if (!block) {
-        if (v.readOnly()) {
-          throw NodeErrors.precondition("volume " + v.volumeId() + " is mounted read-only; its filesystem cannot grow");
-        }
-        mounter.resize(v.device(), v.stagingPath(), v.fsType());
-        log.info("volume {}: {} grown online to {} bytes", v.volumeId(), v.fsType(), size);
-      }
-      return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(size).build();
+      return capacity.expand(req);
     });
   }
 
