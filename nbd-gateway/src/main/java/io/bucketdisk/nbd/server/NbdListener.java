@@ -143,7 +143,7 @@ public final class NbdListener implements AutoCloseable {
 
   /** Runtime exceptions caught while serving, process-wide: each is a server bug (zero in a healthy run). */
   public static long internalErrors() {
-    return NbdConnection.BUGS.get();
+    return NbdConnection.bugs();
   }
 
   /** Lame-duck stop (see the class comment). Idempotent; returns when every connection has ended. */

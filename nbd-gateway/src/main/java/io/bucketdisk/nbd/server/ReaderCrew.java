@@ -1,0 +1,155 @@
+package io.bucketdisk.nbd.server;
+
+import static io.bucketdisk.nbd.wire.NbdConstants.commandName;
+
+import io.bucketdisk.nbd.server.RequestReader.Request;
+import java.io.IOException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The threads that read one connection's requests, in leader/follower turns (the thread that reads a request
+ * serves it, as nbdkit's workers do). One member at a time holds the reading role. After reading a request it
+ * passes the role to an idle member and executes the request itself, so a lone request (queue depth 1) costs no
+ * thread wake-up between its read and its reply; the wake-up of the next reader happens while the request
+ * runs. With no idle member (the others are busy serving) the request goes to a new virtual thread instead and
+ * the holder keeps reading, so a slow request never holds up the requests pipelined behind it.
+ *
+ * <p>At most {@link #CREW} members: platform threads by default (a blocking socket read on a platform thread
+ * wakes straight from the kernel, on a virtual one through the JDK's poller), virtual ones when {@link
+ * ServerOptions#platformReaders()} is off. The reading state ({@link RequestReader}) is only touched by the role
+ * holder; passing the role is a volatile write of {@link #reader}, which orders it.
+ *
+ * <p>Thread safe as used: {@link #start} once, then any thread may wait for the end. What ended the reading (an
+ * I/O error, a protocol violation, a bug) is kept, not thrown: {@link #failure} gives the first one.
+ */
+final class ReaderCrew {
+  private static final Logger log = LoggerFactory.getLogger(ReaderCrew.class);
+  /** Members per connection: one reading, one serving inline; more would not help on a few cores. */
+  private static final int CREW = 2;
+
+  private final NbdConnection connection;
+  private final RequestReader requests;
+  private final Dispatcher dispatcher;
+  private final boolean platformReaders;
+  private int members;
+  private volatile @Nullable Thread reader;
+  private final AtomicReference<@Nullable Thread> idle = new AtomicReference<>();
+  private volatile boolean ended;
+  private final AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
+  private final CountDownLatch done = new CountDownLatch(1);
+
+  /**
+   * @param connection names the members, and is closed when a reply cannot be written
+   * @param platformReaders members are platform threads rather than virtual ones
+   */
+  ReaderCrew(NbdConnection connection, RequestReader requests, Dispatcher dispatcher, boolean platformReaders) {
+    this.connection = connection;
+    this.requests = requests;
+    this.dispatcher = dispatcher;
+    this.platformReaders = platformReaders;
+  }
+
+  void start() {
+    Thread first = member();
+    reader = first;
+    first.start();
+  }
+
+  /** Waits until the reading has ended. */
+  void awaitEnd() throws InterruptedException {
+    done.await();
+  }
+
+  /** Waits up to {@code millis} until the reading has ended; false when it has not. */
+  boolean awaitEnd(long millis) throws InterruptedException {
+    return done.await(millis, TimeUnit.MILLISECONDS);
+  }
+
+  /** What ended the reading, once it has ended; null for a clean end (DISC, shutdown). */
+  @Nullable Throwable failure() {
+    return failure.get();
+  }
+
+  /** A new, unstarted member; only the role holder (or {@link #start}) creates members. */
+  private Thread member() {
+    members++;
+    String name = "nbd-reader-" + connection.id() + "-" + members;
+    return platformReaders
+        ? Thread.ofPlatform().daemon().stackSize(256 << 10).name(name).unstarted(this::serve)
+        : Thread.ofVirtual().name(name).unstarted(this::serve);
+  }
+
+  private void serve() {
+    Thread me = Thread.currentThread();
+    try {
+      while (true) {
+        while (reader != me) {
+          if (ended) {
+            return;
+          }
+          LockSupport.park(this);
+        }
+        Request r = requests.next();
+        if (r == null) {
+          finish(null);
+          return;
+        }
+        // A client that already sent more is pipelining: keep reading and hand this request off, as a role
+        // change costs a wake-up each time. Otherwise the next read would block: serve this one here.
+        Thread follower = requests.buffered() > 0 ? null : idle.getAndSet(null);
+        if (follower != null) {
+          reader = follower;
+          LockSupport.unpark(follower);
+        } else if (members < CREW && requests.buffered() == 0) {
+          follower = member();
+          reader = follower;
+          follower.start();
+        } else {
+          Thread.startVirtualThread(() -> execute(r));
+          continue;
+        }
+        execute(r);
+        // Publish idleness before looking at `ended` (in the loop), while finish() sets `ended` before
+        // looking at `idle`: one of the two sees the other, so no member parks forever.
+        idle.set(me);
+      }
+    } catch (Throwable e) {
+      finish(e);
+    }
+  }
+
+  /** Ends the crew: the first failure is kept, idle members leave, the connection thread is released. */
+  private void finish(@Nullable Throwable e) {
+    if (e != null) {
+      failure.compareAndSet(null, e);
+    }
+    ended = true;
+    Thread f = idle.getAndSet(null);
+    if (f != null) {
+      LockSupport.unpark(f);
+    }
+    done.countDown();
+  }
+
+  /** Serves one request and gives back its buffer and permits. */
+  private void execute(Request r) {
+    try {
+      dispatcher.execute(r.header(), r.payload());
+    } catch (IOException e) {
+      // The reply could not be written: the socket is gone; this ends the reader too.
+      if (!connection.closing()) {
+        log.debug("connection {}: reply to {} failed: {}", connection.id(), commandName(r.header().type()),
+            e.toString());
+      }
+      connection.closeTransport();
+    } finally {
+      requests.release(r);
+    }
+  }
+}
