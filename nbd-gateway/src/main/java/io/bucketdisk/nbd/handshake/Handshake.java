@@ -6,16 +6,11 @@ import io.bucketdisk.nbd.access.ExportAccess;
 import io.bucketdisk.nbd.export.Export;
 import io.bucketdisk.nbd.export.ExportProvider;
 import io.bucketdisk.nbd.tls.ChannelTransport;
-import io.bucketdisk.nbd.tls.TlsTransport;
-import io.bucketdisk.nbd.tls.Transport;
-import io.bucketdisk.nbd.wire.NbdConstants;
 import io.bucketdisk.nbd.wire.OptionCodec;
 import io.bucketdisk.nbd.wire.OptionFormatException;
 import io.bucketdisk.nbd.wire.ProtocolException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
@@ -28,19 +23,19 @@ import org.slf4j.LoggerFactory;
  * The server side of the fixed-newstyle handshake (NBD spec "Handshake phase", "Option haggling"), one method per
  * option. One instance serves one connection and is not thread safe.
  *
- * <p><b>State.</b> Structured replies, extended headers and the selected metadata contexts accumulate across
- * options and are all forgotten after STARTTLS. A SET_META_CONTEXT selection is bound to the export it named
- * and is dropped if GO names another one.
+ * <p><b>State.</b> Structured replies, extended headers and the selected metadata contexts ({@link MetaContexts})
+ * accumulate across options and are all forgotten after STARTTLS. A SET_META_CONTEXT selection is bound to the
+ * export it named and is dropped if GO names another one.
  *
  * <p><b>Modes.</b> With TLS required (FORCEDTLS) everything but STARTTLS and ABORT gets ERR_TLS_REQD until TLS is
  * up. While the server shuts down everything but ABORT gets ERR_SHUTDOWN. EXPORT_NAME cannot carry an error, so
  * where it would fail the connection is closed, as the spec says.
  *
  * <p><b>Mutual TLS and authorisation.</b> With client certificates required, STARTTLS demands one the context
- * trusts, and the name in it ({@link io.bucketdisk.common.tls.PeerIdentity}) is the node this connection speaks for:
- * LIST shows it only the exports {@link ExportAccess} lets it open, and INFO, GO, LIST/SET_META_CONTEXT on any other
- * name get NBD_REP_ERR_POLICY (EXPORT_NAME, which cannot carry an error, closes the connection), each refusal logged
- * with the node and its address.
+ * trusts, and the name in it is the node this connection speaks for ({@link ClientChannel}): LIST shows it only the
+ * exports {@link ExportAccess} lets it open, and INFO, GO, LIST/SET_META_CONTEXT on any other name get
+ * NBD_REP_ERR_POLICY (EXPORT_NAME, which cannot carry an error, closes the connection), each refusal logged with the
+ * node and its address ({@link ClientExports}).
  *
  * <p><b>Bounds.</b> Option data above {@link #MAX_OPTION_DATA} is drained and refused with ERR_TOO_BIG; above
  * {@link #MAX_DRAIN} or after {@link #MAX_OPTIONS} options the client is treated as hostile and dropped.
@@ -55,22 +50,15 @@ public final class Handshake {
   /** Options per connection before the client is considered hostile. */
   static final int MAX_OPTIONS = 1024;
 
-  private final ExportProvider provider;
-  private final @Nullable SSLContext tls;
   private final boolean tlsRequired;
   private final BooleanSupplier shuttingDown;
-  private final boolean clientCertificates;
-  private final ExportAccess access;
-  /** The node named by the client's verified certificate, once TLS is up with client certificates. */
-  private @Nullable String peer;
+  private final ClientChannel client;
+  private final ClientExports exports;
+  private final MetaContexts metaContexts;
 
-  private Transport transport;
-  private final ChannelTransport plain;
   private boolean noZeroes;
   private boolean structured;
   private boolean extended;
-  private @Nullable String metaExport;
-  private List<String> metaContexts = List.of();
 
   /**
    * @param tls the server's TLS context, or null when STARTTLS is not offered
@@ -98,12 +86,9 @@ public final class Handshake {
       boolean clientCertificates,
       ExportAccess access,
       BooleanSupplier shuttingDown) {
-    this.clientCertificates = clientCertificates;
-    this.access = access;
-    this.plain = transport;
-    this.transport = transport;
-    this.provider = provider;
-    this.tls = tls;
+    this.client = new ClientChannel(transport, tls, clientCertificates);
+    this.exports = new ClientExports(provider, access, client);
+    this.metaContexts = new MetaContexts(client, exports);
     this.tlsRequired = tlsRequired;
     this.shuttingDown = shuttingDown;
     if (tlsRequired && tls == null) {
@@ -118,9 +103,9 @@ public final class Handshake {
   public Optional<Session> run() throws IOException {
     var greeting = ByteBuffer.allocate(18);
     OptionCodec.greeting(greeting, FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
-    transport.write(greeting.flip());
+    client.write(greeting.flip());
     var clientFlags = ByteBuffer.allocate(4);
-    transport.readFully(clientFlags);
+    client.readFully(clientFlags);
     int cflags = clientFlags.flip().getInt();
     if ((cflags & ~(FLAG_C_FIXED_NEWSTYLE | FLAG_C_NO_ZEROES)) != 0) {
       throw new ProtocolException("unknown client flags 0x" + Integer.toHexString(cflags));
@@ -131,7 +116,7 @@ public final class Handshake {
     var header = ByteBuffer.allocate(OPTION_HEADER_SIZE);
     for (int count = 0; count < MAX_OPTIONS; count++) {
       header.clear();
-      transport.readFully(header);
+      client.readFully(header);
       var h = OptionCodec.decodeHeader(header.flip());
       if (!fixed && h.option() != OPT_EXPORT_NAME) {
         throw new ProtocolException("non-fixed newstyle client sent " + optionName(h.option()));
@@ -140,12 +125,12 @@ public final class Handshake {
         throw new ProtocolException(optionName(h.option()) + " announces " + h.length() + " bytes of data");
       }
       if (h.length() > MAX_OPTION_DATA) {
-        transport.skip(h.length(), ByteBuffer.allocate(8192));
-        reply(h.option(), REP_ERR_TOO_BIG, "option data too large");
+        client.skip(h.length(), ByteBuffer.allocate(8192));
+        client.reply(h.option(), REP_ERR_TOO_BIG, "option data too large");
         continue;
       }
       var data = ByteBuffer.allocate((int) h.length());
-      transport.readFully(data);
+      client.readFully(data);
       data.flip();
       if (log.isDebugEnabled()) {
         log.debug("option {} ({} bytes)", optionName(h.option()), h.length());
@@ -182,15 +167,15 @@ public final class Handshake {
       if (option == OPT_EXPORT_NAME) {
         return Optional.of(new Step.Done(Optional.empty()));
       }
-      reply(option, REP_ERR_SHUTDOWN, "server is shutting down");
+      client.reply(option, REP_ERR_SHUTDOWN, "server is shutting down");
       return Optional.of(CONTINUE);
     }
-    if (tlsRequired && !transport.isTls() && option != OPT_STARTTLS) {
+    if (tlsRequired && !client.isTls() && option != OPT_STARTTLS) {
       if (option == OPT_EXPORT_NAME) {
         log.info("refused EXPORT_NAME before STARTTLS on a TLS-only server");
         return Optional.of(new Step.Done(Optional.empty()));
       }
-      reply(option, REP_ERR_TLS_REQD, "this server requires TLS: send NBD_OPT_STARTTLS first");
+      client.reply(option, REP_ERR_TLS_REQD, "this server requires TLS: send NBD_OPT_STARTTLS first");
       return Optional.of(CONTINUE);
     }
     return Optional.empty();
@@ -205,11 +190,17 @@ public final class Handshake {
       case OPT_INFO -> info(data, false);
       case OPT_GO -> info(data, true);
       case OPT_STRUCTURED_REPLY -> structuredReply(data);
-      case OPT_LIST_META_CONTEXT -> metaContext(data, false);
-      case OPT_SET_META_CONTEXT -> metaContext(data, true);
+      case OPT_LIST_META_CONTEXT -> {
+        metaContexts.list(data);
+        yield CONTINUE;
+      }
+      case OPT_SET_META_CONTEXT -> {
+        metaContexts.set(data, structured);
+        yield CONTINUE;
+      }
       case OPT_EXTENDED_HEADERS -> extendedHeaders(data);
       default -> {
-        reply(option, REP_ERR_UNSUP, "unsupported option " + Integer.toUnsignedString(option));
+        client.reply(option, REP_ERR_UNSUP, "unsupported option " + Integer.toUnsignedString(option));
         yield CONTINUE;
       }
     };
@@ -228,11 +219,11 @@ public final class Handshake {
       log.info("refused EXPORT_NAME: {}", e.getMessage());
       return new Step.Done(Optional.empty());
     }
-    if (refusal(name).isPresent()) {
-      refused(OPT_EXPORT_NAME, name);
+    if (exports.refusal(name).isPresent()) {
+      exports.refused(OPT_EXPORT_NAME, name);
       return new Step.Done(Optional.empty());
     }
-    Optional<Export> export = open(name);
+    Optional<Export> export = exports.open(name);
     if (export.isEmpty()) {
       log.info("refused EXPORT_NAME '{}': no such export", name);
       return new Step.Done(Optional.empty());
@@ -241,7 +232,7 @@ public final class Handshake {
     var reply = ByteBuffer.allocate(noZeroes ? 10 : 134);
     reply.putLong(info.size()).putShort((short) info.transmissionFlags());
     try {
-      transport.write(reply.position(reply.capacity()).flip());
+      client.write(reply.position(reply.capacity()).flip());
     } catch (IOException e) {
       export.get().close();
       throw e;
@@ -259,7 +250,7 @@ public final class Handshake {
   /** NBD_OPT_ABORT: ACK, then the client closes (soft disconnect). */
   private Step abort() throws IOException {
     try {
-      reply(OPT_ABORT, REP_ACK);
+      client.reply(OPT_ABORT, REP_ACK);
     } catch (IOException e) {
       // Both sides must tolerate the peer closing without the ACK.
       log.debug("ABORT ack not delivered: {}", e.getMessage());
@@ -270,53 +261,34 @@ public final class Handshake {
   /** NBD_OPT_LIST: one NBD_REP_SERVER (name and description) per export, then ACK. */
   private Step list(ByteBuffer data) throws IOException {
     if (data.hasRemaining()) {
-      reply(OPT_LIST, REP_ERR_INVALID, "LIST takes no data");
+      client.reply(OPT_LIST, REP_ERR_INVALID, "LIST takes no data");
       return CONTINUE;
     }
-    List<io.bucketdisk.nbd.export.ExportProvider.Listing> listings;
+    List<ExportProvider.Listing> listings;
     try {
-      listings = provider.list();
+      listings = exports.list();
     } catch (IOException e) {
       log.warn("LIST failed: {}", e.toString());
-      reply(OPT_LIST, REP_ERR_PLATFORM, "cannot list exports: " + e.getMessage());
+      client.reply(OPT_LIST, REP_ERR_PLATFORM, "cannot list exports: " + e.getMessage());
       return CONTINUE;
     }
     for (var l : listings) {
-      if (refusal(l.name()).isEmpty()) {
-        reply(OPT_LIST, REP_SERVER, OptionCodec.server(l.name(), l.description()));
+      if (exports.refusal(l.name()).isEmpty()) {
+        client.reply(OPT_LIST, REP_SERVER, OptionCodec.server(l.name(), l.description()));
       }
     }
-    reply(OPT_LIST, REP_ACK);
+    client.reply(OPT_LIST, REP_ACK);
     return CONTINUE;
   }
 
   /** NBD_OPT_STARTTLS: ACK, TLS handshake on the same socket, forget all earlier negotiation. */
   private Step startTls(ByteBuffer data) throws IOException {
-    if (data.hasRemaining()) {
-      reply(OPT_STARTTLS, REP_ERR_INVALID, "STARTTLS takes no data");
+    if (!client.startTls(data)) {
       return CONTINUE;
-    }
-    if (tls == null) {
-      reply(OPT_STARTTLS, REP_ERR_POLICY, "TLS is not configured on this server");
-      return CONTINUE;
-    }
-    if (transport.isTls()) {
-      reply(OPT_STARTTLS, REP_ERR_INVALID, "TLS is already on");
-      return CONTINUE;
-    }
-    reply(OPT_STARTTLS, REP_ACK);
-    // A failed TLS handshake throws: the only way out is a hard disconnect.
-    TlsTransport t = TlsTransport.accept(plain, tls, clientCertificates);
-    transport = t;
-    if (clientCertificates) {
-      peer = t.peerIdentity().orElseThrow(() -> new ProtocolException("client certificate from " + address()
-          + " names no node (no CN in its subject)"));
-      log.debug("TLS established with node {} ({})", peer, address());
     }
     structured = false;
     extended = false;
-    metaExport = null;
-    metaContexts = List.of();
+    metaContexts.forget();
     log.debug("TLS established");
     return CONTINUE;
   }
@@ -328,43 +300,43 @@ public final class Handshake {
     try {
       request = OptionCodec.decodeExportRequest(data);
     } catch (OptionFormatException e) {
-      reply(option, REP_ERR_INVALID, e.getMessage());
+      client.reply(option, REP_ERR_INVALID, e.getMessage());
       return CONTINUE;
     }
-    Optional<String> refused = refused(option, request.name());
+    Optional<String> refused = exports.refused(option, request.name());
     if (refused.isPresent()) {
-      reply(option, REP_ERR_POLICY, refused.get());
+      client.reply(option, REP_ERR_POLICY, refused.get());
       return CONTINUE;
     }
     Optional<Export> opened;
     try {
-      opened = open(request.name());
+      opened = exports.open(request.name());
     } catch (IOException e) {
       log.warn("export '{}' cannot be opened: {}", request.name(), e.toString());
-      reply(option, REP_ERR_UNKNOWN, "export '" + request.name() + "' is not available: " + e.getMessage());
+      client.reply(option, REP_ERR_UNKNOWN, "export '" + request.name() + "' is not available: " + e.getMessage());
       return CONTINUE;
     }
     if (opened.isEmpty()) {
-      reply(option, REP_ERR_UNKNOWN, "no export named '" + request.name() + "'");
+      client.reply(option, REP_ERR_UNKNOWN, "no export named '" + request.name() + "'");
       return CONTINUE;
     }
     Export export = opened.get();
     boolean handedOver = false;
     try {
       var info = ExportInfo.of(export, structured);
-      reply(option, REP_INFO, OptionCodec.infoExport(info.size(), info.transmissionFlags()));
+      client.reply(option, REP_INFO, OptionCodec.infoExport(info.size(), info.transmissionFlags()));
       if (request.infos().contains(INFO_NAME)) {
-        reply(option, REP_INFO, OptionCodec.infoText(INFO_NAME, info.name()));
+        client.reply(option, REP_INFO, OptionCodec.infoText(INFO_NAME, info.name()));
       }
       if (request.infos().contains(INFO_DESCRIPTION)) {
-        reply(option, REP_INFO, OptionCodec.infoText(INFO_DESCRIPTION, info.description()));
+        client.reply(option, REP_INFO, OptionCodec.infoText(INFO_DESCRIPTION, info.description()));
       }
       // Sent even when not requested (allowed): clients that do not ask get limits we also enforce gently.
-      reply(
+      client.reply(
           option,
           REP_INFO,
           OptionCodec.infoBlockSize(info.minimumBlockSize(), info.preferredBlockSize(), info.maximumPayload()));
-      reply(option, REP_ACK);
+      client.reply(option, REP_ACK);
       if (!go) {
         return CONTINUE;
       }
@@ -380,155 +352,33 @@ public final class Handshake {
   /** NBD_OPT_STRUCTURED_REPLY: ACK; READ replies become structured. */
   private Step structuredReply(ByteBuffer data) throws IOException {
     if (data.hasRemaining()) {
-      reply(OPT_STRUCTURED_REPLY, REP_ERR_INVALID, "STRUCTURED_REPLY takes no data");
+      client.reply(OPT_STRUCTURED_REPLY, REP_ERR_INVALID, "STRUCTURED_REPLY takes no data");
       return CONTINUE;
     }
     if (extended) {
       // Extended headers already imply structured replies and cannot be downgraded.
-      reply(OPT_STRUCTURED_REPLY, REP_ERR_EXT_HEADER_REQD, "extended headers are already on");
+      client.reply(OPT_STRUCTURED_REPLY, REP_ERR_EXT_HEADER_REQD, "extended headers are already on");
       return CONTINUE;
     }
     structured = true;
-    reply(OPT_STRUCTURED_REPLY, REP_ACK);
+    client.reply(OPT_STRUCTURED_REPLY, REP_ACK);
     return CONTINUE;
   }
 
   /** NBD_OPT_EXTENDED_HEADERS: ACK; 32-byte headers both ways, structured replies implied. */
   private Step extendedHeaders(ByteBuffer data) throws IOException {
     if (data.hasRemaining()) {
-      reply(OPT_EXTENDED_HEADERS, REP_ERR_INVALID, "EXTENDED_HEADERS takes no data");
+      client.reply(OPT_EXTENDED_HEADERS, REP_ERR_INVALID, "EXTENDED_HEADERS takes no data");
       return CONTINUE;
     }
     extended = true;
     structured = true;
-    reply(OPT_EXTENDED_HEADERS, REP_ACK);
+    client.reply(OPT_EXTENDED_HEADERS, REP_ACK);
     return CONTINUE;
-  }
-
-  /**
-   * NBD_OPT_LIST_META_CONTEXT and NBD_OPT_SET_META_CONTEXT. Queries are exact context names; LIST also takes
-   * namespace wildcards ending in ':' and lists everything when there is no query. Unknown names are ignored.
-   */
-  private Step metaContext(ByteBuffer data, boolean set) throws IOException {
-    int option = set ? OPT_SET_META_CONTEXT : OPT_LIST_META_CONTEXT;
-    if (set) {
-      // SET replaces the previous selection even when it fails.
-      metaExport = null;
-      metaContexts = List.of();
-    }
-    if (set && !structured) {
-      reply(option, REP_ERR_INVALID, "SET_META_CONTEXT needs structured replies first");
-      return CONTINUE;
-    }
-    OptionCodec.MetaContextRequest request;
-    try {
-      request = OptionCodec.decodeMetaContextRequest(data);
-    } catch (OptionFormatException e) {
-      reply(option, REP_ERR_INVALID, e.getMessage());
-      return CONTINUE;
-    }
-    Optional<String> refused = refused(option, request.exportName());
-    if (refused.isPresent()) {
-      reply(option, REP_ERR_POLICY, refused.get());
-      return CONTINUE;
-    }
-    List<String> available;
-    try {
-      Optional<Export> export = open(request.exportName());
-      if (export.isEmpty()) {
-        reply(option, REP_ERR_UNKNOWN, "no export named '" + request.exportName() + "'");
-        return CONTINUE;
-      }
-      try (Export e = export.get()) {
-        available = e.capabilities().metaContexts();
-      }
-    } catch (IOException e) {
-      reply(option, REP_ERR_UNKNOWN, "export '" + request.exportName() + "' is not available");
-      return CONTINUE;
-    }
-    var chosen = new LinkedHashSet<String>();
-    if (request.queries().isEmpty() && !set) {
-      chosen.addAll(available);
-    }
-    for (String q : request.queries()) {
-      for (String name : available) {
-        boolean wildcard = !set && q.endsWith(":") && name.startsWith(q);
-        if (name.equals(q) || wildcard) {
-          chosen.add(name);
-        }
-      }
-    }
-    var selected = new ArrayList<String>();
-    for (String name : chosen) {
-      selected.add(name);
-      reply(option, REP_META_CONTEXT, OptionCodec.metaContext(set ? selected.size() : 0, name));
-    }
-    if (set) {
-      metaExport = canonical(request.exportName());
-      metaContexts = selected;
-    }
-    reply(option, REP_ACK);
-    return CONTINUE;
-  }
-
-  /**
-   * Why this connection may not use export {@code name}, or empty when it may: only a connection speaking for a node
-   * (a verified client certificate) is asked about; a rule that cannot be checked now refuses.
-   */
-  private Optional<String> refusal(String name) {
-    if (peer == null) {
-      return Optional.empty();
-    }
-    try {
-      String resolved = canonical(name);
-      return access.refusal(peer, resolved == null ? name : resolved);
-    } catch (IOException e) {
-      return Optional.of("cannot check whether node " + peer + " may open '" + name + "': " + e.getMessage());
-    }
-  }
-
-  /** {@link #refusal}, logged with the node and its address when it refuses. */
-  private Optional<String> refused(int option, String name) {
-    Optional<String> why = refusal(name);
-    why.ifPresent(reason -> log.warn("refused {} '{}' to node {} from {}: {}", optionName(option), name, peer,
-        address(), reason));
-    return why;
-  }
-
-  private String address() {
-    try {
-      var a = plain.channel().getRemoteAddress();
-      return a == null ? "?" : a.toString();
-    } catch (IOException e) {
-      return "?";
-    }
   }
 
   private Session session(Export export, ExportInfo info) {
-    List<String> contexts = info.name().equals(metaExport) ? metaContexts : List.of();
-    return new Session(transport, export, info, structured, extended, contexts);
-  }
-
-  private @Nullable String canonical(String name) throws IOException {
-    return name.isEmpty() ? provider.defaultExport().orElse(null) : name;
-  }
-
-  private Optional<Export> open(String name) throws IOException {
-    String resolved = canonical(name);
-    return resolved == null ? Optional.empty() : provider.open(resolved);
-  }
-
-  private void reply(int option, int type) throws IOException {
-    reply(option, type, ByteBuffer.allocate(0));
-  }
-
-  private void reply(int option, int type, String message) throws IOException {
-    reply(option, type, ByteBuffer.wrap(OptionCodec.message(message)));
-  }
-
-  private void reply(int option, int type, ByteBuffer payload) throws IOException {
-    var header = ByteBuffer.allocate(NbdConstants.OPTION_REPLY_HEADER_SIZE);
-    OptionCodec.replyHeader(header, option, type, payload.remaining());
-    transport.write(header.flip(), payload);
+    List<String> contexts = metaContexts.selectedFor(info.name());
+    return new Session(client.transport(), export, info, structured, extended, contexts);
   }
 }
