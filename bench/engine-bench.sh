@@ -14,7 +14,9 @@
 # BASELINE_CP='/old/classes:/old/lib/*' (+ BASELINE_NAME), S3BACKER=0 (leave s3backer out, said in the table),
 # SETTLE_MAX (s to wait for background uploads after a FLUSH, default 120), KEEP=1 (keep the work dir), NMT=1 (this
 # build's gateway runs with -XX:NativeMemoryTracking=summary; `jcmd VM.native_memory summary` after each job goes to
-# bench/results/<run>-nmt/, and the report gets a table of its totals and peaks beside VmHWM).
+# bench/results/<run>-nmt/, and the report gets a table of its totals and peaks beside VmHWM), JOBS=streams (only
+# job (e), the sequential write and cold reads), SERVERS="prev this" (the servers and their order, default this prev
+# s3backer: the order matters to a run that asks whether the first server pays for warming the shared s3proxy).
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
@@ -33,6 +35,7 @@ STORES=${STORES:-dir s3}
 S3BACKER=${S3BACKER:-1}
 SETTLE_MAX=${SETTLE_MAX:-120}
 NMT=${NMT:-0}
+JOBS=${JOBS:-all}
 QUIET=3
 
 die() { echo "engine-bench: $*" >&2; exit 1; }
@@ -40,6 +43,7 @@ bytes_of() { # 256M / 1G / 4096 -> bytes
   python3 -c 'import sys; s=sys.argv[1].upper().rstrip("IB"); m={"K":10,"M":20,"G":30,"T":40}
 print(int(s[:-1]) << m[s[-1]] if s[-1] in m else int(s))' "$1"
 }
+[ "$JOBS" = all ] || [ "$JOBS" = streams ] || die "JOBS may be all or streams, not $JOBS"
 cache_bytes=$(bytes_of "$CACHE") || die "CACHE=$CACHE is not a size (e.g. 256M)"
 ws_bytes=$((4 * cache_bytes))                       # (a), (b), (e): 4x the cache
 warm_bytes=$(( (cache_bytes * 8 / 10) >> 20 << 20 ))  # (c): 80% of the cache, whole MiB
@@ -321,6 +325,7 @@ probe_flush() { # store server
 limit_seq=$(( 600 + ws_bytes / 200000 ))   # at least 200 kB/s, or the run stops as broken
 limit_timed() { echo $(( $1 + SETTLE_MAX + 900 )); }
 servers_for() { # store -> the servers compared on it
+  if [ -n "${SERVERS:-}" ]; then echo "$SERVERS"; return; fi
   # s3backer's only local backend, --test, sleeps 0-200 ms per block I/O on purpose (test_io.c): no benchmark.
   if [ "$1" = s3 ] && [ "$S3BACKER" = 1 ]; then echo this prev s3backer; else echo this prev; fi
 }
@@ -352,6 +357,7 @@ for store in $STORES; do
     job "$store" "$who" seqread2 engine-seqread.fio "$limit_seq" WS="$ws_bytes"
     job_end "$store" "$who" seqread2
     stop_server "$store" "$who"
+    [ "$JOBS" = all ] || continue
 
     echo "engine-bench: $store store, $who: (b) 4k random read QD32 over 4x the cache..." >&2
     start_server "$store" "$who" 0
@@ -387,6 +393,7 @@ for store in $STORES; do
 done
 
 # (c)'s reference: the front end's own figure, the same job against this build's in-memory export.
+if [ "$JOBS" = all ]; then
 echo "engine-bench: memory export (the front end's own figure)..." >&2
 port=$(free_port)
 "${this_cli[@]}" gateway --store memory:// --listen "127.0.0.1:$port" --control "unix://$work/control-mem.sock" \
@@ -399,6 +406,7 @@ target=(--ioengine=nbd "--uri=nbd://127.0.0.1:$port/demo")
 (export WS="$warm_bytes" RUNTIME="$SECONDS_EACH"; run_fio memory "$work/j.json" "$(limit_timed "$SECONDS_EACH")" engine-randread.fio)
 record all memory warmread.iops "$(fio_field "$work/j.json" 'round(j["read"]["iops"])')"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; forget "$server_pid"
+fi
 
 # ---- report ----
 mkdir -p bench/results
@@ -413,7 +421,7 @@ python3 bench/engine_report.py "$results" \
   --tools "$(fio --version), $("$java" -version 2>&1 | head -1), s3proxy 4.1.0 (filesystem blob store on local disk)" \
   --cache "$CACHE" --cache-bytes "$cache_bytes" --ws "$ws_bytes" --warm "$warm_bytes" \
   --randwrite-s "$RANDWRITE_SECONDS" --each-s "$SECONDS_EACH" --smoke "$SMOKE" \
-  --command "${SMOKE:+SMOKE=$SMOKE }CACHE=$CACHE RANDWRITE_SECONDS=$RANDWRITE_SECONDS SECONDS_EACH=$SECONDS_EACH STORES='$STORES' bench/engine-bench.sh" \
+  --command "${SMOKE:+SMOKE=$SMOKE }$([ "$JOBS" = all ] || echo "JOBS=$JOBS ")${SERVERS:+SERVERS='$SERVERS' }CACHE=$CACHE RANDWRITE_SECONDS=$RANDWRITE_SECONDS SECONDS_EACH=$SECONDS_EACH STORES='$STORES' bench/engine-bench.sh" \
   >"$out" || die "the report could not be written"
 if [ "$NMT" = 1 ] && [ -d "$work/nmt" ]; then
   cp -r "$work/nmt" "${out%.md}-nmt"

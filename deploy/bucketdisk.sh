@@ -8,6 +8,10 @@
 # metaspace, idle malloc memory trimmed every 5 s, and NIO's per-thread temporary direct buffers cached only up to
 # 256 KiB (they held ~47 MiB). Peak RSS is the cache + ~150-280 MiB (bench/memory-flags.sh, docs/cache.md#memory).
 # With --disk-cache-size the heap also holds the disk tier's index: 128 bytes per 64 KiB slot (size / 512).
+# That heap is committed from the start (-Xms = -Xmx: no collection only to grow it) and, where the kernel offers
+# transparent huge pages on request (madvise), backed by them: a fresh gateway's pages are first touched as the
+# cache fills, and 4 KiB faults there cost a first cold read a fifth of its speed (docs/cache.md#memory). It is not
+# pre-touched: that costs a start (a gateway restart that the attached volumes wait out) ~2 s per GiB here.
 # JAVA_TOOL_OPTIONS and BUCKETDISK_JAVA_OPTS add more (a -Xmx there wins; so does a collector named after
 # -XX:-UseSerialGC). JAVA and BUCKETDISK_CLASSPATH point elsewhere (./bucketdisk).
 java=${JAVA:-java}
@@ -51,8 +55,15 @@ case "$command" in
     [ -n "$disk" ] && index=$(quantity_bytes "$disk")
     if [ -n "$bytes" ]; then
       headroom=$(( bytes / 16 > 16777216 ? bytes / 16 : 16777216 ))
-      heap="-Xmx$(( (bytes + headroom + ${index:-0} / 512) / 1048576 + 64 ))m"
+      mb=$(( (bytes + headroom + ${index:-0} / 512) / 1048576 + 64 ))
+      case "${JAVA_TOOL_OPTIONS:-} ${BUCKETDISK_JAVA_OPTS:-}" in
+        *-Xmx*) ;;  # theirs wins, and a -Xms of ours above it would stop the JVM
+        *) heap="-Xms${mb}m -Xmx${mb}m" ;;
+      esac
     fi
+    case "$(cat "${BUCKETDISK_THP_ENABLED:-/sys/kernel/mm/transparent_hugepage/enabled}" 2>/dev/null)" in
+      *"[madvise]"*) heap="$heap -XX:+UseTransparentHugePages" ;;
+    esac
     ;;
 esac
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -16,19 +17,20 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code deploy/bucketdisk.sh}, the JVM launcher of the image and of {@code ./bucketdisk}, run by {@code sh} with
  * {@code JAVA=echo}: the heap of {@code gateway} and {@code dev} follows {@code --cache-size} (cache +
- * max(cache/16, 16 MiB) + 64 MiB) on the serial collector with a young generation of a ninth, other commands get no
- * heap and G1, a size it cannot read is left to the command, and every command gets the native memory bounds and
- * MALLOC_ARENA_MAX=2 (docs/cache.md#memory).
+ * max(cache/16, 16 MiB) + 64 MiB, committed from the start) on the serial collector with a young generation of a ninth
+ * and, where the kernel gives transparent huge pages on request, on those; other commands get no heap and G1, a size
+ * it cannot read is left to the command, a -Xmx of the caller's wins, and every command gets the native memory bounds
+ * and MALLOC_ARENA_MAX=2 (docs/cache.md#memory).
  */
 @Timeout(30)
 class LauncherTest {
 
   @Test
   void theGatewayHeapFollowsTheCacheSize() throws Exception {
-    assertThat(launch("gateway", "--store", "file:///x", "--cache-size", "256Mi")).contains(" -Xmx336m ");
-    assertThat(launch("gateway", "--cache-size=2Gi", "--store", "s3://b")).contains(" -Xmx2240m ");
-    assertThat(launch("gateway", "--cache-size", "1G")).contains(" -Xmx1077m ");
-    assertThat(launch("dev")).as("dev's default cache, 1Gi").contains(" -Xmx1152m ");
+    assertThat(launch("gateway", "--store", "file:///x", "--cache-size", "256Mi")).contains(" -Xms336m -Xmx336m ");
+    assertThat(launch("gateway", "--cache-size=2Gi", "--store", "s3://b")).contains(" -Xms2240m -Xmx2240m ");
+    assertThat(launch("gateway", "--cache-size", "1G")).contains(" -Xms1077m -Xmx1077m ");
+    assertThat(launch("dev")).as("dev's default cache, 1Gi").contains(" -Xms1152m -Xmx1152m ");
     assertThat(launch("gateway", "--cache-size", "64Mi")).as("at least 16 MiB of headroom").contains(" -Xmx144m ");
     assertThat(launch("gateway", "--cache-size", "256Mi", "--disk-cache", "/d", "--disk-cache-size", "100Gi"))
         .as("plus the disk tier's index, 128 bytes per 64 KiB slot").contains(" -Xmx536m ");
@@ -44,6 +46,32 @@ class LauncherTest {
   }
 
   @Test
+  void aMaximumHeapOfTheCallersWins() throws Exception {
+    for (String var : List.of("BUCKETDISK_JAVA_OPTS", "JAVA_TOOL_OPTIONS")) {
+      String line = launchWith("echo", Map.of(var, "-Xmx900m"), "gateway", "--cache-size", "256Mi");
+      assertThat(line).as(var).doesNotContain("-Xms").doesNotContain("-Xmx336m").contains(" -XX:+UseSerialGC ");
+    }
+  }
+
+  @Test
+  void theCacheHeapTakesTransparentHugePagesWhereTheKernelGivesThemOnRequest(@TempDir Path dir) throws Exception {
+    Path thp = dir.resolve("enabled");
+    Files.writeString(thp, "always [madvise] never\n");
+    var madvise = Map.of("BUCKETDISK_THP_ENABLED", thp.toString());
+    assertThat(launchWith("echo", madvise, "gateway", "--cache-size", "256Mi"))
+        .contains(" -Xms336m -Xmx336m -XX:+UseTransparentHugePages ");
+    assertThat(launchWith("echo", madvise, "dev")).contains(" -XX:+UseTransparentHugePages ");
+    assertThat(launchWith("echo", madvise, "controller")).doesNotContain("TransparentHugePages");
+    // "always" backs the heap without the flag; "never" or no such file (not Linux): nothing to ask for
+    for (String setting : List.of("[always] madvise never", "always madvise [never]")) {
+      Files.writeString(thp, setting + "\n");
+      assertThat(launchWith("echo", madvise, "gateway")).as(setting).doesNotContain("TransparentHugePages");
+    }
+    assertThat(launchWith("echo", Map.of("BUCKETDISK_THP_ENABLED", dir.resolve("none").toString()), "gateway"))
+        .doesNotContain("TransparentHugePages").contains(" -Xms1152m -Xmx1152m ");
+  }
+
+  @Test
   void everyCommandGetsTheNativeMemoryBounds(@TempDir Path dir) throws Exception {
     for (String command : List.of("gateway", "dev", "controller", "node")) {
       assertThat(launch(command)).as(command).contains(" -XX:ReservedCodeCacheSize=64m ",
@@ -53,24 +81,26 @@ class LauncherTest {
     Path java = dir.resolve("java");
     Files.writeString(java, "#!/bin/sh\necho \"arenas=$MALLOC_ARENA_MAX\"\n");
     Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwx------"));
-    assertThat(launchWith(java.toString(), null, "gateway")).isEqualTo("arenas=2");
-    assertThat(launchWith(java.toString(), "4", "gateway")).as("one set by the caller stays").isEqualTo("arenas=4");
+    assertThat(launchWith(java.toString(), Map.of(), "gateway")).isEqualTo("arenas=2");
+    assertThat(launchWith(java.toString(), Map.of("MALLOC_ARENA_MAX", "4"), "gateway"))
+        .as("one set by the caller stays").isEqualTo("arenas=4");
   }
 
   private static String launch(String... args) throws Exception {
-    return launchWith("echo", null, args);
+    return launchWith("echo", Map.of(), args);
   }
 
-  private static String launchWith(String java, String arenas, String... args) throws Exception {
+  private static String launchWith(String java, Map<String, String> env, String... args) throws Exception {
     var cmd = new ArrayList<>(List.of("sh", "bucketdisk.sh"));
     cmd.addAll(List.of(args));
     var pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().put("JAVA", java);
-    pb.environment().remove("BUCKETDISK_JAVA_OPTS");
-    pb.environment().remove("MALLOC_ARENA_MAX");
-    if (arenas != null) {
-      pb.environment().put("MALLOC_ARENA_MAX", arenas);
+    for (String var : List.of("BUCKETDISK_JAVA_OPTS", "JAVA_TOOL_OPTIONS", "MALLOC_ARENA_MAX")) {
+      pb.environment().remove(var);
     }
+    // the kernel's setting is the machine's: the tests name theirs (an absent file unless they say)
+    pb.environment().put("BUCKETDISK_THP_ENABLED", "/nonexistent");
+    pb.environment().putAll(env);
     Process p = pb.start();
     assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
     return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
