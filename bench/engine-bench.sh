@@ -39,10 +39,7 @@ JOBS=${JOBS:-all}
 QUIET=3
 
 die() { echo "engine-bench: $*" >&2; exit 1; }
-bytes_of() { # 256M / 1G / 4096 -> bytes
-  python3 -c 'import sys; s=sys.argv[1].upper().rstrip("IB"); m={"K":10,"M":20,"G":30,"T":40}
-print(int(s[:-1]) << m[s[-1]] if s[-1] in m else int(s))' "$1"
-}
+. bench/bench-lib.sh
 [ "$JOBS" = all ] || [ "$JOBS" = streams ] || die "JOBS may be all or streams, not $JOBS"
 cache_bytes=$(bytes_of "$CACHE") || die "CACHE=$CACHE is not a size (e.g. 256M)"
 ws_bytes=$((4 * cache_bytes))                       # (a), (b), (e): 4x the cache
@@ -81,7 +78,6 @@ cleanup() {
 }
 trap cleanup EXIT
 forget() { local keep=() p; for p in "${live[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done; live=("${keep[@]}"); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 record() { # store server key value; an empty value means a measurement went wrong
   [ -n "$4" ] || die "no value for $3 ($2, $1 store)"
   printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$results"
@@ -117,23 +113,8 @@ fi
 # ---- S3: s3proxy on loopback from the store module's test class path, counting on the server side ----
 s3_endpoint=""; counters_url=""
 if [[ " $STORES " == *" s3 "* ]]; then
-  # one reactor run: the store's test class path names its sibling modules (testing, common) by their target dirs,
-  # which exist only in the same run (nothing is installed); the store is built last, so its path is the file's
-  ./mvnw -B -ntp -o -q -pl store -am test-compile dependency:build-classpath -Dmdep.includeScope=test \
-    -Dmdep.outputFile="$work/store-test.cp" >"$work/store-build.log" 2>&1 \
-    || { tail -30 "$work/store-build.log" >&2; die "the store module's tests do not compile (needed for s3proxy)"; }
-  "$java" -Xmx512m -cp "store/target/test-classes:$(cat "$work/store-test.cp")" bench/CountingS3Proxy.java \
-    "$work/blobs" "$work/s3.endpoint" >"$work/s3proxy.log" 2>&1 &
-  s3pid=$!; live+=("$s3pid")
-  for _ in $(seq 1 600); do [ -s "$work/s3.endpoint" ] && break; kill -0 "$s3pid" 2>/dev/null || break; sleep 0.1; done
-  [ -s "$work/s3.endpoint" ] || die "s3proxy did not start (log: $work/s3proxy.log)"
-  s3_endpoint=$(sed -n 's/^s3=//p' "$work/s3.endpoint")
-  counters_url=$(sed -n 's/^counters=//p' "$work/s3.endpoint")
+  start_s3proxy; live+=("$s3pid")
 fi
-s3_url() { # prefix -> the gateway's store URL; s3proxy's If-Match is not atomic, and one gateway runs at a time here
-  python3 -c 'import sys,urllib.parse as u; print("s3://bucketdisk/"+sys.argv[2]+"?endpoint="+u.quote(sys.argv[1],safe="")
-+"&region=us-east-1&path-style=true&access-key=access&secret-key=secret&accept-unfenced=true")' "$s3_endpoint" "$1"
-}
 
 # The gateway's store counters from its Prometheus text: requests by op (every attempt) and payload bytes.
 metrics_py=$(cat <<'PY'

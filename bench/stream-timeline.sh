@@ -21,18 +21,11 @@ work=$(mktemp -d /tmp/bdtimeline.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+. bench/bench-lib.sh
 ./bucketdisk --version >/dev/null || die "this tree does not build"
-./mvnw -B -ntp -o -q -pl store -am test-compile dependency:build-classpath -Dmdep.includeScope=test \
-  -Dmdep.outputFile="$work/store-test.cp" >"$work/build.log" 2>&1 || { tail -20 "$work/build.log" >&2; die "the store's tests do not compile"; }
-"$java" -Xmx512m -cp "store/target/test-classes:$(cat "$work/store-test.cp")" bench/CountingS3Proxy.java \
-  "$work/blobs" "$work/s3.endpoint" >"$work/s3proxy.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 600); do [ -s "$work/s3.endpoint" ] && break; sleep 0.1; done
-[ -s "$work/s3.endpoint" ] || die "s3proxy did not start"
-ep=$(sed -n 's/^s3=//p' "$work/s3.endpoint")
-url=$(python3 -c 'import sys,urllib.parse as u; print("s3://bucketdisk/t/?endpoint="+u.quote(sys.argv[1],safe="")
-+"&region=us-east-1&path-style=true&access-key=access&secret-key=secret&accept-unfenced=true")' "$ep")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start_s3proxy; pids+=("$s3pid")
+url=$(s3_url t/)
+port=$(free_port)
 uri="nbd://127.0.0.1:$port"
 
 gateway() { # opts: starts a fresh gateway, waits until it serves
@@ -49,11 +42,10 @@ pass() { # label fio-job -> MiB/s by wall time, and the timeline
   WS=$WS fio --output-format=terse --ioengine=nbd "--uri=$uri/$vol" --write_bw_log="$log" --log_avg_msec=200 \
     "bench/fio/$2" >/dev/null || die "fio $2 failed"
   t1=$(date +%s.%N)
-  python3 -c "import sys; print(f'{$(python3 -c "print($WS_BYTES)")/1048576/($t1-$t0):.1f}')"
+  python3 -c "print(f'{$WS_BYTES / 1048576 / ($t1 - $t0):.1f}')"
   awk -F', ' '{printf "%.1f:%d ", $1/1000, $2/1024} END {print ""}' "$log"_bw.1.log >"$work/timeline"
 }
-WS_BYTES=$(python3 -c 'import sys; s=sys.argv[1].upper().rstrip("IB"); m={"K":10,"M":20,"G":30}
-print(int(s[:-1]) << m[s[-1]] if s[-1] in m else int(s))' "$WS")
+WS_BYTES=$(bytes_of "$WS") || die "WS=$WS is not a size (e.g. 1G)"
 results="$work/results"; : >"$results"
 for round in $(seq 1 "$ROUNDS"); do
   for side in A B; do
