@@ -5,8 +5,10 @@
 # regions hold a 4 MiB chunk array in 5, so a cache of whole chunks needs 25% more heap than its bytes (the old heap,
 # cache + cache/16 + 128 MiB on G1, ran out at 1Gi and reads failed with EIO), and its own tables took ~47 MiB beside
 # a 400 MiB heap. Every command gets the native bounds below: 2 malloc arenas, a 64 MiB code cache, 128 MiB of
-# metaspace, idle malloc memory trimmed every 5 s, and NIO's per-thread temporary direct buffers cached only up to
-# 256 KiB (they held ~47 MiB). Peak RSS is the cache + ~150-280 MiB (bench/memory-flags.sh, docs/cache.md#memory).
+# metaspace, idle malloc memory trimmed every 5 s, NIO's per-thread temporary direct buffers cached only up to
+# 256 KiB (they held ~47 MiB), and at most 40 MiB for any one JIT compilation (C2 once took 98 MiB for the S3 SDK's
+# auth scheme resolver, a transient of ~110 MiB; a compilation over the bound is dropped and the method keeps its
+# C1 code). Peak RSS is the cache + ~150-280 MiB (bench/memory-flags.sh, docs/cache.md#memory).
 # With --disk-cache-size the heap also holds the disk tier's index: 128 bytes per 64 KiB slot (size / 512).
 # That heap is committed from the start (-Xms = -Xmx: no collection only to grow it) and, where the kernel offers
 # transparent huge pages on request (madvise), backed by them: a fresh gateway's pages are first touched as the
@@ -71,4 +73,5 @@ export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 # shellcheck disable=SC2086 # $gc, $heap and $BUCKETDISK_JAVA_OPTS are lists of flags
 exec "$java" --enable-native-access=ALL-UNNAMED $gc -Xss512k -XX:-UsePerfData $heap \
   -XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=128m -XX:TrimNativeHeapInterval=5000 \
+  -XX:CompileCommand=quiet '-XX:CompileCommand=MemLimit,*.*,40m' \
   -Djdk.nio.maxCachedBufferSize=262144 ${BUCKETDISK_JAVA_OPTS:-} -cp "$classpath" io.bucketdisk.app.Main "$@"

@@ -75,7 +75,8 @@ class LauncherTest {
   void everyCommandGetsTheNativeMemoryBounds(@TempDir Path dir) throws Exception {
     for (String command : List.of("gateway", "dev", "controller", "node")) {
       assertThat(launch(command)).as(command).contains(" -XX:ReservedCodeCacheSize=64m ",
-          " -XX:MaxMetaspaceSize=128m ", " -XX:TrimNativeHeapInterval=5000 ", " -Djdk.nio.maxCachedBufferSize=262144 ");
+          " -XX:MaxMetaspaceSize=128m ", " -XX:TrimNativeHeapInterval=5000 ", " -Djdk.nio.maxCachedBufferSize=262144 ",
+          " -XX:CompileCommand=quiet -XX:CompileCommand=MemLimit,*.*,40m ");
     }
     // a "java" that prints the malloc arena limit it was started with
     Path java = dir.resolve("java");
