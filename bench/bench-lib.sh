@@ -1,5 +1,5 @@
-# Sourced by bench/engine-bench.sh and bench/stream-timeline.sh (from the repository root, with $java and $work set,
-# and a die function): sizes, free ports, and the counting s3proxy on loopback both measure against.
+# Sourced from the repository root by bench/engine-bench.sh, bench/stream-timeline.sh and bench/run.sh: sizes, free
+# ports, and the counting s3proxy on loopback (start_s3proxy needs $java and $work set, and a die function).
 
 bytes_of() { # 256M / 1G / 4096 -> bytes
   python3 -c 'import sys; s=sys.argv[1].upper().rstrip("IB"); m={"K":10,"M":20,"G":30,"T":40}

@@ -29,7 +29,7 @@ for tool in fio nbdkit qemu-nbd nbdinfo python3; do
 done
 fio --enghelp=nbd >/dev/null 2>&1 || { echo "bench: this fio has no nbd engine" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/bench-lib.sh
 wait_nbd() {
   for _ in $(seq 1 300); do nbdinfo --size "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done
   echo "bench: $1 did not come up" >&2; exit 1
