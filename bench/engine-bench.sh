@@ -16,7 +16,9 @@
 # build's gateway runs with -XX:NativeMemoryTracking=summary; `jcmd VM.native_memory summary` after each job goes to
 # bench/results/<run>-nmt/, and the report gets a table of its totals and peaks beside VmHWM), JOBS=streams (only
 # job (e), the sequential write and cold reads), SERVERS="prev this" (the servers and their order, default this prev
-# s3backer: the order matters to a run that asks whether the first server pays for warming the shared s3proxy).
+# s3backer: the order matters to a run that asks whether the first server pays for warming the shared s3proxy),
+# STREAM_ROUNDS=3 (job (e) and the raw figures three times, the order of the servers reversed every other round; the
+# report gives the median of each figure and every round's MiB/s).
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
@@ -36,11 +38,13 @@ S3BACKER=${S3BACKER:-1}
 SETTLE_MAX=${SETTLE_MAX:-120}
 NMT=${NMT:-0}
 JOBS=${JOBS:-all}
+STREAM_ROUNDS=${STREAM_ROUNDS:-1}
 QUIET=3
 
 die() { echo "engine-bench: $*" >&2; exit 1; }
 . bench/bench-lib.sh
 [ "$JOBS" = all ] || [ "$JOBS" = streams ] || die "JOBS may be all or streams, not $JOBS"
+[[ "$STREAM_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "STREAM_ROUNDS must be a whole number from 1, not $STREAM_ROUNDS"
 cache_bytes=$(bytes_of "$CACHE") || die "CACHE=$CACHE is not a size (e.g. 256M)"
 ws_bytes=$((4 * cache_bytes))                       # (a), (b), (e): 4x the cache
 warm_bytes=$(( (cache_bytes * 8 / 10) >> 20 << 20 ))  # (c): 80% of the cache, whole MiB
@@ -158,7 +162,8 @@ server_pid=""; target=(); metrics_addr=""; mnt=""; s3b_args=()
 start_gateway() { # store server fresh(1/0)
   local store=$1 who=$2 cli url port
   if [ "$who" = this ]; then cli=("${this_cli[@]}"); else cli=("${prev_cli[@]}"); fi
-  if [ "$store" = s3 ]; then url=$(s3_url "$who/"); else url="file://$work/dir-$who"; mkdir -p "$work/dir-$who"; fi
+  local place="$who${round_suffix:-}"  # each round of (e) writes a volume of its own
+  if [ "$store" = s3 ]; then url=$(s3_url "$place/"); else url="file://$work/dir-$place"; mkdir -p "$work/dir-$place"; fi
   if [ "$3" = 1 ]; then
     "${cli[@]}" volume create --store "$url" --size "$ws_bytes" bench >>"$work/$store-$who.log" 2>&1 \
       || die "$who: volume create failed on the $store store (log: $work/$store-$who.log)"
@@ -315,31 +320,41 @@ t_start=$(now)
 
 for store in $STORES; do
   [ "$store" = dir ] || [ "$store" = s3 ] || die "STORES may name dir and s3, not $store"
-  echo "engine-bench: raw $store PUT/GET (the gateway's store client, 4 MiB objects, 8 at a time)..." >&2
-  if [ "$store" = s3 ]; then raw_url=$(s3_url raw/); else mkdir -p "$work/dir-raw"; raw_url="file://$work/dir-raw"; fi
-  "$java" -cp "app/target/classes:app/target/lib/*" bench/RawStoreBench.java "$raw_url" "$ws_bytes" $((4 << 20)) 8 \
-    >"$work/raw.out" 2>"$work/raw.log" || die "raw store benchmark failed: $(tail -3 "$work/raw.log")"
-  record "$store" raw put_mib_s "$(awk '/put_mib_s/{print $2}' "$work/raw.out")"
-  record "$store" raw get_mib_s "$(awk '/get_mib_s/{print $2}' "$work/raw.out")"
-  record "$store" raw small_put_mean_us "$(awk '/small_put_mean_us/{print $2}' "$work/raw.out")"
-  record "$store" raw small_put_p99_us "$(awk '/small_put_p99_us/{print $2}' "$work/raw.out")"
+  # job (e) and the raw figures STREAM_ROUNDS times, the servers' order reversed every other round; the report
+  # takes the median of each figure (a stream of 1 GiB moves 10-30% from one run to the next here)
+  for round in $(seq 1 "$STREAM_ROUNDS"); do
+    round_suffix=""; [ "$round" = 1 ] || round_suffix="-r$round"
+    order=$(servers_for "$store"); [ $((round % 2)) = 1 ] || order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
+    echo "engine-bench: raw $store PUT/GET (the gateway's store client, 4 MiB objects, 8 at a time; GETs also by a fresh process)..." >&2
+    if [ "$store" = s3 ]; then raw_url=$(s3_url raw/); else mkdir -p "$work/dir-raw"; raw_url="file://$work/dir-raw"; fi
+    "$java" -cp "app/target/classes:app/target/lib/*" bench/RawStoreBench.java "$raw_url" "$ws_bytes" $((4 << 20)) 8 \
+      >"$work/raw.out" 2>"$work/raw.log" || die "raw store benchmark failed: $(tail -3 "$work/raw.log")"
+    # the GETs again as the first thing a new process does: what a fresh gateway's cold read compares with
+    "$java" -cp "app/target/classes:app/target/lib/*" bench/RawStoreBench.java "$raw_url" "$ws_bytes" $((4 << 20)) 8 \
+      fresh-get >>"$work/raw.out" 2>>"$work/raw.log" || die "raw store benchmark failed: $(tail -3 "$work/raw.log")"
+    for field in put_mib_s get_mib_s get_again_mib_s fresh_get_mib_s small_put_mean_us small_put_p99_us; do
+      record "$store" raw "$field" "$(awk -v f="$field" '$1 == f {print $2}' "$work/raw.out")"
+    done
+
+    for who in $order; do
+      echo "engine-bench: $store store, $who: (e) sequential write + FLUSH, cold read..." >&2
+      start_server "$store" "$who" 1
+      job "$store" "$who" seqwrite engine-seqwrite.fio "$limit_seq" WS="$ws_bytes"
+      job_end "$store" "$who" seqwrite 1
+      stop_server "$store" "$who"
+      start_server "$store" "$who" 0
+      job "$store" "$who" seqread engine-seqread.fio "$limit_seq" WS="$ws_bytes"
+      job_end "$store" "$who" seqread
+      # the same read again in the same process: its runtime is warm now, and 4x the cache means it is still a miss
+      # (the job's GETs in the requests table show how much)
+      job "$store" "$who" seqread2 engine-seqread.fio "$limit_seq" WS="$ws_bytes"
+      job_end "$store" "$who" seqread2
+      stop_server "$store" "$who"
+    done
+  done
+  [ "$JOBS" = all ] || continue
 
   for who in $(servers_for "$store"); do
-    echo "engine-bench: $store store, $who: (e) sequential write + FLUSH, cold read..." >&2
-    start_server "$store" "$who" 1
-    job "$store" "$who" seqwrite engine-seqwrite.fio "$limit_seq" WS="$ws_bytes"
-    job_end "$store" "$who" seqwrite 1
-    stop_server "$store" "$who"
-    start_server "$store" "$who" 0
-    job "$store" "$who" seqread engine-seqread.fio "$limit_seq" WS="$ws_bytes"
-    job_end "$store" "$who" seqread
-    # the same read again in the same process: its runtime is warm now, and 4x the cache means it is still a miss
-    # (the job's GETs in the requests table show how much)
-    job "$store" "$who" seqread2 engine-seqread.fio "$limit_seq" WS="$ws_bytes"
-    job_end "$store" "$who" seqread2
-    stop_server "$store" "$who"
-    [ "$JOBS" = all ] || continue
-
     echo "engine-bench: $store store, $who: (b) 4k random read QD32 over 4x the cache..." >&2
     start_server "$store" "$who" 0
     job "$store" "$who" randread "engine-randread.fio" "$(limit_timed "$SECONDS_EACH")" WS="$ws_bytes" RUNTIME="$SECONDS_EACH"
@@ -402,7 +417,7 @@ python3 bench/engine_report.py "$results" \
   --tools "$(fio --version), $("$java" -version 2>&1 | head -1), s3proxy 4.1.0 (filesystem blob store on local disk)" \
   --cache "$CACHE" --cache-bytes "$cache_bytes" --ws "$ws_bytes" --warm "$warm_bytes" \
   --randwrite-s "$RANDWRITE_SECONDS" --each-s "$SECONDS_EACH" --smoke "$SMOKE" \
-  --command "${SMOKE:+SMOKE=$SMOKE }$([ "$JOBS" = all ] || echo "JOBS=$JOBS ")${SERVERS:+SERVERS='$SERVERS' }CACHE=$CACHE RANDWRITE_SECONDS=$RANDWRITE_SECONDS SECONDS_EACH=$SECONDS_EACH STORES='$STORES' bench/engine-bench.sh" \
+  --command "${SMOKE:+SMOKE=$SMOKE }$([ "$JOBS" = all ] || echo "JOBS=$JOBS ")${SERVERS:+SERVERS='$SERVERS' }$([ "$STREAM_ROUNDS" = 1 ] || echo "STREAM_ROUNDS=$STREAM_ROUNDS ")CACHE=$CACHE RANDWRITE_SECONDS=$RANDWRITE_SECONDS SECONDS_EACH=$SECONDS_EACH STORES='$STORES' bench/engine-bench.sh" \
   >"$out" || die "the report could not be written"
 if [ "$NMT" = 1 ] && [ -d "$work/nmt" ]; then
   cp -r "$work/nmt" "${out%.md}-nmt"

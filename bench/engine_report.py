@@ -3,6 +3,7 @@ report: one table per store with the ratios this build / previous build and this
 requests per GiB and peak RSS per job, and the run's conditions. A figure that was not measured prints as "-"."""
 import argparse
 import collections
+import statistics
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -15,17 +16,30 @@ for name in ("cache-bytes", "ws", "warm", "randwrite-s", "each-s", "smoke"):
     p.add_argument("--" + name, type=int, required=True)
 a = p.parse_args()
 
-data = collections.defaultdict(dict)
+data = collections.defaultdict(lambda: collections.defaultdict(list))
 for line in open(a.results):
     store, who, key, value = line.rstrip("\n").split("\t")
-    data[(store, who)][key] = value
+    data[(store, who)][key].append(value)  # more than one: the rounds of job (e) and the raw figures
+
+
+def last(store, who, key):
+    """The value recorded last, as text (None: not measured)."""
+    vs = data[(store, who)].get(key)
+    return vs[-1] if vs else None
+
+
+def nums(store, who, key):
+    """Every round's value, in order (empty: not measured or not a number)."""
+    vs = data[(store, who)].get(key) or []
+    return [] if any(v.startswith(">") for v in vs) else [float(v) for v in vs]
 
 
 def num(store, who, key):
-    v = data[(store, who)].get(key)
-    if v is None or v.startswith(">"):
+    """The figure: the one value, or over rounds the median (a peak RSS: the largest)."""
+    xs = nums(store, who, key)
+    if not xs:
         return None
-    return float(v)
+    return max(xs) if key.endswith(".rss") else statistics.median(xs)
 
 
 def fmt(v, digits=0):
@@ -47,7 +61,7 @@ def metrics(store, who):
     writes = div(n("randwrite.client_bytes"), 4096)
     m["a_iops"] = (n("randwrite.iops"), 0, "up")
     m["a_iops_flush"] = (div(writes, n("randwrite.wall_s")), 0, "up")
-    settle = data[(store, who)].get("randwrite.settle_s")
+    settle = last(store, who, "randwrite.settle_s")
     m["a_settle"] = (settle if settle and settle.startswith(">") else n("randwrite.settle_s"), 1, "down")
     m["a_amp"] = (div(n("randwrite.put_bytes"), n("randwrite.client_bytes")), 2, "down")
     m["b_iops"] = (n("randread.iops"), 0, "up")
@@ -70,13 +84,15 @@ def metrics(store, who):
     sr = div(div(n("seqread.client_bytes"), MIB), n("seqread.wall_s"))
     m["e_read"] = (sr, 1, "up")
     m["e_read_raw"] = (div(sr, num(store, "raw", "get_mib_s")), 2, "up")
+    m["e_read_fresh_raw"] = (div(sr, num(store, "raw", "fresh_get_mib_s")), 2, "up")
     sr2 = div(div(n("seqread2.client_bytes"), MIB), n("seqread2.wall_s"))
     m["e_read2"] = (sr2, 1, "up")
     m["e_read2_raw"] = (div(sr2, num(store, "raw", "get_mib_s")), 2, "up")
+    m["e_read2_warm_raw"] = (div(sr2, num(store, "raw", "get_again_mib_s")), 2, "up")
     rss = [n(j + ".rss") for j in JOBS if n(j + ".rss") is not None]
     m["rss"] = (max(rss) / MIB if rss else None, 0, "down")
     m["rss_cache"] = (max(rss) / a.cache_bytes if rss else None, 1, "down")
-    m["probe"] = (data[(store, who)].get("probe"), 0, "")
+    m["probe"] = (last(store, who, "probe"), 0, "")
     return m
 
 
@@ -101,8 +117,10 @@ ROWS = [
     ("e_write_raw", "(e) until quiet / raw PUT"),
     ("e_read", f"(e) 1 MiB seq read QD8 of {ws}, cold: MiB/s"),
     ("e_read_raw", "(e) cold read / raw GET"),
+    ("e_read_fresh_raw", "(e) cold read / raw GET by a fresh process"),
     ("e_read2", "(e) the same read again in the same process (warm runtime, cold data: see its GETs): MiB/s"),
     ("e_read2_raw", "(e) read again / raw GET"),
+    ("e_read2_warm_raw", "(e) read again / raw GET, second pass (warm)"),
     ("rss", "peak RSS of the server process, MiB (max over the jobs)"),
     ("rss_cache", "peak RSS / --cache-size"),
     ("probe", "FLUSH honest? 1 MiB write, FLUSH, SIGKILL, restart, read back"),
@@ -130,7 +148,9 @@ out += [
     "- Store requests and bytes: on s3proxy counted by the S3 server itself (bench/CountingS3Proxy.java, the same "
     "meter for all three); on the directory store the gateway's own `/metrics` (every attempt as sent).",
     "- Raw PUT/GET: the gateway's own store client (AWS SDK v2 for s3proxy), 4 MiB objects, 8 in flight, the "
-    "same parallelism as the gateway's uploads; then 1,000 PUTs of 8 KiB one at a time (after 50 unmeasured).",
+    "same parallelism as the gateway's uploads: PUTs, then GETs twice in the same process (the second pass warm), "
+    "then by a new process as its first work (what a fresh gateway's cold read compares with); then 1,000 PUTs of "
+    "8 KiB one at a time (after 50 unmeasured).",
     "",
 ]
 mem = num("all", "memory", "warmread.iops")
@@ -138,7 +158,9 @@ for store in stores:
     name = {"dir": "Directory store (file://, fsync on)", "s3": "s3proxy on loopback (filesystem blob store)"}[store]
     raw_put, raw_get = num(store, "raw", "put_mib_s"), num(store, "raw", "get_mib_s")
     out += [f"## {name}", "",
-            f"Raw store: PUT {fmt(raw_put, 1)} MiB/s, GET {fmt(raw_get, 1)} MiB/s; one 8 KiB PUT at a time (the "
+            f"Raw store: PUT {fmt(raw_put, 1)} MiB/s, GET {fmt(raw_get, 1)} MiB/s (after the PUTs; second pass "
+            f"{fmt(num(store, 'raw', 'get_again_mib_s'), 1)}, by a fresh process "
+            f"{fmt(num(store, 'raw', 'fresh_get_mib_s'), 1)}); one 8 KiB PUT at a time (the "
             f"floor under (d)'s FLUSH): mean {fmt(num(store, 'raw', 'small_put_mean_us'))} us, p99 "
             f"{fmt(num(store, 'raw', 'small_put_p99_us'))} us. Memory export (c): {fmt(mem)} IOPS.", "",
             "| job | this | prev | s3backer | this/prev | this/s3backer | better |",
@@ -154,6 +176,19 @@ for store in stores:
         arrow = {"up": "higher", "down": "lower", "": ""}[better]
         out.append(f"| {label} | {fmt(vals[0], digits)} | {fmt(vals[1], digits)} | {fmt(vals[2], digits)} | "
                    f"{fmt(r1, 2)} | {fmt(r2, 2)} | {arrow} |")
+    rounds = max(len(nums(store, w, "seqread.wall_s")) for w in ("this", "prev", "s3backer"))
+    if rounds > 1:
+        out += ["", f"Job (e) and the raw figures ran {rounds} times, the servers' order reversed every other round; "
+                "the table gives each figure's median (peak RSS: the largest). MiB/s per round:", ""]
+        per = lambda w, job: ", ".join(fmt(b / MIB / t, 0) for b, t in zip(nums(store, w, job + ".client_bytes"),
+                                                                          nums(store, w, job + ".wall_s")))
+        for w in ("this", "prev", "s3backer"):
+            if nums(store, w, "seqread.wall_s"):
+                out.append(f"- {w}: write + FLUSH {per(w, 'seqwrite')}; cold read {per(w, 'seqread')}; "
+                           f"read again {per(w, 'seqread2')}")
+        raw = lambda k: ", ".join(fmt(x, 0) for x in nums(store, "raw", k))
+        out.append(f"- raw: PUT {raw('put_mib_s')}; GET {raw('get_mib_s')}; second pass {raw('get_again_mib_s')}; "
+                   f"fresh process {raw('fresh_get_mib_s')}")
     out += ["", f"Store requests per GiB the client moved, and peak RSS, per job ({store}):", "",
             "| job | server | client MiB | GETs/GiB | GET GiB/GiB | PUTs/GiB | PUT GiB/GiB | DELETEs/GiB | peak RSS MiB |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
