@@ -260,17 +260,25 @@ settle() { # store server -> SETTLED: seconds until the store side last changed 
   fi
   [ -n "$SETTLED" ] || SETTLED=$(python3 -c "print(f'{$t_last-$t0:.1f}')")
 }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # pid -> user + system CPU, clock ticks
+clk_tck=$(getconf CLK_TCK)
+cpu_since() { awk -v now="$(cpu_ticks "$1")" -v t0="$2" -v hz="$clk_tck" 'BEGIN {printf "%.2f", (now - t0) / hz}'; }
 job() { # store server key jobfile limit env... -- extra fio args ; leaves $work/j.json
   local store=$1 who=$2 key=$3 file=$4 limit=$5; shift 5
   counters "$store" "$who" >"$work/c0"; reset_hwm
+  cpu0_server=$(cpu_ticks "$server_pid"); cpu0_s3=""; [ "$store" = s3 ] && cpu0_s3=$(cpu_ticks "$s3pid")
   local t0 t1; t0=$(now)
   (export "$@"; run_fio "$key" "$work/j.json" "$limit" "$file")
   t1=$(now)
   record "$store" "$who" "$key.wall_s" "$(python3 -c "print(f'{$t1-$t0:.2f}')")"
   record "$store" "$who" "$key.client_bytes" "$(fio_field "$work/j.json" 'j["read"]["io_bytes"]+j["write"]["io_bytes"]')"
+  record "$store" "$who" "$key.fio_cpu_s" "$(fio_field "$work/j.json" 'round((j["usr_cpu"]+j["sys_cpu"])/100*j["job_runtime"]/1000,2)')"
 }
 job_end() { # store server key [settle]
   if [ "${4:-0}" = 1 ]; then settle "$1" "$2"; record "$1" "$2" "$3.settle_s" "$SETTLED"; fi
+  # CPU of the server and of s3proxy from the job's start until now (a settle included): who pays for a byte
+  record "$1" "$2" "$3.server_cpu_s" "$(cpu_since "$server_pid" "$cpu0_server")"
+  [ -z "$cpu0_s3" ] || record "$1" "$2" "$3.s3_cpu_s" "$(cpu_since "$s3pid" "$cpu0_s3")"
   counters "$1" "$2" >"$work/c1"; delta "$work/c0" "$work/c1" "$1" "$2" "$3"
   record "$1" "$2" "$3.rss" "$(peak_rss)"
   if [ "$NMT" = 1 ] && [ "$2" = this ]; then

@@ -190,8 +190,9 @@ for store in stores:
         out.append(f"- raw: PUT {raw('put_mib_s')}; GET {raw('get_mib_s')}; second pass {raw('get_again_mib_s')}; "
                    f"fresh process {raw('fresh_get_mib_s')}")
     out += ["", f"Store requests per GiB the client moved, and peak RSS, per job ({store}):", "",
-            "| job | server | client MiB | GETs/GiB | GET GiB/GiB | PUTs/GiB | PUT GiB/GiB | DELETEs/GiB | peak RSS MiB |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+            "| job | server | client MiB | GETs/GiB | GET GiB/GiB | PUTs/GiB | PUT GiB/GiB | DELETEs/GiB | peak RSS MiB "
+            "| CPU s/GiB: server | s3proxy | fio |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for job in JOBS:
         for w in ("this", "prev", "s3backer"):
             n = lambda k: num(store, w, f"{job}.{k}")
@@ -201,12 +202,14 @@ for store in stores:
             out.append(f"| {job} | {w} | {fmt(n('client_bytes') / MIB)} | {fmt(div(n('gets'), gib))} | "
                        f"{fmt(div(div(n('get_bytes'), GIB), gib), 2)} | {fmt(div(n('puts'), gib))} | "
                        f"{fmt(div(div(n('put_bytes'), GIB), gib), 2)} | {fmt(div(n('deletes'), gib))} | "
-                       f"{fmt(div(n('rss'), MIB))} |")
+                       f"{fmt(div(n('rss'), MIB))} | {fmt(div(n('server_cpu_s'), gib), 2)} | "
+                       f"{fmt(div(n('s3_cpu_s'), gib), 2)} | {fmt(div(n('fio_cpu_s'), gib), 2)} |")
     out.append("")
 out += [
     "Notes: ratios are plain quotients this/other; the `better` column says which direction is good for that row.",
     "(a) and (e) count store requests until the store is quiet after the FLUSH (3 s without a request, at most "
-    "SETTLE_MAX), so background uploads and folding are included. (d)'s mean is the mean write latency plus the "
+    "SETTLE_MAX), so background uploads and folding are included, and so does the CPU (user + system, from "
+    "/proc/PID/stat) of the server and of s3proxy; fio's CPU is fio's own report for the job. (d)'s mean is the mean write latency plus the "
     "mean FLUSH latency (fio reports them separately); its p99 rows are per operation. A FLUSH-honesty `lost` "
     "means data acknowledged by a successful fsync/FLUSH was gone after SIGKILL and restart. s3backer 1.5's fsync "
     "returns at once without uploading (fuse_op_fsync is empty in 1.5.4; the probe row shows what that costs), so its "
