@@ -326,6 +326,10 @@ servers_for() { # store -> the servers compared on it
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t_start=$(now)
 
+raw_bench() { # [fresh-get]: bench/RawStoreBench.java on $raw_url, its figures appended to $work/raw.out
+  "$java" -cp "app/target/classes:app/target/lib/*" bench/RawStoreBench.java "$raw_url" "$ws_bytes" $((4 << 20)) 8 "$@" \
+    >>"$work/raw.out" 2>>"$work/raw.log" || die "raw store benchmark failed: $(tail -3 "$work/raw.log")"
+}
 for store in $STORES; do
   [ "$store" = dir ] || [ "$store" = s3 ] || die "STORES may name dir and s3, not $store"
   # job (e) and the raw figures STREAM_ROUNDS times, the servers' order reversed every other round; the report
@@ -335,11 +339,9 @@ for store in $STORES; do
     order=$(servers_for "$store"); [ $((round % 2)) = 1 ] || order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
     echo "engine-bench: raw $store PUT/GET (the gateway's store client, 4 MiB objects, 8 at a time; GETs also by a fresh process)..." >&2
     if [ "$store" = s3 ]; then raw_url=$(s3_url raw/); else mkdir -p "$work/dir-raw"; raw_url="file://$work/dir-raw"; fi
-    "$java" -cp "app/target/classes:app/target/lib/*" bench/RawStoreBench.java "$raw_url" "$ws_bytes" $((4 << 20)) 8 \
-      >"$work/raw.out" 2>"$work/raw.log" || die "raw store benchmark failed: $(tail -3 "$work/raw.log")"
-    # the GETs again as the first thing a new process does: what a fresh gateway's cold read compares with
-    "$java" -cp "app/target/classes:app/target/lib/*" bench/RawStoreBench.java "$raw_url" "$ws_bytes" $((4 << 20)) 8 \
-      fresh-get >>"$work/raw.out" 2>>"$work/raw.log" || die "raw store benchmark failed: $(tail -3 "$work/raw.log")"
+    : >"$work/raw.out"; : >"$work/raw.log"
+    raw_bench
+    raw_bench fresh-get  # the GETs again as the first thing a new process does: what a fresh gateway's cold read compares with
     for field in put_mib_s get_mib_s get_again_mib_s fresh_get_mib_s small_put_mean_us small_put_p99_us; do
       record "$store" raw "$field" "$(awk -v f="$field" '$1 == f {print $2}' "$work/raw.out")"
     done
