@@ -168,7 +168,7 @@ public final class VolumeCommand {
     }
   }
 
-  @Command(name = "ls", mixinStandardHelpOptions = true,
+  @Command(name = "ls", aliases = "list", mixinStandardHelpOptions = true,
       description = "List volumes, ephemeral inline ones included (or snapshots).")
   static final class Ls extends Sub {
     /** Manifests read per store LIST page; the listing stops after {@link #MAX_PAGES} pages. */
@@ -259,7 +259,7 @@ public final class VolumeCommand {
     }
   }
 
-  @Command(name = "rm", mixinStandardHelpOptions = true,
+  @Command(name = "rm", aliases = "delete", mixinStandardHelpOptions = true,
       description = "Delete volumes (or snapshots); idempotent. Refuses a volume open on a gateway or published.")
   static final class Rm extends Sub {
     @Parameters(arity = "1..*", paramLabel = "ID") List<String> ids = new ArrayList<>();
@@ -322,7 +322,7 @@ public final class VolumeCommand {
     }
   }
 
-  @Command(name = "expand", mixinStandardHelpOptions = true, description = "Grow a volume (online).")
+  @Command(name = "expand", aliases = "resize", mixinStandardHelpOptions = true, description = "Grow a volume (online).")
   static final class Expand extends Sub {
     @Parameters(index = "0", paramLabel = "ID") String id = "";
     @Option(names = "--size", required = true, description = "New size, bytes or with Ki/Mi/Gi/Ti.") String size = "";

@@ -82,6 +82,15 @@ class VolumeCommandTest {
   }
 
   @Test
+  void listDeleteAndResizeAreNamesForLsRmAndExpand() throws Exception {
+    assertThat(run("create", "data", "--size", "1Gi").code()).isZero();
+    assertThat(run("resize", "data", "--size", "2Gi").out()).contains("2 GiB");
+    assertThat(run("list").out()).contains("data").contains("2 GiB");
+    assertThat(run("delete", "data").code()).isZero();
+    assertThat(new ObjectMapper().readTree(run("list", "--json").out()).size()).isZero();
+  }
+
+  @Test
   void errorsAreOneLineNamingTheFix() {
     var bad = run("create", "x", "--chunk-size", "3Mi");
     assertThat(bad.code()).isEqualTo(1);
