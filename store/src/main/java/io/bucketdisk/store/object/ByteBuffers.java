@@ -1,5 +1,7 @@
 package io.bucketdisk.store.object;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 
 /** Arithmetic over lists of buffers for the scattering reads and gathering writes of {@link ObjectStore}. */
@@ -72,5 +74,33 @@ final class ByteBuffers {
       at += n;
     }
     return true;
+  }
+
+  /** Reads from {@code in} into {@code dst} until it is full or the stream ends; returns the bytes read. */
+  static int readFully(InputStream in, ByteBuffer dst) throws IOException {
+    int n = 0;
+    if (dst.hasArray()) {
+      byte[] a = dst.array();
+      int base = dst.arrayOffset();
+      while (dst.hasRemaining()) {
+        int r = in.read(a, base + dst.position(), dst.remaining());
+        if (r < 0) {
+          break;
+        }
+        dst.position(dst.position() + r);
+        n += r;
+      }
+      return n;
+    }
+    byte[] tmp = new byte[Math.min(64 * 1024, dst.remaining())];
+    while (dst.hasRemaining()) {
+      int r = in.read(tmp, 0, Math.min(tmp.length, dst.remaining()));
+      if (r < 0) {
+        break;
+      }
+      dst.put(tmp, 0, r);
+      n += r;
+    }
+    return n;
   }
 }

@@ -10,7 +10,9 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -20,6 +22,7 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -51,21 +54,11 @@ final class S3Clients {
    * requires one.
    */
   static S3Client build(S3ObjectStore.Config config, boolean streaming, boolean requestChecksums) {
-    AwsCredentialsProvider credentials = config.accessKey() != null && config.secretKey() != null
-        ? StaticCredentialsProvider.create(AwsBasicCredentials.create(config.accessKey(), config.secretKey()))
-        : DefaultCredentialsProvider.builder().build();
-    var http = UrlConnectionHttpClient.builder()
-        .connectionTimeout(Duration.ofSeconds(5))
-        .socketTimeout(config.attemptTimeout());
-    if (config.caBundle() != null) {
-      TrustManager[] trust = trustManagers(config.caBundle());
-      http.tlsTrustManagersProvider(() -> trust);
-    }
     var builder = S3Client.builder()
         .region(Region.of(config.region()))
         .forcePathStyle(config.pathStyle())
-        .credentialsProvider(credentials)
-        .httpClient(http.build())
+        .credentialsProvider(credentials(config))
+        .httpClient(http(config))
         .serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(streaming).build())
         .requestChecksumCalculation(requestChecksums
             ? RequestChecksumCalculation.WHEN_SUPPORTED : RequestChecksumCalculation.WHEN_REQUIRED)
@@ -77,6 +70,30 @@ final class S3Clients {
       builder.endpointOverride(config.endpoint());
     }
     return builder.build();
+  }
+
+  /** The config's credentials: its access and secret key, else the AWS default chain. */
+  static AwsCredentialsProvider credentials(S3ObjectStore.Config config) {
+    return config.accessKey() != null && config.secretKey() != null
+        ? StaticCredentialsProvider.create(AwsBasicCredentials.create(config.accessKey(), config.secretKey()))
+        : DefaultCredentialsProvider.builder().build();
+  }
+
+  /** An HTTP client with the config's timeouts and CA bundle (the JDK's URL connections, pooled process-wide). */
+  static SdkHttpClient http(S3ObjectStore.Config config) {
+    var http = UrlConnectionHttpClient.builder()
+        .connectionTimeout(Duration.ofSeconds(5))
+        .socketTimeout(config.attemptTimeout());
+    if (config.caBundle() != null) {
+      TrustManager[] trust = trustManagers(config.caBundle());
+      http.tlsTrustManagersProvider(() -> trust);
+    }
+    return http.build();
+  }
+
+  /** Runs {@code task} after {@code delay} on the timeout thread unless the returned future is cancelled first. */
+  static ScheduledFuture<?> schedule(Runnable task, Duration delay) {
+    return TIMEOUTS.schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
   }
 
   /**

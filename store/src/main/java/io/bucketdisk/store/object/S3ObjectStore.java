@@ -121,6 +121,7 @@ public final class S3ObjectStore implements ObjectStore {
   private final StoreMetrics metrics;
   private final Retrier retrier;
   private final S3Connection connection;
+  private final S3RangedGets gets;
   private final S3Preconditions preconditions;
   private final S3Deletes deletes;
   private final S3Compatibility compatibility;
@@ -134,6 +135,7 @@ public final class S3ObjectStore implements ObjectStore {
     this.metrics = metrics;
     this.retrier = new Retrier(config.retry(), metrics, this::classify);
     this.connection = new S3Connection(config, config.checksum() != ChecksumMode.WHEN_REQUIRED);
+    this.gets = new S3RangedGets(config, connection.client());
     this.preconditions = new S3Preconditions(connection, config.bucket());
     this.deletes = new S3Deletes(connection, retrier, config, describe());
     S3Compatibility probed = PROBED.get(config.probeKey());
@@ -208,22 +210,14 @@ public final class S3ObjectStore implements ObjectStore {
     return retrier.call(Op.GET, key, () -> {
       ByteBuffers.reposition(dsts, starts);
       String range = "bytes=" + offset + "-" + (offset + length - 1);
-      try (ResponseInputStream<GetObjectResponse> in =
-          connection.client().getObject(b -> b.bucket(config.bucket()).key(full(key)).range(range))) {
-        if (in.response().contentRange() == null && offset > 0) {
+      try {
+        S3RangedGets.Read read = gets.read(full(key), range, dsts);
+        if (!read.ranged() && offset > 0) {
           throw new ObjectStoreException(Kind.PERMANENT, 200, null, "GET " + describe() + " " + key + " " + range
               + ": the server ignored the Range header; use another S3 server (see docs/troubleshooting.md)", null);
         }
-        int n = 0;
-        for (ByteBuffer dst : dsts) {
-          int r = readInto(in, dst);
-          n += r;
-          if (dst.hasRemaining()) {
-            break; // the object ended
-          }
-        }
-        metrics.bytesDown(n);
-        return n;
+        metrics.bytesDown(read.bytes());
+        return read.bytes();
       } catch (S3Exception e) {
         if (e.statusCode() == 404 && !noSuchBucket(e)) {
           return -1;
@@ -234,33 +228,6 @@ public final class S3ObjectStore implements ObjectStore {
         throw e;
       }
     });
-  }
-
-  private static int readInto(InputStream in, ByteBuffer dst) throws IOException {
-    int n = 0;
-    if (dst.hasArray()) {
-      byte[] a = dst.array();
-      int base = dst.arrayOffset();
-      while (dst.hasRemaining()) {
-        int r = in.read(a, base + dst.position(), dst.remaining());
-        if (r < 0) {
-          break;
-        }
-        dst.position(dst.position() + r);
-        n += r;
-      }
-      return n;
-    }
-    byte[] tmp = new byte[Math.min(64 * 1024, dst.remaining())];
-    while (dst.hasRemaining()) {
-      int r = in.read(tmp, 0, Math.min(tmp.length, dst.remaining()));
-      if (r < 0) {
-        break;
-      }
-      dst.put(tmp, 0, r);
-      n += r;
-    }
-    return n;
   }
 
   @Override

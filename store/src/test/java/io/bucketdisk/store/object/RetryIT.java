@@ -92,6 +92,42 @@ class RetryIT {
   }
 
   @Test
+  void aGetThatKeepsFailingGivesUpWithTheServersStatusAndCode() throws Exception {
+    try (S3ObjectStore s = store(3)) {
+      s.put("k", ByteBuffer.wrap(new byte[] {9}));
+      faulty.failNext(10, Fault.SLOW_DOWN, "GET");
+      assertThatThrownBy(() -> s.read("k", 0, ByteBuffer.allocate(1)))
+          .isInstanceOfSatisfying(ObjectStoreException.class, e -> {
+            assertThat(e.kind()).isEqualTo(StoreException.Kind.TRANSIENT);
+            assertThat(e.httpStatus()).isEqualTo(503);
+            assertThat(e.getMessage()).contains("HTTP 503 SlowDown").contains("gave up after 3 attempts")
+                .doesNotContain("\n");
+          });
+      assertThat(retries.get()).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aGetPastTheAttemptTimeoutIsAbortedAndRetried() throws Exception {
+    S3ObjectStore s = new S3ObjectStore(S3ObjectStore.Config.of(S3.bucket(), "r" + PREFIX.incrementAndGet() + "/",
+            faulty.endpoint(), S3ProxyFixture.REGION, true, S3ProxyFixture.ACCESS_KEY, S3ProxyFixture.SECRET_KEY)
+        .withRetry(new RetryPolicy(4, Duration.ofMillis(5), Duration.ofMillis(50), Duration.ofSeconds(20)))
+        .withAttemptTimeout(Duration.ofMillis(700)).withAcceptUnfenced(true), metrics);
+    try (s) {
+      s.put("k", ByteBuffer.wrap(new byte[] {5}));
+      retries.set(0);
+      faulty.delay(Duration.ofSeconds(3));
+      faulty.failNext(1, Fault.DELAY, "GET");
+      long t0 = System.nanoTime();
+      ByteBuffer dst = ByteBuffer.allocate(1);
+      assertThat(s.read("k", 0, dst)).isEqualTo(1);
+      assertThat(dst.get(0)).isEqualTo((byte) 5);
+      assertThat(retries.get()).as("the late attempt was given up and retried").isEqualTo(1);
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(2500));
+    }
+  }
+
+  @Test
   void connectionResetsAreRetried() throws Exception {
     try (S3ObjectStore s = store(6)) {
       faulty.failNext(2, Fault.RESET);
