@@ -121,7 +121,7 @@ public final class S3ObjectStore implements ObjectStore {
   private final StoreMetrics metrics;
   private final Retrier retrier;
   private final S3Connection connection;
-  private final S3RangedGets gets;
+  private final S3DataRequests direct;
   private final S3Preconditions preconditions;
   private final S3Deletes deletes;
   private final S3Compatibility compatibility;
@@ -135,7 +135,7 @@ public final class S3ObjectStore implements ObjectStore {
     this.metrics = metrics;
     this.retrier = new Retrier(config.retry(), metrics, this::classify);
     this.connection = new S3Connection(config, config.checksum() != ChecksumMode.WHEN_REQUIRED);
-    this.gets = new S3RangedGets(config, connection.client());
+    this.direct = new S3DataRequests(config, connection.client());
     this.preconditions = new S3Preconditions(connection, config.bucket());
     this.deletes = new S3Deletes(connection, retrier, config, describe());
     S3Compatibility probed = PROBED.get(config.probeKey());
@@ -211,7 +211,7 @@ public final class S3ObjectStore implements ObjectStore {
       ByteBuffers.reposition(dsts, starts);
       String range = "bytes=" + offset + "-" + (offset + length - 1);
       try {
-        S3RangedGets.Read read = gets.read(full(key), range, dsts);
+        S3DataRequests.Read read = direct.read(full(key), range, dsts);
         if (!read.ranged() && offset > 0) {
           throw new ObjectStoreException(Kind.PERMANENT, 200, null, "GET " + describe() + " " + key + " " + range
               + ": the server ignored the Range header; use another S3 server (see docs/troubleshooting.md)", null);
@@ -238,6 +238,13 @@ public final class S3ObjectStore implements ObjectStore {
   @Override
   public String put(String key, ByteBuffer[] data, WriteCondition condition) throws ObjectStoreException {
     long length = ByteBuffers.remaining(data);
+    if (connection.plainBulk(length, condition.isConditional())) {
+      return retrier.call(Op.PUT, key, () -> {
+        String etag = direct.put(full(key), data, length, connection.requestChecksums());
+        metrics.bytesUp(length);
+        return etag;
+      });
+    }
     int[] attempts = {0};
     return retrier.call(Op.PUT, key, () -> {
       attempts[0]++;
@@ -247,7 +254,7 @@ public final class S3ObjectStore implements ObjectStore {
       RequestBody body = RequestBody.fromContentProvider(
           () -> ByteBufferInputStream.of(data), length, "application/octet-stream");
       try {
-        String etag = connection.forPut(length, condition.isConditional()).putObject(req.build(), body).eTag();
+        String etag = connection.client().putObject(req.build(), body).eTag();
         metrics.bytesUp(length);
         return etag;
       } catch (S3Exception e) {

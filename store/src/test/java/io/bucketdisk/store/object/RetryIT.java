@@ -92,6 +92,26 @@ class RetryIT {
   }
 
   @Test
+  void aLargePutIsRetriedThroughServerErrorsAndResetsAndStoresItsBytes() throws Exception {
+    try (S3ObjectStore s = store(8)) {
+      byte[] big = new byte[S3Connection.BULK_BYTES + 12_345];
+      new java.util.Random(7).nextBytes(big);
+      ByteBuffer[] parts = {ByteBuffer.wrap(big, 0, 1000), ByteBuffer.wrap(big, 1000, big.length - 1000)};
+      faulty.failNext(2, Fault.INTERNAL_ERROR, "PUT");
+      faulty.failNext(1, Fault.RESET, "PUT");
+      String etag = s.put("big", parts, WriteCondition.none());
+      assertThat(retries.get()).isEqualTo(3);
+      assertThat(parts[0].position()).as("the caller's buffers are left where they were").isZero();
+      assertThat(s.head("big").orElseThrow().etag()).isEqualTo(etag);
+      assertThat(s.get("big").orElseThrow().bytes()).isEqualTo(big);
+      faulty.failNext(10, Fault.SLOW_DOWN, "PUT");
+      assertThatThrownBy(() -> s.put("big2", ByteBuffer.wrap(big)))
+          .isInstanceOfSatisfying(ObjectStoreException.class, e -> assertThat(e.getMessage())
+              .contains("HTTP 503 SlowDown").contains("gave up after 8 attempts"));
+    }
+  }
+
+  @Test
   void aGetThatKeepsFailingGivesUpWithTheServersStatusAndCode() throws Exception {
     try (S3ObjectStore s = store(3)) {
       s.put("k", ByteBuffer.wrap(new byte[] {9}));

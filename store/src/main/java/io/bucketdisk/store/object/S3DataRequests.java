@@ -15,7 +15,9 @@ import org.w3c.dom.Document;
 import org.w3c.dom.NodeList;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
+import software.amazon.awssdk.checksums.DefaultChecksumAlgorithm;
 import software.amazon.awssdk.http.AbortableInputStream;
+import software.amazon.awssdk.http.ContentStreamProvider;
 import software.amazon.awssdk.http.ExecutableHttpRequest;
 import software.amazon.awssdk.http.HttpExecuteRequest;
 import software.amazon.awssdk.http.HttpExecuteResponse;
@@ -30,20 +32,21 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.utils.http.SdkHttpUtils;
 
 /**
- * The data path's ranged GETs (every chunk load, log read and random-read miss) without the SDK client's request
- * pipeline: the request (the object's URL and a Range header) is built here, signed by the SDK's SigV4 signer, sent by
- * the SDK's HTTP client, and its body read straight into the caller's buffers. In a new process against s3proxy the
- * client pipeline (interceptors, execution attributes, endpoint and auth-scheme resolution, metrics, unmarshalling)
- * took 5.9-9.5 ms of CPU per GET over the first 256 requests and 0.4-0.6 ms by the 4,000th; this path 1.5-2.1 and
- * 0.2-0.4 ms (docs/store.md).
+ * The data path's requests without the SDK client's request pipeline: ranged GETs (every chunk load, log read and
+ * random-read miss) and unconditional PUTs (chunk objects, log segments). Each request (the object's URL, its headers)
+ * is built here, signed by the SDK's SigV4 signer and sent by the SDK's HTTP client; a GET's body is read straight
+ * into the caller's buffers. In a new process against s3proxy the client pipeline (interceptors, execution attributes,
+ * endpoint and auth-scheme resolution, metrics, unmarshalling) took 5.9-9.5 ms of CPU per GET over the first 256
+ * requests and 0.4-0.6 ms by the 4,000th; this path 1.5-2.1 and 0.2-0.4 ms (docs/store.md).
  *
  * <p>The bucket's URL is the SDK's own ({@code S3Utilities.getUrl}, resolved once): path or virtual-host style, any
- * endpoint. A 200 or 206 answer is read here; any other becomes the {@link S3Exception} the client would have thrown
- * (status, the error code and message of the XML body, request id), so {@link S3Errors} classifies both the same. An
- * attempt still running after the attempt timeout is aborted and fails with an IOException, transient like the
- * client's own timeout. Thread safe.
+ * endpoint. A PUT goes as a plain body, as the client's plain form does: the payload signed over http and unsigned
+ * over https, with a CRC32 checksum header when request checksums are on. A 2xx answer is read here; any other becomes
+ * the {@link S3Exception} the client would have thrown (status, the error code and message of the XML body, request
+ * id), so {@link S3Errors} classifies both the same. An attempt still running after the attempt timeout is aborted and
+ * fails with an IOException, transient like the client's own timeout. Thread safe.
  */
-final class S3RangedGets {
+final class S3DataRequests {
   /** An error body is a few hundred bytes; read at most this much of one. */
   private static final int ERROR_BYTES = 64 << 10;
 
@@ -55,8 +58,8 @@ final class S3RangedGets {
   /** The URL of the bucket's keys: an encoded key appended is the object's URL. */
   private final String bucketUrl;
 
-  /** GETs as {@code client} (built from {@code config}) would send them, over an HTTP client of the same config. */
-  S3RangedGets(S3ObjectStore.Config config, S3Client client) {
+  /** Requests as {@code client} (built from {@code config}) would send them, over an HTTP client of the same config. */
+  S3DataRequests(S3ObjectStore.Config config, S3Client client) {
     this.http = S3Clients.http(config);
     this.credentials = S3Clients.credentials(config);
     this.region = config.region();
@@ -84,7 +87,29 @@ final class S3RangedGets {
         .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, "s3")
         .putProperty(AwsV4HttpSigner.DOUBLE_URL_ENCODE, false)
         .putProperty(AwsV4HttpSigner.NORMALIZE_PATH, false)).request();
-    ExecutableHttpRequest call = http.prepareRequest(HttpExecuteRequest.builder().request(signed).build());
+    int[] n = {0};
+    SdkHttpResponse head = exchange(key, HttpExecuteRequest.builder().request(signed).build(), body -> {
+      for (ByteBuffer dst : dsts) {
+        n[0] += ByteBuffers.readFully(body, dst);
+        if (dst.hasRemaining()) {
+          break; // the object ended
+        }
+      }
+    });
+    return new Read(n[0], head.firstMatchingHeader("Content-Range").isPresent());
+  }
+
+  /** Reads a 2xx answer's body (the caller's part of an exchange). */
+  private interface BodyReader {
+    void read(InputStream body) throws IOException;
+  }
+
+  /**
+   * Sends {@code request}, lets {@code reader} read a 2xx answer's body (if any) and returns the answer's status and
+   * headers; throws the S3Exception of any other answer. Aborted past the attempt timeout.
+   */
+  private SdkHttpResponse exchange(String key, HttpExecuteRequest request, BodyReader reader) throws IOException {
+    ExecutableHttpRequest call = http.prepareRequest(request);
     AtomicBoolean late = new AtomicBoolean();
     ScheduledFuture<?> timer = S3Clients.schedule(() -> {
       late.set(true);
@@ -94,30 +119,55 @@ final class S3RangedGets {
       HttpExecuteResponse response = call.call();
       SdkHttpResponse head = response.httpResponse();
       try (AbortableInputStream body = response.responseBody().orElse(null)) {
-        int status = head.statusCode();
-        if (status != 200 && status != 206) {
+        if (!head.isSuccessful()) {
           throw error(head, body);
         }
-        int n = 0;
         if (body != null) {
-          for (ByteBuffer dst : dsts) {
-            n += ByteBuffers.readFully(body, dst);
-            if (dst.hasRemaining()) {
-              break; // the object ended
-            }
-          }
+          reader.read(body);
         }
-        return new Read(n, head.firstMatchingHeader("Content-Range").isPresent());
+        return head;
       }
     } catch (IOException e) {
       if (late.get()) {
-        throw new IOException("GET " + key + " did not complete within the attempt timeout (" + timeout.toMillis()
-            + " ms)", e);
+        throw new IOException(request.httpRequest().method() + " " + key + " did not complete within the attempt"
+            + " timeout (" + timeout.toMillis() + " ms)", e);
       }
       throw e;
     } finally {
       timer.cancel(false);
     }
+  }
+
+  /**
+   * PUTs {@code data} (the remaining bytes of each buffer in turn; positions kept) as {@code key} (the bucket's full
+   * key), with a CRC32 checksum header when {@code checksum}; returns the ETag the server gave. Throws the S3Exception
+   * of a server error, or an IOException.
+   */
+  String put(String key, ByteBuffer[] data, long length, boolean checksum) throws IOException {
+    SdkHttpRequest.Builder request = SdkHttpRequest.builder()
+        .method(SdkHttpMethod.PUT)
+        .uri(URI.create(bucketUrl + SdkHttpUtils.urlEncodeIgnoreSlashes(key)))
+        .putHeader("Content-Length", Long.toString(length))
+        .putHeader("Content-Type", "application/octet-stream");
+    if (checksum) {
+      request.putHeader("x-amz-sdk-checksum-algorithm", "CRC32");
+    }
+    ContentStreamProvider body = () -> ByteBufferInputStream.of(data);
+    AwsCredentialsIdentity identity = credentials.resolveCredentials();
+    SdkHttpRequest signed = signer.sign(r -> {
+      r.identity(identity).request(request.build()).payload(body)
+          .putProperty(AwsV4HttpSigner.REGION_NAME, region)
+          .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, "s3")
+          .putProperty(AwsV4HttpSigner.DOUBLE_URL_ENCODE, false)
+          .putProperty(AwsV4HttpSigner.NORMALIZE_PATH, false)
+          .putProperty(AwsV4HttpSigner.PAYLOAD_SIGNING_ENABLED, false); // the signer signs it anyway over http
+      if (checksum) {
+        r.putProperty(AwsV4HttpSigner.CHECKSUM_ALGORITHM, DefaultChecksumAlgorithm.CRC32);
+      }
+    }).request();
+    SdkHttpResponse head = exchange(key, HttpExecuteRequest.builder().request(signed).contentStreamProvider(body)
+        .build(), in -> { });
+    return head.firstMatchingHeader("ETag").orElse("");
   }
 
   /** The exception the SDK client throws for this answer: status, error code and message, request id. */
