@@ -76,17 +76,7 @@ final class S3DataRequests {
    * turn; fewer bytes when the object ends first. Throws the S3Exception of a server error, or an IOException.
    */
   Read read(String key, String range, ByteBuffer[] dsts) throws IOException {
-    SdkHttpRequest request = SdkHttpRequest.builder()
-        .method(SdkHttpMethod.GET)
-        .uri(URI.create(bucketUrl + SdkHttpUtils.urlEncodeIgnoreSlashes(key)))
-        .putHeader("Range", range)
-        .build();
-    AwsCredentialsIdentity identity = credentials.resolveCredentials();
-    SdkHttpRequest signed = signer.sign(r -> r.identity(identity).request(request)
-        .putProperty(AwsV4HttpSigner.REGION_NAME, region)
-        .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, "s3")
-        .putProperty(AwsV4HttpSigner.DOUBLE_URL_ENCODE, false)
-        .putProperty(AwsV4HttpSigner.NORMALIZE_PATH, false)).request();
+    SdkHttpRequest signed = sign(request(SdkHttpMethod.GET, key).putHeader("Range", range), null, false);
     int[] n = {0};
     SdkHttpResponse head = exchange(key, HttpExecuteRequest.builder().request(signed).build(), body -> {
       for (ByteBuffer dst : dsts) {
@@ -144,30 +134,45 @@ final class S3DataRequests {
    * of a server error, or an IOException.
    */
   String put(String key, ByteBuffer[] data, long length, boolean checksum) throws IOException {
-    SdkHttpRequest.Builder request = SdkHttpRequest.builder()
-        .method(SdkHttpMethod.PUT)
-        .uri(URI.create(bucketUrl + SdkHttpUtils.urlEncodeIgnoreSlashes(key)))
+    SdkHttpRequest.Builder request = request(SdkHttpMethod.PUT, key)
         .putHeader("Content-Length", Long.toString(length))
         .putHeader("Content-Type", "application/octet-stream");
     if (checksum) {
       request.putHeader("x-amz-sdk-checksum-algorithm", "CRC32");
     }
     ContentStreamProvider body = () -> ByteBufferInputStream.of(data);
+    SdkHttpRequest signed = sign(request, body, checksum);
+    SdkHttpResponse head = exchange(key, HttpExecuteRequest.builder().request(signed).contentStreamProvider(body)
+        .build(), in -> { });
+    return head.firstMatchingHeader("ETag").orElse("");
+  }
+
+  /** A request for {@code key} (the bucket's full key, URL-encoded here). */
+  private SdkHttpRequest.Builder request(SdkHttpMethod method, String key) {
+    return SdkHttpRequest.builder().method(method)
+        .uri(URI.create(bucketUrl + SdkHttpUtils.urlEncodeIgnoreSlashes(key)));
+  }
+
+  /**
+   * {@code request} signed for S3 with the current credentials: with {@code payload} (null: none) unsigned over https
+   * (the signer signs it anyway over http), and its CRC32 in a header when {@code checksum}.
+   */
+  private SdkHttpRequest sign(SdkHttpRequest.Builder request, @Nullable ContentStreamProvider payload,
+      boolean checksum) {
     AwsCredentialsIdentity identity = credentials.resolveCredentials();
-    SdkHttpRequest signed = signer.sign(r -> {
-      r.identity(identity).request(request.build()).payload(body)
+    return signer.sign(r -> {
+      r.identity(identity).request(request.build())
           .putProperty(AwsV4HttpSigner.REGION_NAME, region)
           .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, "s3")
           .putProperty(AwsV4HttpSigner.DOUBLE_URL_ENCODE, false)
-          .putProperty(AwsV4HttpSigner.NORMALIZE_PATH, false)
-          .putProperty(AwsV4HttpSigner.PAYLOAD_SIGNING_ENABLED, false); // the signer signs it anyway over http
+          .putProperty(AwsV4HttpSigner.NORMALIZE_PATH, false);
+      if (payload != null) {
+        r.payload(payload).putProperty(AwsV4HttpSigner.PAYLOAD_SIGNING_ENABLED, false);
+      }
       if (checksum) {
         r.putProperty(AwsV4HttpSigner.CHECKSUM_ALGORITHM, DefaultChecksumAlgorithm.CRC32);
       }
     }).request();
-    SdkHttpResponse head = exchange(key, HttpExecuteRequest.builder().request(signed).contentStreamProvider(body)
-        .build(), in -> { });
-    return head.firstMatchingHeader("ETag").orElse("");
   }
 
   /** The exception the SDK client throws for this answer: status, error code and message, request id. */
