@@ -1,10 +1,12 @@
-# Sourced from the repository root by bench/engine-bench.sh, bench/stream-timeline.sh and bench/run.sh: sizes, free
-# ports, and the counting s3proxy on loopback (start_s3proxy needs $java and $work set, and a die function).
+# Sourced from the repository root by bench/engine-bench.sh, bench/stream-timeline.sh and bench/run.sh: sizes, CPU
+# ticks, free ports, and the counting s3proxy on loopback (start_s3proxy needs $java and $work set, and a die function).
 
 bytes_of() { # 256M / 1G / 4096 -> bytes
   python3 -c 'import sys; s=sys.argv[1].upper().rstrip("IB"); m={"K":10,"M":20,"G":30,"T":40}
 print(int(s[:-1]) << m[s[-1]] if s[-1] in m else int(s))' "$1"
 }
+cpu_ticks() { awk '{print $14 + $15}' "$1"; }  # /proc/PID/stat or /proc/PID/task/TID/stat -> user + system, ticks
+clk_tck=$(getconf CLK_TCK)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Starts bench/CountingS3Proxy.java (s3proxy, counting requests on the server side) on $work/blobs and sets s3pid,

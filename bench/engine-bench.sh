@@ -260,13 +260,11 @@ settle() { # store server -> SETTLED: seconds until the store side last changed 
   fi
   [ -n "$SETTLED" ] || SETTLED=$(python3 -c "print(f'{$t_last-$t0:.1f}')")
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # pid -> user + system CPU, clock ticks
-clk_tck=$(getconf CLK_TCK)
-cpu_since() { awk -v now="$(cpu_ticks "$1")" -v t0="$2" -v hz="$clk_tck" 'BEGIN {printf "%.2f", (now - t0) / hz}'; }
+cpu_since() { awk -v now="$(cpu_ticks "/proc/$1/stat")" -v t0="$2" -v hz="$clk_tck" 'BEGIN {printf "%.2f", (now - t0) / hz}'; }
 job() { # store server key jobfile limit env... -- extra fio args ; leaves $work/j.json
   local store=$1 who=$2 key=$3 file=$4 limit=$5; shift 5
   counters "$store" "$who" >"$work/c0"; reset_hwm
-  cpu0_server=$(cpu_ticks "$server_pid"); cpu0_s3=""; [ "$store" = s3 ] && cpu0_s3=$(cpu_ticks "$s3pid")
+  cpu0_server=$(cpu_ticks "/proc/$server_pid/stat"); cpu0_s3=""; [ "$store" = s3 ] && cpu0_s3=$(cpu_ticks "/proc/$s3pid/stat")
   local t0 t1; t0=$(now)
   (export "$@"; run_fio "$key" "$work/j.json" "$limit" "$file")
   t1=$(now)

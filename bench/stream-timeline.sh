@@ -39,9 +39,9 @@ gateway() { # opts: starts a fresh gateway, waits until it serves
 }
 stop() { kill -TERM "$gpid"; wait "$gpid" 2>/dev/null || true; }
 threads() { # the gateway's CPU ticks: the process's, then each thread's group (its name less digits) and id
-  echo "process $(awk '{print $14 + $15}' "/proc/$gpid/stat") 0"
+  echo "process $(cpu_ticks "/proc/$gpid/stat") 0"
   for t in /proc/"$gpid"/task/*; do
-    echo "$(tr -d '0-9 ' <"$t/comm") $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0) ${t##*/}"
+    echo "$(tr -d '0-9 ' <"$t/comm") $(cpu_ticks "$t/stat" 2>/dev/null || echo 0) ${t##*/}"
   done
 }
 pass() { # label fio-job -> MiB/s by wall time, and the timeline (and $work/threads with THREADS=1)
@@ -53,7 +53,7 @@ pass() { # label fio-job -> MiB/s by wall time, and the timeline (and $work/thre
   t1=$(date +%s.%N)
   if [ "$THREADS" = 1 ]; then
     threads >"$work/threads1"
-    python3 - "$work/threads0" "$work/threads1" "$WS_BYTES" >"$work/threads" <<'PY'
+    python3 - "$work/threads0" "$work/threads1" "$WS_BYTES" "$clk_tck" >"$work/threads" <<'PY'
 import collections, sys
 def ticks(path):
     return {tid: (name, int(t)) for name, t, tid in (l.split() for l in open(path))}
@@ -63,9 +63,9 @@ for tid, (name, t) in b.items():
     if tid != "0":
         groups[name] += t - a.get(tid, (name, 0))[1]
 groups["exited"] = b["0"][1] - a["0"][1] - sum(groups.values())
-gib = int(sys.argv[3]) / 2**30
-print(f"gateway CPU s/GiB {(b['0'][1] - a['0'][1]) / 100 / gib:.2f}: "
-      + ", ".join(f"{n} {v / 100 / gib:.2f}" for n, v in groups.most_common() if v > 0))
+gib, hz = int(sys.argv[3]) / 2**30, int(sys.argv[4])
+print(f"gateway CPU s/GiB {(b['0'][1] - a['0'][1]) / hz / gib:.2f}: "
+      + ", ".join(f"{n} {v / hz / gib:.2f}" for n, v in groups.most_common() if v > 0))
 PY
   fi
   python3 -c "print(f'{$WS_BYTES / 1048576 / ($t1 - $t0):.1f}')"
