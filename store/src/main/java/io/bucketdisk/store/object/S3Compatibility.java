@@ -14,6 +14,8 @@ import org.jspecify.annotations.Nullable;
  *     took them or they were not tried ({@code checksum=when-required})
  * @param requestChecksums the checksum mode in use: true = wherever S3 supports one (the SDK default), false =
  *     only where S3 requires one
+ * @param plainBodyRejection the error code a large upload as a plain body (how chunk objects and log segments go)
+ *     was refused with (then they go in the probed form); null when it was stored
  * @param ifMatchUnquoted true when the server compares {@code If-Match} against the ETag without its quotes (Ceph
  *     RGW 16), so bucketdisk sends it unquoted
  * @param createOnly a second {@code If-None-Match: *} PUT of an existing key was refused
@@ -26,7 +28,8 @@ import org.jspecify.annotations.Nullable;
  *     null when it worked
  */
 public record S3Compatibility(@Nullable String streamingRejection, boolean streaming,
-    @Nullable String checksumRejection, boolean requestChecksums, boolean ifMatchUnquoted,
+    @Nullable String checksumRejection, boolean requestChecksums, @Nullable String plainBodyRejection,
+    boolean ifMatchUnquoted,
     boolean createOnly, boolean ifMatch, int raceWinners, int raceWriters, boolean rangedGet, boolean listPaging,
     @Nullable String batchDeleteRejection) {
 
@@ -48,6 +51,10 @@ public record S3Compatibility(@Nullable String streamingRejection, boolean strea
     }
     if (checksumRejection != null) {
       out.add("request checksums refused (" + checksumRejection + ") -> checksums only where S3 requires them");
+    }
+    if (plainBodyRejection != null) {
+      out.add("large plain-body uploads refused (" + plainBodyRejection + ") -> chunks and log segments in the "
+          + "probed form");
     }
     if (ifMatchUnquoted) {
       out.add("If-Match compared without quotes -> ETags sent unquoted");
@@ -105,6 +112,6 @@ public record S3Compatibility(@Nullable String streamingRejection, boolean strea
 
   /** The compatibility of a server with no gaps (the directory store, tests). */
   public static S3Compatibility full() {
-    return new S3Compatibility(null, true, null, true, false, true, true, 1, 8, true, true, null);
+    return new S3Compatibility(null, true, null, true, null, false, true, true, 1, 8, true, true, null);
   }
 }

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -149,6 +150,9 @@ public final class S3ObjectStore implements ObjectStore {
         connection.useUploadForm(probed.streaming(), probed.requestChecksums());
         preconditions.ifMatchUnquoted(probed.ifMatchUnquoted());
         deletes.batchDeletes(probed.batchDeleteRejection() == null);
+        if (probed.plainBodyRejection() != null) {
+          connection.bulkAsProbed();
+        }
       }
       if (config.checksum() == ChecksumMode.WHEN_SUPPORTED && !probed.requestChecksums()) {
         throw new ObjectStoreException(Kind.PERMANENT, 400, probed.checksumRejection(), "store " + describe()
@@ -237,6 +241,15 @@ public final class S3ObjectStore implements ObjectStore {
 
   @Override
   public String put(String key, ByteBuffer[] data, WriteCondition condition) throws ObjectStoreException {
+    return put(key, data, condition, UnaryOperator.identity());
+  }
+
+  /**
+   * {@link #put(String, ByteBuffer[], WriteCondition)} with the body read through {@code body} unless it goes as a
+   * plain bulk upload (the probe's race holds each body's last byte until every writer has sent the rest).
+   */
+  String put(String key, ByteBuffer[] data, WriteCondition condition, UnaryOperator<InputStream> body)
+      throws ObjectStoreException {
     long length = ByteBuffers.remaining(data);
     if (connection.plainBulk(length, condition.isConditional())) {
       return retrier.call(Op.PUT, key, () -> {
@@ -251,10 +264,10 @@ public final class S3ObjectStore implements ObjectStore {
       PutObjectRequest.Builder req = PutObjectRequest.builder().bucket(config.bucket()).key(full(key))
           .contentLength(length);
       preconditions.addTo(req, condition);
-      RequestBody body = RequestBody.fromContentProvider(
-          () -> ByteBufferInputStream.of(data), length, "application/octet-stream");
+      RequestBody content = RequestBody.fromContentProvider(
+          () -> body.apply(ByteBufferInputStream.of(data)), length, "application/octet-stream");
       try {
-        String etag = connection.client().putObject(req.build(), body).eTag();
+        String etag = connection.client().putObject(req.build(), content).eTag();
         metrics.bytesUp(length);
         return etag;
       } catch (S3Exception e) {

@@ -26,8 +26,9 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code If-None-Match: *} on an existing key (must be refused);
  *   <li>{@code If-Match} with the ETag as the server returned it (quoted), else unquoted; the form that matches
  *       stays in use. Then a stale ETag and a missing key (both must be refused);
- *   <li>{@value #RACE_WRITERS} PUTs racing with one {@code If-Match} ETag (exactly one may win), up to {@value
- *       #RACE_ROUNDS} rounds until one shows more than one winner (a lost race is a matter of timing);
+ *   <li>{@value #RACE_WRITERS} PUTs racing with one {@code If-Match} ETag (exactly one may win), each holding its
+ *       last byte until all have sent the rest, up to {@value #RACE_ROUNDS} rounds until one shows more than one
+ *       winner;
  *   <li>a ranged GET; ListObjectsV2 paging with max-keys 2; DeleteObjects (else
  *       single DELETEs).
  * </ol>
@@ -40,6 +41,8 @@ final class S3Probe {
   static final int RACE_WRITERS = 8;
   static final int RACE_ROUNDS = 4;
   static final int RACE_BYTES = 256 << 10;
+  /** How long a racing writer holds its last byte for the others at most. */
+  static final long RACE_PATIENCE_MILLIS = 2_000;
 
   private final S3ObjectStore store;
   private final S3Connection connection;
@@ -101,7 +104,7 @@ final class S3Probe {
         }
       }
     }
-    bulkUploads(key("bulk"));
+    String plainBodyRejection = bulkUploads(key("bulk"));
     if (store.get(empty).map(o -> o.bytes().length != 0).orElse(true)) {
       throw new ObjectStoreException(ObjectStoreException.Kind.PERMANENT, 0, "store " + store.describe()
           + ": an empty object did not read back empty; use another S3 server (see docs/troubleshooting.md)");
@@ -139,7 +142,7 @@ final class S3Probe {
     boolean paging = listPaging();
     String batchRejection = batchDelete();
     return new S3Compatibility(streamingRejection, connection.streaming(), checksumRejection,
-        connection.requestChecksums(), unquoted,
+        connection.requestChecksums(), plainBodyRejection, unquoted,
         createOnly, ifMatch, winners, RACE_WRITERS, ranged, paging, batchRejection);
   }
 
@@ -153,9 +156,10 @@ final class S3Probe {
    * One upload of {@link S3Connection#BULK_BYTES} as a plain body (how chunks and log segments go); a server that
    * refuses it with a 4xx gets every upload in the probed form.
    */
-  private void bulkUploads(String key) throws ObjectStoreException {
+  private @Nullable String bulkUploads(String key) throws ObjectStoreException {
     try {
       store.put(key, ByteBuffer.allocate(S3Connection.BULK_BYTES));
+      return null;
     } catch (ObjectStoreException e) {
       if (e.httpStatus() < 400 || e.httpStatus() >= 500 || e.httpStatus() == 404) {
         throw e;
@@ -163,6 +167,7 @@ final class S3Probe {
       log.debug("{}: plain-body uploads refused ({}); bulk uploads use the probed form", store.describe(),
           e.errorCode());
       connection.bulkAsProbed();
+      return e.errorCode() != null ? e.errorCode() : "HTTP " + e.httpStatus();
     }
   }
 
@@ -187,6 +192,20 @@ final class S3Probe {
     }
   }
 
+  /** One racing writer: true when its {@code If-Match} PUT was refused as a failed precondition. */
+  private boolean refused(String key, byte[] data, String etag, CountDownLatch atTail) throws ObjectStoreException {
+    try {
+      store.put(key, new ByteBuffer[] {ByteBuffer.wrap(data)}, WriteCondition.ifMatch(etag),
+          body -> new HeldTailInputStream(body, data.length, atTail, RACE_PATIENCE_MILLIS));
+      return false;
+    } catch (ObjectStoreException e) {
+      if (e.isPrecondition()) {
+        return true;
+      }
+      throw e;
+    }
+  }
+
   private @Nullable String conditionalPut(String key, String data, String etag) throws ObjectStoreException {
     try {
       return store.put(key, bytes(data), WriteCondition.ifMatch(etag));
@@ -202,16 +221,17 @@ final class S3Probe {
   private int race(String key) throws ObjectStoreException {
     String etag = store.put(key, bytes("race-free"));
     CountDownLatch go = new CountDownLatch(1);
+    CountDownLatch atTail = new CountDownLatch(RACE_WRITERS);
     List<Future<Boolean>> results = new ArrayList<>();
     try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
       for (int i = 0; i < RACE_WRITERS; i++) {
-        // A body of RACE_BYTES: a server that checks If-Match and then streams the body without a lock shows its
-        // gap far more reliably than with a few bytes (seen on s3proxy: tiny bodies sometimes let one writer win).
+        // Each body's last byte is held until every writer has sent the rest (HeldTailInputStream): left to timing,
+        // s3proxy, which checks If-Match before it reads the body, let one writer win in every round now and then.
         byte[] data = new byte[RACE_BYTES];
         java.util.Arrays.fill(data, (byte) ('a' + i));
         results.add(pool.submit(() -> {
           go.await();
-          return !refused(key, ByteBuffer.wrap(data), WriteCondition.ifMatch(etag));
+          return !refused(key, data, etag, atTail);
         }));
       }
       go.countDown();

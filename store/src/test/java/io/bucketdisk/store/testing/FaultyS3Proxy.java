@@ -59,6 +59,7 @@ public final class FaultyS3Proxy implements AutoCloseable {
   private double randomFraction;
   private Random random = new Random(1);
   private volatile Duration delay = Duration.ZERO;
+  private volatile long refusePlainBodiesFrom = Long.MAX_VALUE;
   private volatile boolean closed;
 
   private FaultyS3Proxy(URI upstream) throws IOException {
@@ -100,6 +101,14 @@ public final class FaultyS3Proxy implements AutoCloseable {
   /** The delay applied by {@link Fault#DELAY}. */
   public void delay(Duration d) {
     this.delay = d;
+  }
+
+  /**
+   * From now on, refuses every PUT of at least {@code bytes} sent as a plain body (not aws-chunked) with 400
+   * InvalidRequest, as a server that takes only the SDK's default upload form would.
+   */
+  public void refusePlainBodiesFrom(long bytes) {
+    refusePlainBodiesFrom = bytes;
   }
 
   /** Drops queued and random faults. */
@@ -162,6 +171,14 @@ public final class FaultyS3Proxy implements AutoCloseable {
       if (fault != null) {
         injected.incrementAndGet();
       }
+      if (fault == null && method.equals("PUT") && plainBodyOfAtLeast(headText, refusePlainBodiesFrom)) {
+        injected.incrementAndGet();
+        if (!headText.toLowerCase(Locale.ROOT).contains("\r\nexpect: 100-continue")) {
+          drainBody(in, headText);
+        }
+        errorResponse(client.getOutputStream(), method, 400, "InvalidRequest", "Bad Request");
+        return;
+      }
       if (fault == Fault.RESET) {
         reset(client);
         return;
@@ -220,10 +237,29 @@ public final class FaultyS3Proxy implements AutoCloseable {
     }
   }
 
+  private static boolean plainBodyOfAtLeast(String headText, long bytes) {
+    String lower = headText.toLowerCase(Locale.ROOT);
+    if (lower.contains("\r\nx-amz-decoded-content-length:")) {
+      return false;
+    }
+    int at = lower.indexOf("\r\ncontent-length:");
+    if (at < 0) {
+      return false;
+    }
+    int end = lower.indexOf("\r\n", at + 2);
+    return Long.parseLong(lower.substring(at + "\r\ncontent-length:".length(), end).trim()) >= bytes;
+  }
+
   private static void errorResponse(OutputStream out, String method, Fault fault) throws IOException {
-    int status = fault == Fault.SLOW_DOWN ? 503 : 500;
-    String code = fault == Fault.SLOW_DOWN ? "SlowDown" : "InternalError";
-    String reason = fault == Fault.SLOW_DOWN ? "Slow Down" : "Internal Server Error";
+    if (fault == Fault.SLOW_DOWN) {
+      errorResponse(out, method, 503, "SlowDown", "Slow Down");
+    } else {
+      errorResponse(out, method, 500, "InternalError", "Internal Server Error");
+    }
+  }
+
+  private static void errorResponse(OutputStream out, String method, int status, String code, String reason)
+      throws IOException {
     String body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code + "</Code><Message>injected by "
         + "FaultyS3Proxy</Message><RequestId>faulty</RequestId></Error>";
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
