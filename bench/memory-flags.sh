@@ -24,7 +24,8 @@ fio --enghelp=nbd >/dev/null 2>&1 || { echo "memory-flags: fio with the nbd engi
 native='-XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=128m -XX:TrimNativeHeapInterval=5000 -Djdk.nio.maxCachedBufferSize=262144'
 g1='-XX:-UseSerialGC -XX:+UseG1GC'; old_heap='-Xmx$((C+C/16+128))m'
 all_sets=(
-  # serial with NewRatio=8, cache + max(cache/16, 16 MiB) + 64 MiB, $native, MALLOC_ARENA_MAX=2
+  # the launcher: serial, old generation cache + 48 MiB, young 32 MiB, $native but NIO's temporary buffers not
+  # cached, MALLOC_ARENA_MAX=2
   'launcher||'
   # the launcher before issue 10: G1, cache + cache/16 + 128 MiB, the JVM's default native limits
   "old-launcher|MALLOC_ARENA_MAX=16|$g1 $old_heap -XX:ReservedCodeCacheSize=240m -XX:MaxMetaspaceSize=1g -XX:TrimNativeHeapInterval=0 -Djdk.nio.maxCachedBufferSize=2147483647"

@@ -1,12 +1,12 @@
 #!/bin/sh
 # The JVM launcher of the image and of ./bucketdisk: the JVM flags live here only. FFM (netlink) needs native access.
-# `gateway` and `dev` get a heap sized from --cache-size (default 1Gi): cache + max(cache/16, 16 MiB) + 64 MiB, all
-# of it used, on the serial collector with a young generation of a ninth of the heap. G1 lost here: its 1 MiB
+# `gateway` and `dev` get a heap sized from --cache-size (default 1Gi): cache + 80 MiB, an old generation of the
+# cache + 48 MiB and a young one of 32 MiB, all of it used, on the serial collector. G1 lost here: its 1 MiB
 # regions hold a 4 MiB chunk array in 5, so a cache of whole chunks needs 25% more heap than its bytes (the old heap,
 # cache + cache/16 + 128 MiB on G1, ran out at 1Gi and reads failed with EIO), and its own tables took ~47 MiB beside
 # a 400 MiB heap. Every command gets the native bounds below: 2 malloc arenas, a 64 MiB code cache, 128 MiB of
-# metaspace, idle malloc memory trimmed every 5 s, NIO's per-thread temporary direct buffers cached only up to
-# 256 KiB (they held ~47 MiB), and at most 40 MiB for any one JIT compilation (C2 once took 98 MiB for the S3 SDK's
+# metaspace, idle malloc memory trimmed every 5 s, NIO's per-thread temporary direct buffers not cached (capped at
+# 256 KiB they still held ~45 MiB in ~1,150 buffers at 256 MiB of cache; not cached, peak RSS 506 against 539-550), and at most 40 MiB for any one JIT compilation (C2 once took 98 MiB for the S3 SDK's
 # auth scheme resolver, a transient of ~110 MiB; a compilation over the bound is dropped and the method keeps its
 # C1 code). Peak RSS is the cache + ~150-280 MiB (bench/memory-flags.sh, docs/cache.md#memory).
 # With --disk-cache-size the heap also holds the disk tier's index: 128 bytes per 64 KiB slot (size / 512).
@@ -48,19 +48,20 @@ done
 gc="-XX:+UseG1GC"; heap=""
 case "$command" in
   gateway|dev)
-    # a young generation of heap/9: the default, a third, leaves the old one smaller than the cache, and then every
-    # collection was a full one (121 in a 15 s random read at 256 MiB of cache, a quarter of the IOPS)
-    gc="-XX:+UseSerialGC -XX:NewRatio=8"
+    # a young generation of 32 MiB, an old one of the cache + 48 MiB: the JVM's default young, a third, left the old
+    # one smaller than the cache, and then every collection was a full one (121 in a 15 s random read at 256 MiB of
+    # cache, a quarter of the IOPS); a ninth of the heap (the launcher until part 20) grew with the cache, past what
+    # the garbage of requests needs, and put a 1 GiB cache's RSS past its + 256 MiB bound
+    gc="-XX:+UseSerialGC"
     bytes=$(quantity_bytes "${cache:-1Gi}")
     # a size the launcher cannot read is left to the command, which names the fix
     index=0
     [ -n "$disk" ] && index=$(quantity_bytes "$disk")
     if [ -n "$bytes" ]; then
-      headroom=$(( bytes / 16 > 16777216 ? bytes / 16 : 16777216 ))
-      mb=$(( (bytes + headroom + ${index:-0} / 512) / 1048576 + 64 ))
+      mb=$(( (bytes + ${index:-0} / 512) / 1048576 + 80 ))
       case "${JAVA_TOOL_OPTIONS:-} ${BUCKETDISK_JAVA_OPTS:-}" in
         *-Xmx*) ;;  # theirs wins, and a -Xms of ours above it would stop the JVM
-        *) heap="-Xms${mb}m -Xmx${mb}m" ;;
+        *) heap="-Xms${mb}m -Xmx${mb}m -Xmn32m" ;;
       esac
     fi
     case "$(cat "${BUCKETDISK_THP_ENABLED:-/sys/kernel/mm/transparent_hugepage/enabled}" 2>/dev/null)" in
@@ -74,4 +75,4 @@ export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 exec "$java" --enable-native-access=ALL-UNNAMED $gc -Xss512k -XX:-UsePerfData $heap \
   -XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=128m -XX:TrimNativeHeapInterval=5000 \
   -XX:CompileCommand=quiet '-XX:CompileCommand=MemLimit,*.*,40m' \
-  -Djdk.nio.maxCachedBufferSize=262144 ${BUCKETDISK_JAVA_OPTS:-} -cp "$classpath" io.bucketdisk.app.Main "$@"
+  -Djdk.nio.maxCachedBufferSize=0 ${BUCKETDISK_JAVA_OPTS:-} -cp "$classpath" io.bucketdisk.app.Main "$@"

@@ -654,11 +654,11 @@ final class DeployManifestTest {
           assertThat(c.getCommand()).containsExactly("chown", "-R", "65532:65532", "/run/bucketdisk");
           assertThat(c.getSecurityContext().getCapabilities().getAdd()).containsExactly("CHOWN");
         });
-    // the launcher's rule (LauncherTest runs it): heap = cache + max(cache/16, 16 MiB) + 64 MiB; the rest of the
+    // the launcher's rule (LauncherTest runs it): heap = cache + 80 MiB; the rest of the
     // JVM measured ~150 MiB (bench/memory-flags.sh, docs/cache.md#memory), so the limit holds heap + 192 MiB
     String cacheArg = gw.getArgs().stream().filter(a -> a.startsWith("--cache-size=")).findFirst().orElseThrow();
     long cache = new Quantity(cacheArg.substring("--cache-size=".length())).getNumber().longValueExact();
-    long heap = cache + Math.max(cache / 16, 16L << 20) + (64L << 20);
+    long heap = cache + (80L << 20);
     long limit = gw.getResources().getLimits().get("memory").getNumber().longValueExact();
     assertThat(limit).as("memory limit vs heap %d MiB + 192 MiB", heap >> 20).isGreaterThanOrEqualTo(heap + (192L << 20));
     assertThat(limit).as("memory limit vs cache %d MiB + 256 MiB + 64 MiB of margin (issue 10)", cache >> 20)

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code deploy/bucketdisk.sh}, the JVM launcher of the image and of {@code ./bucketdisk}, run by {@code sh} with
- * {@code JAVA=echo}: the heap of {@code gateway} and {@code dev} follows {@code --cache-size} (cache +
- * max(cache/16, 16 MiB) + 64 MiB, committed from the start) on the serial collector with a young generation of a ninth
+ * {@code JAVA=echo}: the heap of {@code gateway} and {@code dev} follows {@code --cache-size} (cache + 80 MiB: an
+ * old generation of the cache + 48 MiB and a young one of 32 MiB, committed from the start) on the serial collector
  * and, where the kernel gives transparent huge pages on request, on those; other commands get no heap and G1, a size
  * it cannot read is left to the command, a -Xmx of the caller's wins, and every command gets the native memory bounds
  * and MALLOC_ARENA_MAX=2 (docs/cache.md#memory).
@@ -27,19 +27,20 @@ class LauncherTest {
 
   @Test
   void theGatewayHeapFollowsTheCacheSize() throws Exception {
-    assertThat(launch("gateway", "--store", "file:///x", "--cache-size", "256Mi")).contains(" -Xms336m -Xmx336m ");
-    assertThat(launch("gateway", "--cache-size=2Gi", "--store", "s3://b")).contains(" -Xms2240m -Xmx2240m ");
-    assertThat(launch("gateway", "--cache-size", "1G")).contains(" -Xms1077m -Xmx1077m ");
-    assertThat(launch("dev")).as("dev's default cache, 1Gi").contains(" -Xms1152m -Xmx1152m ");
-    assertThat(launch("gateway", "--cache-size", "64Mi")).as("at least 16 MiB of headroom").contains(" -Xmx144m ");
+    assertThat(launch("gateway", "--store", "file:///x", "--cache-size", "256Mi")).contains(" -Xms336m -Xmx336m -Xmn32m ");
+    assertThat(launch("gateway", "--cache-size", "512Mi")).contains(" -Xms592m -Xmx592m -Xmn32m ");
+    assertThat(launch("gateway", "--cache-size=2Gi", "--store", "s3://b")).contains(" -Xms2128m -Xmx2128m -Xmn32m ");
+    assertThat(launch("gateway", "--cache-size", "1G")).contains(" -Xms1033m -Xmx1033m ");
+    assertThat(launch("dev")).as("dev's default cache, 1Gi").contains(" -Xms1104m -Xmx1104m -Xmn32m ");
+    assertThat(launch("gateway", "--cache-size", "64Mi")).contains(" -Xmx144m -Xmn32m ");
     assertThat(launch("gateway", "--cache-size", "256Mi", "--disk-cache", "/d", "--disk-cache-size", "100Gi"))
         .as("plus the disk tier's index, 128 bytes per 64 KiB slot").contains(" -Xmx536m ");
-    assertThat(launch("dev", "--disk-cache-size=2Gi")).contains(" -Xmx1156m ");
+    assertThat(launch("dev", "--disk-cache-size=2Gi")).contains(" -Xmx1108m ");
     assertThat(launch("--help")).doesNotContain("-Xmx");
     assertThat(launch("volume", "ls", "--store", "file:///x")).doesNotContain("-Xmx");
     assertThat(launch("gateway", "--cache-size", "1.5Gi")).as("left to the command's own error").doesNotContain("-Xmx");
     String line = launch("gateway", "--cache-size", "512Mi");
-    assertThat(line).contains(" -XX:+UseSerialGC -XX:NewRatio=8 ").doesNotContain("G1")
+    assertThat(line).contains(" -XX:+UseSerialGC ").doesNotContain("G1").doesNotContain("NewRatio")
         .contains("--enable-native-access=ALL-UNNAMED")
         .endsWith("io.bucketdisk.app.Main gateway --cache-size 512Mi");
     assertThat(launch("controller")).contains(" -XX:+UseG1GC ").doesNotContain("SerialGC").doesNotContain("NewRatio");
@@ -59,7 +60,7 @@ class LauncherTest {
     Files.writeString(thp, "always [madvise] never\n");
     var madvise = Map.of("BUCKETDISK_THP_ENABLED", thp.toString());
     assertThat(launchWith("echo", madvise, "gateway", "--cache-size", "256Mi"))
-        .contains(" -Xms336m -Xmx336m -XX:+UseTransparentHugePages ");
+        .contains(" -Xms336m -Xmx336m -Xmn32m -XX:+UseTransparentHugePages ");
     assertThat(launchWith("echo", madvise, "dev")).contains(" -XX:+UseTransparentHugePages ");
     assertThat(launchWith("echo", madvise, "controller")).doesNotContain("TransparentHugePages");
     // "always" backs the heap without the flag; "never" or no such file (not Linux): nothing to ask for
@@ -68,14 +69,14 @@ class LauncherTest {
       assertThat(launchWith("echo", madvise, "gateway")).as(setting).doesNotContain("TransparentHugePages");
     }
     assertThat(launchWith("echo", Map.of("BUCKETDISK_THP_ENABLED", dir.resolve("none").toString()), "gateway"))
-        .doesNotContain("TransparentHugePages").contains(" -Xms1152m -Xmx1152m ");
+        .doesNotContain("TransparentHugePages").contains(" -Xms1104m -Xmx1104m ");
   }
 
   @Test
   void everyCommandGetsTheNativeMemoryBounds(@TempDir Path dir) throws Exception {
     for (String command : List.of("gateway", "dev", "controller", "node")) {
       assertThat(launch(command)).as(command).contains(" -XX:ReservedCodeCacheSize=64m ",
-          " -XX:MaxMetaspaceSize=128m ", " -XX:TrimNativeHeapInterval=5000 ", " -Djdk.nio.maxCachedBufferSize=262144 ",
+          " -XX:MaxMetaspaceSize=128m ", " -XX:TrimNativeHeapInterval=5000 ", " -Djdk.nio.maxCachedBufferSize=0 ",
           " -XX:CompileCommand=quiet -XX:CompileCommand=MemLimit,*.*,40m ");
     }
     // a "java" that prints the malloc arena limit it was started with
