@@ -171,6 +171,7 @@ public final class S3ObjectStore implements ObjectStore {
     }
     PROBED.putIfAbsent(config.probeKey(), probed);
     this.compatibility = probed;
+    connection.probed();
     // attached after the probe: a store that cannot open says so once, in the exception
     Outage outage = new Outage(log, "store " + describe());
     retrier.outage(outage);
@@ -251,7 +252,7 @@ public final class S3ObjectStore implements ObjectStore {
   String put(String key, ByteBuffer[] data, WriteCondition condition, UnaryOperator<InputStream> body)
       throws ObjectStoreException {
     long length = ByteBuffers.remaining(data);
-    if (connection.plainBulk(length, condition.isConditional())) {
+    if (connection.plainBody(length, condition.isConditional())) {
       return retrier.call(Op.PUT, key, () -> {
         String etag = direct.put(full(key), data, length, connection.requestChecksums());
         metrics.bytesUp(length);
