@@ -6,9 +6,9 @@
 # cache + cache/16 + 128 MiB on G1, ran out at 1Gi and reads failed with EIO), and its own tables took ~47 MiB beside
 # a 400 MiB heap. Every command gets the native bounds below: 2 malloc arenas, a 64 MiB code cache, 128 MiB of
 # metaspace, idle malloc memory trimmed every 5 s, NIO's per-thread temporary direct buffers not cached (capped at
-# 256 KiB they still held ~45 MiB in ~1,150 buffers at 256 MiB of cache; not cached, peak RSS 506 against 539-550), and at most 40 MiB for any one JIT compilation (C2 once took 98 MiB for the S3 SDK's
-# auth scheme resolver, a transient of ~110 MiB; a compilation over the bound is dropped and the method keeps its
-# C1 code). Peak RSS is the cache + ~150-280 MiB (bench/memory-flags.sh, docs/cache.md#memory).
+# 256 KiB they still held ~45 MiB in ~1,150 buffers at 256 MiB of cache; not cached, peak RSS 506 against 539-550),
+# and at most 40 MiB for any one JIT compilation (C2 once took 98 MiB for the S3 SDK's auth scheme resolver, a
+# transient of ~110 MiB; a compilation over the bound is dropped and the method keeps its C1 code). Peak RSS is the cache + ~150-280 MiB (bench/memory-flags.sh, docs/cache.md#memory).
 # With --disk-cache-size the heap also holds the disk tier's index: 128 bytes per 64 KiB slot (size / 512).
 # That heap is committed from the start (-Xms = -Xmx: no collection only to grow it) and, where the kernel offers
 # transparent huge pages on request (madvise), backed by them: a fresh gateway's pages are first touched as the

@@ -1,5 +1,6 @@
 package io.bucketdisk.store.object;
 
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -10,6 +11,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -96,7 +98,7 @@ final class S3Probe {
         if (!refusal || i == forms.length - 1) {
           throw e; // with the real reason, when the form was not it
         }
-        String code = e.errorCode() != null ? e.errorCode() : "HTTP " + e.httpStatus();
+        String code = rejection(e);
         if (streaming) {
           streamingRejection = code;
         } else {
@@ -167,8 +169,13 @@ final class S3Probe {
       log.debug("{}: plain-body uploads refused ({}); bulk uploads use the probed form", store.describe(),
           e.errorCode());
       connection.bulkAsProbed();
-      return e.errorCode() != null ? e.errorCode() : "HTTP " + e.httpStatus();
+      return rejection(e);
     }
+  }
+
+  /** How a refusal is named in {@link S3Compatibility}: the error code, else the HTTP status. */
+  private static String rejection(ObjectStoreException e) {
+    return e.errorCode() != null ? e.errorCode() : "HTTP " + e.httpStatus();
   }
 
   private static ByteBuffer bytes(String s) {
@@ -177,26 +184,14 @@ final class S3Probe {
 
   /** True when the conditional PUT was refused as a failed precondition; false when it was stored. */
   private boolean refused(String key, String data, WriteCondition condition) throws ObjectStoreException {
-    return refused(key, bytes(data), condition);
+    return refused(key, bytes(data), condition, UnaryOperator.identity());
   }
 
-  private boolean refused(String key, ByteBuffer data, WriteCondition condition) throws ObjectStoreException {
+  /** True when the conditional PUT (its body read through {@code body}) was refused as a failed precondition. */
+  private boolean refused(String key, ByteBuffer data, WriteCondition condition, UnaryOperator<InputStream> body)
+      throws ObjectStoreException {
     try {
-      store.put(key, data, condition);
-      return false;
-    } catch (ObjectStoreException e) {
-      if (e.isPrecondition()) {
-        return true;
-      }
-      throw e;
-    }
-  }
-
-  /** One racing writer: true when its {@code If-Match} PUT was refused as a failed precondition. */
-  private boolean refused(String key, byte[] data, String etag, CountDownLatch atTail) throws ObjectStoreException {
-    try {
-      store.put(key, new ByteBuffer[] {ByteBuffer.wrap(data)}, WriteCondition.ifMatch(etag),
-          body -> new HeldTailInputStream(body, data.length, atTail, RACE_PATIENCE_MILLIS));
+      store.put(key, new ByteBuffer[] {data}, condition, body);
       return false;
     } catch (ObjectStoreException e) {
       if (e.isPrecondition()) {
@@ -231,7 +226,8 @@ final class S3Probe {
         java.util.Arrays.fill(data, (byte) ('a' + i));
         results.add(pool.submit(() -> {
           go.await();
-          return !refused(key, data, etag, atTail);
+          return !refused(key, ByteBuffer.wrap(data), WriteCondition.ifMatch(etag),
+              body -> new HeldTailInputStream(body, data.length, atTail, RACE_PATIENCE_MILLIS));
         }));
       }
       go.countDown();
@@ -301,7 +297,7 @@ final class S3Probe {
         throw e;
       }
       deletes.batchDeletes(false);
-      return e.errorCode() != null ? e.errorCode() : "HTTP " + e.httpStatus();
+      return rejection(e);
     }
     if (!store.list(base + "delete/", null, 10).objects().isEmpty()) {
       deletes.batchDeletes(false);

@@ -173,21 +173,19 @@ public final class FaultyS3Proxy implements AutoCloseable {
       }
       if (fault == null && method.equals("PUT") && plainBodyOfAtLeast(headText, refusePlainBodiesFrom)) {
         injected.incrementAndGet();
-        if (!headText.toLowerCase(Locale.ROOT).contains("\r\nexpect: 100-continue")) {
-          drainBody(in, headText);
-        }
-        errorResponse(client.getOutputStream(), method, 400, "InvalidRequest", "Bad Request");
+        answerWithError(client, in, headText, method, 400, "InvalidRequest", "Bad Request");
         return;
       }
       if (fault == Fault.RESET) {
         reset(client);
         return;
       }
-      if (fault == Fault.INTERNAL_ERROR || fault == Fault.SLOW_DOWN) {
-        if (!headText.toLowerCase(Locale.ROOT).contains("\r\nexpect: 100-continue")) {
-          drainBody(in, headText);
-        }
-        errorResponse(client.getOutputStream(), method, fault);
+      if (fault == Fault.SLOW_DOWN) {
+        answerWithError(client, in, headText, method, 503, "SlowDown", "Slow Down");
+        return;
+      }
+      if (fault == Fault.INTERNAL_ERROR) {
+        answerWithError(client, in, headText, method, 500, "InternalError", "Internal Server Error");
         return;
       }
       if (fault == Fault.DELAY) {
@@ -250,16 +248,13 @@ public final class FaultyS3Proxy implements AutoCloseable {
     return Long.parseLong(lower.substring(at + "\r\ncontent-length:".length(), end).trim()) >= bytes;
   }
 
-  private static void errorResponse(OutputStream out, String method, Fault fault) throws IOException {
-    if (fault == Fault.SLOW_DOWN) {
-      errorResponse(out, method, 503, "SlowDown", "Slow Down");
-    } else {
-      errorResponse(out, method, 500, "InternalError", "Internal Server Error");
+  /** Reads the request's body (unless the client waits for 100-continue) and answers with an S3 error document. */
+  private static void answerWithError(Socket client, InputStream in, String headText, String method, int status,
+      String code, String reason) throws IOException {
+    if (!headText.toLowerCase(Locale.ROOT).contains("\r\nexpect: 100-continue")) {
+      drainBody(in, headText);
     }
-  }
-
-  private static void errorResponse(OutputStream out, String method, int status, String code, String reason)
-      throws IOException {
+    OutputStream out = client.getOutputStream();
     String body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code + "</Code><Message>injected by "
         + "FaultyS3Proxy</Message><RequestId>faulty</RequestId></Error>";
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
