@@ -37,6 +37,12 @@ public interface Volume extends AutoCloseable {
   /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}. */
   void read(long offset, ByteBuffer dst) throws IOException;
 
+  /**
+   * Reads as {@link #read} does if every byte is in memory (dirty, cached, or of a chunk with nothing stored) and
+   * answers true; otherwise false, {@code dst} as it was. Never waits for the store.
+   */
+  boolean readIfHeld(long offset, ByteBuffer dst) throws IOException;
+
   /** Writes {@code src.remaining()} bytes at {@code offset}; with {@code fua}, returns once they are stored. */
   void write(long offset, ByteBuffer src, boolean fua) throws IOException;
 

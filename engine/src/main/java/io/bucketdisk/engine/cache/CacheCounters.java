@@ -88,6 +88,10 @@ final class CacheCounters implements VolumeCounters {
     hits.increment();
   }
 
+  void hits(int n) {
+    hits.add(n);
+  }
+
   void miss() {
     misses.increment();
   }

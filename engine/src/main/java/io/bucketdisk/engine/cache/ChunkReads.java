@@ -58,6 +58,52 @@ final class ChunkReads {
     }
   }
 
+  /**
+   * Reads as {@link #read} does if every piece is in memory: a dirty buffer that covers it, a clean chunk, granules
+   * held in RAM, or a chunk with nothing stored (zeros). As soon as one is not, answers false with {@code dst}'s
+   * position as it was, having noted nothing (the caller's {@link #read} does). Takes no lock but a dirty buffer's
+   * monitor for its copy, and makes no store request.
+   */
+  boolean readIfHeld(long offset, ByteBuffer dst) {
+    int start = dst.position();
+    long pos = offset;
+    int pieces = 0;
+    while (dst.hasRemaining()) {
+      long index = pos >>> chunkShift;
+      int off = (int) (pos & (chunkSize - 1));
+      int n = Math.min(chunkSize - off, dst.remaining());
+      if (!copyIfHeld(index, off, n, dst)) {
+        dst.position(start);
+        return false;
+      }
+      pos += n;
+      pieces++;
+    }
+    streams.noteRead(offset, dst.position() - start, loads::prefetch);
+    counters.hits(pieces);
+    return true;
+  }
+
+  /** One piece from memory, in {@link #readPiece}'s order, short of the disk tier and the store; whether it was. */
+  private boolean copyIfHeld(long index, int off, int n, ByteBuffer dst) {
+    ChunkBuffer b = dirty.get(index);
+    if (b != null) {
+      return b.copyIfDirtyAndValid(off, n, dst);
+    }
+    ChunkBuffer c = shared.get(new ChunkKey(owner, index));
+    if (c != null && c.copyIfLive(off, n, dst)) {
+      return true;
+    }
+    if (fragments.fits(off, n) && fragments.copyIfHeld(index, off, n, dst)) {
+      return true;
+    }
+    if (!stored.isStored(index)) {
+      Zeros.fill(dst, n);
+      return true;
+    }
+    return false;
+  }
+
   /** NBD CACHE: loads the chunks of the range (at most the recent tier, half the clean budget) and waits. */
   void cache(long offset, long length) throws IOException {
     long first = offset >>> chunkShift;

@@ -179,6 +179,16 @@ public final class VolumeCache implements Volume {
     reads.read(offset, dst);
   }
 
+  @Override
+  public boolean readIfHeld(long offset, ByteBuffer dst) throws IOException {
+    checkRange(offset, dst.remaining());
+    if (!reads.readIfHeld(offset, dst)) {
+      return false;
+    }
+    requests.served();
+    return true;
+  }
+
   /** NBD CACHE: loads the chunks of the range (at most the recent tier, half the clean budget) and waits. */
   @Override
   public void cache(long offset, long length) throws IOException {

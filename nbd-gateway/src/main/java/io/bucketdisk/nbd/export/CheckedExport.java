@@ -28,6 +28,13 @@ public final class CheckedExport extends ForwardingExport {
   }
 
   @Override
+  public boolean readIfHeld(long offset, ByteBuffer dst, int flags) throws IOException {
+    flags(flags, FUA, "read");
+    range(offset, dst.remaining(), NbdError.EINVAL, "read");
+    return delegate().readIfHeld(offset, dst, flags);
+  }
+
+  @Override
   public void write(long offset, ByteBuffer src, int flags) throws IOException {
     writable("write");
     flags(flags, FUA, "write");

@@ -48,6 +48,16 @@ public interface Export extends AutoCloseable {
   /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}, advancing its position. */
   void read(long offset, ByteBuffer dst, int flags) throws IOException;
 
+  /**
+   * Reads as {@link #read} does if every byte is in memory now, and answers true; otherwise answers false with
+   * {@code dst} as it was, and the caller reads with {@link #read}. Never waits for the store or for another
+   * request: the server calls it on the thread that reads the connection's requests, so that a cached read costs no
+   * thread hand-off. An export that cannot tell answers false (the default).
+   */
+  default boolean readIfHeld(long offset, ByteBuffer dst, int flags) throws IOException {
+    return false;
+  }
+
   /** Writes {@code src.remaining()} bytes at {@code offset}, advancing its position. */
   void write(long offset, ByteBuffer src, int flags) throws IOException;
 

@@ -44,6 +44,15 @@ public abstract class ForwardingExport implements Export {
     delegate.read(offset, dst, flags);
   }
 
+  /**
+   * Not forwarded: answers false, so a subclass that changes {@link #read} is never bypassed. A layer whose
+   * {@code read} adds nothing that {@code readIfHeld} would skip forwards it itself.
+   */
+  @Override
+  public boolean readIfHeld(long offset, ByteBuffer dst, int flags) throws IOException {
+    return false;
+  }
+
   @Override
   public void write(long offset, ByteBuffer src, int flags) throws IOException {
     delegate.write(offset, src, flags);

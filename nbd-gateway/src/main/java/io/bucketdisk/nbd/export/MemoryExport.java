@@ -106,6 +106,13 @@ public final class MemoryExport implements Export {
     }
   }
 
+  /** Always held: pages are in memory, and a read of them never waits. */
+  @Override
+  public boolean readIfHeld(long offset, ByteBuffer dst, int flags) throws IOException {
+    read(offset, dst, flags);
+    return true;
+  }
+
   private static void zeroFill(ByteBuffer dst, int n) {
     int end = dst.position() + n;
     while (dst.position() < end) {

@@ -1,6 +1,7 @@
 package io.bucketdisk.nbd.export;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -62,6 +63,11 @@ public final class MemoryExportProvider implements ExportProvider {
   private static final class Handle extends ForwardingExport {
     Handle(Export delegate) {
       super(delegate);
+    }
+
+    @Override
+    public boolean readIfHeld(long offset, ByteBuffer dst, int flags) throws IOException {
+      return delegate().readIfHeld(offset, dst, flags);
     }
 
     @Override

@@ -93,6 +93,12 @@ public final class VolumeExport implements Export {
   }
 
   @Override
+  public boolean readIfHeld(long offset, ByteBuffer dst, int flags) throws IOException {
+    checkOpen();
+    return volume.readIfHeld(offset, dst);
+  }
+
+  @Override
   public void write(long offset, ByteBuffer src, int flags) throws IOException {
     checkOpen();
     volume.write(offset, src, (flags & FUA) != 0);

@@ -42,6 +42,22 @@ final class MeteredExport extends ForwardingExport {
     }
   }
 
+  /**
+   * Timed as a READ when it reads. One not held, or failed, leaves no trace here: the server then calls {@link
+   * #read}, which counts it (and its error).
+   */
+  @Override
+  public boolean readIfHeld(long offset, ByteBuffer dst, int flags) throws IOException {
+    long start = System.nanoTime();
+    int n = dst.remaining();
+    if (!delegate().readIfHeld(offset, dst, flags)) {
+      return false;
+    }
+    meters.read(n);
+    done(Command.READ, start);
+    return true;
+  }
+
   @Override
   public void write(long offset, ByteBuffer src, int flags) throws IOException {
     long start = System.nanoTime();

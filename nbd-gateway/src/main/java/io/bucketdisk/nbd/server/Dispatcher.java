@@ -20,10 +20,16 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Thread safe: it holds nothing but its collaborators, and the {@link ReplyWriter} serialises replies. The
  * caller keeps a WRITE payload; a READ buffer is leased from the pool here and returned once its reply is sent.
+ * {@link #executeIfHeld} is the reading thread's way in for reads the export holds in memory.
  * Throws {@link IOException} only when the reply could not be written; a {@link RuntimeException} or
  * {@link AssertionError} from the export is answered with an error and counted as a bug.
  */
 final class Dispatcher {
+  /**
+   * The largest read served on the reading thread: its copy and reply hold up the requests behind it, where a read
+   * handed off runs beside them.
+   */
+  static final long MAX_HELD_READ = 128 << 10;
   private final Export export;
   private final ReplyWriter writer;
   private final List<String> contexts;
@@ -40,6 +46,31 @@ final class Dispatcher {
     this.contexts = contexts;
     this.pool = pool;
     this.exportName = exportName;
+  }
+
+  /**
+   * A READ of at most {@link #MAX_HELD_READ} bytes that the export holds in memory ({@link Export#readIfHeld}) is
+   * executed here, its reply added to {@code held} (which owns the buffer from then on), and true returned. False
+   * for any other request, a read that would wait, or one that failed: nothing was sent, and the caller hands it to
+   * {@link #execute}, which reads again and answers (a failure is seen and counted there).
+   */
+  boolean executeIfHeld(RequestHeader h, HeldReplies held) {
+    if (h.type() != CMD_READ || h.length() > MAX_HELD_READ) {
+      return false;
+    }
+    ByteBuffer data = pool.acquire((int) h.length());
+    boolean read = false;
+    try {
+      read = export.readIfHeld(h.offset(), data, h.has(CMD_FLAG_FUA) ? Export.FUA : 0);
+    } catch (IOException | RuntimeException | AssertionError e) {
+      // answered by execute()
+    }
+    if (!read) {
+      pool.release(data);
+      return false;
+    }
+    held.read(h, data.flip());
+    return true;
   }
 
   void execute(RequestHeader h, @Nullable ByteBuffer payload) throws IOException {
@@ -72,11 +103,7 @@ final class Dispatcher {
           default -> throw new IllegalStateException("unvalidated command " + h.type());
         }
       } catch (IOException | RuntimeException | AssertionError e) {
-        if (!(e instanceof IOException)) {
-          NbdConnection.countBug();
-        }
-        NbdError error = NbdErrors.map(e, h, exportName);
-        writer.error(h, error, e.getMessage() == null ? error.name() : e.getMessage());
+        answerFailure(h, e);
         return;
       }
       if (data != null) {
@@ -91,5 +118,14 @@ final class Dispatcher {
         pool.release(data);
       }
     }
+  }
+
+  /** The error reply for a request the export failed; anything but an I/O error is counted as a bug. */
+  private void answerFailure(RequestHeader h, Throwable e) throws IOException {
+    if (!(e instanceof IOException)) {
+      NbdConnection.countBug();
+    }
+    NbdError error = NbdErrors.map(e, h, exportName);
+    writer.error(h, error, e.getMessage() == null ? error.name() : e.getMessage());
   }
 }

@@ -43,6 +43,24 @@ final class InFlightRequests {
   }
 
   /**
+   * Gives back a served request's payload bytes but not its slot: its reply is held ({@link HeldReplies}), and the
+   * slot comes back with {@link #releaseSlots} once it is sent.
+   */
+  void releaseBytes(int payloadBytes) {
+    bytes.release(payloadBytes);
+  }
+
+  /** Gives back {@code n} slots whose bytes {@link #releaseBytes} gave back. */
+  void releaseSlots(int n) {
+    slots.release(n);
+  }
+
+  /** The most requests in flight at once. */
+  int maxRequests() {
+    return maxRequests;
+  }
+
+  /**
    * Waits up to {@code millis} until no request is in flight, and logs when some still are; an interrupt ends the
    * wait and stays set.
    */

@@ -178,9 +178,10 @@ final class NbdConnection implements Runnable {
   private void transmission(Session s) throws IOException, InterruptedException {
     Export export = new CheckedExport(s.export());
     var writer = new ReplyWriter(s.transport(), s.structured(), s.extended());
-    var requests = new RequestReader(id, s, export, writer, inFlight, pool, listener::stopping);
+    var held = new HeldReplies(writer, pool, inFlight);
+    var requests = new RequestReader(id, s, export, writer, inFlight, pool, held, listener::stopping);
     var dispatcher = new Dispatcher(export, writer, s.metaContexts(), pool, exportName);
-    var crew = new ReaderCrew(this, requests, dispatcher, options.platformReaders());
+    var crew = new ReaderCrew(this, requests, dispatcher, held, options.platformReaders());
     crew.start();
     try {
       crew.awaitEnd();

@@ -20,6 +20,12 @@ import org.slf4j.LoggerFactory;
  * runs. With no idle member (the others are busy serving) the request goes to a new virtual thread instead and
  * the holder keeps reading, so a slow request never holds up the requests pipelined behind it.
  *
+ * <p>A small read whose bytes are in memory is answered by the holder at once ({@link Dispatcher#executeIfHeld}),
+ * with no hand-off at all, while the client keeps it busy: when more is buffered, or when the read of this request
+ * did not wait ({@link #WAITED_NANOS}). At queue depth 32 over a memory export that halved the server's CPU per 4
+ * KiB read (19-26 to 10-13 us). A client at queue depth 1 keeps the hand-off: answered inline, its 4 KiB reads took
+ * 99 us against the previous build's 86 (fio, memory export, one pass); with the hand-off kept, 61 against 72.
+ *
  * <p>At most {@link #CREW} members: platform threads by default (a blocking socket read on a platform thread
  * wakes straight from the kernel, on a virtual one through the JDK's poller), virtual ones when {@link
  * ServerOptions#platformReaders()} is off. The reading state ({@link RequestReader}) is only touched by the role
@@ -32,10 +38,16 @@ final class ReaderCrew {
   private static final Logger log = LoggerFactory.getLogger(ReaderCrew.class);
   /** Members per connection: one reading, one serving inline; more would not help on a few cores. */
   private static final int CREW = 2;
+  /**
+   * A {@link RequestReader#next} that took longer than this waited for the client: it is answering our replies one
+   * at a time (queue depth 1), and the request takes the hand-off path even when it is held.
+   */
+  private static final long WAITED_NANOS = 10_000;
 
   private final NbdConnection connection;
   private final RequestReader requests;
   private final Dispatcher dispatcher;
+  private final HeldReplies held;
   private final boolean platformReaders;
   private int members;
   private volatile @Nullable Thread reader;
@@ -48,10 +60,12 @@ final class ReaderCrew {
    * @param connection names the members, and is closed when a reply cannot be written
    * @param platformReaders members are platform threads rather than virtual ones
    */
-  ReaderCrew(NbdConnection connection, RequestReader requests, Dispatcher dispatcher, boolean platformReaders) {
+  ReaderCrew(NbdConnection connection, RequestReader requests, Dispatcher dispatcher, HeldReplies held,
+      boolean platformReaders) {
     this.connection = connection;
     this.requests = requests;
     this.dispatcher = dispatcher;
+    this.held = held;
     this.platformReaders = platformReaders;
   }
 
@@ -95,11 +109,24 @@ final class ReaderCrew {
           }
           LockSupport.park(this);
         }
+        if (!requests.headerBuffered()) {
+          flushHeld(); // the next read may block
+        }
+        long start = System.nanoTime();
         Request r = requests.next();
+        boolean waited = System.nanoTime() - start > WAITED_NANOS;
         if (r == null) {
+          flushHeld();
           finish(null);
           return;
         }
+        if ((!waited || requests.buffered() > 0) && executeIfHeld(r)) {
+          if (held.full()) {
+            flushHeld();
+          }
+          continue;
+        }
+        flushHeld(); // what follows may block this thread
         // A client that already sent more is pipelining: keep reading and hand this request off, as a role
         // change costs a wake-up each time. Otherwise the next read would block: serve this one here.
         Thread follower = requests.buffered() > 0 ? null : idle.getAndSet(null);
@@ -120,6 +147,11 @@ final class ReaderCrew {
         idle.set(me);
       }
     } catch (Throwable e) {
+      try {
+        held.flush();
+      } catch (IOException ignored) {
+        // the connection is failing already; the buffers went back to the pool
+      }
       finish(e);
     }
   }
@@ -137,19 +169,46 @@ final class ReaderCrew {
     done.countDown();
   }
 
+  /**
+   * Serves a read held in memory, its reply held in {@link #held} (which gives back the request's slot once sent);
+   * false, nothing done, for any other request.
+   */
+  private boolean executeIfHeld(Request r) {
+    if (!dispatcher.executeIfHeld(r.header(), held)) {
+      return false;
+    }
+    requests.releaseHeld(r);
+    return true;
+  }
+
   /** Serves one request and gives back its buffer and permits. */
   private void execute(Request r) {
     try {
       dispatcher.execute(r.header(), r.payload());
     } catch (IOException e) {
-      // The reply could not be written: the socket is gone; this ends the reader too.
-      if (!connection.closing()) {
-        log.debug("connection {}: reply to {} failed: {}", connection.id(), commandName(r.header().type()),
-            e.toString());
-      }
-      connection.closeTransport();
+      replyFailed(r, e);
     } finally {
       requests.release(r);
     }
+  }
+
+  /** Sends the replies held so far; a failure closes the connection, as for any reply. */
+  private void flushHeld() {
+    try {
+      held.flush();
+    } catch (IOException e) {
+      if (!connection.closing()) {
+        log.debug("connection {}: held read replies failed: {}", connection.id(), e.toString());
+      }
+      connection.closeTransport();
+    }
+  }
+
+  /** The reply could not be written: the socket is gone, and closing it ends the reading too. */
+  private void replyFailed(Request r, IOException e) {
+    if (!connection.closing()) {
+      log.debug("connection {}: reply to {} failed: {}", connection.id(), commandName(r.header().type()), e.toString());
+    }
+    connection.closeTransport();
   }
 }

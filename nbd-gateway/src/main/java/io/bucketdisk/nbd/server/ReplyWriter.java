@@ -39,15 +39,28 @@ final class ReplyWriter {
   void read(RequestHeader h, ByteBuffer data) throws IOException {
     lock.lock();
     try {
-      header.clear();
-      if (!structured) {
-        ReplyEncoder.simple(header, 0, h.cookie());
-      } else {
-        ReplyEncoder.chunk(
-            header, extended, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, h.cookie(), h.offset(), 8L + data.remaining());
-        header.putLong(h.offset());
-      }
+      encodeRead(header.clear(), h, data.remaining());
       send(data);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Puts the header of a successful READ's reply carrying {@code length} bytes of data into {@code dst}. */
+  void encodeRead(ByteBuffer dst, RequestHeader h, int length) {
+    if (!structured) {
+      ReplyEncoder.simple(dst, 0, h.cookie());
+    } else {
+      ReplyEncoder.chunk(dst, extended, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, h.cookie(), h.offset(), 8L + length);
+      dst.putLong(h.offset());
+    }
+  }
+
+  /** Whole replies, encoded by the caller ({@link HeldReplies}), in one gathering write. */
+  void write(ByteBuffer[] replies) throws IOException {
+    lock.lock();
+    try {
+      transport.write(replies);
     } finally {
       lock.unlock();
     }

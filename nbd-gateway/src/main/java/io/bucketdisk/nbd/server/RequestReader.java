@@ -44,6 +44,7 @@ final class RequestReader {
   private final RequestValidator validator;
   private final InFlightRequests inFlight;
   private final PayloadBuffers pool;
+  private final HeldReplies held;
   private final BooleanSupplier stopping;
   private final ByteBuffer header;
   private @Nullable ByteBuffer scratch;
@@ -51,10 +52,11 @@ final class RequestReader {
   /**
    * @param connection the connection's id, for the log
    * @param writer answers refused requests
+   * @param held the replies to send before waiting for the requests in flight to finish
    * @param stopping answers true once the server is stopping (lame duck)
    */
   RequestReader(long connection, Session s, Export export, ReplyWriter writer, InFlightRequests inFlight,
-      PayloadBuffers pool, BooleanSupplier stopping) {
+      PayloadBuffers pool, HeldReplies held, BooleanSupplier stopping) {
     this.connection = connection;
     this.session = s;
     this.t = s.transport();
@@ -63,6 +65,7 @@ final class RequestReader {
     this.validator = new RequestValidator(s.info(), s.structured(), s.extended(), !s.metaContexts().isEmpty());
     this.inFlight = inFlight;
     this.pool = pool;
+    this.held = held;
     this.stopping = stopping;
     this.header = ByteBuffer.allocate(RequestDecoder.headerSize(s.extended()));
   }
@@ -78,6 +81,7 @@ final class RequestReader {
       RequestHeader h = RequestDecoder.decode(header.flip(), session.extended());
       if (h.type() == CMD_DISC) {
         log.debug("connection {}: DISC", connection);
+        held.flush();
         inFlight.awaitIdle(Long.MAX_VALUE);
         return null;
       }
@@ -87,6 +91,7 @@ final class RequestReader {
         // reconnects. So it gets no ESHUTDOWN: this request stays unanswered, in-flight ones finish, and the
         // connection closes.
         log.debug("connection {}: {} left unanswered, closing for shutdown", connection, commandName(h.type()));
+        held.flush();
         inFlight.awaitIdle(Long.MAX_VALUE);
         return null;
       }
@@ -134,6 +139,16 @@ final class RequestReader {
    */
   int buffered() {
     return t.buffered();
+  }
+
+  /** Whether a whole request header is buffered already, so that {@link #next} will not block reading one. */
+  boolean headerBuffered() {
+    return t.buffered() >= header.capacity();
+  }
+
+  /** Gives back the payload bytes of a READ whose reply {@link HeldReplies} holds, with its slot. */
+  void releaseHeld(Request r) {
+    inFlight.releaseBytes(r.permitBytes());
   }
 
   /** Gives back the payload buffer and the permits of a request that {@link #next} returned. */

@@ -8,6 +8,8 @@ import io.bucketdisk.nbd.TestServer;
 import io.bucketdisk.nbd.export.Capabilities;
 import io.bucketdisk.nbd.export.MemoryExport;
 import io.bucketdisk.nbd.export.NbdError;
+import io.bucketdisk.nbd.wire.RequestDecoder;
+import io.bucketdisk.nbd.wire.RequestHeader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -283,6 +285,35 @@ class TransmissionConformanceIT {
       slow.release();
       assertThat(c.simple()).isEqualTo(new RawClient.Simple(0, 100));
       c.read(4096);
+    }
+  }
+
+  @Test
+  @Timeout(20)
+  void pipelinedReadsAndADiscSentInOneWriteAreAllAnsweredBeforeTheClose() throws Exception {
+    try (var c = server.client().open("demo", false)) {
+      c.request(0, CMD_WRITE, 1, 0, 65536, pattern(65536, 4));
+      assertThat(c.simple().error()).isZero();
+      // The memory export answers these on the reading thread, and gathers their replies: the DISC behind them
+      // must send what is gathered before it waits for the requests in flight (their slots are held until then).
+      int reads = 40;
+      var wire = ByteBuffer.allocate((reads + 1) * 28);
+      for (int i = 0; i < reads; i++) {
+        RequestDecoder.encode(wire, new RequestHeader(0, CMD_READ, 100 + i, (i % 16) * 4096L, 4096, false));
+      }
+      RequestDecoder.encode(wire, new RequestHeader(0, CMD_DISC, 999, 0, 0, false));
+      c.write(wire.flip());
+      boolean[] seen = new boolean[reads];
+      var expected = pattern(65536, 4);
+      for (int i = 0; i < reads; i++) {
+        var r = c.simple();
+        assertThat(r.error()).isZero();
+        int k = (int) (r.cookie() - 100);
+        assertThat(seen[k]).as("one reply per cookie").isFalse();
+        seen[k] = true;
+        assertThat(c.read(4096)).isEqualTo(expected.slice((k % 16) * 4096, 4096));
+      }
+      assertThat(c.closedWithin(5000)).isTrue();
     }
   }
 
