@@ -7,7 +7,8 @@
 #   RUNTIME=3 REPEAT=1 bench/run.sh       quick look
 #   BASELINE_CP='/tmp/old/classes:/tmp/old/lib/*' bench/run.sh
 #                                         also runs an earlier build (a copy of app/target/classes and
-#                                         app/target/lib) as "baseline", for a before/after in one run;
+#                                         app/target/lib) as "baseline", through this tree's launcher (the
+#                                         same JVM flags), for a before/after in one run;
 #                                         BASELINE_NAME='commit abc1234' names it in the results file
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -45,8 +46,9 @@ truncate -s 1G /dev/shm/bdbench.raw
 qemu-nbd -f raw -t -e 16 -x demo -p "$qn_port" /dev/shm/bdbench.raw >"$work/qemu-nbd.log" 2>&1 & pids+=($!)
 if [ -n "${BASELINE_CP:-}" ]; then
   base_port=$(free_port)
-  "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"/bin/java --enable-native-access=ALL-UNNAMED -XX:+UseZGC -Xss512k \
-    -cp "$BASELINE_CP" io.bucketdisk.app.Main gateway --store memory:// --listen "127.0.0.1:$base_port" \
+  # through this tree's launcher, so that both builds run with the same JVM flags (heap, collector)
+  JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" BUCKETDISK_CLASSPATH="$BASELINE_CP" \
+    sh deploy/bucketdisk.sh gateway --store memory:// --listen "127.0.0.1:$base_port" \
     --control "unix://$work/control-base.sock" >"$work/baseline.log" 2>&1 & pids+=($!)
 fi
 
