@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * <p>A small read whose bytes are in memory is answered by the holder at once ({@link Dispatcher#executeIfHeld}),
  * with no hand-off at all, while the client keeps it busy: when more is buffered, or when the read of this request
  * did not wait ({@link #WAITED_NANOS}). At queue depth 32 over a memory export that halved the server's CPU per 4
- * KiB read (19-26 to 10-13 us). A client at queue depth 1 keeps the hand-off: answered inline, its 4 KiB reads took
+ * KiB read (18-26 to 10-14 us). A client at queue depth 1 keeps the hand-off: answered inline, its 4 KiB reads took
  * 99 us against the previous build's 86 (fio, memory export, one pass); with the hand-off kept, 61 against 72.
  *
  * <p>At most {@link #CREW} members: platform threads by default (a blocking socket read on a platform thread
