@@ -103,7 +103,11 @@ final class Dispatcher {
           default -> throw new IllegalStateException("unvalidated command " + h.type());
         }
       } catch (IOException | RuntimeException | AssertionError e) {
-        answerFailure(h, e);
+        if (!(e instanceof IOException)) {
+          NbdConnection.countBug();
+        }
+        NbdError error = NbdErrors.map(e, h, exportName);
+        writer.error(h, error, e.getMessage() == null ? error.name() : e.getMessage());
         return;
       }
       if (data != null) {
@@ -118,14 +122,5 @@ final class Dispatcher {
         pool.release(data);
       }
     }
-  }
-
-  /** The error reply for a request the export failed; anything but an I/O error is counted as a bug. */
-  private void answerFailure(RequestHeader h, Throwable e) throws IOException {
-    if (!(e instanceof IOException)) {
-      NbdConnection.countBug();
-    }
-    NbdError error = NbdErrors.map(e, h, exportName);
-    writer.error(h, error, e.getMessage() == null ? error.name() : e.getMessage());
   }
 }

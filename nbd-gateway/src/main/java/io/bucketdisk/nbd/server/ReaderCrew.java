@@ -115,8 +115,7 @@ final class ReaderCrew {
         long start = System.nanoTime();
         Request r = requests.next();
         boolean waited = System.nanoTime() - start > WAITED_NANOS;
-        if (r == null) {
-          flushHeld();
+        if (r == null) { // after a DISC or a shutdown, which sent what was held
           finish(null);
           return;
         }
@@ -147,11 +146,7 @@ final class ReaderCrew {
         idle.set(me);
       }
     } catch (Throwable e) {
-      try {
-        held.flush();
-      } catch (IOException ignored) {
-        // the connection is failing already; the buffers went back to the pool
-      }
+      flushHeld();
       finish(e);
     }
   }
@@ -186,7 +181,7 @@ final class ReaderCrew {
     try {
       dispatcher.execute(r.header(), r.payload());
     } catch (IOException e) {
-      replyFailed(r, e);
+      replyFailed("reply to " + commandName(r.header().type()), e);
     } finally {
       requests.release(r);
     }
@@ -197,17 +192,14 @@ final class ReaderCrew {
     try {
       held.flush();
     } catch (IOException e) {
-      if (!connection.closing()) {
-        log.debug("connection {}: held read replies failed: {}", connection.id(), e.toString());
-      }
-      connection.closeTransport();
+      replyFailed("held read replies", e);
     }
   }
 
   /** The reply could not be written: the socket is gone, and closing it ends the reading too. */
-  private void replyFailed(Request r, IOException e) {
+  private void replyFailed(String what, IOException e) {
     if (!connection.closing()) {
-      log.debug("connection {}: reply to {} failed: {}", connection.id(), commandName(r.header().type()), e.toString());
+      log.debug("connection {}: {} failed: {}", connection.id(), what, e.toString());
     }
     connection.closeTransport();
   }

@@ -81,8 +81,7 @@ final class RequestReader {
       RequestHeader h = RequestDecoder.decode(header.flip(), session.extended());
       if (h.type() == CMD_DISC) {
         log.debug("connection {}: DISC", connection);
-        held.flush();
-        inFlight.awaitIdle(Long.MAX_VALUE);
+        awaitAnswered();
         return null;
       }
       if (stopping.getAsBoolean() && !session.structured()) {
@@ -91,8 +90,7 @@ final class RequestReader {
         // reconnects. So it gets no ESHUTDOWN: this request stays unanswered, in-flight ones finish, and the
         // connection closes.
         log.debug("connection {}: {} left unanswered, closing for shutdown", connection, commandName(h.type()));
-        held.flush();
-        inFlight.awaitIdle(Long.MAX_VALUE);
+        awaitAnswered();
         return null;
       }
       RequestValidator.Rejection rejection =
@@ -141,12 +139,18 @@ final class RequestReader {
     return t.buffered();
   }
 
+  /** Sends the replies held so far, then waits until every request in flight is answered. */
+  private void awaitAnswered() throws IOException {
+    held.flush();
+    inFlight.awaitIdle(Long.MAX_VALUE);
+  }
+
   /** Whether a whole request header is buffered already, so that {@link #next} will not block reading one. */
   boolean headerBuffered() {
     return t.buffered() >= header.capacity();
   }
 
-  /** Gives back the payload bytes of a READ whose reply {@link HeldReplies} holds, with its slot. */
+  /** Gives back the payload bytes of a READ whose reply {@link HeldReplies} holds; the slot goes back when it is sent. */
   void releaseHeld(Request r) {
     inFlight.releaseBytes(r.permitBytes());
   }
