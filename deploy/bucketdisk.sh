@@ -14,6 +14,9 @@
 # transparent huge pages on request (madvise), backed by them: a fresh gateway's pages are first touched as the
 # cache fills, and 4 KiB faults there cost a first cold read a fifth of its speed (docs/cache.md#memory). It is not
 # pre-touched: that costs a start (a gateway restart that the attached volumes wait out) ~2 s per GiB here.
+# A JVM out of heap exits (-XX:+ExitOnOutOfMemoryError, status 3): the thread that ran out may have been serving a
+# request that then never got a reply (seen on ZGC with this heap, which rounds a 4 MiB array up to a 6 MiB page), and
+# a restart (the DaemonSet's, the kill tests' contract) serves the volumes again where a half-working process would not.
 # JAVA_TOOL_OPTIONS and BUCKETDISK_JAVA_OPTS add more (a -Xmx there wins; so does a collector named after
 # -XX:-UseSerialGC). JAVA and BUCKETDISK_CLASSPATH point elsewhere (./bucketdisk).
 java=${JAVA:-java}
@@ -72,7 +75,7 @@ esac
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
 # shellcheck disable=SC2086 # $gc, $heap and $BUCKETDISK_JAVA_OPTS are lists of flags
-exec "$java" --enable-native-access=ALL-UNNAMED $gc -Xss512k -XX:-UsePerfData $heap \
+exec "$java" --enable-native-access=ALL-UNNAMED $gc -Xss512k -XX:-UsePerfData -XX:+ExitOnOutOfMemoryError $heap \
   -XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=128m -XX:TrimNativeHeapInterval=5000 \
   -XX:CompileCommand=quiet '-XX:CompileCommand=MemLimit,*.*,40m' \
   -Djdk.nio.maxCachedBufferSize=0 ${BUCKETDISK_JAVA_OPTS:-} -cp "$classpath" io.bucketdisk.app.Main "$@"

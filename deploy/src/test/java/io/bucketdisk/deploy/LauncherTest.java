@@ -77,7 +77,7 @@ class LauncherTest {
     for (String command : List.of("gateway", "dev", "controller", "node")) {
       assertThat(launch(command)).as(command).contains(" -XX:ReservedCodeCacheSize=64m ",
           " -XX:MaxMetaspaceSize=128m ", " -XX:TrimNativeHeapInterval=5000 ", " -Djdk.nio.maxCachedBufferSize=0 ",
-          " -XX:CompileCommand=quiet -XX:CompileCommand=MemLimit,*.*,40m ");
+          " -XX:CompileCommand=quiet -XX:CompileCommand=MemLimit,*.*,40m ", " -XX:+ExitOnOutOfMemoryError ");
     }
     // a "java" that prints the malloc arena limit it was started with
     Path java = dir.resolve("java");

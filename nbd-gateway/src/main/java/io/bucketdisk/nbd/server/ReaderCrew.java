@@ -176,12 +176,21 @@ final class ReaderCrew {
     return true;
   }
 
-  /** Serves one request and gives back its buffer and permits. */
+  /**
+   * Serves one request and gives back its buffer and permits. An {@link Error} other than the assertions the
+   * dispatcher answers (a stack overflow, a class that failed to link) leaves the request without a reply, so the
+   * connection is closed: its client sees the end instead of waiting for that reply for ever.
+   */
   private void execute(Request r) {
     try {
       dispatcher.execute(r.header(), r.payload());
     } catch (IOException e) {
       replyFailed("reply to " + commandName(r.header().type()), e);
+    } catch (Error e) {
+      NbdConnection.countBug();
+      log.error("connection {}: {} failed, closing the connection", connection.id(),
+          commandName(r.header().type()), e);
+      connection.closeTransport();
     } finally {
       requests.release(r);
     }

@@ -290,6 +290,40 @@ class TransmissionConformanceIT {
 
   @Test
   @Timeout(20)
+  void aRequestThatFailsWithAnErrorClosesTheConnectionInsteadOfLeavingItUnanswered() throws Exception {
+    var slow = new SlowProvider(TestServer.defaultProvider(64L << 20), 1L << 20);
+    var failing = new io.bucketdisk.nbd.export.ForwardingExportProvider(slow) {
+      @Override
+      public Optional<io.bucketdisk.nbd.export.Export> open(String name) throws IOException {
+        return delegate().open(name).map(e -> new io.bucketdisk.nbd.export.ForwardingExport(e) {
+          @Override
+          public void read(long offset, ByteBuffer dst, int flags) throws IOException {
+            if (offset == 2L << 20) {
+              throw new StackOverflowError("test: a read that fails with an Error");
+            }
+            super.read(offset, dst, flags);
+          }
+        });
+      }
+    };
+    try (var s = new TestServer(failing, ServerOptions.defaults());
+        var c = s.client().open("demo", false)) {
+      // The slow read keeps one member of the crew busy, so the failing read, read by the other, runs on a
+      // thread of its own: nothing answers it, and only closing the connection tells the client.
+      c.request(0, CMD_READ, 1, 1L << 20, 4096);
+      for (int i = 0; i < 500 && slow.running() == 0; i++) {
+        Thread.sleep(2);
+      }
+      assertThat(slow.running()).as("the slow read started").isEqualTo(1);
+      c.request(0, CMD_READ, 2, 2L << 20, 4096);
+      assertThat(c.closedWithin(5_000)).as("the connection closed").isTrue();
+    } finally {
+      slow.release();
+    }
+  }
+
+  @Test
+  @Timeout(20)
   void pipelinedReadsAndADiscSentInOneWriteAreAllAnsweredBeforeTheClose() throws Exception {
     try (var c = server.client().open("demo", false)) {
       c.request(0, CMD_WRITE, 1, 0, 65536, pattern(65536, 4));
