@@ -40,7 +40,10 @@ import org.slf4j.LoggerFactory;
  * deleted when it reads as zeros), and reported folded at the highest version its entries held before the read
  * ({@link WriteLog#folded}). What was logged after that stays in the index; the object may hold it already, which is
  * harmless: it is logged state, so a replay or a later read gives the same bytes. At most {@code uploadParallelism}
- * chunks are in flight, each in one of the cache's scratch chunks, taken before uploads are held off.
+ * chunks are in flight, each in one of the cache's scratch chunks, taken before uploads are held off. The chunks go
+ * oldest first ({@link WriteLog#oldestFirst}: by the oldest segment each still holds), so the log's dead prefix grows
+ * as the fold goes and the scheduler's trims delete it then, not at the end: a fold that gave way has freed the oldest
+ * segments whose chunks it folded.
  *
  * <p>Thread safe; one compaction runs at a time.
  */
@@ -137,7 +140,7 @@ final class LogCompactor {
         writeLog.storedSegments(), limit(), MAX_SEGMENTS, index.chunkCount());
     Thread.ofVirtual().name("compact-" + store.volumeId()).start(() -> {
       try {
-        List<Long> chunks = index.chunks();
+        List<Long> chunks = writeLog.oldestFirst(index.chunks());
         int folded = fold(chunks, idle ? requests.lastNanos() : null);
         if (folded < chunks.size()) {
           log.info("volume {}: compacting while idle gave way to requests after {} of {} chunks", store.volumeId(),
@@ -156,7 +159,7 @@ final class LogCompactor {
   /** Folds every chunk the index names; returns when they are stored. */
   void compactAll() throws IOException {
     if (index.chunkCount() > 0) {
-      fold(index.chunks(), null);
+      fold(writeLog.oldestFirst(index.chunks()), null);
     }
     adoptedOverLimit = false;
   }

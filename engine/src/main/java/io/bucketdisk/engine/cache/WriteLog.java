@@ -336,6 +336,34 @@ final class WriteLog {
     }
   }
 
+  /**
+   * {@code chunks} ordered by the oldest segment that still holds a change of theirs not folded (chunks with none
+   * last): folding in this order lets the log's dead prefix, the only part {@link #trimDead} deletes, grow with every
+   * chunk folded, where another order frees nothing until nearly the last chunk.
+   */
+  List<Long> oldestFirst(List<Long> chunks) {
+    long[][] keyed = new long[chunks.size()][];
+    synchronized (this) {
+      for (int k = 0; k < keyed.length; k++) {
+        long i = chunks.get(k);
+        long oldest = Long.MAX_VALUE;
+        ArrayDeque<Logged> q = pending.get(i);
+        if (q != null) {
+          for (Logged l : q) {
+            oldest = Math.min(oldest, l.seq());
+          }
+        }
+        keyed[k] = new long[] {oldest, i};
+      }
+    }
+    java.util.Arrays.sort(keyed, (a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
+    List<Long> out = new ArrayList<>(keyed.length);
+    for (long[] k : keyed) {
+      out.add(k[1]);
+    }
+    return out;
+  }
+
   /** Starts deleting the dead prefix of the stored log on a virtual thread, unless one is running. */
   void trimDeadAsync() {
     if (deadThrough() > trimmedThrough && trimming.compareAndSet(false, true)) {

@@ -160,4 +160,47 @@ class IdleCompactionTest {
           .isEqualTo(java.util.Arrays.copyOfRange(model, c * CHUNK, (c + 1) * CHUNK));
     }
   }
+
+  @Test
+  void aFoldThatGaveWayHasFreedTheOldestSegmentsOfTheChunksItFolded() throws Exception {
+    // Chunk 7 alone in the oldest 15 segments, then chunks 0-6 in the rest: folded oldest first, chunk 7 goes first
+    // and its segments die; in the index's order (0 first) the first folds would free none.
+    volume = LogAdoptionTest.restart(store, CHUNK, 16);
+    for (int p = 0; p < 15; p++) {
+      write(7L * CHUNK + p * 4096L, 4096, p);
+      volume.flush();
+    }
+    long chunk7Through = store.log.lastKey();
+    int i = 0;
+    while (logBytes() < 600 << 10) {
+      long off = (long) (i % 7) * CHUNK + (i / 7 * 4096L) % (CHUNK - 4096);
+      write(off, 4096, 100 + i);
+      if (i % 8 == 7) {
+        volume.flush();
+      }
+      i++;
+    }
+    volume.flush();
+    assertThat(store.log.firstKey()).as("chunk 7's segments stored").isLessThanOrEqualTo(chunk7Through);
+    store.writeDelayMillis = 300; // each chunk the fold stores takes 300 ms
+    long start = System.nanoTime();
+    while (volume.counters().compactedChunks() == 0 && System.nanoTime() - start < 10_000_000_000L) {
+      Thread.sleep(1);
+    }
+    ByteBuffer page = ByteBuffer.allocate(4096);
+    volume.read(20L * CHUNK, page); // a request: the fold takes no further chunk
+    long atRequest = volume.counters().compactedChunks();
+    assertThat(atRequest).as("the fold gave way early").isLessThanOrEqualTo(3);
+    long reading = System.nanoTime();
+    while (store.log.firstKey() <= chunk7Through && System.nanoTime() - reading < 5_000_000_000L) {
+      volume.read(20L * CHUNK, page.clear()); // a reader every 50 ms: never quiet for a second
+      Thread.sleep(50);
+    }
+    assertThat(store.log.firstKey()).as("chunk 7's segments deleted after %d of 8 chunks folded",
+        volume.counters().compactedChunks()).isGreaterThan(chunk7Through);
+    assertThat(volume.counters().compactedChunks()).as("the fold still gave way").isLessThan(8);
+    ByteBuffer all = ByteBuffer.allocate((int) SIZE);
+    volume.read(0, all);
+    assertThat(all.array()).isEqualTo(model);
+  }
 }
