@@ -51,6 +51,16 @@ class IdleCompactionTest {
     return true;
   }
 
+  /** Waits (up to 10 s) until an idle fold stored a chunk, then reads (a request: it takes no further chunk). */
+  long readOnceAFoldStored() throws Exception {
+    long start = System.nanoTime();
+    while (volume.counters().compactedChunks() == 0 && System.nanoTime() - start < 10_000_000_000L) {
+      Thread.sleep(1);
+    }
+    volume.read(20L * CHUNK, ByteBuffer.allocate(4096));
+    return volume.counters().compactedChunks();
+  }
+
   @Test
   void aQuietVolumeFoldsALogOfHalfItsLimit() throws Exception {
     // 4 chunks named, at least 8 chunks' worth: the limit is 8 chunks (512 KiB), half of it 256 KiB
@@ -135,13 +145,8 @@ class IdleCompactionTest {
     }
     volume.flush();
     store.writeDelayMillis = 100; // each chunk the fold stores takes 100 ms: 2 workers need 400 ms for all 8
-    long start = System.nanoTime();
-    while (volume.counters().compactedChunks() == 0 && System.nanoTime() - start < 10_000_000_000L) {
-      Thread.sleep(1);
-    }
+    long atRequest = readOnceAFoldStored();
     ByteBuffer page = ByteBuffer.allocate(4096);
-    volume.read(20L * CHUNK, page); // a request: the fold takes no further chunk
-    long atRequest = volume.counters().compactedChunks();
     assertThat(atRequest).as("folding started while quiet").isBetween(1L, 6L);
     long reading = System.nanoTime();
     while (System.nanoTime() - reading < 1_500_000_000L) { // a reader every 50 ms: never quiet for a second
@@ -183,13 +188,8 @@ class IdleCompactionTest {
     volume.flush();
     assertThat(store.log.firstKey()).as("chunk 7's segments stored").isLessThanOrEqualTo(chunk7Through);
     store.writeDelayMillis = 300; // each chunk the fold stores takes 300 ms
-    long start = System.nanoTime();
-    while (volume.counters().compactedChunks() == 0 && System.nanoTime() - start < 10_000_000_000L) {
-      Thread.sleep(1);
-    }
+    long atRequest = readOnceAFoldStored();
     ByteBuffer page = ByteBuffer.allocate(4096);
-    volume.read(20L * CHUNK, page); // a request: the fold takes no further chunk
-    long atRequest = volume.counters().compactedChunks();
     assertThat(atRequest).as("the fold gave way early").isLessThanOrEqualTo(3);
     long reading = System.nanoTime();
     while (store.log.firstKey() <= chunk7Through && System.nanoTime() - reading < 5_000_000_000L) {
