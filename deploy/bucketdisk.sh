@@ -18,7 +18,8 @@
 # request that then never got a reply (seen on ZGC with this heap, which rounds a 4 MiB array up to a 6 MiB page), and
 # a restart (the DaemonSet's, the kill tests' contract) serves the volumes again where a half-working process would not.
 # JAVA_TOOL_OPTIONS and BUCKETDISK_JAVA_OPTS add more (a -Xmx there wins; so does a collector named after
-# -XX:-UseSerialGC). JAVA and BUCKETDISK_CLASSPATH point elsewhere (./bucketdisk).
+# -XX:-UseSerialGC, and then the cache's part of the heap is half as much again). JAVA and BUCKETDISK_CLASSPATH point
+# elsewhere (./bucketdisk).
 java=${JAVA:-java}
 classpath=${BUCKETDISK_CLASSPATH:-/opt/bucketdisk/lib/*}
 
@@ -64,6 +65,9 @@ case "$command" in
       mb=$(( (bytes + ${index:-0} / 512) / 1048576 + 80 ))
       case "${JAVA_TOOL_OPTIONS:-} ${BUCKETDISK_JAVA_OPTS:-}" in
         *-Xmx*) ;;  # theirs wins, and a -Xms of ours above it would stop the JVM
+        # another collector of the caller's: ZGC puts a 4 MiB chunk array on a 6 MiB page and G1 (1-2 MiB regions)
+        # on 5-6 MiB, so the cache gets half as much again; its young generation is left to that collector
+        *-XX:-UseSerialGC*) mb=$(( (bytes * 3 / 2 + ${index:-0} / 512) / 1048576 + 80 )); heap="-Xms${mb}m -Xmx${mb}m" ;;
         *) heap="-Xms${mb}m -Xmx${mb}m -Xmn32m" ;;
       esac
     fi

@@ -55,6 +55,18 @@ class LauncherTest {
   }
 
   @Test
+  void anotherCollectorOfTheCallersGetsHalfAsMuchAgainForTheCache() throws Exception {
+    var zgc = Map.of("BUCKETDISK_JAVA_OPTS", "-XX:-UseSerialGC -XX:+UseZGC");
+    assertThat(launchWith("echo", zgc, "gateway", "--cache-size", "256Mi"))
+        .as("256 * 3/2 + 80").contains(" -Xms464m -Xmx464m ").doesNotContain("-Xmn")
+        .endsWith("-XX:-UseSerialGC -XX:+UseZGC -cp /opt/bucketdisk/lib/* io.bucketdisk.app.Main gateway --cache-size 256Mi");
+    assertThat(launchWith("echo", Map.of("JAVA_TOOL_OPTIONS", "-XX:-UseSerialGC -XX:+UseG1GC"), "dev"))
+        .contains(" -Xms1616m -Xmx1616m ");
+    assertThat(launchWith("echo", Map.of("BUCKETDISK_JAVA_OPTS", "-XX:-UseSerialGC -Xmx3g"), "gateway"))
+        .as("a -Xmx of theirs still wins").doesNotContain("-Xms").doesNotContain("-Xmx1");
+  }
+
+  @Test
   void theCacheHeapTakesTransparentHugePagesWhereTheKernelGivesThemOnRequest(@TempDir Path dir) throws Exception {
     Path thp = dir.resolve("enabled");
     Files.writeString(thp, "always [madvise] never\n");
