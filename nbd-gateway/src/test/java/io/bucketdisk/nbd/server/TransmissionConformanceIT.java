@@ -315,8 +315,10 @@ class TransmissionConformanceIT {
         Thread.sleep(2);
       }
       assertThat(slow.running()).as("the slow read started").isEqualTo(1);
+      long bugs = NbdConnection.bugs();
       c.request(0, CMD_READ, 2, 2L << 20, 4096);
       assertThat(c.closedWithin(5_000)).as("the connection closed").isTrue();
+      assertThat(NbdConnection.bugs()).as("counted as a bug").isEqualTo(bugs + 1);
     } finally {
       slow.release();
     }
