@@ -62,13 +62,16 @@ case "$command" in
     index=0
     [ -n "$disk" ] && index=$(quantity_bytes "$disk")
     if [ -n "$bytes" ]; then
+      young="-Xmn32m"
+      case "${JAVA_TOOL_OPTIONS:-} ${BUCKETDISK_JAVA_OPTS:-}" in
+        # another collector of the caller's: ZGC puts a 4 MiB chunk array on a 6 MiB page and G1 (1-2 MiB regions)
+        # on 5-6 MiB, so the cache gets half as much again; its young generation is left to that collector
+        *-XX:-UseSerialGC*) bytes=$((bytes * 3 / 2)); young="" ;;
+      esac
       mb=$(( (bytes + ${index:-0} / 512) / 1048576 + 80 ))
       case "${JAVA_TOOL_OPTIONS:-} ${BUCKETDISK_JAVA_OPTS:-}" in
         *-Xmx*) ;;  # theirs wins, and a -Xms of ours above it would stop the JVM
-        # another collector of the caller's: ZGC puts a 4 MiB chunk array on a 6 MiB page and G1 (1-2 MiB regions)
-        # on 5-6 MiB, so the cache gets half as much again; its young generation is left to that collector
-        *-XX:-UseSerialGC*) mb=$(( (bytes * 3 / 2 + ${index:-0} / 512) / 1048576 + 80 )); heap="-Xms${mb}m -Xmx${mb}m" ;;
-        *) heap="-Xms${mb}m -Xmx${mb}m -Xmn32m" ;;
+        *) heap="-Xms${mb}m -Xmx${mb}m $young" ;;
       esac
     fi
     case "$(cat "${BUCKETDISK_THP_ENABLED:-/sys/kernel/mm/transparent_hugepage/enabled}" 2>/dev/null)" in

@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.bucketdisk.nbd.RawClient;
 import io.bucketdisk.nbd.TestServer;
 import io.bucketdisk.nbd.export.Capabilities;
+import io.bucketdisk.nbd.export.Export;
+import io.bucketdisk.nbd.export.ForwardingExport;
+import io.bucketdisk.nbd.export.ForwardingExportProvider;
 import io.bucketdisk.nbd.export.MemoryExport;
 import io.bucketdisk.nbd.export.NbdError;
 import io.bucketdisk.nbd.wire.RequestDecoder;
@@ -292,10 +295,10 @@ class TransmissionConformanceIT {
   @Timeout(20)
   void aRequestThatFailsWithAnErrorClosesTheConnectionInsteadOfLeavingItUnanswered() throws Exception {
     var slow = new SlowProvider(TestServer.defaultProvider(64L << 20), 1L << 20);
-    var failing = new io.bucketdisk.nbd.export.ForwardingExportProvider(slow) {
+    var failing = new ForwardingExportProvider(slow) {
       @Override
-      public Optional<io.bucketdisk.nbd.export.Export> open(String name) throws IOException {
-        return delegate().open(name).map(e -> new io.bucketdisk.nbd.export.ForwardingExport(e) {
+      public Optional<Export> open(String name) throws IOException {
+        return delegate().open(name).map(e -> new ForwardingExport(e) {
           @Override
           public void read(long offset, ByteBuffer dst, int flags) throws IOException {
             if (offset == 2L << 20) {
